@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Agora: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agora",
+        abstract: "Agora: a peer-to-peer market for LLM inference.",
+        subcommands: [ModelCommand.self, TokenizeCommand.self, RunCommand.self]
+    )
+}

@@ -1,0 +1,47 @@
+/// Float dot products with one fixed reduction order: element i goes to lane i % 16, lanes sum in
+/// sequence, then fold 16 -> 8 -> 4 -> 2 -> 1, then any tail in sequence. The SIMD and the scalar
+/// forms below perform the same operations, so they round identically.
+enum FloatKernels {
+    @inline(__always)
+    static func fold(_ v: SIMD16<Float>) -> Float {
+        let a = v.lowHalf + v.highHalf
+        let b = a.lowHalf + a.highHalf
+        let c = b.lowHalf + b.highHalf
+        return c[0] + c[1]
+    }
+
+    /// x (n) . y (n)
+    @inline(__always)
+    static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+        var lanes = SIMD16<Float>(repeating: 0)
+        let whole = n & ~15
+        var i = 0
+        while i < whole {
+            let a = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            let b = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+            lanes = lanes + a * b
+            i += 16
+        }
+        var acc = fold(lanes)
+        while i < n { acc = acc + x[i] * y[i]; i += 1 }
+        return acc
+    }
+
+    /// Scalar twin of `dot`.
+    static func dotReference(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { lanes in
+            lanes.initialize(repeating: 0)
+            let whole = n & ~15
+            for i in 0..<whole { lanes[i % 16] = lanes[i % 16] + x[i] * y[i] }
+            for k in 0..<8 { lanes[k] = lanes[k] + lanes[k + 8] }
+            for k in 0..<4 { lanes[k] = lanes[k] + lanes[k + 4] }
+            for k in 0..<2 { lanes[k] = lanes[k] + lanes[k + 2] }
+            var acc = lanes[0] + lanes[1]
+            for i in whole..<n { acc = acc + x[i] * y[i] }
+            return acc
+        }
+    }
+
+    /// Sum of squares with the same lane order (RMSNorm).
+    static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float { dot(x, x, n) }
+}

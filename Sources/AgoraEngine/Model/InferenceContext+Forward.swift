@@ -1,0 +1,190 @@
+extension InferenceContext {
+    /// Runs one step over a batch of tokens, each appended to its own sequence's cache. Entries of
+    /// one sequence must appear in order; several sequences may be mixed. Every value computed for
+    /// an entry depends only on its sequence, so its logits are the same whatever else is in the
+    /// batch and however many threads run. Returns the number of logit rows (entries that asked).
+    @discardableResult
+    public func forward(_ batch: [BatchEntry]) throws(InferenceError) -> Int {
+        let c = model.config
+        guard !batch.isEmpty else { throw .emptyBatch }
+        guard batch.count <= maxBatch else { throw .batchTooLarge(entries: batch.count, limit: maxBatch) }
+        // Validate everything before touching any cache.
+        var pending: [ObjectIdentifier: Int] = [:]
+        for (t, entry) in batch.enumerated() {
+            guard entry.token >= 0, Int(entry.token) < c.vocabularySize else {
+                throw .tokenOutOfRange(token: entry.token, vocabulary: c.vocabularySize)
+            }
+            let id = ObjectIdentifier(entry.cache)
+            let position = entry.cache.length + pending[id, default: 0]
+            let capacity = min(entry.cache.capacity, maxContext)
+            guard position < capacity else { throw .contextFull(position: position, capacity: capacity) }
+            pending[id, default: 0] += 1
+            positions[t] = position
+        }
+        // After this point, the step must succeed.
+
+        let n = batch.count, d = c.embeddingLength
+        for (t, entry) in batch.enumerated() {
+            let embedding = model.tokenEmbedding
+            Dequantize.row(embedding.type, embedding.row(Int(entry.token)), into: x + t * d, count: d)
+        }
+
+        for (l, layer) in model.layers.enumerated() {
+            // Attention block.
+            rmsNorm(x, weight: layer.attentionNorm, out: xb, rows: n)
+            matmul(layer.query, xb, rows: n, out: q)          // W (d -> qDim) @ xb (n, d) -> q (n, qDim)
+            matmul(layer.key, xb, rows: n, out: k)            // -> k (n, kvDim)
+            matmul(layer.value, xb, rows: n, out: v)          // -> v (n, kvDim)
+            if let b = layer.queryBias { addBias(q, b, rows: n) }
+            if let b = layer.keyBias { addBias(k, b, rows: n) }
+            if let b = layer.valueBias { addBias(v, b, rows: n) }
+            for t in 0..<n {
+                rope(q + t * c.headCount * c.headDimension, heads: c.headCount, position: positions[t])
+                rope(k + t * c.kvDimension, heads: c.kvHeadCount, position: positions[t])
+                let cache = batch[t].cache
+                cache.key(layer: l, position: positions[t]).update(from: k + t * c.kvDimension, count: c.kvDimension)
+                cache.value(layer: l, position: positions[t]).update(from: v + t * c.kvDimension, count: c.kvDimension)
+            }
+            attend(batch, layer: l)                            // -> attention (n, qDim)
+            matmul(layer.output, attention, rows: n, out: projected)  // W (qDim -> d) -> (n, d)
+            addInPlace(x, projected, count: n * d)
+
+            // Feed-forward block (SwiGLU).
+            rmsNorm(x, weight: layer.feedForwardNorm, out: xb, rows: n)
+            matmul(layer.gate, xb, rows: n, out: gate)         // -> (n, ff)
+            matmul(layer.up, xb, rows: n, out: up)             // -> (n, ff)
+            for i in 0..<(n * c.feedForwardLength) { gate[i] = DeterministicMath.silu(gate[i]) * up[i] }
+            matmul(layer.down, gate, rows: n, out: projected)  // W (ff -> d) -> (n, d)
+            addInPlace(x, projected, count: n * d)
+        }
+
+        for (t, entry) in batch.enumerated() { entry.cache.length = max(entry.cache.length, positions[t] + 1) }
+
+        // Final norm and output head, only for the entries that want logits.
+        var rows = 0
+        for (t, entry) in batch.enumerated() where entry.wantsLogits {
+            (x + rows * d).update(from: x + t * d, count: d)
+            rows += 1
+        }
+        logitRows = rows
+        if rows > 0 {
+            rmsNorm(x, weight: model.outputNorm, out: xb, rows: rows)
+            matmul(model.outputHead, xb, rows: rows, out: logitsBuffer)  // W (d -> vocab) -> (rows, vocab)
+        }
+        return rows
+    }
+
+    /// out = x / sqrt(mean(x^2) + eps) * weight, per row.
+    func rmsNorm(_ input: UnsafeMutablePointer<Float>, weight: [Float], out: UnsafeMutablePointer<Float>, rows: Int) {
+        let d = model.config.embeddingLength
+        let eps = model.config.rmsEpsilon
+        weight.withUnsafeBufferPointer { w in
+            for t in 0..<rows {
+                let row = input + t * d
+                let sumOfSquares = path == .reference
+                    ? FloatKernels.dotReference(row, row, d)
+                    : FloatKernels.dot(row, row, d)
+                let scale = 1 / (sumOfSquares / Float(d) + eps).squareRoot()
+                for i in 0..<d { out[t * d + i] = (row[i] * scale) * w[i] }
+            }
+        }
+    }
+
+    /// out (rows, W.rows) = input (rows, W.columns) @ W^T. Threads take fixed ranges of weight rows.
+    func matmul(_ w: WeightMatrix, _ input: UnsafeMutablePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>) {
+        let outRows = w.rows, columns = w.columns, path = self.path
+        if w.type.isQuantized {
+            let qa = quantized.first { $0.columns == columns }!
+            qa.quantize(input, rows: rows)
+            let blocks = columns / 32
+            let values = qa.values, scales = qa.scales, sums = qa.sums
+            parallelRanges(count: outRows, threads: threads) { _, range in
+                for r in range {
+                    for t in 0..<rows {
+                        out[t * outRows + r] = w.dot(
+                            row: r, values + t * columns, scales + t * blocks, sums + t * blocks, path: path)
+                    }
+                }
+            }
+        } else {
+            let scratch = rowScratch, widest = widestRow
+            parallelRanges(count: outRows, threads: threads) { part, range in
+                for r in range {
+                    for t in 0..<rows {
+                        out[t * outRows + r] = w.dot(row: r, input + t * columns, scratch: scratch + part * widest, path: path)
+                    }
+                }
+            }
+        }
+    }
+
+    func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: [Float], rows: Int) {
+        let n = bias.count
+        for t in 0..<rows { for i in 0..<n { x[t * n + i] = x[t * n + i] + bias[i] } }
+    }
+
+    func addInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] = x[i] + y[i] }
+    }
+
+    /// Rotates each head's first ropeDimensions dimensions by position-dependent angles.
+    func rope(_ vector: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
+        let c = model.config
+        let half = c.ropeDimensions / 2
+        for i in 0..<half {
+            let (s, co) = DeterministicMath.sincos(Double(position) * ropeFrequencies[i])
+            let sine = Float(s), cosine = Float(co)
+            for h in 0..<heads {
+                let head = vector + h * c.headDimension
+                let (a, b) = c.ropeStyle == .adjacent ? (2 * i, 2 * i + 1) : (i, i + half)
+                let x0 = head[a], x1 = head[b]
+                head[a] = x0 * cosine - x1 * sine
+                head[b] = x0 * sine + x1 * cosine
+            }
+        }
+    }
+
+    /// Causal attention of every entry over its own sequence, heads split across threads.
+    func attend(_ batch: [BatchEntry], layer: Int) {
+        let c = model.config
+        let hd = c.headDimension, heads = c.headCount, group = c.headCount / c.kvHeadCount
+        let qDim = heads * hd
+        let scale = 1 / Float(hd).squareRoot()
+        let path = self.path, maxContext = self.maxContext
+        let caches = batch.map(\.cache)
+        let positions = self.positions
+        let q = self.q, attention = self.attention, scoresBase = self.scores
+        parallelRanges(count: batch.count * heads, threads: threads) { part, range in
+            let scores = scoresBase + part * maxContext
+            for item in range {
+                let t = item / heads, h = item % heads
+                let cache = caches[t]
+                let query = q + t * qDim + h * hd
+                let kvOffset = (h / group) * hd
+                let last = positions[t]
+                var maxScore = -Float.infinity
+                for p in 0...last {
+                    let key = cache.key(layer: layer, position: p) + kvOffset
+                    let s = (path == .reference
+                        ? FloatKernels.dotReference(query, key, hd)
+                        : FloatKernels.dot(query, key, hd)) * scale
+                    scores[p] = s
+                    maxScore = max(maxScore, s)
+                }
+                var sum: Float = 0
+                for p in 0...last {
+                    let e = DeterministicMath.exp(scores[p] - maxScore)
+                    scores[p] = e
+                    sum = sum + e
+                }
+                let out = attention + t * qDim + h * hd
+                out.update(repeating: 0, count: hd)
+                for p in 0...last {
+                    let weight = scores[p] / sum
+                    let value = cache.value(layer: layer, position: p) + kvOffset
+                    for i in 0..<hd { out[i] = out[i] + weight * value[i] }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+/// Why a forward step was refused. The step changes nothing when it throws.
+public enum InferenceError: Error, Equatable, CustomStringConvertible {
+    case emptyBatch
+    case batchTooLarge(entries: Int, limit: Int)
+    case tokenOutOfRange(token: Int32, vocabulary: Int)
+    case contextFull(position: Int, capacity: Int)
+
+    public var description: String {
+        switch self {
+        case .emptyBatch: "empty batch"
+        case .batchTooLarge(let n, let limit): "batch of \(n) entries exceeds the limit of \(limit)"
+        case .tokenOutOfRange(let t, let v): "token id \(t) is outside the vocabulary of \(v)"
+        case .contextFull(let p, let c): "position \(p) is beyond the context of \(c) tokens"
+        }
+    }
+}
+
+/// One token to process in a batched step: it is appended to `cache`'s sequence.
+public struct BatchEntry {
+    public var token: Int32
+    public var cache: KVCache
+    public var wantsLogits: Bool
+    public init(token: Int32, cache: KVCache, wantsLogits: Bool) {
+        self.token = token
+        self.cache = cache
+        self.wantsLogits = wantsLogits
+    }
+}
+
+/// Scratch buffers and settings for running a model: allocated once for up to `maxBatch` tokens
+/// per step, reused every step. One context serves one caller at a time; many contexts may share
+/// one model.
+public final class InferenceContext: @unchecked Sendable {
+    public let model: LlamaModel
+    public let threads: Int
+    public let path: KernelPath
+    public let maxBatch: Int
+
+    // Activations, row-major per batch entry.
+    let x: UnsafeMutablePointer<Float>          // (B, d) residual stream
+    let xb: UnsafeMutablePointer<Float>         // (B, d) normalized
+    let q: UnsafeMutablePointer<Float>          // (B, heads * headDim)
+    let k: UnsafeMutablePointer<Float>          // (B, kvDim)
+    let v: UnsafeMutablePointer<Float>          // (B, kvDim)
+    let attention: UnsafeMutablePointer<Float>  // (B, heads * headDim)
+    let projected: UnsafeMutablePointer<Float>  // (B, d)
+    let gate: UnsafeMutablePointer<Float>       // (B, ff)
+    let up: UnsafeMutablePointer<Float>         // (B, ff)
+    let logitsBuffer: UnsafeMutablePointer<Float>  // (B, vocab)
+    let quantized: [QuantizedActivations]       // one per distinct input width
+    let scores: UnsafeMutablePointer<Float>     // (threads, maxContext) attention scores
+    let rowScratch: UnsafeMutablePointer<Float> // (threads, widest row) F16/BF16 rows widened
+    let ropeFrequencies: [Double]               // (ropeDims / 2)
+    let maxContext: Int
+    let widestRow: Int
+    var positions: [Int]
+    public internal(set) var logitRows = 0
+
+    public init(model: LlamaModel, threads: Int = 1, path: KernelPath = .fast, maxBatch: Int = 64, maxContext: Int? = nil) {
+        precondition(threads >= 1 && maxBatch >= 1)
+        let c = model.config
+        self.model = model
+        self.threads = threads
+        self.path = path
+        self.maxBatch = maxBatch
+        self.maxContext = maxContext ?? c.contextLength
+        let d = c.embeddingLength, qDim = c.headCount * c.headDimension
+        x = .allocate(capacity: maxBatch * d)
+        xb = .allocate(capacity: maxBatch * d)
+        q = .allocate(capacity: maxBatch * qDim)
+        k = .allocate(capacity: maxBatch * c.kvDimension)
+        v = .allocate(capacity: maxBatch * c.kvDimension)
+        attention = .allocate(capacity: maxBatch * qDim)
+        projected = .allocate(capacity: maxBatch * d)
+        gate = .allocate(capacity: maxBatch * c.feedForwardLength)
+        up = .allocate(capacity: maxBatch * c.feedForwardLength)
+        logitsBuffer = .allocate(capacity: maxBatch * c.vocabularySize)
+        var widths: [Int] = []
+        for w in [d, qDim, c.feedForwardLength] where w % 32 == 0 && !widths.contains(w) { widths.append(w) }
+        quantized = widths.map { QuantizedActivations(capacityRows: maxBatch, columns: $0) }
+        scores = .allocate(capacity: threads * self.maxContext)
+        widestRow = max(d, qDim, c.feedForwardLength)
+        rowScratch = .allocate(capacity: threads * widestRow)
+        let logBase = DeterministicMath.log(c.ropeBase)
+        ropeFrequencies = (0..<(c.ropeDimensions / 2)).map { i in
+            DeterministicMath.exp(-Double(2 * i) / Double(c.ropeDimensions) * logBase)
+        }
+        positions = [Int](repeating: 0, count: maxBatch)
+    }
+
+    deinit {
+        for p in [x, xb, q, k, v, attention, projected, gate, up, logitsBuffer, scores, rowScratch] { p.deallocate() }
+    }
+
+    /// A new empty sequence sized for this context.
+    public func makeCache(capacity: Int? = nil) -> KVCache {
+        KVCache(config: model.config, capacity: min(capacity ?? maxContext, maxContext))
+    }
+
+    /// Logits of the `row`-th entry that asked for them in the last step (valid until the next step).
+    public func logits(row: Int) -> UnsafeBufferPointer<Float> {
+        precondition(row < logitRows)
+        let n = model.config.vocabularySize
+        return UnsafeBufferPointer(start: logitsBuffer + row * n, count: n)
+    }
+}

@@ -1,0 +1,187 @@
+/// Text to token ids and back, for the vocabulary families of GGUF models: GPT-2 byte-level BPE
+/// (with the pre-tokenizer the file names) and SentencePiece BPE with byte fallback.
+public struct Tokenizer: Sendable {
+    public let vocabulary: Vocabulary
+    let preTokenizer: PreTokenizer?
+    /// Control and user-defined tokens, longest text first, matched in raw text before merging.
+    let specialTokens: [(text: String, id: Int32, isControl: Bool)]
+    /// Token ids of the byte tokens <0x00>...<0xFF> (SentencePiece byte fallback).
+    let byteTokens: [Int32?]
+
+    /// Longest input accepted, in bytes: bounds the work one call can cause.
+    public static let maxInputBytes = 4 << 20
+
+    public init(file: GGUFFile) throws(GGUFError) {
+        try self.init(vocabulary: Vocabulary(file: file))
+    }
+
+    public init(vocabulary: Vocabulary) throws(GGUFError) {
+        self.vocabulary = vocabulary
+        if vocabulary.model == .bytePairGPT2 {
+            guard let pre = PreTokenizer(name: vocabulary.preTokenizerName) else {
+                throw .unsupportedModel("pre-tokenizer \(vocabulary.preTokenizerName) (supported: gpt2, smollm, starcoder, llama-bpe, llama3, qwen2)")
+            }
+            preTokenizer = pre
+        } else {
+            preTokenizer = nil
+        }
+        var special: [(String, Int32, Bool)] = []
+        for (i, type) in vocabulary.types.enumerated() where type == .control || type == .userDefined {
+            if !vocabulary.tokens[i].isEmpty { special.append((vocabulary.tokens[i], Int32(i), type == .control)) }
+        }
+        special.sort { $0.0.utf8.count != $1.0.utf8.count ? $0.0.utf8.count > $1.0.utf8.count : $0.1 < $1.1 }
+        specialTokens = special
+        byteTokens = (0..<256).map { b in
+            vocabulary.id(of: "<0x" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true) + ">")
+        }
+    }
+
+    public enum EncodeError: Error, Equatable, CustomStringConvertible {
+        case inputTooLong(bytes: Int, limit: Int)
+        public var description: String {
+            switch self {
+            case .inputTooLong(let b, let l): "input of \(b) bytes exceeds the tokenizer limit of \(l)"
+            }
+        }
+    }
+
+    /// Token ids of `text`. `addSpecial` adds BOS/EOS where the vocabulary asks for them;
+    /// `parseSpecial` turns control-token text (e.g. "<|im_start|>") into those tokens.
+    public func encode(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = true) throws(EncodeError) -> [Int32] {
+        guard text.utf8.count <= Self.maxInputBytes else {
+            throw .inputTooLong(bytes: text.utf8.count, limit: Self.maxInputBytes)
+        }
+        var output: [Int32] = []
+        if addSpecial, vocabulary.addBOS, let bos = vocabulary.bos { output.append(bos) }
+        var previousWasSpecial = true
+        for fragment in partition(text, parseSpecial: parseSpecial) {
+            switch fragment {
+            case .token(let id):
+                output.append(id)
+                previousWasSpecial = true
+            case .text(let piece):
+                switch vocabulary.model {
+                case .bytePairGPT2:
+                    encodeBytePair(piece, into: &output)
+                case .sentencePiece:
+                    let prefixed = vocabulary.addSpacePrefix && previousWasSpecial ? " " + piece : piece
+                    encodeSentencePiece(prefixed, into: &output)
+                }
+                previousWasSpecial = false
+            }
+        }
+        if addSpecial, vocabulary.addEOS, let eos = vocabulary.eos { output.append(eos) }
+        return output
+    }
+
+    enum Fragment: Equatable { case text(String), token(Int32) }
+
+    /// Splits raw text around special-token texts, longest special tokens first (llama.cpp's
+    /// order). Matching is on UTF-8 bytes, so combining marks after a token text never hide it.
+    func partition(_ text: String, parseSpecial: Bool) -> [Fragment] {
+        enum Piece { case bytes(ArraySlice<UInt8>), token(Int32) }
+        let all = Array(text.utf8)
+        var pieces: [Piece] = all.isEmpty ? [] : [.bytes(all[...])]
+        for special in specialTokens where parseSpecial || !special.isControl {
+            let pattern = Array(special.text.utf8)
+            var next: [Piece] = []
+            for piece in pieces {
+                guard case .bytes(var rest) = piece else { next.append(piece); continue }
+                while let at = Self.firstIndex(of: pattern, in: rest) {
+                    if at > rest.startIndex { next.append(.bytes(rest[rest.startIndex..<at])) }
+                    next.append(.token(special.id))
+                    rest = rest[(at + pattern.count)...]
+                }
+                if !rest.isEmpty { next.append(.bytes(rest)) }
+            }
+            pieces = next
+        }
+        return pieces.map { piece in
+            switch piece {
+            case .bytes(let b): .text(String(decoding: b, as: UTF8.self))
+            case .token(let id): .token(id)
+            }
+        }
+    }
+
+    static func firstIndex(of pattern: [UInt8], in bytes: ArraySlice<UInt8>) -> Int? {
+        guard let first = pattern.first, pattern.count <= bytes.count else { return nil }
+        var i = bytes.startIndex
+        let last = bytes.endIndex - pattern.count
+        while i <= last {
+            if bytes[i] == first && bytes[i..<(i + pattern.count)].elementsEqual(pattern) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    private func encodeBytePair(_ text: String, into output: inout [Int32]) {
+        let scalars = Array(text.unicodeScalars)
+        let ignoreMerges = preTokenizer == .llama3
+        for range in preTokenizer!.split(scalars) {
+            var bytes: [UInt8] = []
+            for s in scalars[range] { bytes.append(contentsOf: String(s).utf8) }
+            let word = bytes.map { ByteLevel.byteToScalar[Int($0)] }
+            let wordText = String(String.UnicodeScalarView(word))
+            if ignoreMerges, let id = vocabulary.id(of: wordText) {
+                output.append(id)
+                continue
+            }
+            var merger = SymbolMerger(symbolLengths: [Int](repeating: 1, count: word.count))
+            merger.run { start, leftLength, rightLength in
+                let left = String(String.UnicodeScalarView(word[start..<(start + leftLength)]))
+                let right = String(String.UnicodeScalarView(word[(start + leftLength)..<(start + leftLength + rightLength)]))
+                return vocabulary.mergeRanks[left + " " + right].map(Double.init)
+            }
+            for symbol in merger.symbols {
+                let piece = word[symbol.start..<(symbol.start + symbol.length)]
+                if let id = vocabulary.id(of: String(String.UnicodeScalarView(piece))) {
+                    output.append(id)
+                } else {
+                    // A piece with no token: fall back to its single characters, as llama.cpp does.
+                    for s in piece { if let id = vocabulary.id(of: String(s)) { output.append(id) } }
+                }
+            }
+        }
+    }
+
+    private func encodeSentencePiece(_ input: String, into output: inout [Int32]) {
+        let escaped = input.replacingOccurrences(" ", with: "\u{2581}")
+        let bytes = Array(escaped.utf8)
+        // Symbols are whole UTF-8 characters.
+        var lengths: [Int] = []
+        var i = 0
+        while i < bytes.count {
+            let lead = bytes[i]
+            let n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
+            lengths.append(min(n, bytes.count - i))
+            i += n
+        }
+        func span(_ start: Int, _ length: Int) -> String {
+            String(decoding: bytes[start..<(start + length)], as: UTF8.self)
+        }
+        var merger = SymbolMerger(symbolLengths: lengths)
+        merger.run { start, leftLength, rightLength in
+            guard let id = vocabulary.id(of: span(start, leftLength + rightLength)) else { return nil }
+            return -Double(vocabulary.scores[Int(id)])  // highest score merges first
+        }
+        for symbol in merger.symbols {
+            if let id = vocabulary.id(of: span(symbol.start, symbol.length)) {
+                output.append(id)
+                continue
+            }
+            for b in bytes[symbol.start..<(symbol.start + symbol.length)] {
+                if let id = byteTokens[Int(b)] ?? vocabulary.unknown { output.append(id) }
+            }
+        }
+    }
+}
+
+extension String {
+    /// Replaces a Unicode scalar everywhere (scalar-wise, so combining marks do not hide it).
+    func replacingOccurrences(_ target: Unicode.Scalar, with replacement: Unicode.Scalar) -> String {
+        var out = String.UnicodeScalarView()
+        for s in unicodeScalars { out.append(s == target ? replacement : s) }
+        return String(out)
+    }
+}

@@ -1,0 +1,223 @@
+// AVX2 integer kernels. Only the integer block sums use SIMD; they are exact, so any
+// instruction sequence gives the same result. The float part is written out in the same order
+// as the Swift reference, with contraction disabled, so the rounding matches bit for bit.
+#pragma clang fp contract(off)
+
+#include "agora_kernels.h"
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define AGORA_X86 1
+#endif
+
+static inline float half_to_float(const uint8_t *p) {
+    uint16_t h = (uint16_t)(p[0] | (p[1] << 8));
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exponent = (h >> 10) & 0x1F;
+    uint32_t mantissa = h & 0x3FF;
+    uint32_t bits;
+    if (exponent == 0) {
+        if (mantissa == 0) { bits = sign; }
+        else {
+            float m = (float)mantissa * 5.9604644775390625e-08f;
+            return sign ? -m : m;
+        }
+    } else if (exponent == 0x1F) {
+        bits = sign | 0x7F800000u | (mantissa << 13);
+    } else {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline void k_scale_min(int j, const uint8_t *q, int *sc, int *m) {
+    if (j < 4) { *sc = q[j] & 63; *m = q[j + 4] & 63; }
+    else {
+        *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+#if AGORA_X86
+int agora_cpu_has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+__attribute__((target("avx2")))
+static inline int32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// Sum of u8 * s8 products of 32 pairs (u8 values below 64 so the pairwise i16 sums never saturate).
+__attribute__((target("avx2")))
+static inline int32_t dot_u8_s8(__m256i u, __m256i s) {
+    __m256i p16 = _mm256_maddubs_epi16(u, s);
+    return hsum_i32(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+// Sixteen nibbles from 16 bytes: low nibbles first, then high nibbles (ggml's Q4 layout).
+__attribute__((target("avx2")))
+static inline __m256i unpack_nibbles(const uint8_t *p) {
+    __m128i b = _mm_loadu_si128((const __m128i *)p);
+    __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0F));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0F));
+    return _mm256_set_m128i(hi, lo);
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q8_0(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
+    (void)xs;
+    float acc = 0.0f;
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *blk = w + b * 34;
+        __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+        // |w| * (x with w's sign): maddubs needs an unsigned first operand.
+        __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
+        int32_t isum = hsum_i32(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+        float dw = half_to_float(blk);
+        acc = acc + (float)isum * (dw * xd[b]);
+    }
+    return acc;
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q4_0(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
+    float acc = 0.0f;
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *blk = w + b * 18;
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+        // sum((q - 8) * x) = sum(q * x) - 8 * sum(x), exactly.
+        int32_t isum = dot_u8_s8(unpack_nibbles(blk + 2), xv) - 8 * xs[b];
+        float dw = half_to_float(blk);
+        acc = acc + (float)isum * (dw * xd[b]);
+    }
+    return acc;
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
+    float acc = 0.0f;
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *blk = w + b * 20;
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+        int32_t isum = dot_u8_s8(unpack_nibbles(blk + 4), xv);
+        float dw = half_to_float(blk);
+        float mw = half_to_float(blk + 2);
+        acc = acc + (float)isum * (dw * xd[b]);
+        acc = acc + (float)xs[b] * (mw * xd[b]);
+    }
+    return acc;
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
+    float acc = 0.0f;
+    for (int sb = 0; sb < n / 256; sb++) {
+        const uint8_t *blk = w + sb * 144;
+        float d = half_to_float(blk);
+        float dmin = half_to_float(blk + 2);
+        const uint8_t *scales = blk + 4;
+        const uint8_t *qs = blk + 16;
+        for (int j = 0; j < 8; j++) {
+            int b = sb * 8 + j;
+            // Sub-blocks 2k and 2k+1 share 32 bytes: low nibbles, then high nibbles.
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(qs + (j / 2) * 32));
+            __m256i q = (j & 1) ? _mm256_and_si256(_mm256_srli_epi16(bytes, 4), _mm256_set1_epi8(0x0F))
+                                : _mm256_and_si256(bytes, _mm256_set1_epi8(0x0F));
+            int32_t isum = dot_u8_s8(q, _mm256_loadu_si256((const __m256i *)(xq + b * 32)));
+            int sc, m;
+            k_scale_min(j, scales, &sc, &m);
+            acc = acc + (float)(sc * isum) * (d * xd[b]);
+            acc = acc - (float)(m * xs[b]) * (dmin * xd[b]);
+        }
+    }
+    return acc;
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
+    float acc = 0.0f;
+    for (int sb = 0; sb < n / 256; sb++) {
+        const uint8_t *blk = w + sb * 176;
+        float d = half_to_float(blk);
+        float dmin = half_to_float(blk + 2);
+        const uint8_t *scales = blk + 4;
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + 16));
+        const uint8_t *qs = blk + 48;
+        for (int j = 0; j < 8; j++) {
+            int b = sb * 8 + j;
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(qs + (j / 2) * 32));
+            __m256i q = (j & 1) ? _mm256_and_si256(_mm256_srli_epi16(bytes, 4), _mm256_set1_epi8(0x0F))
+                                : _mm256_and_si256(bytes, _mm256_set1_epi8(0x0F));
+            // Fifth bit of sub-block j is bit j of each qh byte.
+            __m256i bit = _mm256_and_si256(qh, _mm256_set1_epi8((char)(1 << j)));
+            __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(bit, _mm256_set1_epi8((char)(1 << j))), _mm256_set1_epi8(16));
+            q = _mm256_or_si256(q, high);
+            int32_t isum = dot_u8_s8(q, _mm256_loadu_si256((const __m256i *)(xq + b * 32)));
+            int sc, m;
+            k_scale_min(j, scales, &sc, &m);
+            acc = acc + (float)(sc * isum) * (d * xd[b]);
+            acc = acc - (float)(m * xs[b]) * (dmin * xd[b]);
+        }
+    }
+    return acc;
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
+    (void)xs;
+    float acc = 0.0f;
+    for (int sb = 0; sb < n / 256; sb++) {
+        const uint8_t *blk = w + sb * 210;
+        const uint8_t *ql = blk;
+        const uint8_t *qh = blk + 128;
+        const int8_t *scales = (const int8_t *)(blk + 192);
+        float d = half_to_float(blk + 208);
+        for (int j = 0; j < 8; j++) {
+            int b = sb * 8 + j;
+            int half = j / 4;          // which 128-element half
+            int quarter = j % 4;       // which 32-element run inside it
+            const uint8_t *l = ql + half * 64 + (quarter & 1) * 32;
+            __m256i lb = _mm256_loadu_si256((const __m256i *)l);
+            __m256i low = (quarter >= 2) ? _mm256_and_si256(_mm256_srli_epi16(lb, 4), _mm256_set1_epi8(0x0F))
+                                         : _mm256_and_si256(lb, _mm256_set1_epi8(0x0F));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)(qh + half * 32));
+            __m256i high = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), _mm256_set1_epi8(3));
+            __m256i q = _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
+            __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+            // Products per 16-element half: sum((q - 32) * x) = sum(q * x) - 32 * sum(x).
+            __m256i p16 = _mm256_maddubs_epi16(q, xv);
+            __m256i p32 = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+            __m256i x16 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), xv), _mm256_set1_epi16(1));
+            __m128i qa = _mm256_castsi256_si128(p32), qb = _mm256_extracti128_si256(p32, 1);
+            __m128i xa = _mm256_castsi256_si128(x16), xb = _mm256_extracti128_si256(x16, 1);
+            qa = _mm_add_epi32(qa, _mm_shuffle_epi32(qa, 0x4E)); qa = _mm_add_epi32(qa, _mm_shuffle_epi32(qa, 0xB1));
+            qb = _mm_add_epi32(qb, _mm_shuffle_epi32(qb, 0x4E)); qb = _mm_add_epi32(qb, _mm_shuffle_epi32(qb, 0xB1));
+            xa = _mm_add_epi32(xa, _mm_shuffle_epi32(xa, 0x4E)); xa = _mm_add_epi32(xa, _mm_shuffle_epi32(xa, 0xB1));
+            xb = _mm_add_epi32(xb, _mm_shuffle_epi32(xb, 0x4E)); xb = _mm_add_epi32(xb, _mm_shuffle_epi32(xb, 0xB1));
+            int32_t sa = _mm_cvtsi128_si32(qa) - 32 * _mm_cvtsi128_si32(xa);
+            int32_t sbv = _mm_cvtsi128_si32(qb) - 32 * _mm_cvtsi128_si32(xb);
+            int s0 = scales[half * 8 + quarter * 2], s1 = scales[half * 8 + quarter * 2 + 1];
+            int32_t isum = s0 * sa + s1 * sbv;
+            acc = acc + (float)isum * (d * xd[b]);
+        }
+    }
+    return acc;
+}
+#else
+int agora_cpu_has_avx2(void) { return 0; }
+float agora_dot_q8_0(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q4_0(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+#endif
