@@ -7,7 +7,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Fetch and inspect model files.",
-        subcommands: [Fetch.self, Info.self]
+        subcommands: [Fetch.self, Info.self, Synth.self, Convert.self]
     )
 
     struct Fetch: ParsableCommand {
@@ -59,6 +59,53 @@ struct ModelCommand: ParsableCommand {
             } else {
                 for key in info.keys.sorted() { print("\(key): \(info[key]!)") }
             }
+        }
+    }
+
+    struct Synth: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a small model with seeded random weights (test fixtures, golden comparisons)."
+        )
+        @Option(help: "Architecture: llama or qwen2.") var arch = "llama"
+        @Option(help: "Tensor type of the matrices: f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k.") var type = "q8_0"
+        @Option(help: "Seed of the weights.") var seed: UInt64 = 1
+        @Flag(help: "Use a separate output head instead of the tied embedding.") var separateOutput = false
+        @Option(help: "Output file.") var out: String
+
+        func run() throws {
+            guard let architecture = ModelConfig.Architecture(rawValue: arch) else { throw ValidationError("unknown architecture \(arch)") }
+            guard let tensorType = TensorType(name: type) else { throw ValidationError("unknown tensor type \(type)") }
+            var spec = SyntheticModel()
+            spec.architecture = architecture
+            spec.tensorType = tensorType
+            spec.seed = seed
+            spec.separateOutput = separateOutput
+            let bytes = spec.build()
+            guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
+                throw ValidationError("cannot write \(out)")
+            }
+            print(out)
+        }
+    }
+
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a copy of a model with its weight matrices in another tensor type."
+        )
+        @OptionGroup var modelOptions: ModelOptions
+        @Option(help: "Target type: f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k.") var type: String
+        @Option(help: "Output file.") var out: String
+
+        func run() throws {
+            guard let target = TensorType(name: type) else { throw ValidationError("unknown tensor type \(type)") }
+            let path = try modelOptions.resolvePath()
+            let file: GGUFFile
+            do { file = try GGUFFile(path: path) } catch { throw ValidationError("\(path): \(error.description)") }
+            let bytes = Requantize.convert(file, to: target).serialized()
+            guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
+                throw ValidationError("cannot write \(out)")
+            }
+            print(out)
         }
     }
 }

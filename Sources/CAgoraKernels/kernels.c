@@ -72,7 +72,7 @@ static inline __m256i unpack_nibbles(const uint8_t *p) {
 }
 
 __attribute__((target("avx2")))
-float agora_dot_q8_0(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
+float agora_dot_q8_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) {
     (void)xs;
     float acc = 0.0f;
     for (int b = 0; b < n / 32; b++) {
@@ -82,142 +82,123 @@ float agora_dot_q8_0(const uint8_t *w, const int8_t *xq, const float *xd, const 
         // |w| * (x with w's sign): maddubs needs an unsigned first operand.
         __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
         int32_t isum = hsum_i32(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-        float dw = half_to_float(blk);
-        acc = acc + (float)isum * (dw * xd[b]);
+        acc = acc + (float)isum * (half_to_float(blk) * xd[b]);
     }
     return acc;
 }
 
 __attribute__((target("avx2")))
-float agora_dot_q4_0(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
+static inline int32_t sum_i8(__m256i x) {
+    return hsum_i32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), x), _mm256_set1_epi16(1)));
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q4_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) {
+    (void)xs;
     float acc = 0.0f;
     for (int b = 0; b < n / 32; b++) {
         const uint8_t *blk = w + b * 18;
         __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
         // sum((q - 8) * x) = sum(q * x) - 8 * sum(x), exactly.
-        int32_t isum = dot_u8_s8(unpack_nibbles(blk + 2), xv) - 8 * xs[b];
-        float dw = half_to_float(blk);
-        acc = acc + (float)isum * (dw * xd[b]);
+        int32_t isum = dot_u8_s8(unpack_nibbles(blk + 2), xv) - 8 * sum_i8(xv);
+        acc = acc + (float)isum * (half_to_float(blk) * xd[b]);
     }
     return acc;
 }
 
 __attribute__((target("avx2")))
-float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
+float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) {
     float acc = 0.0f;
     for (int b = 0; b < n / 32; b++) {
         const uint8_t *blk = w + b * 20;
         __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
         int32_t isum = dot_u8_s8(unpack_nibbles(blk + 4), xv);
-        float dw = half_to_float(blk);
-        float mw = half_to_float(blk + 2);
-        acc = acc + (float)isum * (dw * xd[b]);
-        acc = acc + (float)xs[b] * (mw * xd[b]);
+        acc = acc + (float)isum * (half_to_float(blk) * xd[b]);
+        acc = acc + half_to_float(blk + 2) * xs[b];
     }
     return acc;
 }
 
+// Shared body of Q4_K and Q5_K: per super-block, sum(scale_j * q.x) and sum(min_j * sum(x)).
 __attribute__((target("avx2")))
-float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
+static inline float dot_qk(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n, int high_bits) {
     float acc = 0.0f;
+    const int block_bytes = high_bits ? 176 : 144;
     for (int sb = 0; sb < n / 256; sb++) {
-        const uint8_t *blk = w + sb * 144;
-        float d = half_to_float(blk);
-        float dmin = half_to_float(blk + 2);
+        const uint8_t *blk = w + sb * block_bytes;
         const uint8_t *scales = blk + 4;
-        const uint8_t *qs = blk + 16;
+        const uint8_t *qs = blk + (high_bits ? 48 : 16);
+        __m256i qh = high_bits ? _mm256_loadu_si256((const __m256i *)(blk + 16)) : _mm256_setzero_si256();
+        int32_t scaled = 0, offsets = 0;
         for (int j = 0; j < 8; j++) {
-            int b = sb * 8 + j;
             // Sub-blocks 2k and 2k+1 share 32 bytes: low nibbles, then high nibbles.
             __m256i bytes = _mm256_loadu_si256((const __m256i *)(qs + (j / 2) * 32));
             __m256i q = (j & 1) ? _mm256_and_si256(_mm256_srli_epi16(bytes, 4), _mm256_set1_epi8(0x0F))
                                 : _mm256_and_si256(bytes, _mm256_set1_epi8(0x0F));
-            int32_t isum = dot_u8_s8(q, _mm256_loadu_si256((const __m256i *)(xq + b * 32)));
+            if (high_bits) {
+                // Fifth bit of sub-block j is bit j of each qh byte.
+                __m256i mask = _mm256_set1_epi8((char)(1 << j));
+                __m256i bit = _mm256_cmpeq_epi8(_mm256_and_si256(qh, mask), mask);
+                q = _mm256_or_si256(q, _mm256_and_si256(bit, _mm256_set1_epi8(16)));
+            }
+            int32_t isum = dot_u8_s8(q, _mm256_loadu_si256((const __m256i *)(xq + sb * 256 + j * 32)));
             int sc, m;
             k_scale_min(j, scales, &sc, &m);
-            acc = acc + (float)(sc * isum) * (d * xd[b]);
-            acc = acc - (float)(m * xs[b]) * (dmin * xd[b]);
+            scaled += sc * isum;
+            offsets += m * (bsums[sb * 16 + 2 * j] + bsums[sb * 16 + 2 * j + 1]);
         }
+        acc = acc + (xd[sb] * half_to_float(blk)) * (float)scaled;
+        acc = acc - (xd[sb] * half_to_float(blk + 2)) * (float)offsets;
     }
     return acc;
 }
 
 __attribute__((target("avx2")))
-float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
-    float acc = 0.0f;
-    for (int sb = 0; sb < n / 256; sb++) {
-        const uint8_t *blk = w + sb * 176;
-        float d = half_to_float(blk);
-        float dmin = half_to_float(blk + 2);
-        const uint8_t *scales = blk + 4;
-        __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + 16));
-        const uint8_t *qs = blk + 48;
-        for (int j = 0; j < 8; j++) {
-            int b = sb * 8 + j;
-            __m256i bytes = _mm256_loadu_si256((const __m256i *)(qs + (j / 2) * 32));
-            __m256i q = (j & 1) ? _mm256_and_si256(_mm256_srli_epi16(bytes, 4), _mm256_set1_epi8(0x0F))
-                                : _mm256_and_si256(bytes, _mm256_set1_epi8(0x0F));
-            // Fifth bit of sub-block j is bit j of each qh byte.
-            __m256i bit = _mm256_and_si256(qh, _mm256_set1_epi8((char)(1 << j)));
-            __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(bit, _mm256_set1_epi8((char)(1 << j))), _mm256_set1_epi8(16));
-            q = _mm256_or_si256(q, high);
-            int32_t isum = dot_u8_s8(q, _mm256_loadu_si256((const __m256i *)(xq + b * 32)));
-            int sc, m;
-            k_scale_min(j, scales, &sc, &m);
-            acc = acc + (float)(sc * isum) * (d * xd[b]);
-            acc = acc - (float)(m * xs[b]) * (dmin * xd[b]);
-        }
-    }
-    return acc;
+float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n) {
+    return dot_qk(w, xq, xd, bsums, n, 0);
 }
 
 __attribute__((target("avx2")))
-float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) {
-    (void)xs;
+float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n) {
+    return dot_qk(w, xq, xd, bsums, n, 1);
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n) {
     float acc = 0.0f;
     for (int sb = 0; sb < n / 256; sb++) {
         const uint8_t *blk = w + sb * 210;
-        const uint8_t *ql = blk;
-        const uint8_t *qh = blk + 128;
         const int8_t *scales = (const int8_t *)(blk + 192);
-        float d = half_to_float(blk + 208);
-        for (int j = 0; j < 8; j++) {
-            int b = sb * 8 + j;
-            int half = j / 4;          // which 128-element half
-            int quarter = j % 4;       // which 32-element run inside it
-            const uint8_t *l = ql + half * 64 + (quarter & 1) * 32;
-            __m256i lb = _mm256_loadu_si256((const __m256i *)l);
+        int32_t total = 0;
+        for (int j = 0; j < 8; j++) {  // runs of 32 values: two 16-value sub-blocks each
+            int half = j / 4, quarter = j % 4;
+            __m256i lb = _mm256_loadu_si256((const __m256i *)(blk + half * 64 + (quarter & 1) * 32));
             __m256i low = (quarter >= 2) ? _mm256_and_si256(_mm256_srli_epi16(lb, 4), _mm256_set1_epi8(0x0F))
                                          : _mm256_and_si256(lb, _mm256_set1_epi8(0x0F));
-            __m256i hb = _mm256_loadu_si256((const __m256i *)(qh + half * 32));
-            __m256i high = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * quarter), _mm256_set1_epi8(3));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)(blk + 128 + half * 32));
+            __m256i high = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * quarter)), _mm256_set1_epi8(3));
             __m256i q = _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
-            __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
-            // Products per 16-element half: sum((q - 32) * x) = sum(q * x) - 32 * sum(x).
-            __m256i p16 = _mm256_maddubs_epi16(q, xv);
-            __m256i p32 = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-            __m256i x16 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), xv), _mm256_set1_epi16(1));
-            __m128i qa = _mm256_castsi256_si128(p32), qb = _mm256_extracti128_si256(p32, 1);
-            __m128i xa = _mm256_castsi256_si128(x16), xb = _mm256_extracti128_si256(x16, 1);
-            qa = _mm_add_epi32(qa, _mm_shuffle_epi32(qa, 0x4E)); qa = _mm_add_epi32(qa, _mm_shuffle_epi32(qa, 0xB1));
-            qb = _mm_add_epi32(qb, _mm_shuffle_epi32(qb, 0x4E)); qb = _mm_add_epi32(qb, _mm_shuffle_epi32(qb, 0xB1));
-            xa = _mm_add_epi32(xa, _mm_shuffle_epi32(xa, 0x4E)); xa = _mm_add_epi32(xa, _mm_shuffle_epi32(xa, 0xB1));
-            xb = _mm_add_epi32(xb, _mm_shuffle_epi32(xb, 0x4E)); xb = _mm_add_epi32(xb, _mm_shuffle_epi32(xb, 0xB1));
-            int32_t sa = _mm_cvtsi128_si32(qa) - 32 * _mm_cvtsi128_si32(xa);
-            int32_t sbv = _mm_cvtsi128_si32(qb) - 32 * _mm_cvtsi128_si32(xb);
-            int s0 = scales[half * 8 + quarter * 2], s1 = scales[half * 8 + quarter * 2 + 1];
-            int32_t isum = s0 * sa + s1 * sbv;
-            acc = acc + (float)isum * (d * xd[b]);
+            __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + sb * 256 + j * 32));
+            __m256i p32 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), _mm256_set1_epi16(1));
+            __m128i lo = _mm256_castsi256_si128(p32), hi = _mm256_extracti128_si256(p32, 1);
+            lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4E)); lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0xB1));
+            hi = _mm_add_epi32(hi, _mm_shuffle_epi32(hi, 0x4E)); hi = _mm_add_epi32(hi, _mm_shuffle_epi32(hi, 0xB1));
+            // sum((q - 32) * x) = sum(q * x) - 32 * sum(x) per 16-value sub-block, exactly.
+            int s0 = 2 * j, s1 = 2 * j + 1;
+            total += scales[s0] * (_mm_cvtsi128_si32(lo) - 32 * bsums[sb * 16 + s0]);
+            total += scales[s1] * (_mm_cvtsi128_si32(hi) - 32 * bsums[sb * 16 + s1]);
         }
+        acc = acc + (xd[sb] * half_to_float(blk + 208)) * (float)total;
     }
     return acc;
 }
 #else
+// Without x86 the Swift reference kernels run; these are never called.
 int agora_cpu_has_avx2(void) { return 0; }
-float agora_dot_q8_0(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
-float agora_dot_q4_0(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
-float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
-float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
-float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
-float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q8_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q4_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
+float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
+float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
 #endif

@@ -32,44 +32,54 @@ public struct WeightMatrix: @unchecked Sendable {
     @inline(__always)
     func row(_ r: Int) -> UnsafeRawPointer { data + r * rowBytes }
 
-    /// Weight row `r` . one row of quantized activations (quantized weights only).
+    var activationFormat: ActivationFormat { ActivationFormat(weights: type) }
+
+    /// Weight row `r` . one prepared activation row (in this matrix's activation format).
     @inline(__always)
-    func dot(
-        row r: Int, _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ xs: UnsafePointer<Int32>, path: KernelPath
-    ) -> Float {
+    func dot(row r: Int, _ x: ActivationRow, path: KernelPath) -> Float {
         let w = row(r)
+        let n = columns
         if path.usesSIMD {
             let wb = w.assumingMemoryBound(to: UInt8.self)
-            let n = Int32(columns)
+            let n32 = Int32(n)
             switch type {
-            case .q8_0: return agora_dot_q8_0(wb, xq, xd, xs, n)
-            case .q4_0: return agora_dot_q4_0(wb, xq, xd, xs, n)
-            case .q4_1: return agora_dot_q4_1(wb, xq, xd, xs, n)
-            case .q4_K: return agora_dot_q4_k(wb, xq, xd, xs, n)
-            case .q5_K: return agora_dot_q5_k(wb, xq, xd, xs, n)
-            case .q6_K: return agora_dot_q6_k(wb, xq, xd, xs, n)
-            case .f32, .f16, .bf16: break
+            case .q8_0: return agora_dot_q8_0(wb, x.values, x.scales, x.sums, n32)
+            case .q4_0: return agora_dot_q4_0(wb, x.values, x.scales, x.sums, n32)
+            case .q4_1: return agora_dot_q4_1(wb, x.values, x.scales, x.sums, n32)
+            case .q4_K: return agora_dot_q4_k(wb, x.values, x.scales, x.blockSums, n32)
+            case .q5_K: return agora_dot_q5_k(wb, x.values, x.scales, x.blockSums, n32)
+            case .q6_K: return agora_dot_q6_k(wb, x.values, x.scales, x.blockSums, n32)
+            case .f32: return FloatKernels.dot(w.assumingMemoryBound(to: Float.self), x.floats, n)
+            case .f16, .bf16: break
             }
         }
-        return KernelReference.dot(type, w, xq, xd, xs, columns)
+        switch type {
+        case .q8_0: return KernelReference.dotQ8_0(w, x.values, x.scales, n)
+        case .q4_0: return KernelReference.dotQ4_0(w, x.values, x.scales, n)
+        case .q4_1: return KernelReference.dotQ4_1(w, x.values, x.scales, x.sums, n)
+        case .q4_K: return KernelReference.dotQK(w, x.values, x.scales, x.blockSums, n, highBits: false)
+        case .q5_K: return KernelReference.dotQK(w, x.values, x.scales, x.blockSums, n, highBits: true)
+        case .q6_K: return KernelReference.dotQ6_K(w, x.values, x.scales, n)
+        case .f32:
+            return path == .reference
+                ? FloatKernels.dotReference(w.assumingMemoryBound(to: Float.self), x.floats, n)
+                : FloatKernels.dot(w.assumingMemoryBound(to: Float.self), x.floats, n)
+        case .f16, .bf16:
+            preconditionFailure("F16/BF16 rows are widened by the caller")
+        }
     }
 
-    /// Weight row `r` . float vector x (float weights only); F16/BF16 rows are widened exactly first.
+    /// F16/BF16 row `r` widened exactly to floats.
     @inline(__always)
-    func dot(row r: Int, _ x: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>, path: KernelPath) -> Float {
-        let w = row(r)
-        let rowFloats: UnsafePointer<Float>
-        switch type {
-        case .f32:
-            rowFloats = w.assumingMemoryBound(to: Float.self)
-        case .f16, .bf16:
-            Dequantize.row(type, w, into: scratch, count: columns)
-            rowFloats = UnsafePointer(scratch)
-        default:
-            preconditionFailure("quantized weights use the integer kernels")
-        }
-        return path == .reference
-            ? FloatKernels.dotReference(rowFloats, x, columns)
-            : FloatKernels.dot(rowFloats, x, columns)
+    func widen(row r: Int, into out: UnsafeMutablePointer<Float>) {
+        Dequantize.row(type, row(r), into: out, count: columns)
+    }
+
+    /// A widened row . a float activation row.
+    @inline(__always)
+    func dot(widened w: UnsafeMutablePointer<Float>, _ x: ActivationRow, path: KernelPath) -> Float {
+        path == .reference
+            ? FloatKernels.dotReference(w, x.floats, columns)
+            : FloatKernels.dot(w, x.floats, columns)
     }
 }

@@ -1,35 +1,25 @@
 /// Scalar reference kernels: the definition of every quantized dot product. They stand for any
 /// CPU without the SIMD path, and the SIMD path (CAgoraKernels) must match them bit for bit: the
-/// integer block sums are exact, and the float operations below happen in the same order there.
+/// integer sums are exact, and the float operations below happen in the same order there.
 enum KernelReference {
     @inline(__always)
     static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
         floatFromHalf(p.loadUnaligned(fromByteOffset: offset, as: UInt16.self).littleEndian)
     }
 
-    static func dot(
-        _ type: TensorType, _ w: UnsafeRawPointer, _ xq: UnsafePointer<Int8>,
-        _ xd: UnsafePointer<Float>, _ xs: UnsafePointer<Int32>, _ n: Int
-    ) -> Float {
-        switch type {
-        case .q8_0: dotQ8_0(w, xq, xd, n)
-        case .q4_0: dotQ4_0(w, xq, xd, n)
-        case .q4_1: dotQ4_1(w, xq, xd, xs, n)
-        case .q4_K: dotQK(w, xq, xd, xs, n, blockBytes: 144, highBits: false)
-        case .q5_K: dotQK(w, xq, xd, xs, n, blockBytes: 176, highBits: true)
-        case .q6_K: dotQ6_K(w, xq, xd, n)
-        case .f32, .f16, .bf16: preconditionFailure("float weights use FloatKernels")
-        }
+    @inline(__always)
+    static func byte(_ p: UnsafeRawPointer, _ offset: Int) -> Int32 {
+        Int32(p.load(fromByteOffset: offset, as: UInt8.self))
     }
+
+    // MARK: 32-element blocks (activations: int8, fp16-rounded scale xd, fp16-rounded d*sum xs)
 
     static func dotQ8_0(_ w: UnsafeRawPointer, _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc: Float = 0
         for b in 0..<(n / 32) {
             let block = w + b * 34
             var isum: Int32 = 0
-            for i in 0..<32 {
-                isum += Int32(Int8(bitPattern: block.load(fromByteOffset: 2 + i, as: UInt8.self))) * Int32(xq[b * 32 + i])
-            }
+            for i in 0..<32 { isum += Int32(Int8(truncatingIfNeeded: byte(block, 2 + i))) * Int32(xq[b * 32 + i]) }
             acc = acc + Float(isum) * (half(block, 0) * xd[b])
         }
         return acc
@@ -41,9 +31,9 @@ enum KernelReference {
             let block = w + b * 18
             var isum: Int32 = 0
             for i in 0..<16 {
-                let byte = block.load(fromByteOffset: 2 + i, as: UInt8.self)
-                isum += (Int32(byte & 0x0F) - 8) * Int32(xq[b * 32 + i])
-                isum += (Int32(byte >> 4) - 8) * Int32(xq[b * 32 + i + 16])
+                let q = byte(block, 2 + i)
+                isum += ((q & 0x0F) - 8) * Int32(xq[b * 32 + i])
+                isum += ((q >> 4) - 8) * Int32(xq[b * 32 + i + 16])
             }
             acc = acc + Float(isum) * (half(block, 0) * xd[b])
         }
@@ -51,55 +41,57 @@ enum KernelReference {
     }
 
     static func dotQ4_1(
-        _ w: UnsafeRawPointer, _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ xs: UnsafePointer<Int32>, _ n: Int
+        _ w: UnsafeRawPointer, _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ xs: UnsafePointer<Float>, _ n: Int
     ) -> Float {
         var acc: Float = 0
         for b in 0..<(n / 32) {
             let block = w + b * 20
             var isum: Int32 = 0
             for i in 0..<16 {
-                let byte = block.load(fromByteOffset: 4 + i, as: UInt8.self)
-                isum += Int32(byte & 0x0F) * Int32(xq[b * 32 + i])
-                isum += Int32(byte >> 4) * Int32(xq[b * 32 + i + 16])
+                let q = byte(block, 4 + i)
+                isum += (q & 0x0F) * Int32(xq[b * 32 + i])
+                isum += (q >> 4) * Int32(xq[b * 32 + i + 16])
             }
             acc = acc + Float(isum) * (half(block, 0) * xd[b])
-            acc = acc + Float(xs[b]) * (half(block, 2) * xd[b])
+            acc = acc + half(block, 2) * xs[b]
         }
         return acc
     }
 
+    // MARK: 256-element super-blocks (activations: int8, float scale xd, int sums per 16 bsums)
+
     /// 6-bit scale and min of sub-block `j` of a Q4_K/Q5_K super-block (ggml's packing).
     @inline(__always)
     static func scaleMin(_ j: Int, _ q: UnsafeRawPointer) -> (Int32, Int32) {
-        func byte(_ i: Int) -> Int32 { Int32(q.load(fromByteOffset: i, as: UInt8.self)) }
-        if j < 4 { return (byte(j) & 63, byte(j + 4) & 63) }
-        return ((byte(j + 4) & 0xF) | ((byte(j - 4) >> 6) << 4), (byte(j + 4) >> 4) | ((byte(j) >> 6) << 4))
+        if j < 4 { return (byte(q, j) & 63, byte(q, j + 4) & 63) }
+        return ((byte(q, j + 4) & 0xF) | ((byte(q, j - 4) >> 6) << 4), (byte(q, j + 4) >> 4) | ((byte(q, j) >> 6) << 4))
     }
 
     static func dotQK(
-        _ w: UnsafeRawPointer, _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ xs: UnsafePointer<Int32>,
-        _ n: Int, blockBytes: Int, highBits: Bool
+        _ w: UnsafeRawPointer, _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ bsums: UnsafePointer<Int32>,
+        _ n: Int, highBits: Bool
     ) -> Float {
         var acc: Float = 0
+        let blockBytes = highBits ? 176 : 144
         for sb in 0..<(n / 256) {
             let block = w + sb * blockBytes
-            let d = half(block, 0), dmin = half(block, 2)
-            let scales = block + 4
-            let qh = block + 16
             let qs = block + (highBits ? 48 : 16)
+            var scaled: Int32 = 0   // sum over sub-blocks of scale * (q . x)
+            var offsets: Int32 = 0  // sum over sub-blocks of min * sum(x)
             for j in 0..<8 {
-                let b = sb * 8 + j
                 var isum: Int32 = 0
                 for i in 0..<32 {
-                    let byte = qs.load(fromByteOffset: (j / 2) * 32 + i, as: UInt8.self)
-                    var q = Int32(j & 1 == 1 ? byte >> 4 : byte & 0x0F)
-                    if highBits, qh.load(fromByteOffset: i, as: UInt8.self) & (1 << j) != 0 { q += 16 }
-                    isum += q * Int32(xq[b * 32 + i])
+                    let b = byte(qs, (j / 2) * 32 + i)
+                    var q = j & 1 == 1 ? b >> 4 : b & 0x0F
+                    if highBits, byte(block, 16 + i) & Int32(1 << j) != 0 { q += 16 }
+                    isum += q * Int32(xq[sb * 256 + j * 32 + i])
                 }
-                let (sc, m) = scaleMin(j, scales)
-                acc = acc + Float(sc * isum) * (d * xd[b])
-                acc = acc - Float(m * xs[b]) * (dmin * xd[b])
+                let (sc, m) = scaleMin(j, block + 4)
+                scaled += sc * isum
+                offsets += m * (bsums[sb * 16 + 2 * j] + bsums[sb * 16 + 2 * j + 1])
             }
+            acc = acc + (xd[sb] * half(block, 0)) * Float(scaled)
+            acc = acc - (xd[sb] * half(block, 2)) * Float(offsets)
         }
         return acc
     }
@@ -108,25 +100,20 @@ enum KernelReference {
         var acc: Float = 0
         for sb in 0..<(n / 256) {
             let block = w + sb * 210
-            let d = half(block, 208)
-            for j in 0..<8 {
-                let b = sb * 8 + j
-                let halfIndex = j / 4, quarter = j % 4
-                let ql = block + halfIndex * 64 + (quarter & 1) * 32
-                let qh = block + 128 + halfIndex * 32
-                var sums: (Int32, Int32) = (0, 0)
-                for i in 0..<32 {
-                    let low = ql.load(fromByteOffset: i, as: UInt8.self)
-                    let nibble = Int32(quarter >= 2 ? low >> 4 : low & 0x0F)
-                    let high = Int32((qh.load(fromByteOffset: i, as: UInt8.self) >> UInt8(2 * quarter)) & 3)
-                    let product = ((nibble | (high << 4)) - 32) * Int32(xq[b * 32 + i])
-                    if i < 16 { sums.0 += product } else { sums.1 += product }
+            var total: Int32 = 0
+            for sub in 0..<16 {  // 16 sub-blocks of 16, each with an int8 scale
+                let halfIndex = sub / 8, quarter = (sub % 8) / 2
+                var isum: Int32 = 0
+                for k in 0..<16 {
+                    let i = (sub % 2) * 16 + k
+                    let low = byte(block, halfIndex * 64 + (quarter & 1) * 32 + i)
+                    let nibble = quarter >= 2 ? low >> 4 : low & 0x0F
+                    let high = (byte(block, 128 + halfIndex * 32 + i) >> Int32(2 * quarter)) & 3
+                    isum += ((nibble | (high << 4)) - 32) * Int32(xq[sb * 256 + sub * 16 + k])
                 }
-                let s0 = Int32(Int8(bitPattern: block.load(fromByteOffset: 192 + halfIndex * 8 + quarter * 2, as: UInt8.self)))
-                let s1 = Int32(Int8(bitPattern: block.load(fromByteOffset: 192 + halfIndex * 8 + quarter * 2 + 1, as: UInt8.self)))
-                let isum = s0 * sums.0 + s1 * sums.1
-                acc = acc + Float(isum) * (d * xd[b])
+                total += Int32(Int8(truncatingIfNeeded: byte(block, 192 + sub))) * isum
             }
+            acc = acc + (xd[sb] * half(block, 208)) * Float(total)
         }
         return acc
     }

@@ -1,55 +1,141 @@
-/// Rows of activations quantized to int8 in blocks of 32 (one float scale and the integer sum per
-/// block), so that every dot product with a quantized weight row is an exact integer sum per block.
-/// Buffers are allocated once, for a maximum row count, and reused every step.
+/// How a row of activations is prepared for the dot products with one weight type. The formats
+/// follow ggml's (the reference implementation): the same integer values and the same rounded
+/// block scales, so our logits track llama.cpp's closely, and every block's integer sum is exact.
+public enum ActivationFormat: Sendable, Equatable {
+    /// Blocks of 32 int8 with an fp16-rounded scale and fp16-rounded scale x sum (ggml Q8_0/Q8_1).
+    case int8Blocks32
+    /// Blocks of 256 int8 with a float scale and int sums per 16 (ggml Q8_K), for K-quants.
+    case int8Blocks256
+    /// Floats rounded to the weight's own float type (F16, BF16) or kept (F32).
+    case float(TensorType)
+
+    init(weights: TensorType) {
+        switch weights {
+        case .q8_0, .q4_0, .q4_1: self = .int8Blocks32
+        case .q4_K, .q5_K, .q6_K: self = .int8Blocks256
+        case .f32, .f16, .bf16: self = .float(weights)
+        }
+    }
+}
+
+/// Rows of activations in one `ActivationFormat`, allocated once for a maximum row count.
 public final class QuantizedActivations: @unchecked Sendable {
+    public let format: ActivationFormat
     public let capacityRows: Int
     public let columns: Int
-    public var rows: Int = 0
-    let values: UnsafeMutablePointer<Int8>    // (rows, columns)
-    let scales: UnsafeMutablePointer<Float>   // (rows, columns / 32)
-    let sums: UnsafeMutablePointer<Int32>     // (rows, columns / 32)
+    public private(set) var rows: Int = 0
+    let values: UnsafeMutablePointer<Int8>    // (rows, columns)           int8 formats
+    let scales: UnsafeMutablePointer<Float>   // (rows, columns / block)   int8 formats
+    let sums: UnsafeMutablePointer<Float>     // (rows, columns / 32)      d * sum(q), 32-blocks
+    let blockSums: UnsafeMutablePointer<Int32> // (rows, columns / 16)     sum(q) per 16, 256-blocks
+    let floats: UnsafeMutablePointer<Float>   // (rows, columns)           float formats
 
-    public init(capacityRows: Int, columns: Int) {
-        precondition(columns % 32 == 0, "activation rows are whole blocks of 32")
+    public init(format: ActivationFormat, capacityRows: Int, columns: Int) {
+        self.format = format
         self.capacityRows = capacityRows
         self.columns = columns
-        values = .allocate(capacity: capacityRows * columns)
-        scales = .allocate(capacity: capacityRows * columns / 32)
-        sums = .allocate(capacity: capacityRows * columns / 32)
+        let n = capacityRows * columns
+        switch format {
+        case .int8Blocks32, .int8Blocks256:
+            precondition(columns % (format == .int8Blocks32 ? 32 : 256) == 0, "rows are whole blocks")
+            values = .allocate(capacity: n)
+            scales = .allocate(capacity: n / 32)
+            sums = .allocate(capacity: n / 32)
+            blockSums = .allocate(capacity: n / 16)
+            floats = .allocate(capacity: 1)
+        case .float:
+            values = .allocate(capacity: 1)
+            scales = .allocate(capacity: 1)
+            sums = .allocate(capacity: 1)
+            blockSums = .allocate(capacity: 1)
+            floats = .allocate(capacity: n)
+        }
     }
 
     deinit {
-        values.deallocate(); scales.deallocate(); sums.deallocate()
+        values.deallocate(); scales.deallocate(); sums.deallocate(); blockSums.deallocate(); floats.deallocate()
     }
 
-    var blocksPerRow: Int { columns / 32 }
-
-    /// Quantizes `rows` rows of `columns` floats from `x`.
+    /// Prepares `rows` rows of `columns` floats from `x`.
     public func quantize(_ x: UnsafePointer<Float>, rows: Int) {
         precondition(rows <= capacityRows)
         self.rows = rows
-        for r in 0..<rows {
-            for b in 0..<blocksPerRow {
-                quantizeBlock(x + r * columns + b * 32, index: r * blocksPerRow + b)
+        switch format {
+        case .int8Blocks32:
+            for block in 0..<(rows * columns / 32) { quantize32(x + block * 32, block) }
+        case .int8Blocks256:
+            for block in 0..<(rows * columns / 256) { quantize256(x + block * 256, block) }
+        case .float(let type):
+            for i in 0..<(rows * columns) {
+                switch type {
+                case .f16: floats[i] = floatFromHalf(halfFromFloat(x[i]))
+                case .bf16: floats[i] = floatFromBFloat16(bfloat16FromFloat(x[i]))
+                default: floats[i] = x[i]
+                }
             }
         }
     }
 
-    /// One block: scale = max|x| / 127, q = round(x / scale) (half away from zero).
+    /// ggml Q8_0/Q8_1 (x86): q = round-half-even(x * 127 / amax); d and d * sum(q) stored as fp16.
     @inline(__always)
-    private func quantizeBlock(_ x: UnsafePointer<Float>, index: Int) {
+    private func quantize32(_ x: UnsafePointer<Float>, _ block: Int) {
         var amax: Float = 0
         for i in 0..<32 { amax = max(amax, abs(x[i])) }
         let d = amax / 127
-        let inverse: Float = d == 0 ? 0 : 1 / d
-        let out = values + index * 32
+        let inverse: Float = amax != 0 ? 127 / amax : 0
+        let out = values + block * 32
         var sum: Int32 = 0
         for i in 0..<32 {
-            let q = Int8((x[i] * inverse).rounded(.toNearestOrAwayFromZero))
+            let q = Int8((x[i] * inverse).rounded(.toNearestOrEven))
             out[i] = q
             sum += Int32(q)
         }
-        scales[index] = d
-        sums[index] = sum
+        scales[block] = floatFromHalf(halfFromFloat(d))
+        sums[block] = floatFromHalf(halfFromFloat(d * Float(sum)))
+    }
+
+    /// ggml Q8_K: scale from the signed extreme, q = round-half-even(x * -127 / extreme), sums per 16.
+    @inline(__always)
+    private func quantize256(_ x: UnsafePointer<Float>, _ block: Int) {
+        var amax: Float = 0, extreme: Float = 0
+        for i in 0..<256 where abs(x[i]) > amax { amax = abs(x[i]); extreme = x[i] }
+        let out = values + block * 256
+        guard amax != 0 else {
+            out.update(repeating: 0, count: 256)
+            scales[block] = 0
+            (blockSums + block * 16).update(repeating: 0, count: 16)
+            return
+        }
+        let inverse = -127 / extreme
+        for i in 0..<256 { out[i] = Int8(min(127, (inverse * x[i]).rounded(.toNearestOrEven))) }
+        for j in 0..<16 {
+            var s: Int32 = 0
+            for i in 0..<16 { s += Int32(out[j * 16 + i]) }
+            blockSums[block * 16 + j] = s
+        }
+        scales[block] = 1 / inverse
+    }
+}
+
+/// Pointers to one prepared row, as the kernels take them.
+struct ActivationRow {
+    let values: UnsafePointer<Int8>
+    let scales: UnsafePointer<Float>
+    let sums: UnsafePointer<Float>
+    let blockSums: UnsafePointer<Int32>
+    let floats: UnsafePointer<Float>
+}
+
+extension QuantizedActivations {
+    @inline(__always)
+    func row(_ t: Int) -> ActivationRow {
+        let blocks = format == .int8Blocks256 ? columns / 256 : columns / 32
+        return ActivationRow(
+            values: values + t * columns,
+            scales: scales + t * blocks,
+            sums: sums + t * (columns / 32),
+            blockSums: blockSums + t * (columns / 16),
+            floats: floats + t * columns
+        )
     }
 }

@@ -42,8 +42,7 @@ extension InferenceContext {
                 rope(q + t * c.headCount * c.headDimension, heads: c.headCount, position: positions[t])
                 rope(k + t * c.kvDimension, heads: c.kvHeadCount, position: positions[t])
                 let cache = batch[t].cache
-                cache.key(layer: l, position: positions[t]).update(from: k + t * c.kvDimension, count: c.kvDimension)
-                cache.value(layer: l, position: positions[t]).update(from: v + t * c.kvDimension, count: c.kvDimension)
+                cache.store(layer: l, position: positions[t], key: k + t * c.kvDimension, value: v + t * c.kvDimension)
             }
             attend(batch, layer: l)                            // -> attention (n, qDim)
             matmul(layer.output, attention, rows: n, out: projected)  // W (qDim -> d) -> (n, d)
@@ -90,29 +89,23 @@ extension InferenceContext {
         }
     }
 
-    /// out (rows, W.rows) = input (rows, W.columns) @ W^T. Threads take fixed ranges of weight rows.
+    /// out (rows, W.rows) = input (rows, W.columns) @ W^T. The input is prepared once in the
+    /// matrix's activation format; threads take fixed ranges of weight rows.
     func matmul(_ w: WeightMatrix, _ input: UnsafeMutablePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>) {
-        let outRows = w.rows, columns = w.columns, path = self.path
-        if w.type.isQuantized {
-            let qa = quantized.first { $0.columns == columns }!
-            qa.quantize(input, rows: rows)
-            let blocks = columns / 32
-            let values = qa.values, scales = qa.scales, sums = qa.sums
-            parallelRanges(count: outRows, threads: threads) { _, range in
-                for r in range {
-                    for t in 0..<rows {
-                        out[t * outRows + r] = w.dot(
-                            row: r, values + t * columns, scales + t * blocks, sums + t * blocks, path: path)
-                    }
-                }
-            }
-        } else {
-            let scratch = rowScratch, widest = widestRow
-            parallelRanges(count: outRows, threads: threads) { part, range in
-                for r in range {
-                    for t in 0..<rows {
-                        out[t * outRows + r] = w.dot(row: r, input + t * columns, scratch: scratch + part * widest, path: path)
-                    }
+        let outRows = w.rows, path = self.path
+        let format = w.activationFormat
+        let activations = quantized.first { $0.columns == w.columns && $0.format == format }!
+        activations.quantize(input, rows: rows)
+        let widened = w.type == .f16 || w.type == .bf16
+        let scratch = rowScratch, widest = widestRow
+        parallelRanges(count: outRows, threads: threads) { part, range in
+            for r in range {
+                if widened {
+                    let row = scratch + part * widest
+                    w.widen(row: r, into: row)
+                    for t in 0..<rows { out[t * outRows + r] = w.dot(widened: row, activations.row(t), path: path) }
+                } else {
+                    for t in 0..<rows { out[t * outRows + r] = w.dot(row: r, activations.row(t), path: path) }
                 }
             }
         }
@@ -153,13 +146,15 @@ extension InferenceContext {
         let path = self.path, maxContext = self.maxContext
         let caches = batch.map(\.cache)
         let positions = self.positions
-        let q = self.q, attention = self.attention, scoresBase = self.scores
+        let q = self.q, attention = self.attention, scoresBase = self.scores, queryScratch = self.rowScratch
         parallelRanges(count: batch.count * heads, threads: threads) { part, range in
             let scores = scoresBase + part * maxContext
             for item in range {
                 let t = item / heads, h = item % heads
                 let cache = caches[t]
-                let query = q + t * qDim + h * hd
+                // The query is rounded to F16 like the cached keys (as llama.cpp's F16 cache does).
+                let query = queryScratch + part * hd
+                for i in 0..<hd { query[i] = floatFromHalf(halfFromFloat(q[t * qDim + h * hd + i])) }
                 let kvOffset = (h / group) * hd
                 let last = positions[t]
                 var maxScore = -Float.infinity

@@ -75,9 +75,13 @@ public final class InferenceContext: @unchecked Sendable {
         gate = .allocate(capacity: maxBatch * c.feedForwardLength)
         up = .allocate(capacity: maxBatch * c.feedForwardLength)
         logitsBuffer = .allocate(capacity: maxBatch * c.vocabularySize)
-        var widths: [Int] = []
-        for w in [d, qDim, c.feedForwardLength] where w % 32 == 0 && !widths.contains(w) { widths.append(w) }
-        quantized = widths.map { QuantizedActivations(capacityRows: maxBatch, columns: $0) }
+        // One activation buffer per (input width, format) that the model's matrices need.
+        var kinds: [(Int, ActivationFormat)] = []
+        let matrices = [model.outputHead] + model.layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] }
+        for m in matrices where !kinds.contains(where: { $0.0 == m.columns && $0.1 == m.activationFormat }) {
+            kinds.append((m.columns, m.activationFormat))
+        }
+        quantized = kinds.map { QuantizedActivations(format: $0.1, capacityRows: maxBatch, columns: $0.0) }
         scores = .allocate(capacity: threads * self.maxContext)
         widestRow = max(d, qDim, c.feedForwardLength)
         rowScratch = .allocate(capacity: threads * widestRow)

@@ -1,0 +1,110 @@
+/// Small GGUF models with seeded random weights and a byte-level BPE vocabulary, in any tensor
+/// type: the fixtures of fast tests (and of golden comparisons with llama.cpp, which loads them
+/// as it loads any model). The same options always give the same bytes.
+public struct SyntheticModel: Sendable {
+    public var architecture: ModelConfig.Architecture = .llama
+    public var tensorType: TensorType = .q8_0
+    public var embedding = 256
+    public var feedForward = 512
+    public var layers = 2
+    public var heads = 4
+    public var kvHeads = 2
+    public var context = 512
+    public var seed: UInt64 = 1
+    /// A separate output head instead of the tied token embedding.
+    public var separateOutput = false
+
+    public init() {}
+
+    /// Merged tokens of the vocabulary, each built from two tokens that precede it.
+    static let mergedWords = ["th", "he", "in", "er", "an", "on", "re", "at", "en", "nd", "the", "ing", "Ġt", "Ġa",
+                              "Ġs", "Ġw", "Ġthe", "Ġin", "Ġan", "Ġand", "Ġto", "Ġof", "Ġis", "ĠAg", "ora", "ĠAgora"]
+
+    public func vocabulary() -> (tokens: [String], types: [Int32], merges: [String]) {
+        var tokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+        var types: [Int32] = [3, 3, 3]
+        for b in 0..<256 { tokens.append(String(ByteLevel.byteToScalar[b])); types.append(1) }
+        var merges: [String] = []
+        for word in Self.mergedWords {
+            // Split where both halves are already tokens (longest left part first).
+            let chars = Array(word)
+            for cut in stride(from: chars.count - 1, to: 0, by: -1) {
+                let left = String(chars[..<cut]), right = String(chars[cut...])
+                if tokens.contains(left) && tokens.contains(right) {
+                    merges.append(left + " " + right)
+                    break
+                }
+            }
+            tokens.append(word)
+            types.append(1)
+        }
+        return (tokens, types, merges)
+    }
+
+    public func build() -> [UInt8] {
+        var random = RandomGenerator(seed: seed)
+        func uniform() -> Float { random.nextUnitFloat() * 2 - 1 }
+        func values(_ n: Int, scale: Float) -> [Float] { (0..<n).map { _ in uniform() * scale } }
+
+        let (tokens, types, merges) = vocabulary()
+        let vocab = tokens.count
+        let arch = architecture.rawValue
+        let headDim = embedding / heads
+        var w = GGUFWriter()
+        w.set("general.architecture", .string(arch))
+        w.set("general.name", .string("agora-synthetic-\(arch)-\(tensorType)"))
+        w.set("\(arch).block_count", .uint32(UInt32(layers)))
+        w.set("\(arch).context_length", .uint32(UInt32(context)))
+        w.set("\(arch).embedding_length", .uint32(UInt32(embedding)))
+        w.set("\(arch).feed_forward_length", .uint32(UInt32(feedForward)))
+        w.set("\(arch).attention.head_count", .uint32(UInt32(heads)))
+        w.set("\(arch).attention.head_count_kv", .uint32(UInt32(kvHeads)))
+        w.set("\(arch).rope.freq_base", .float32(10_000))
+        w.set("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-5))
+        w.set("tokenizer.ggml.model", .string("gpt2"))
+        w.set("tokenizer.ggml.pre", .string(architecture == .qwen2 ? "qwen2" : "gpt-2"))
+        w.set("tokenizer.ggml.tokens", .array(tokens.map { .string($0) }))
+        w.set("tokenizer.ggml.token_type", .array(types.map { .int32($0) }))
+        w.set("tokenizer.ggml.merges", .array(merges.map { .string($0) }))
+        w.set("tokenizer.ggml.bos_token_id", .uint32(0))
+        w.set("tokenizer.ggml.eos_token_id", .uint32(2))
+        w.set("tokenizer.ggml.add_bos_token", .bool(false))
+        w.set("tokenizer.chat_template", .string(
+            "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"))
+
+        func matrix(_ name: String, columns: Int, rows: Int, type: TensorType? = nil) {
+            let t = type ?? tensorType
+            let scale = 1 / Float(columns).squareRoot() * 1.5
+            var data: [UInt8] = []
+            for _ in 0..<rows { data += Quantize.row(t, values(columns, scale: scale)) }
+            w.tensors.append(.init(name: name, shape: [columns, rows], type: t, data: data))
+        }
+        func vector(_ name: String, _ n: Int, around center: Float, spread: Float) {
+            let v = (0..<n).map { _ in center + uniform() * spread }
+            w.tensors.append(.init(name: name, shape: [n], type: .f32, data: Quantize.row(.f32, v)))
+        }
+
+        matrix("token_embd.weight", columns: embedding, rows: vocab)
+        vector("output_norm.weight", embedding, around: 1, spread: 0.1)
+        if separateOutput { matrix("output.weight", columns: embedding, rows: vocab) }
+        let kvDim = kvHeads * headDim
+        for l in 0..<layers {
+            let p = "blk.\(l)."
+            vector(p + "attn_norm.weight", embedding, around: 1, spread: 0.1)
+            matrix(p + "attn_q.weight", columns: embedding, rows: embedding)
+            matrix(p + "attn_k.weight", columns: embedding, rows: kvDim)
+            matrix(p + "attn_v.weight", columns: embedding, rows: kvDim)
+            if architecture == .qwen2 {
+                vector(p + "attn_q.bias", embedding, around: 0, spread: 0.1)
+                vector(p + "attn_k.bias", kvDim, around: 0, spread: 0.1)
+                vector(p + "attn_v.bias", kvDim, around: 0, spread: 0.1)
+            }
+            matrix(p + "attn_output.weight", columns: embedding, rows: embedding)
+            vector(p + "ffn_norm.weight", embedding, around: 1, spread: 0.1)
+            matrix(p + "ffn_gate.weight", columns: embedding, rows: feedForward)
+            matrix(p + "ffn_up.weight", columns: embedding, rows: feedForward)
+            matrix(p + "ffn_down.weight", columns: feedForward, rows: embedding)
+        }
+        return w.serialized()
+    }
+}

@@ -1,0 +1,125 @@
+/// Round-to-nearest quantizers that write ggml's block layouts. They exist to write model files
+/// (test models of every type, requantized copies); the engine reads what llama.cpp's quantizers
+/// write the same way, since only the layout matters to a reader.
+public enum Quantize {
+    public static func row(_ type: TensorType, _ x: [Float]) -> [UInt8] {
+        precondition(x.count % type.blockElements == 0, "row is not a whole number of blocks")
+        var out: [UInt8] = []
+        out.reserveCapacity(type.rowBytes(elements: x.count)!)
+        func half(_ f: Float) { let h = halfFromFloat(f); out.append(UInt8(h & 0xFF)); out.append(UInt8(h >> 8)) }
+        switch type {
+        case .f32:
+            for v in x { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        case .f16:
+            for v in x { half(v) }
+        case .bf16:
+            for v in x { let b = bfloat16FromFloat(v); out.append(UInt8(b & 0xFF)); out.append(UInt8(b >> 8)) }
+        case .q8_0:
+            for b in stride(from: 0, to: x.count, by: 32) {
+                let block = x[b..<(b + 32)]
+                let d = block.map(abs).max()! / 127
+                let stored = floatFromHalf(halfFromFloat(d))
+                half(d)
+                for v in block { out.append(UInt8(bitPattern: Int8(clamping: Int(stored == 0 ? 0 : (v / stored).rounded())))) }
+            }
+        case .q4_0:
+            for b in stride(from: 0, to: x.count, by: 32) {
+                let block = Array(x[b..<(b + 32)])
+                let extreme = block.max { abs($0) < abs($1) }!
+                let d = extreme / -8
+                let stored = floatFromHalf(halfFromFloat(d))
+                half(d)
+                let q = block.map { stored == 0 ? 8 : min(15, max(0, Int(($0 / stored + 8.5).rounded(.down)))) }
+                for i in 0..<16 { out.append(UInt8(q[i] | (q[i + 16] << 4))) }
+            }
+        case .q4_1:
+            for b in stride(from: 0, to: x.count, by: 32) {
+                let block = Array(x[b..<(b + 32)])
+                let lo = block.min()!, hi = block.max()!
+                let d = (hi - lo) / 15
+                let sd = floatFromHalf(halfFromFloat(d)), sm = floatFromHalf(halfFromFloat(lo))
+                half(d); half(lo)
+                let q = block.map { sd == 0 ? 0 : min(15, max(0, Int((($0 - sm) / sd).rounded()))) }
+                for i in 0..<16 { out.append(UInt8(q[i] | (q[i + 16] << 4))) }
+            }
+        case .q4_K, .q5_K:
+            let levels: Float = type == .q5_K ? 31 : 15
+            for sb in stride(from: 0, to: x.count, by: 256) {
+                let block = Array(x[sb..<(sb + 256)])
+                var scales = [Float](repeating: 0, count: 8), mins = [Float](repeating: 0, count: 8)
+                for j in 0..<8 {
+                    let sub = block[(j * 32)..<(j * 32 + 32)]
+                    let lo = min(0, sub.min()!), hi = sub.max()!
+                    scales[j] = (hi - lo) / levels
+                    mins[j] = -lo
+                }
+                let d = scales.max()! / 63, dmin = mins.max()! / 63
+                let sd = floatFromHalf(halfFromFloat(d)), sdmin = floatFromHalf(halfFromFloat(dmin))
+                let sc = scales.map { sd == 0 ? 0 : min(63, Int(($0 / sd).rounded())) }
+                let m = mins.map { sdmin == 0 ? 0 : min(63, Int(($0 / sdmin).rounded())) }
+                half(d); half(dmin)
+                var packed = [UInt8](repeating: 0, count: 12)
+                for j in 0..<8 {
+                    if j < 4 {
+                        packed[j] = UInt8(sc[j])
+                        packed[j + 4] = UInt8(m[j])
+                    } else {
+                        packed[j + 4] = UInt8((sc[j] & 0xF) | ((m[j] & 0xF) << 4))
+                        packed[j - 4] |= UInt8((sc[j] >> 4) << 6)
+                        packed[j] |= UInt8((m[j] >> 4) << 6)
+                    }
+                }
+                out += packed
+                var q = [Int](repeating: 0, count: 256)
+                for j in 0..<8 {
+                    let scale = sd * Float(sc[j]), offset = sdmin * Float(m[j])
+                    for i in 0..<32 {
+                        q[j * 32 + i] = scale == 0 ? 0 : min(Int(levels), max(0, Int(((block[j * 32 + i] + offset) / scale).rounded())))
+                    }
+                }
+                if type == .q5_K {
+                    var qh = [UInt8](repeating: 0, count: 32)
+                    for j in 0..<8 { for i in 0..<32 where q[j * 32 + i] >= 16 { qh[i] |= UInt8(1 << j) } }
+                    out += qh
+                }
+                for chunk in 0..<4 {
+                    for i in 0..<32 {
+                        out.append(UInt8((q[chunk * 64 + i] & 0xF) | ((q[chunk * 64 + 32 + i] & 0xF) << 4)))
+                    }
+                }
+            }
+        case .q6_K:
+            for sb in stride(from: 0, to: x.count, by: 256) {
+                let block = Array(x[sb..<(sb + 256)])
+                var scales = [Float](repeating: 0, count: 16)
+                for s in 0..<16 {
+                    let sub = block[(s * 16)..<(s * 16 + 16)]
+                    scales[s] = sub.max { abs($0) < abs($1) }! / -32
+                }
+                let d = scales.map(abs).max()! / 127
+                let sd = floatFromHalf(halfFromFloat(d))
+                let sc = scales.map { sd == 0 ? 0 : min(127, max(-128, Int(($0 / sd).rounded()))) }
+                var q = [Int](repeating: 32, count: 256)
+                for e in 0..<256 {
+                    let scale = sd * Float(sc[e / 16])
+                    q[e] = scale == 0 ? 32 : min(63, max(0, Int((block[e] / scale).rounded()) + 32))
+                }
+                var ql = [UInt8](repeating: 0, count: 128), qh = [UInt8](repeating: 0, count: 64)
+                for half in 0..<2 {
+                    for i in 0..<32 {
+                        let base = half * 128
+                        let q0 = q[base + i], q1 = q[base + 32 + i], q2 = q[base + 64 + i], q3 = q[base + 96 + i]
+                        ql[half * 64 + i] = UInt8((q0 & 0xF) | ((q2 & 0xF) << 4))
+                        ql[half * 64 + 32 + i] = UInt8((q1 & 0xF) | ((q3 & 0xF) << 4))
+                        qh[half * 32 + i] = UInt8((q0 >> 4) | ((q1 >> 4) << 2) | ((q2 >> 4) << 4) | ((q3 >> 4) << 6))
+                    }
+                }
+                out += ql
+                out += qh
+                for s in sc { out.append(UInt8(bitPattern: Int8(s))) }
+                half(d)
+            }
+        }
+        return out
+    }
+}

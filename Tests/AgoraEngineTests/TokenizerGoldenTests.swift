@@ -1,0 +1,50 @@
+import AgoraEngine
+import Foundation
+import Testing
+
+/// Token ids from llama.cpp (scripts/golden) on a corpus of 2,400 varied strings.
+struct TokenizerGoldenTests {
+    struct Corpus: Decodable {
+        struct Case: Decodable { let text: String; let ids: [Int32] }
+        let cases: [Case]
+    }
+
+    func mismatches(_ tokenizer: Tokenizer, _ corpus: Corpus) throws -> [String] {
+        var failures: [String] = []
+        for c in corpus.cases {
+            let ids = try tokenizer.encode(c.text, addSpecial: true, parseSpecial: true)
+            if ids != c.ids { failures.append("\(c.text.debugDescription): got \(ids), expected \(c.ids)") }
+        }
+        return failures
+    }
+
+    @Test func smolLM2CorpusMatchesLlamaCpp() throws {
+        let corpus = try Fixtures.decode(Corpus.self, "tokenizer-smollm2.json")
+        #expect(corpus.cases.count >= 2_000)
+        let failures = try mismatches(SmolLM2.tokenizer, corpus)
+        #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(3))")
+    }
+
+    /// The SmolLM2 vocabulary under other pre-tokenizers: isolates each pre-tokenizer's rules.
+    @Test(arguments: ["gpt-2", "llama-bpe", "qwen2"])
+    func preTokenizerMatchesLlamaCpp(pre: String) throws {
+        var writer = GGUFWriter()
+        for key in SmolLM2.file.metadataKeys where key.hasPrefix("tokenizer.") {
+            writer.set(key, SmolLM2.file.metadata[key]!)
+        }
+        writer.set("tokenizer.ggml.pre", .string(pre))
+        let file = try GGUFFile(file: MappedFile(copying: writer.serialized()))
+        let tokenizer = try Tokenizer(file: file)
+        let corpus = try Fixtures.decode(Corpus.self, "tokenizer-pre-\(pre).json")
+        let failures = try mismatches(tokenizer, corpus)
+        #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(3))")
+    }
+
+    @Test func decodeInvertsEncodeOnTheCorpus() throws {
+        let corpus = try Fixtures.decode(Corpus.self, "tokenizer-smollm2.json")
+        for c in corpus.cases {
+            let ids = try SmolLM2.tokenizer.encode(c.text, addSpecial: false, parseSpecial: true)
+            #expect(SmolLM2.tokenizer.decode(ids, special: true) == c.text)
+        }
+    }
+}

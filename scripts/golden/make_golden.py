@@ -1,0 +1,131 @@
+"""Regenerates the golden fixtures from llama.cpp (run by hand; outputs are committed data).
+
+  python3 scripts/golden/make_golden.py --llama-golden PATH --perplexity PATH --model SMOLLM2.gguf
+
+Needs the harness built from llama_golden.cpp against a llama.cpp build (see BENCHMARKS.md for
+how llama.cpp is built here), and the `gguf` Python package to write vocabulary variants.
+"""
+import argparse, json, os, re, subprocess, sys, tempfile
+sys.path.insert(0, os.path.dirname(__file__))
+import corpus
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "AgoraEngineTests", "Fixtures")
+
+
+def records(texts):
+    out = bytearray()
+    for t in texts:
+        b = t.encode("utf-8")
+        out += f"{len(b)}\n".encode() + b + b"\n"
+    return bytes(out)
+
+
+def run(harness, mode, model, texts, *extra):
+    p = subprocess.run([harness, mode, model, *extra], input=records(texts), capture_output=True, check=True)
+    return p.stdout.decode().split("\n")
+
+
+def ids(line):
+    return [int(x) for x in line.split()] if line.strip() else []
+
+
+def vocab_variant(src, dst, pre):
+    """A vocabulary-only copy of src with another tokenizer.ggml.pre (same tokens and merges)."""
+    import gguf
+    r = gguf.GGUFReader(src)
+    w = gguf.GGUFWriter(dst, "llama")
+    for k, f in r.fields.items():
+        if k.startswith("GGUF.") or k == "general.architecture":
+            continue
+        v = f.contents()
+        if k == "tokenizer.ggml.pre":
+            v = pre
+        vt = f.types[0]
+        if vt == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(k, v, vt, sub_type=f.types[-1])
+        else:
+            w.add_key_value(k, v, vt)
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.close()
+
+
+SYNTH_PROMPTS = ["Hello world, the Agora network", "<|im_start|>user\nhi<|im_end|>\n"]
+SYNTH_CASES = [("llama", t, False) for t in ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q5_k", "q6_k"]] + \
+              [("qwen2", "f16", True), ("qwen2", "q4_k", True), ("llama", "q8_0", True)]
+
+
+def synthetic_logits(args):
+    """Logits of llama.cpp on the synthetic models that `agora model synth` writes."""
+    cases = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch, ttype, separate in SYNTH_CASES:
+            path = os.path.join(tmp, f"{arch}-{ttype}.gguf")
+            cmd = [args.agora, "model", "synth", "--arch", arch, "--type", ttype, "--seed", "7", "--out", path]
+            if separate:
+                cmd.append("--separate-output")
+            subprocess.run(cmd, check=True, capture_output=True)
+            lines = run(args.llama_golden, "logits", path, SYNTH_PROMPTS)
+            cases.append({"arch": arch, "type": ttype, "separate_output": separate, "seed": 7,
+                          "prompts": SYNTH_PROMPTS,
+                          "logits": [[float(x) for x in lines[i].split()] for i in range(len(SYNTH_PROMPTS))]})
+    json.dump({"cases": cases}, open(os.path.join(FIXTURES, "synthetic-logits.json"), "w"))
+
+
+def main():
+    a = argparse.ArgumentParser()
+    a.add_argument("--llama-golden", required=True)
+    a.add_argument("--perplexity", required=True)
+    a.add_argument("--model", required=True)
+    a.add_argument("--agora", default=".build/release/agora")
+    args = a.parse_args()
+    texts = corpus.corpus()
+
+    lines = run(args.llama_golden, "tokenize", args.model, texts)
+    json.dump({"model": "smollm2", "cases": [{"text": t, "ids": ids(l)} for t, l in zip(texts, lines)]},
+              open(os.path.join(FIXTURES, "tokenizer-smollm2.json"), "w"), ensure_ascii=False)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for pre in ["gpt-2", "llama-bpe", "qwen2"]:
+            path = os.path.join(tmp, pre + ".gguf")
+            vocab_variant(args.model, path, pre)
+            subset = texts[:800]
+            lines = run(args.llama_golden, "tokenize", path, subset)
+            json.dump({"pre": pre, "cases": [{"text": t, "ids": ids(l)} for t, l in zip(subset, lines)]},
+                      open(os.path.join(FIXTURES, f"tokenizer-pre-{pre}.json"), "w"), ensure_ascii=False)
+
+    prompts = json.load(open(os.path.join(FIXTURES, "greedy-prompts.json")))
+
+    def greedy(model, flash_attention):
+        os.environ["LLAMA_GOLDEN_FA"] = flash_attention
+        lines = run(args.llama_golden, "greedy", model, prompts, "48")
+        return [(ids(lines[2 * i]), [float(x) for x in lines[2 * i + 1].split()]) for i in range(len(prompts))]
+
+    # llama.cpp's two attention paths (flash attention on and off) on the Q4_1 file: their own
+    # disagreement measures how sensitive greedy decoding of this model is to rounding.
+    on, off = greedy(args.model, "1"), greedy(args.model, "0")
+    cases = [{"prompt": p, "ids": a[0], "gaps": a[1], "ids_alt": b[0], "gaps_alt": b[1]} for p, a, b in zip(prompts, on, off)]
+    json.dump({"model": "smollm2", "max_tokens": 48, "cases": cases},
+              open(os.path.join(FIXTURES, "greedy-smollm2.json"), "w"), ensure_ascii=False, indent=0)
+
+    # The same model with every matrix widened to F32 by `agora model convert` (exact): no activation
+    # quantization, so both implementations agree to about 0.02 in the logits.
+    with tempfile.TemporaryDirectory() as tmp:
+        f32 = os.path.join(tmp, "smollm2-f32.gguf")
+        subprocess.run([args.agora, "model", "convert", "-m", args.model, "--type", "f32", "--out", f32], check=True, capture_output=True)
+        exact = greedy(f32, "0")
+    cases = [{"prompt": p, "ids": a[0], "gaps": a[1]} for p, a in zip(prompts, exact)]
+    json.dump({"model": "smollm2-f32", "max_tokens": 48, "cases": cases},
+              open(os.path.join(FIXTURES, "greedy-smollm2-f32.json"), "w"), ensure_ascii=False, indent=0)
+
+    synthetic_logits(args)
+
+    text = os.path.join(FIXTURES, "perplexity.txt")
+    p = subprocess.run([args.perplexity, "-m", args.model, "-f", text, "-c", "256", "-b", "256", "-t", "2"],
+                       capture_output=True, text=True, check=True)
+    m = re.search(r"Final estimate: PPL = ([0-9.]+)", p.stdout + p.stderr)
+    json.dump({"model": "smollm2", "context": 256, "ppl": float(m.group(1))},
+              open(os.path.join(FIXTURES, "perplexity-smollm2.json"), "w"))
+    print("ppl", m.group(1))
+
+
+if __name__ == "__main__":
+    main()
