@@ -92,23 +92,10 @@ extension InferenceContext {
     /// out (rows, W.rows) = input (rows, W.columns) @ W^T. The input is prepared once in the
     /// matrix's activation format; threads take fixed ranges of weight rows.
     func matmul(_ w: WeightMatrix, _ input: UnsafeMutablePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>) {
-        let outRows = w.rows, path = self.path
-        let format = w.activationFormat
-        let activations = quantized.first { $0.columns == w.columns && $0.format == format }!
+        let activations = quantized.first { $0.columns == w.columns && $0.format == w.activationFormat }!
         activations.quantize(input, rows: rows)
-        let widened = w.type == .f16 || w.type == .bf16
-        let scratch = rowScratch, widest = widestRow
-        parallelRanges(count: outRows, threads: threads) { part, range in
-            for r in range {
-                if widened {
-                    let row = scratch + part * widest
-                    w.widen(row: r, into: row)
-                    for t in 0..<rows { out[t * outRows + r] = w.dot(widened: row, activations.row(t), path: path) }
-                } else {
-                    for t in 0..<rows { out[t * outRows + r] = w.dot(row: r, activations.row(t), path: path) }
-                }
-            }
-        }
+        MatrixMultiply.multiply(w, activations, rows: rows, out: out, threads: threads, path: path,
+                                scratch: rowScratch, scratchStride: widestRow)
     }
 
     func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: [Float], rows: Int) {

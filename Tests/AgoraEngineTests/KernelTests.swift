@@ -1,0 +1,91 @@
+import AgoraEngine
+import Testing
+
+/// Weight rows of each type against prepared activations: the SIMD path gives the reference's bits,
+/// and both approximate the float dot product of the dequantized values.
+struct KernelTests {
+    @Test(arguments: TensorType.allCases)
+    func simdKernelMatchesScalarReferenceBitForBit(type: TensorType) throws {
+        var random = RandomGenerator(seed: UInt64(type.rawValue) + 11)
+        let columns = 512, rows = 16, tokens = 3
+        for trial in 0..<20 {
+            // Mix scales so blocks see tiny, huge and zero magnitudes.
+            let magnitude: Float = [1e-3, 1, 30, 0][trial % 4]
+            func sample() -> Float { (random.nextUnitFloat() * 2 - 1) * (random.nextUnitFloat() < 0.05 ? magnitude * 50 : magnitude) }
+            var weights: [UInt8] = []
+            var dequantized: [[Float]] = []
+            for _ in 0..<rows {
+                let row = (0..<columns).map { _ in sample() }
+                let bytes = Quantize.row(type, row)
+                weights += bytes
+                var back = [Float](repeating: 0, count: columns)
+                bytes.withUnsafeBytes { Dequantize.row(type, $0.baseAddress!, into: &back, count: columns) }
+                dequantized.append(back)
+            }
+            let input = (0..<(tokens * columns)).map { _ in sample() * 2 }
+            let (fast, reference) = weights.withUnsafeBytes { raw in
+                let matrix = WeightMatrix(name: "w", type: type, rows: rows, columns: columns, data: raw.baseAddress!)
+                return (
+                    MatrixMultiply.run(matrix, input, tokens: tokens, path: .fast),
+                    MatrixMultiply.run(matrix, input, tokens: tokens, path: .reference)
+                )
+            }
+            #expect(bits(fast) == bits(reference), "\(type) trial \(trial)")
+            // Agreement with float math, within the error that preparing the activations allows:
+            // int8 blocks round each value by at most half a step (block max / 127 / 2, plus the
+            // scale's fp16 rounding); F16/BF16 activations by half an ulp of their format.
+            let block = [TensorType.q4_K, .q5_K, .q6_K].contains(type) ? 256 : 32
+            for t in 0..<tokens {
+                let x = Array(input[(t * columns)..<((t + 1) * columns)])
+                let stepError: [Float] = x.indices.map { i in
+                    switch type {
+                    case .f32: return 0
+                    case .f16: return abs(x[i]) * 0x1p-11
+                    case .bf16: return abs(x[i]) * 0x1p-8
+                    default:
+                        let start = i / block * block
+                        let amax = x[start..<(start + block)].map(abs).max()!
+                        return amax / 127 * 0.5 + abs(x[i]) * 0x1p-10
+                    }
+                }
+                for r in 0..<rows {
+                    var exact: Float = 0, bound: Float = 0, scale: Float = 0
+                    for c in 0..<columns {
+                        exact += dequantized[r][c] * x[c]
+                        bound += abs(dequantized[r][c]) * stepError[c]
+                        scale += abs(dequantized[r][c] * x[c])
+                    }
+                    #expect(abs(fast[t * rows + r] - exact) <= bound + 1e-5 * scale + 1e-30, "\(type) row \(r)")
+                }
+            }
+        }
+    }
+
+    @Test func deterministicMathMatchesLibmClosely() {
+        var worst: Double = 0
+        for i in -2000...2000 {
+            let x = Float(i) / 40
+            let ours = Double(DeterministicMath.exp(x)), libm = Double(Foundation_exp(Double(x)))
+            worst = max(worst, abs(ours - libm) / libm)
+        }
+        #expect(worst < 1e-6)
+        for x in stride(from: -500.0, through: 500.0, by: 0.37) {
+            let (s, c) = DeterministicMath.sincos(x)
+            #expect(abs(s - Foundation_sin(x)) < 1e-12 && abs(c - Foundation_cos(x)) < 1e-12)
+        }
+        for x in [1e-5, 0.3, 1, 2, 10, 10_000, 1e8] {
+            #expect(abs(DeterministicMath.log(x) - Foundation_log(x)) < 1e-12 * max(1, abs(Foundation_log(x))))
+            #expect(abs(DeterministicMath.exp(Foundation_log(x)) - x) / x < 1e-13)
+        }
+    }
+
+    @Test func halfConversionsRoundTripEveryHalf() {
+        for h in 0...UInt16.max {
+            let f = floatFromHalf(h)
+            if f.isNaN { continue }
+            #expect(halfFromFloat(f) == h || (f == 0 && halfFromFloat(f) & 0x7FFF == 0))
+        }
+        #expect(halfFromFloat(1.0009765625 + 0.00048828125) == 0x3C02)  // tie rounds to even
+        #expect(halfFromFloat(70_000) == 0x7C00)
+    }
+}
