@@ -66,7 +66,7 @@ public struct StreamingDetokenizer: Sendable {
 
     /// Length of the prefix that holds no incomplete trailing character. A trailing sequence is
     /// held back only while it could still become valid (at most 3 bytes).
-    static func completePrefixLength(_ bytes: [UInt8]) -> Int {
+    public static func completePrefixLength(_ bytes: [UInt8]) -> Int {
         let n = bytes.count
         var i = n - 1
         var continuation = 0
