@@ -70,6 +70,7 @@ struct ModelCommand: ParsableCommand {
         @Option(help: "Tensor type of the matrices: f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q5_k q6_k.") var type = "q8_0"
         @Option(help: "Seed of the weights.") var seed: UInt64 = 1
         @Flag(help: "Use a separate output head instead of the tied embedding.") var separateOutput = false
+        @Flag(help: "Use a SentencePiece vocabulary (byte fallback) instead of byte-level BPE.") var sentencePiece = false
         @Option(help: "Output file.") var out: String
 
         func run() throws {
@@ -80,6 +81,7 @@ struct ModelCommand: ParsableCommand {
             spec.tensorType = tensorType
             spec.seed = seed
             spec.separateOutput = separateOutput
+            spec.sentencePiece = sentencePiece
             let bytes = spec.build()
             guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
                 throw ValidationError("cannot write \(out)")

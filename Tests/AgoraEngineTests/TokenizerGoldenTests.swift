@@ -48,3 +48,28 @@ struct TokenizerGoldenTests {
         }
     }
 }
+
+/// SentencePiece BPE with byte fallback (Llama 2, TinyLlama, Mistral) on a synthetic
+/// SentencePiece vocabulary, against llama.cpp: space prefix, score-ordered merges, byte tokens.
+struct SentencePieceGoldenTests {
+    @Test func synthesizedSentencePieceVocabularyMatchesLlamaCpp() throws {
+        var spec = SyntheticModel()
+        spec.sentencePiece = true
+        let file = try GGUFFile(file: MappedFile(copying: spec.build()))
+        let tokenizer = try Tokenizer(file: file)
+        #expect(tokenizer.vocabulary.model == .sentencePiece && tokenizer.vocabulary.addBOS && tokenizer.vocabulary.addSpacePrefix)
+        let corpus = try Fixtures.decode(TokenizerGoldenTests.Corpus.self, "tokenizer-spm.json")
+        #expect(corpus.cases.count >= 800)
+        var failures: [String] = []
+        for c in corpus.cases {
+            let ids = try tokenizer.encode(c.text)
+            if ids != c.ids { failures.append("\(c.text.debugDescription): got \(ids), expected \(c.ids)") }
+        }
+        #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(3))")
+        // Byte fallback decodes back to the original text (after the added space prefix).
+        for c in corpus.cases.prefix(200) where !c.text.isEmpty {
+            let decoded = tokenizer.decode(try tokenizer.encode(c.text, addSpecial: false, parseSpecial: false))
+            #expect(decoded == " " + c.text || decoded == c.text)
+        }
+    }
+}

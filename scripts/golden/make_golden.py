@@ -92,6 +92,15 @@ def main():
             json.dump({"pre": pre, "cases": [{"text": t, "ids": ids(l)} for t, l in zip(subset, lines)]},
                       open(os.path.join(FIXTURES, f"tokenizer-pre-{pre}.json"), "w"), ensure_ascii=False)
 
+    # SentencePiece with byte fallback, on the synthetic SentencePiece vocabulary.
+    with tempfile.TemporaryDirectory() as tmp:
+        spm = os.path.join(tmp, "spm.gguf")
+        subprocess.run([args.agora, "model", "synth", "--sentence-piece", "--out", spm], check=True, capture_output=True)
+        subset = texts[:800]
+        lines = run(args.llama_golden, "tokenize", spm, subset)
+        json.dump({"cases": [{"text": t, "ids": ids(l)} for t, l in zip(subset, lines)]},
+                  open(os.path.join(FIXTURES, "tokenizer-spm.json"), "w"), ensure_ascii=False)
+
     prompts = json.load(open(os.path.join(FIXTURES, "greedy-prompts.json")))
 
     def greedy(model, flash_attention):

@@ -13,6 +13,8 @@ public struct SyntheticModel: Sendable {
     public var seed: UInt64 = 1
     /// A separate output head instead of the tied token embedding.
     public var separateOutput = false
+    /// The vocabulary family: GPT-2 byte-level BPE, or SentencePiece BPE with byte fallback.
+    public var sentencePiece = false
 
     public init() {}
 
@@ -41,13 +43,39 @@ public struct SyntheticModel: Sendable {
         return (tokens, types, merges)
     }
 
+    /// Pieces of the SentencePiece vocabulary after the byte tokens, best score first.
+    static let sentencePieces: [String] = {
+        let characters = Array("▁etaoinshrdlcumwfgypbvkjxqzTAHSWIBEO.,!?'-0123456789éü中")
+        let merged = ["▁t", "he", "▁the", "in", "er", "an", "▁a", "on", "re", "▁s", "at", "en", "nd", "▁w", "ing", "▁and",
+                      "▁to", "▁of", "▁in", "is", "▁is", "or", "ou", "▁b", "▁c", "ed", "▁f", "▁m", "ar", "▁p", "▁h", "it",
+                      "le", "es", "▁T", "▁I", "▁A", "▁th", "ll", "▁he", "▁o", "▁re", "▁wor", "▁world", "▁He", "llo",
+                      "▁Hello", "▁net", "work", "▁network", "▁Ag", "ora", "▁Agora", "▁▁", "▁▁▁▁", "12", "123"]
+        return merged + characters.map(String.init)
+    }()
+
+    public func sentencePieceVocabulary() -> (tokens: [String], types: [Int32], scores: [Float]) {
+        var tokens = ["<unk>", "<s>", "</s>"]
+        var types: [Int32] = [2, 3, 3]
+        var scores: [Float] = [0, 0, 0]
+        for b in 0..<256 {
+            tokens.append("<0x" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true) + ">")
+            types.append(6)
+            scores.append(0)
+        }
+        for (i, piece) in Self.sentencePieces.enumerated() where !tokens.contains(piece) {
+            tokens.append(piece)
+            types.append(1)
+            scores.append(-Float(i))
+        }
+        return (tokens, types, scores)
+    }
+
     public func build() -> [UInt8] {
         var random = RandomGenerator(seed: seed)
         func uniform() -> Float { random.nextUnitFloat() * 2 - 1 }
         func values(_ n: Int, scale: Float) -> [Float] { (0..<n).map { _ in uniform() * scale } }
 
-        let (tokens, types, merges) = vocabulary()
-        let vocab = tokens.count
+        let vocab = sentencePiece ? sentencePieceVocabulary().tokens.count : vocabulary().tokens.count
         let arch = architecture.rawValue
         let headDim = embedding / heads
         var w = GGUFWriter()
@@ -61,14 +89,26 @@ public struct SyntheticModel: Sendable {
         w.set("\(arch).attention.head_count_kv", .uint32(UInt32(kvHeads)))
         w.set("\(arch).rope.freq_base", .float32(10_000))
         w.set("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-5))
-        w.set("tokenizer.ggml.model", .string("gpt2"))
-        w.set("tokenizer.ggml.pre", .string(architecture == .qwen2 ? "qwen2" : "gpt-2"))
-        w.set("tokenizer.ggml.tokens", .array(tokens.map { .string($0) }))
-        w.set("tokenizer.ggml.token_type", .array(types.map { .int32($0) }))
-        w.set("tokenizer.ggml.merges", .array(merges.map { .string($0) }))
-        w.set("tokenizer.ggml.bos_token_id", .uint32(0))
-        w.set("tokenizer.ggml.eos_token_id", .uint32(2))
-        w.set("tokenizer.ggml.add_bos_token", .bool(false))
+        if sentencePiece {
+            let (tokens, types, scores) = sentencePieceVocabulary()
+            w.set("tokenizer.ggml.model", .string("llama"))
+            w.set("tokenizer.ggml.tokens", .array(tokens.map { .string($0) }))
+            w.set("tokenizer.ggml.scores", .array(scores.map { .float32($0) }))
+            w.set("tokenizer.ggml.token_type", .array(types.map { .int32($0) }))
+            w.set("tokenizer.ggml.unknown_token_id", .uint32(0))
+            w.set("tokenizer.ggml.bos_token_id", .uint32(1))
+            w.set("tokenizer.ggml.eos_token_id", .uint32(2))
+        } else {
+            let (tokens, types, merges) = vocabulary()
+            w.set("tokenizer.ggml.model", .string("gpt2"))
+            w.set("tokenizer.ggml.pre", .string(architecture == .qwen2 ? "qwen2" : "gpt-2"))
+            w.set("tokenizer.ggml.tokens", .array(tokens.map { .string($0) }))
+            w.set("tokenizer.ggml.token_type", .array(types.map { .int32($0) }))
+            w.set("tokenizer.ggml.merges", .array(merges.map { .string($0) }))
+            w.set("tokenizer.ggml.bos_token_id", .uint32(0))
+            w.set("tokenizer.ggml.eos_token_id", .uint32(2))
+            w.set("tokenizer.ggml.add_bos_token", .bool(false))
+        }
         w.set("tokenizer.chat_template", .string(
             "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"))
 

@@ -119,27 +119,36 @@ public struct Tokenizer: Sendable {
         let scalars = Array(text.unicodeScalars)
         let ignoreMerges = preTokenizer == .llama3
         for range in preTokenizer!.split(scalars) {
-            var bytes: [UInt8] = []
-            for s in scalars[range] { bytes.append(contentsOf: String(s).utf8) }
-            let word = bytes.map { ByteLevel.byteToScalar[Int($0)] }
-            let wordText = String(String.UnicodeScalarView(word))
-            if ignoreMerges, let id = vocabulary.id(of: wordText) {
+            // The word in byte-level form: one printable scalar per byte, kept as UTF-8 with the
+            // start of each scalar, so pieces are byte slices looked up exactly.
+            var utf8: [UInt8] = []
+            var starts: [Int] = []
+            for s in scalars[range] {
+                for b in String(s).utf8 {
+                    starts.append(utf8.count)
+                    utf8.append(contentsOf: String(ByteLevel.byteToScalar[Int(b)]).utf8)
+                }
+            }
+            starts.append(utf8.count)
+            if ignoreMerges, let id = vocabulary.id(ofUTF8: utf8[...]) {
                 output.append(id)
                 continue
             }
-            var merger = SymbolMerger(symbolLengths: [Int](repeating: 1, count: word.count))
+            var merger = SymbolMerger(symbolLengths: [Int](repeating: 1, count: starts.count - 1))
             merger.run { start, leftLength, rightLength in
-                let left = String(String.UnicodeScalarView(word[start..<(start + leftLength)]))
-                let right = String(String.UnicodeScalarView(word[(start + leftLength)..<(start + leftLength + rightLength)]))
-                return vocabulary.mergeRanks[left + " " + right].map(Double.init)
+                let left = utf8[starts[start]..<starts[start + leftLength]]
+                let right = utf8[starts[start + leftLength]..<starts[start + leftLength + rightLength]]
+                return vocabulary.mergeRanks[ExactText(left + [0x20] + right)].map(Double.init)
             }
             for symbol in merger.symbols {
-                let piece = word[symbol.start..<(symbol.start + symbol.length)]
-                if let id = vocabulary.id(of: String(String.UnicodeScalarView(piece))) {
+                let piece = utf8[starts[symbol.start]..<starts[symbol.start + symbol.length]]
+                if let id = vocabulary.id(ofUTF8: piece) {
                     output.append(id)
                 } else {
                     // A piece with no token: fall back to its single characters, as llama.cpp does.
-                    for s in piece { if let id = vocabulary.id(of: String(s)) { output.append(id) } }
+                    for i in symbol.start..<(symbol.start + symbol.length) {
+                        if let id = vocabulary.id(ofUTF8: utf8[starts[i]..<starts[i + 1]]) { output.append(id) }
+                    }
                 }
             }
         }
@@ -157,16 +166,14 @@ public struct Tokenizer: Sendable {
             lengths.append(min(n, bytes.count - i))
             i += n
         }
-        func span(_ start: Int, _ length: Int) -> String {
-            String(decoding: bytes[start..<(start + length)], as: UTF8.self)
-        }
+        func span(_ start: Int, _ length: Int) -> ArraySlice<UInt8> { bytes[start..<(start + length)] }
         var merger = SymbolMerger(symbolLengths: lengths)
         merger.run { start, leftLength, rightLength in
-            guard let id = vocabulary.id(of: span(start, leftLength + rightLength)) else { return nil }
+            guard let id = vocabulary.id(ofUTF8: span(start, leftLength + rightLength)) else { return nil }
             return -Double(vocabulary.scores[Int(id)])  // highest score merges first
         }
         for symbol in merger.symbols {
-            if let id = vocabulary.id(of: span(symbol.start, symbol.length)) {
+            if let id = vocabulary.id(ofUTF8: span(symbol.start, symbol.length)) {
                 output.append(id)
                 continue
             }

@@ -15,9 +15,9 @@ public struct Vocabulary: Sendable {
     public let tokens: [String]
     public let types: [TokenType]
     public let scores: [Float]
-    let ids: [String: Int32]
+    let ids: [ExactText: Int32]
     /// Merge rank of a pair, keyed "left right" as stored in the file.
-    let mergeRanks: [String: Int32]
+    let mergeRanks: [ExactText: Int32]
     public let bos: Int32?
     public let eos: Int32?
     public let unknown: Int32?
@@ -61,16 +61,16 @@ public struct Vocabulary: Sendable {
         } else {
             scores = [Float](repeating: 0, count: n)
         }
-        var ids: [String: Int32] = [:]
+        var ids: [ExactText: Int32] = [:]
         ids.reserveCapacity(n)
-        for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = Int32(i) }
+        for (i, t) in tokens.enumerated() where ids[ExactText(t)] == nil { ids[ExactText(t)] = Int32(i) }
         self.ids = ids
-        var ranks: [String: Int32] = [:]
+        var ranks: [ExactText: Int32] = [:]
         if let merges = file.metadata["tokenizer.ggml.merges"]?.arrayValue {
             ranks.reserveCapacity(merges.count)
             for (rank, m) in merges.enumerated() {
                 guard let s = m.stringValue else { throw .wrongKeyType(key: "tokenizer.ggml.merges", expected: "an array of strings") }
-                if ranks[s] == nil { ranks[s] = Int32(rank) }
+                if ranks[ExactText(s)] == nil { ranks[ExactText(s)] = Int32(rank) }
             }
         } else if model == .bytePairGPT2 {
             throw .missingKey("tokenizer.ggml.merges")
@@ -97,7 +97,8 @@ public struct Vocabulary: Sendable {
         if addEOS && eos == nil { throw .unsupportedModel("the vocabulary asks for EOS but has no EOS token") }
     }
 
-    public func id(of text: String) -> Int32? { ids[text] }
+    public func id(of text: String) -> Int32? { ids[ExactText(text)] }
+    func id(ofUTF8 bytes: ArraySlice<UInt8>) -> Int32? { ids[ExactText(bytes)] }
 
     public func isControl(_ token: Int32) -> Bool {
         token >= 0 && Int(token) < types.count && types[Int(token)] == .control
@@ -108,8 +109,17 @@ public struct Vocabulary: Sendable {
         var result: [Int32] = []
         for t in [eos, endOfTurn].compactMap({ $0 }) where !result.contains(t) { result.append(t) }
         for name in ["<|im_end|>", "<|eot_id|>", "<|end|>", "<|endoftext|>", "</s>"] {
-            if let t = ids[name], isControl(t) || types[Int(t)] == .userDefined, !result.contains(t) { result.append(t) }
+            if let t = id(of: name), isControl(t) || types[Int(t)] == .userDefined, !result.contains(t) { result.append(t) }
         }
         return result
     }
+}
+
+/// Text compared by its exact UTF-8 bytes. Swift's String compares and hashes by canonical
+/// equivalence ("e\u{301}" == "é"), but token tables must tell those apart, as every other
+/// tokenizer implementation does.
+struct ExactText: Hashable, Sendable {
+    let bytes: [UInt8]
+    init(_ text: String) { bytes = Array(text.utf8) }
+    init(_ slice: ArraySlice<UInt8>) { bytes = Array(slice) }
 }
