@@ -20,13 +20,13 @@ struct ModelCommand: ParsableCommand {
 
         func run() throws {
             guard let known = KnownModel.all.first(where: { $0.name == name.lowercased() }) else {
-                throw ValidationError("unknown model \(name) (known: \(KnownModel.all.map(\.name).joined(separator: ", ")))")
+                throw CommandFailure("unknown model \(name) (known: \(KnownModel.all.map(\.name).joined(separator: ", ")))")
             }
             do {
                 let url = try ModelStore().fetch(known) { printError($0) }
                 print(url.path)
             } catch {
-                throw ValidationError(String(describing: error))
+                throw CommandFailure(String(describing: error))
             }
         }
     }
@@ -74,8 +74,8 @@ struct ModelCommand: ParsableCommand {
         @Option(help: "Output file.") var out: String
 
         func run() throws {
-            guard let architecture = ModelConfig.Architecture(rawValue: arch) else { throw ValidationError("unknown architecture \(arch)") }
-            guard let tensorType = TensorType(name: type) else { throw ValidationError("unknown tensor type \(type)") }
+            guard let architecture = ModelConfig.Architecture(rawValue: arch) else { throw CommandFailure("unknown architecture \(arch)") }
+            guard let tensorType = TensorType(name: type) else { throw CommandFailure("unknown tensor type \(type)") }
             var spec = SyntheticModel()
             spec.architecture = architecture
             spec.tensorType = tensorType
@@ -84,7 +84,7 @@ struct ModelCommand: ParsableCommand {
             spec.sentencePiece = sentencePiece
             let bytes = spec.build()
             guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
-                throw ValidationError("cannot write \(out)")
+                throw CommandFailure("cannot write \(out)")
             }
             print(out)
         }
@@ -99,13 +99,13 @@ struct ModelCommand: ParsableCommand {
         @Option(help: "Output file.") var out: String
 
         func run() throws {
-            guard let target = TensorType(name: type) else { throw ValidationError("unknown tensor type \(type)") }
+            guard let target = TensorType(name: type) else { throw CommandFailure("unknown tensor type \(type)") }
             let path = try modelOptions.resolvePath()
             let file: GGUFFile
-            do { file = try GGUFFile(path: path) } catch { throw ValidationError("\(path): \(error.description)") }
+            do { file = try GGUFFile(path: path) } catch { throw CommandFailure("\(path): \(error.description)") }
             let bytes = Requantize.convert(file, to: target).serialized()
             guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
-                throw ValidationError("cannot write \(out)")
+                throw CommandFailure("cannot write \(out)")
             }
             print(out)
         }

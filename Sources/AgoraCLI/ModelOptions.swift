@@ -12,7 +12,7 @@ struct ModelOptions: ParsableArguments {
         do {
             return try ModelStore().resolve(model) { message in printError(message) }
         } catch {
-            throw ValidationError(String(describing: error))
+            throw CommandFailure(String(describing: error))
         }
     }
 
@@ -22,9 +22,16 @@ struct ModelOptions: ParsableArguments {
             let file = try GGUFFile(path: path)
             return (try LlamaModel(file: file), try Tokenizer(file: file))
         } catch {
-            throw ValidationError("\(path): \(error.description)")
+            throw CommandFailure("\(path): \(error.description)")
         }
     }
+}
+
+/// A failure while running a command (not a usage mistake): printed as "Error: ..." without the
+/// usage text, exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 func printError(_ message: String) {

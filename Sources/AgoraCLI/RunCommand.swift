@@ -54,13 +54,13 @@ struct RunCommand: ParsableCommand {
                 messages.append(ChatMessage(role: .user, content: prompt))
                 text = try chat.render(messages)
             } catch {
-                throw ValidationError(String(describing: error))
+                throw CommandFailure(String(describing: error))
             }
         }
         // A rendered chat prompt already holds its BOS text; raw prompts get BOS where the model asks.
         let promptTokens: [Int32]
         do { promptTokens = try tokenizer.encode(text, addSpecial: raw, parseSpecial: true) } catch {
-            throw ValidationError(error.description)
+            throw CommandFailure(error.description)
         }
         var sampling = SamplingParameters()
         sampling.temperature = temperature
@@ -85,7 +85,7 @@ struct RunCommand: ParsableCommand {
                 return true
             }
         } catch {
-            throw ValidationError(error.description)
+            throw CommandFailure(error.description)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         if json {

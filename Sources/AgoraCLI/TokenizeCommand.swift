@@ -18,13 +18,13 @@ struct TokenizeCommand: ParsableCommand {
         let (_, tokenizer) = try modelOptions.load()
         let input = FileHandle.standardInput.readDataToEndOfFile()
         guard let text = String(data: input, encoding: .utf8) else {
-            throw ValidationError("stdin is not valid UTF-8")
+            throw CommandFailure("stdin is not valid UTF-8")
         }
         do {
             let tokens = try tokenizer.encode(text, addSpecial: !noBos, parseSpecial: !noParseSpecial)
             print(jsonText(tokens))
         } catch {
-            throw ValidationError(error.description)
+            throw CommandFailure(error.description)
         }
     }
 }

@@ -3,6 +3,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     case truncated(at: Int, needed: Int, fileSize: Int)
     case badMagic(UInt32)
+    case tooShort(bytes: Int)
     case unsupportedVersion(UInt32)
     case limitExceeded(what: String, value: UInt64, limit: UInt64)
     case invalidUTF8(at: Int)
@@ -27,6 +28,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
         case .truncated(let at, let needed, let size):
             "file truncated: needed \(needed) bytes at offset \(at), file has \(size)"
         case .badMagic(let m): "not a GGUF file (magic 0x\(String(m, radix: 16)))"
+        case .tooShort(let n): "not a GGUF file (\(n) bytes, shorter than a GGUF header)"
         case .unsupportedVersion(let v): "unsupported GGUF version \(v) (supported: 2, 3)"
         case .limitExceeded(let what, let value, let limit): "\(what) is \(value), limit \(limit)"
         case .invalidUTF8(let at): "invalid UTF-8 string at offset \(at)"

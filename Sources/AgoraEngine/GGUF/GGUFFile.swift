@@ -42,6 +42,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     public init(file: MappedFile, limits: GGUFLimits = GGUFLimits()) throws(GGUFError) {
         self.file = file
+        guard file.bytes.count >= 24 else { throw .tooShort(bytes: file.bytes.count) }
         var reader = ByteReader(file.bytes)
         let magic = try reader.read(UInt32.self)
         guard magic == Self.magic else { throw .badMagic(magic) }

@@ -20,7 +20,7 @@ public final class MappedFile: @unchecked Sendable {
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw .cannotOpen(path: path, reason: "not a regular file") }
         let size = Int(info.st_size)
-        guard size > 0 else { throw .truncated(at: 0, needed: 4, fileSize: 0) }
+        guard size > 0 else { throw .tooShort(bytes: 0) }
         guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
             throw .cannotOpen(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
         }
