@@ -3,6 +3,8 @@ import PackageDescription
 
 // Layering (dependencies point inward):
 //   CAgoraKernels  <- AgoraEngine          (pure compute: no I/O beyond mmap of the model file)
+//   AgoraEngine    <- AgoraServing          (continuous batching, OpenAI API types: no networking)
+//   AgoraServing   <- AgoraServer           (Hummingbird HTTP server, metrics)
 //   AgoraModelStore                         (fetching and caching model files)
 //   AgoraCLI (`agora`)                      (the shell: argument parsing, printing)
 let package = Package(
@@ -15,6 +17,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Innermost integer dot products with AVX2, selected at run time. Float contraction is
@@ -28,6 +35,21 @@ let package = Package(
             dependencies: ["CAgoraKernels"]
         ),
         .target(
+            name: "AgoraServing",
+            dependencies: ["AgoraEngine"]
+        ),
+        .target(
+            name: "AgoraServer",
+            dependencies: [
+                "AgoraServing",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .target(
             name: "AgoraModelStore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
@@ -36,6 +58,7 @@ let package = Package(
             dependencies: [
                 "AgoraEngine",
                 "AgoraModelStore",
+                "AgoraServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -43,6 +66,10 @@ let package = Package(
             name: "AgoraEngineTests",
             dependencies: ["AgoraEngine", "AgoraModelStore"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "AgoraServingTests",
+            dependencies: ["AgoraServing", "AgoraServer", "AgoraModelStore"]
         ),
     ],
     swiftLanguageModes: [.v6]

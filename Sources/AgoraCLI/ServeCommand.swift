@@ -1,0 +1,53 @@
+import AgoraEngine
+import AgoraServer
+import AgoraServing
+import ArgumentParser
+import Foundation
+import Logging
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a model over an OpenAI-compatible HTTP API with continuous batching."
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port (0: any free port).") var port = 8080
+    @Option(help: "Sequences decoded together (continuous batching slots).") var parallel = 4
+    @Option(help: "Context size per sequence, in tokens.") var ctx = 2048
+    @Option(help: "Requests that may wait for a slot before new ones get 429.") var queue = 64
+    @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Model id clients use (default: the file name without extension).") var modelID: String?
+    @Option(help: "Chat template to use instead of the model's: chatml, llama2, llama3, mistral, zephyr.") var template: String?
+    @Option(help: "Largest request body, in bytes.") var maxBody = 4 << 20
+
+    func validate() throws {
+        guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be in 1...256") }
+        guard (16...(1 << 20)).contains(ctx) else { throw ValidationError("--ctx must be in 16...1048576") }
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
+        guard (0...100_000).contains(queue) else { throw ValidationError("--queue must be in 0...100000") }
+        guard (1_024...(1 << 30)).contains(maxBody) else { throw ValidationError("--max-body must be in 1024...1073741824") }
+    }
+
+    func run() async throws {
+        let (model, tokenizer) = try modelOptions.load()
+        let path = try modelOptions.resolvePath()
+        let id = modelID ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: min(ctx, model.config.contextLength))
+        let core = SchedulerCore(context: context, tokenizer: tokenizer, slots: parallel, maxQueue: queue)
+        let served = ServedModel(id: id, tokenizer: tokenizer, chatTemplate: model.file.string("tokenizer.chat_template"), templateName: template)
+        if let problem = served.templateError { printError("warning: chat completions disabled: \(problem)") }
+        let server = InferenceServer(
+            service: OpenAIService(model: served, scheduler: BatchScheduler(core: core)),
+            configuration: .init(host: host, port: port, maxBodyBytes: maxBody))
+        var logger = Logger(label: "agora.serve")
+        logger.logLevel = .notice
+        let host = self.host
+        let app = server.application(logger: logger) { port in
+            FileHandle.standardOutput.write(Data("agora serve: model \(id) on http://\(host):\(port)/v1\n".utf8))
+        }
+        try await app.runService()
+    }
+}

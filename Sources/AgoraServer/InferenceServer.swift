@@ -1,0 +1,139 @@
+import AgoraServing
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The OpenAI-compatible HTTP server over an `OpenAIService`.
+public struct InferenceServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// Largest request body accepted; larger ones get 413.
+        public var maxBodyBytes: Int
+        public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 4 << 20) {
+            self.host = host
+            self.port = port
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
+
+    public let service: OpenAIService
+    public let configuration: Configuration
+    public let metrics: ServerMetrics
+
+    public init(service: OpenAIService, configuration: Configuration, metrics: ServerMetrics = ServerMetrics()) {
+        self.service = service
+        self.configuration = configuration
+        self.metrics = metrics
+        let metrics = self.metrics
+        service.scheduler.onStep = { active, queued in
+            metrics.activeSequences.set(Int64(active))
+            metrics.queueDepth.set(Int64(queued))
+        }
+    }
+
+    /// The application: routes plus the scheduler service; `onRunning` receives the bound port.
+    public func application(logger: Logger, onRunning: @escaping @Sendable (Int) -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            router: router(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agora"),
+            services: [SchedulerService(scheduler: service.scheduler)],
+            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+    }
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        let service = self.service, metrics = self.metrics, maxBody = configuration.maxBodyBytes
+        router.get("/health") { _, _ in
+            json(.object([("status", "ok"), ("model", .string(service.model.id)), ("pending", .int(service.scheduler.pending))]))
+        }
+        router.get("/v1/models") { _, _ in
+            json(service.models(created: Int(Date().timeIntervalSince1970)))
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
+        }
+        router.post("/v1/chat/completions") { request, _ in
+            await handle(request, maxBody: maxBody, prefix: "chatcmpl-", plan: service.planChat)
+        }
+        router.post("/v1/completions") { request, _ in
+            await handle(request, maxBody: maxBody, prefix: "cmpl-", plan: service.planCompletion)
+        }
+        return router
+    }
+
+    func handle(
+        _ request: Request, maxBody: Int, prefix: String, plan makePlan: ([UInt8]) throws(OpenAIError) -> OpenAIService.Plan
+    ) async -> Response {
+        metrics.requests.increment()
+        let plan: OpenAIService.Plan
+        do {
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: maxBody) } catch {
+                throw OpenAIError(status: 413, message: "the request body exceeds \(maxBody) bytes", code: "request_too_large")
+            }
+            plan = try makePlan(Array(buffer: body))
+        } catch let e as OpenAIError {
+            return failure(e)
+        } catch {
+            return failure(.invalid("could not read the request body"))
+        }
+        metrics.promptTokens.increment(by: Int64(plan.promptTokens * plan.jobs.count))
+        let id = prefix + randomID()
+        let created = Int(Date().timeIntervalSince1970)
+        let start = ContinuousClock.now
+        if plan.stream {
+            // Refuse before the 200 header goes out if the scheduler cannot take the jobs.
+            let service = self.service, metrics = self.metrics
+            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                            body: ResponseBody { writer in
+                var first = true
+                var tokens = 0
+                do {
+                    try await service.stream(plan, id: id, created: created) { chunk in
+                        if first { metrics.timeToFirstToken.record(start.duration(to: .now)); first = false }
+                        tokens += 1
+                        try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + chunk.bytes + Array("\n\n".utf8)))
+                    }
+                } catch let e as OpenAIError {
+                    metrics.failures.increment()
+                    try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + e.json.bytes + Array("\n\n".utf8)))
+                }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                try await writer.finish(nil)
+                metrics.completionTokens.increment(by: Int64(tokens))
+            })
+        }
+        do {
+            let body = try await service.complete(plan, id: id, created: created)
+            let elapsed = start.duration(to: .now)
+            if case .object(let fields) = body, let usage = fields.first(where: { $0.0 == "usage" })?.1,
+               case .object(let u) = usage, case .int(let completion)? = u.first(where: { $0.0 == "completion_tokens" })?.1 {
+                metrics.completionTokens.increment(by: Int64(completion))
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                if seconds > 0 { metrics.tokensPerSecond.record(Double(completion) / seconds) }
+            }
+            return json(body)
+        } catch {
+            return failure(error)
+        }
+    }
+
+    func failure(_ e: OpenAIError) -> Response {
+        metrics.failures.increment()
+        return json(e.json, status: .init(code: e.status))
+    }
+}
+
+func json(_ value: JSON, status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.bytes)))
+}
+
+func randomID() -> String {
+    let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    return String((0..<24).map { _ in alphabet.randomElement()! })
+}

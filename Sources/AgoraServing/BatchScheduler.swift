@@ -1,0 +1,140 @@
+import AgoraEngine
+import Foundation
+
+/// Runs a `SchedulerCore` on its own thread (inference is compute-bound and must not occupy the
+/// async executors that serve HTTP). Requests come in through a small locked inbox, so submitting
+/// or cancelling never waits for a forward pass; each job's events go out on its own stream.
+public final class BatchScheduler: @unchecked Sendable {
+    public typealias JobID = SchedulerCore.JobID
+
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var inbox: [(JobID, GenerationJob)] = []
+    private var cancelled: [JobID] = []
+    private var streams: [JobID: AsyncStream<GenerationEvent>.Continuation] = [:]
+    private var nextID: JobID = 1
+    private var accepting = true
+    private var running = false
+    private var pendingJobs = 0   // submitted and not finished
+
+    // Owned by the scheduler thread.
+    private var core: SchedulerCore
+    private var thread: Thread?
+
+    public let contextLength: Int
+    public let maxQueue: Int
+    /// Jobs that may be submitted and unfinished at once: running slots plus the queue.
+    private let capacity: Int
+    /// Called on the scheduler thread after every step (metrics): active and queued jobs.
+    public var onStep: (@Sendable (_ active: Int, _ queued: Int) -> Void)?
+
+    public init(core: SchedulerCore) {
+        self.core = core
+        contextLength = core.contextLength
+        maxQueue = core.maxQueue
+        capacity = core.maxQueue + core.slotCount
+    }
+
+    public func start() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !running else { return }
+        running = true
+        let thread = Thread { [self] in loop() }
+        thread.name = "agora-scheduler"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Queues a job; its events arrive on the returned stream. Ending the stream's iteration (a
+    /// client going away) cancels the job.
+    public func submit(_ job: GenerationJob) throws(SchedulingError) -> AsyncStream<GenerationEvent> {
+        condition.lock()
+        defer { condition.unlock() }
+        guard accepting else { throw .shuttingDown }
+        guard pendingJobs < capacity else { throw .queueFull(limit: maxQueue) }
+        let id = nextID
+        nextID += 1
+        let (stream, continuation) = AsyncStream.makeStream(of: GenerationEvent.self, bufferingPolicy: .unbounded)
+        continuation.onTermination = { [weak self] reason in
+            if case .cancelled = reason { self?.cancel(id) }
+        }
+        streams[id] = continuation
+        inbox.append((id, job))
+        pendingJobs += 1
+        condition.signal()
+        return stream
+    }
+
+    private func cancel(_ id: JobID) {
+        condition.lock()
+        defer { condition.unlock() }
+        cancelled.append(id)
+        condition.signal()
+    }
+
+    /// Jobs submitted and not yet finished.
+    public var pending: Int { locked { pendingJobs } }
+
+    /// Stops accepting jobs, lets the running ones finish (up to `timeout`), then stops the thread;
+    /// jobs still running at the deadline end with `.failed(.shuttingDown)`.
+    public func shutdown(timeout: Duration = .seconds(30)) async {
+        locked { accepting = false; condition.signal() }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, locked({ pendingJobs }) > 0 {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        locked { running = false; condition.signal() }
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        return body()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while running && inbox.isEmpty && cancelled.isEmpty && !core.hasWork { condition.wait() }
+            if !running {
+                for (_, c) in streams { c.yield(.failed(.shuttingDown)); c.finish() }
+                streams.removeAll()
+                pendingJobs = 0
+                condition.unlock()
+                return
+            }
+            let arriving = inbox, leaving = cancelled
+            inbox.removeAll()
+            cancelled.removeAll()
+            condition.unlock()
+
+            for id in leaving { core.cancel(id) }
+            var events: [(JobID, GenerationEvent)] = []
+            for (id, job) in arriving where !leaving.contains(id) {
+                do { try core.enqueue(id, job) } catch { events.append((id, .failed(error))) }
+            }
+            events += core.hasWork ? core.step() : []
+            onStep?(core.activeCount, core.queuedCount)
+            deliver(events, cancelled: leaving)
+        }
+    }
+
+    private func deliver(_ events: [(JobID, GenerationEvent)], cancelled: [JobID]) {
+        condition.lock()
+        defer { condition.unlock() }
+        for id in cancelled where streams.removeValue(forKey: id) != nil { pendingJobs -= 1 }
+        for (id, event) in events {
+            guard let c = streams[id] else { continue }
+            c.yield(event)
+            switch event {
+            case .finished, .failed:
+                c.finish()
+                streams[id] = nil
+                pendingJobs -= 1
+            default: break
+            }
+        }
+    }
+}

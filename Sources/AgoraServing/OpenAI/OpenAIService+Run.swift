@@ -1,0 +1,168 @@
+import AgoraEngine
+
+extension OpenAIService {
+    /// What one choice produced.
+    struct ChoiceResult {
+        var text = ""
+        var tokens: [Int32] = []
+        var logprobs: [(TokenLogprob, [TokenLogprob])] = []
+        var finish: FinishReason = .length
+        var completionTokens = 0
+    }
+
+    /// Submits every choice's job; fails as a whole if any is refused.
+    func submit(_ plan: Plan) throws(OpenAIError) -> [AsyncStream<GenerationEvent>] {
+        var streams: [AsyncStream<GenerationEvent>] = []
+        for job in plan.jobs {
+            do { streams.append(try scheduler.submit(job)) } catch { throw OpenAIError.from(error) }
+        }
+        return streams
+    }
+
+    /// Runs a plan to completion and returns the response body.
+    public func complete(_ plan: Plan, id: String, created: Int) async throws(OpenAIError) -> JSON {
+        let streams = try submit(plan)
+        var results: [ChoiceResult] = []
+        // Choices run concurrently in the scheduler's batches; we read their streams in turn.
+        for stream in streams {
+            var r = ChoiceResult()
+            for await event in stream {
+                switch event {
+                case .token(let t, let text, let lp, let top):
+                    r.tokens.append(t)
+                    r.text += text
+                    if let lp { r.logprobs.append((lp, top)) }
+                case .text(let text): r.text += text
+                case .finished(let reason, _, let completion): r.finish = reason; r.completionTokens = completion
+                case .failed(let e): throw OpenAIError.from(e)
+                }
+            }
+            results.append(r)
+        }
+        let usage = usageJSON(prompt: plan.promptTokens, completion: results.reduce(0) { $0 + $1.completionTokens })
+        switch plan.kind {
+        case .chat:
+            return .object([
+                ("id", .string(id)), ("object", "chat.completion"), ("created", .int(created)), ("model", .string(model.id)),
+                ("choices", .array(results.enumerated().map { i, r in
+                    .object([
+                        ("index", .int(i)),
+                        ("message", .object([("role", "assistant"), ("content", .string(r.text))])),
+                        ("logprobs", plan.logprobs ? chatLogprobs(r.logprobs) : .null),
+                        ("finish_reason", .string(r.finish.rawValue)),
+                    ])
+                })),
+                ("usage", usage),
+            ])
+        case .completion:
+            return .object([
+                ("id", .string(id)), ("object", "text_completion"), ("created", .int(created)), ("model", .string(model.id)),
+                ("choices", .array(results.enumerated().map { i, r in
+                    .object([
+                        ("text", .string(r.text)), ("index", .int(i)),
+                        ("logprobs", plan.logprobs ? completionLogprobs(r.logprobs) : .null),
+                        ("finish_reason", .string(r.finish.rawValue)),
+                    ])
+                })),
+                ("usage", usage),
+            ])
+        }
+    }
+
+    /// Runs a plan as a stream of chunks, handed to `send` in order. If `send` throws (the client
+    /// went away), generation stops at once: leaving the streams cancels their jobs.
+    public func stream(_ plan: Plan, id: String, created: Int, send: (JSON) async throws -> Void) async throws {
+        let streams = try submit(plan)
+        let merged = AsyncStream<(Int, GenerationEvent)>.makeStream()
+        let feeders = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for (i, s) in streams.enumerated() {
+                    group.addTask { for await e in s { merged.continuation.yield((i, e)) } }
+                }
+            }
+            merged.continuation.finish()
+        }
+        defer { feeders.cancel() }
+
+        let usageField: [(String, JSON)] = plan.includeUsage ? [("usage", .null)] : []
+        func chunk(_ choices: [JSON]) -> JSON {
+            .object([
+                ("id", .string(id)),
+                ("object", .string(plan.kind == .chat ? "chat.completion.chunk" : "text_completion")),
+                ("created", .int(created)), ("model", .string(model.id)), ("choices", .array(choices)),
+            ] + usageField)
+        }
+        func choice(_ i: Int, text: String, logprobs: JSON, finish: FinishReason?, role: Bool = false) -> JSON {
+            let finishJSON: JSON = finish.map { .string($0.rawValue) } ?? .null
+            switch plan.kind {
+            case .chat:
+                var delta: [(String, JSON)] = role ? [("role", "assistant")] : []
+                if finish == nil { delta.append(("content", .string(text))) }
+                return .object([("index", .int(i)), ("delta", .object(delta)), ("logprobs", logprobs), ("finish_reason", finishJSON)])
+            case .completion:
+                return .object([("text", .string(text)), ("index", .int(i)), ("logprobs", logprobs), ("finish_reason", finishJSON)])
+            }
+        }
+
+        if plan.kind == .chat {
+            try await send(chunk(streams.indices.map { choice($0, text: "", logprobs: .null, finish: nil, role: true) }))
+        }
+        var completionTokens = 0
+        for await (i, event) in merged.stream {
+            switch event {
+            case .token(_, let text, let lp, let top):
+                let logprobs: JSON = lp.map { plan.kind == .chat ? chatLogprobs([($0, top)]) : completionLogprobs([($0, top)]) } ?? .null
+                if !text.isEmpty || lp != nil { try await send(chunk([choice(i, text: text, logprobs: logprobs, finish: nil)])) }
+            case .text(let text):
+                try await send(chunk([choice(i, text: text, logprobs: .null, finish: nil)]))
+            case .finished(let reason, _, let completion):
+                completionTokens += completion
+                try await send(chunk([choice(i, text: "", logprobs: .null, finish: reason)]))
+            case .failed(let e):
+                throw OpenAIError.from(e)
+            }
+        }
+        if plan.includeUsage {
+            try await send(.object([
+                ("id", .string(id)),
+                ("object", .string(plan.kind == .chat ? "chat.completion.chunk" : "text_completion")),
+                ("created", .int(created)), ("model", .string(model.id)), ("choices", .array([])),
+                ("usage", usageJSON(prompt: plan.promptTokens, completion: completionTokens)),
+            ]))
+        }
+    }
+
+    func usageJSON(prompt: Int, completion: Int) -> JSON {
+        .object([("prompt_tokens", .int(prompt)), ("completion_tokens", .int(completion)), ("total_tokens", .int(prompt + completion))])
+    }
+
+    func tokenText(_ t: Int32) -> (String, [UInt8]) {
+        let bytes = model.tokenizer.bytes(of: t, special: true)
+        return (String(decoding: bytes, as: UTF8.self), bytes)
+    }
+
+    /// OpenAI clamps log-probabilities of impossible tokens to -9999.
+    func logprobValue(_ lp: Float) -> JSON { .double(Double(lp.isFinite ? lp : -9999)) }
+
+    func chatLogprobs(_ items: [(TokenLogprob, [TokenLogprob])]) -> JSON {
+        func entry(_ lp: TokenLogprob) -> [(String, JSON)] {
+            let (text, bytes) = tokenText(lp.token)
+            return [("token", .string(text)), ("logprob", logprobValue(lp.logprob)), ("bytes", .array(bytes.map { .int(Int($0)) }))]
+        }
+        return .object([("content", .array(items.map { lp, top in
+            .object(entry(lp) + [("top_logprobs", .array(top.map { .object(entry($0)) }))])
+        }))])
+    }
+
+    func completionLogprobs(_ items: [(TokenLogprob, [TokenLogprob])]) -> JSON {
+        var offset = 0
+        var offsets: [JSON] = []
+        for (lp, _) in items { offsets.append(.int(offset)); offset += tokenText(lp.token).0.count }
+        return .object([
+            ("tokens", .array(items.map { .string(tokenText($0.0.token).0) })),
+            ("token_logprobs", .array(items.map { logprobValue($0.0.logprob) })),
+            ("top_logprobs", .array(items.map { _, top in .object(top.map { (tokenText($0.token).0, logprobValue($0.logprob)) }) })),
+            ("text_offset", .array(offsets)),
+        ])
+    }
+}
