@@ -1,0 +1,36 @@
+import AgoraModelStore
+import Foundation
+import Testing
+
+/// `agora serve` on the real model, driven by the official `openai` Python package and raw HTTP
+/// (Tests/AgoraServingTests/openai_client_check.py lists every check).
+@Suite(.serialized)
+struct ServerTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("openai_client_check.py").path
+    static let modelPath: String = try! ModelStore().fetch(.smollm2).path
+
+    /// The openai package is a test dependency; install it once if this machine lacks it.
+    static let pythonReady: Bool = {
+        if (try? runCommand(["python3", "-c", "import openai"]))?.0 == 0 { return true }
+        let (status, _) = (try? runCommand(["python3", "-m", "pip", "install", "--quiet", "openai"])) ?? (1, "")
+        return status == 0
+    }()
+
+    @Test func openAIClientAgainstTheServer() throws {
+        #expect(Self.pythonReady, "the openai Python package could not be installed")
+        let server = try ServerProcess(["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "8", "--ctx", "1024", "--threads", "2"])
+        let (status, output) = try runCommand(["python3", Self.script, server.baseURL, "smollm2"])
+        let exit = server.stop()
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("passed, 0 failed"))
+        #expect(exit == 0, "graceful shutdown should exit 0")
+    }
+
+    @Test func fullServerAnswers429() throws {
+        #expect(Self.pythonReady)
+        let server = try ServerProcess(["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "1", "--queue", "1", "--ctx", "512"])
+        let (status, output) = try runCommand(["python3", Self.script, server.baseURL, "smollm2", "--capacity"])
+        _ = server.stop()
+        #expect(status == 0, "\(output)")
+    }
+}
