@@ -138,7 +138,8 @@ public struct SchedulerCore {
         let (text, stopped) = s.stops.push(s.detokenizer!.append(token))
         var events: [(JobID, GenerationEvent)] = [(id, .token(token, text: text, logprob: logprob, top: top))]
         if stopped { events.append(finish(.stop)); return events }
-        if s.output.count >= s.spec.maxTokens || slots[i].cache.length >= slots[i].cache.capacity {
+        // Prompt plus completion never exceed the context (as OpenAI counts it).
+        if s.output.count >= s.spec.maxTokens || s.spec.prompt.count + s.output.count >= slots[i].cache.capacity {
             let rest = s.stops.flush(s.detokenizer!.finish())
             if !rest.isEmpty { events.append((id, .text(rest))) }
             events.append(finish(.length))
