@@ -192,6 +192,79 @@ float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const 
     }
     return acc;
 }
+
+// MARK: batched kernels
+
+__attribute__((target("avx2")))
+void agora_matmul_q8_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
+                       int n, int tokens, float *out, long out_stride) {
+    (void)xs;
+    const int nb = n / 32;
+    float acc[AGORA_MAX_BATCH_TOKENS];
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = w + r * row_bytes;
+        for (int t = 0; t < tokens; t++) acc[t] = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * 34;
+            __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + 2));
+            __m256i wabs = _mm256_sign_epi8(wv, wv);
+            float dw = half_to_float(blk);
+            for (int t = 0; t < tokens; t++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (long)t * n + b * 32));
+                __m256i p16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv, wv));
+                int32_t isum = hsum_i32(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+                acc[t] = acc[t] + (float)isum * (dw * xd[t * nb + b]);
+            }
+        }
+        for (int t = 0; t < tokens; t++) out[t * out_stride + r] = acc[t];
+    }
+}
+
+__attribute__((target("avx2")))
+void agora_matmul_q4_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
+                       int n, int tokens, float *out, long out_stride) {
+    (void)xs;
+    const int nb = n / 32;
+    float acc[AGORA_MAX_BATCH_TOKENS];
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = w + r * row_bytes;
+        for (int t = 0; t < tokens; t++) acc[t] = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * 18;
+            __m256i q = unpack_nibbles(blk + 2);
+            float dw = half_to_float(blk);
+            for (int t = 0; t < tokens; t++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (long)t * n + b * 32));
+                int32_t isum = dot_u8_s8(q, xv) - 8 * sum_i8(xv);
+                acc[t] = acc[t] + (float)isum * (dw * xd[t * nb + b]);
+            }
+        }
+        for (int t = 0; t < tokens; t++) out[t * out_stride + r] = acc[t];
+    }
+}
+
+__attribute__((target("avx2")))
+void agora_matmul_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
+                       int n, int tokens, float *out, long out_stride) {
+    const int nb = n / 32;
+    float acc[AGORA_MAX_BATCH_TOKENS];
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = w + r * row_bytes;
+        for (int t = 0; t < tokens; t++) acc[t] = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * 20;
+            __m256i q = unpack_nibbles(blk + 4);
+            float dw = half_to_float(blk), mw = half_to_float(blk + 2);
+            for (int t = 0; t < tokens; t++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (long)t * n + b * 32));
+                int32_t isum = dot_u8_s8(q, xv);
+                acc[t] = acc[t] + (float)isum * (dw * xd[t * nb + b]);
+                acc[t] = acc[t] + mw * xs[t * nb + b];
+            }
+        }
+        for (int t = 0; t < tokens; t++) out[t * out_stride + r] = acc[t];
+    }
+}
 #else
 // Without x86 the Swift reference kernels run; these are never called.
 int agora_cpu_has_avx2(void) { return 0; }
@@ -201,4 +274,7 @@ float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const 
 float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
 float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
 float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
+void agora_matmul_q8_0(const uint8_t *w, long rb, int rows, const int8_t *xq, const float *xd, const float *xs, int n, int tokens, float *out, long os) { (void)w; (void)rb; (void)rows; (void)xq; (void)xd; (void)xs; (void)n; (void)tokens; (void)out; (void)os; }
+void agora_matmul_q4_0(const uint8_t *w, long rb, int rows, const int8_t *xq, const float *xd, const float *xs, int n, int tokens, float *out, long os) { (void)w; (void)rb; (void)rows; (void)xq; (void)xd; (void)xs; (void)n; (void)tokens; (void)out; (void)os; }
+void agora_matmul_q4_1(const uint8_t *w, long rb, int rows, const int8_t *xq, const float *xd, const float *xs, int n, int tokens, float *out, long os) { (void)w; (void)rb; (void)rows; (void)xq; (void)xd; (void)xs; (void)n; (void)tokens; (void)out; (void)os; }
 #endif

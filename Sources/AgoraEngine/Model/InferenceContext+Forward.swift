@@ -94,7 +94,7 @@ extension InferenceContext {
     func matmul(_ w: WeightMatrix, _ input: UnsafeMutablePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>) {
         let activations = quantized.first { $0.columns == w.columns && $0.format == w.activationFormat }!
         activations.quantize(input, rows: rows)
-        MatrixMultiply.multiply(w, activations, rows: rows, out: out, threads: threads, path: path,
+        MatrixMultiply.multiply(w, activations, rows: rows, out: out, pool: pool, path: path,
                                 scratch: rowScratch, scratchStride: widestRow)
     }
 
@@ -134,7 +134,7 @@ extension InferenceContext {
         let caches = batch.map(\.cache)
         let positions = self.positions
         let q = self.q, attention = self.attention, scoresBase = self.scores, queryScratch = self.rowScratch
-        parallelRanges(count: batch.count * heads, threads: threads) { part, range in
+        parallelRanges(pool, count: batch.count * heads) { part, range in
             let scores = scoresBase + part * maxContext
             for item in range {
                 let t = item / heads, h = item % heads

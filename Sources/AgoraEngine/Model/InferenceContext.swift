@@ -35,6 +35,7 @@ public final class InferenceContext: @unchecked Sendable {
     public let threads: Int
     public let path: KernelPath
     public let maxBatch: Int
+    let pool: WorkerPool
 
     // Activations, row-major per batch entry.
     let x: UnsafeMutablePointer<Float>          // (B, d) residual stream
@@ -63,6 +64,7 @@ public final class InferenceContext: @unchecked Sendable {
         self.threads = threads
         self.path = path
         self.maxBatch = maxBatch
+        pool = WorkerPool(threads: threads)
         self.maxContext = maxContext ?? c.contextLength
         let d = c.embeddingLength, qDim = c.headCount * c.headDimension
         x = .allocate(capacity: maxBatch * d)

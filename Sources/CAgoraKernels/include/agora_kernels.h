@@ -22,4 +22,17 @@ float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const 
 float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
 float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
 
+
+// Batched forms: rows [0, rows) of `w` (row_bytes apart) times `tokens` activation rows (each n
+// values, blocks of 32), into out[t * out_stride + r]. Each weight block is unpacked once for all
+// tokens; every (row, token) result is computed with exactly the single-row kernel's operations,
+// so batching changes no bit. tokens <= AGORA_MAX_BATCH_TOKENS.
+#define AGORA_MAX_BATCH_TOKENS 64
+void agora_matmul_q8_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
+                       int n, int tokens, float *out, long out_stride);
+void agora_matmul_q4_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
+                       int n, int tokens, float *out, long out_stride);
+void agora_matmul_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
+                       int n, int tokens, float *out, long out_stride);
+
 #endif
