@@ -1,5 +1,6 @@
 import AgoraEngine
 import AgoraServer
+import AsyncHTTPClient
 import AgoraServing
 import ArgumentParser
 import Foundation
@@ -21,6 +22,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Model id clients use (default: the file name without extension).") var modelID: String?
     @Option(help: "Chat template to use instead of the model's: chatml, llama2, llama3, mistral, zephyr.") var template: String?
     @Option(help: "Largest request body, in bytes.") var maxBody = 4 << 20
+    @Option(help: "Forward to this OpenAI-compatible server (e.g. http://127.0.0.1:8081/v1) instead of the built-in engine; -m names the model whose tokenizer counts tokens.")
+    var upstream: String?
+    @Option(help: "Model name to send upstream (default: the client's).") var upstreamModel: String?
 
     func validate() throws {
         guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be in 1...256") }
@@ -29,19 +33,31 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
         guard (0...100_000).contains(queue) else { throw ValidationError("--queue must be in 0...100000") }
         guard (1_024...(1 << 30)).contains(maxBody) else { throw ValidationError("--max-body must be in 1024...1073741824") }
+        if let upstream {
+            guard let url = URL(string: upstream), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ValidationError("--upstream must be an http(s) URL, got \(upstream)")
+            }
+        }
     }
 
     func run() async throws {
         let (model, tokenizer) = try modelOptions.load()
         let path = try modelOptions.resolvePath()
         let id = modelID ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: min(ctx, model.config.contextLength))
-        let core = SchedulerCore(context: context, tokenizer: tokenizer, slots: parallel, maxQueue: queue)
         let served = ServedModel(id: id, tokenizer: tokenizer, chatTemplate: model.file.string("tokenizer.chat_template"), templateName: template)
         if let problem = served.templateError { printError("warning: chat completions disabled: \(problem)") }
-        let server = InferenceServer(
-            service: OpenAIService(model: served, scheduler: BatchScheduler(core: core)),
-            configuration: .init(host: host, port: port, maxBodyBytes: maxBody))
+        let contextLength = min(ctx, model.config.contextLength)
+        let service: OpenAIService
+        var forwarder: UpstreamForwarder?
+        if let upstream {
+            service = OpenAIService(model: served, contextLength: contextLength)
+            forwarder = UpstreamForwarder(client: HTTPClient(eventLoopGroupProvider: .singleton), baseURL: upstream, upstreamModel: upstreamModel)
+        } else {
+            let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: contextLength)
+            let core = SchedulerCore(context: context, tokenizer: tokenizer, slots: parallel, maxQueue: queue)
+            service = OpenAIService(model: served, scheduler: BatchScheduler(core: core))
+        }
+        let server = InferenceServer(service: service, configuration: .init(host: host, port: port, maxBodyBytes: maxBody), upstream: forwarder)
         var logger = Logger(label: "agora.serve")
         logger.logLevel = .notice
         let host = self.host

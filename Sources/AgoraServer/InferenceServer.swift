@@ -21,13 +21,17 @@ public struct InferenceServer: Sendable {
     public let service: OpenAIService
     public let configuration: Configuration
     public let metrics: ServerMetrics
+    /// When set, requests are validated and counted here and answered by the upstream server.
+    public let upstream: UpstreamForwarder?
 
-    public init(service: OpenAIService, configuration: Configuration, metrics: ServerMetrics = ServerMetrics()) {
+    public init(service: OpenAIService, configuration: Configuration, upstream: UpstreamForwarder? = nil,
+                metrics: ServerMetrics = ServerMetrics()) {
         self.service = service
+        self.upstream = upstream
         self.configuration = configuration
         self.metrics = metrics
         let metrics = self.metrics
-        service.scheduler.onStep = { active, queued in
+        service.scheduler?.onStep = { active, queued in
             metrics.activeSequences.set(Int64(active))
             metrics.queueDepth.set(Int64(queued))
         }
@@ -38,7 +42,8 @@ public struct InferenceServer: Sendable {
         Application(
             router: router(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agora"),
-            services: [SchedulerService(scheduler: service.scheduler)],
+            services: (service.scheduler.map { [SchedulerService(scheduler: $0)] } ?? [])
+                + (upstream.map { [HTTPClientService(client: $0.client)] } ?? []),
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -48,7 +53,7 @@ public struct InferenceServer: Sendable {
         let router = Router()
         let service = self.service, metrics = self.metrics, maxBody = configuration.maxBodyBytes
         router.get("/health") { _, _ in
-            json(.object([("status", "ok"), ("model", .string(service.model.id)), ("pending", .int(service.scheduler.pending))]))
+            json(.object([("status", "ok"), ("model", .string(service.model.id)), ("pending", .int(service.scheduler?.pending ?? 0))]))
         }
         router.get("/v1/models") { _, _ in
             json(service.models(created: Int(Date().timeIntervalSince1970)))
@@ -58,25 +63,28 @@ public struct InferenceServer: Sendable {
                      body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
         }
         router.post("/v1/chat/completions") { request, _ in
-            await handle(request, maxBody: maxBody, prefix: "chatcmpl-", plan: service.planChat)
+            await handle(request, maxBody: maxBody, prefix: "chatcmpl-", path: "/chat/completions", plan: service.planChat)
         }
         router.post("/v1/completions") { request, _ in
-            await handle(request, maxBody: maxBody, prefix: "cmpl-", plan: service.planCompletion)
+            await handle(request, maxBody: maxBody, prefix: "cmpl-", path: "/completions", plan: service.planCompletion)
         }
         return router
     }
 
     func handle(
-        _ request: Request, maxBody: Int, prefix: String, plan makePlan: ([UInt8]) throws(OpenAIError) -> OpenAIService.Plan
+        _ request: Request, maxBody: Int, prefix: String, path: String,
+        plan makePlan: ([UInt8]) throws(OpenAIError) -> OpenAIService.Plan
     ) async -> Response {
         metrics.requests.increment()
         let plan: OpenAIService.Plan
+        let bytes: [UInt8]
         do {
             let body: ByteBuffer
             do { body = try await request.body.collect(upTo: maxBody) } catch {
                 throw OpenAIError(status: 413, message: "the request body exceeds \(maxBody) bytes", code: "request_too_large")
             }
-            plan = try makePlan(Array(buffer: body))
+            bytes = Array(buffer: body)
+            plan = try makePlan(bytes)
         } catch let e as OpenAIError {
             return failure(e)
         } catch {
@@ -86,6 +94,9 @@ public struct InferenceServer: Sendable {
         let id = prefix + randomID()
         let created = Int(Date().timeIntervalSince1970)
         let start = ContinuousClock.now
+        if let upstream {
+            return await upstream.forward(path, body: bytes, plan: plan, service: service, id: id)
+        }
         if plan.stream {
             // Refuse before the 200 header goes out if the scheduler cannot take the jobs.
             let service = self.service, metrics = self.metrics

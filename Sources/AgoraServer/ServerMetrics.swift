@@ -13,18 +13,22 @@ public final class ServerMetrics: Sendable {
     let activeSequences: Gauge
 
     public init() {
-        requests = registry.makeCounter(name: "agora_requests_total", labels: [])
-        failures = registry.makeCounter(name: "agora_request_errors_total", labels: [])
-        promptTokens = registry.makeCounter(name: "agora_prompt_tokens_total", labels: [])
-        completionTokens = registry.makeCounter(name: "agora_completion_tokens_total", labels: [])
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "agora", metricName: metric, unitName: unit, helpText: help)
+        }
+        requests = registry.makeCounter(descriptor: name("requests", "total", "Completion requests received"))
+        failures = registry.makeCounter(descriptor: name("request_errors", "total", "Requests answered with an error"))
+        promptTokens = registry.makeCounter(descriptor: name("prompt_tokens", "total", "Prompt tokens processed"))
+        completionTokens = registry.makeCounter(descriptor: name("completion_tokens", "total", "Completion tokens generated"))
         timeToFirstToken = registry.makeDurationHistogram(
-            name: "agora_time_to_first_token_seconds", labels: [],
+            descriptor: name("time_to_first_token", "seconds", "Time from request to first streamed token"),
             buckets: [.milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                       .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)])
         tokensPerSecond = registry.makeValueHistogram(
-            name: "agora_completion_tokens_per_second", labels: [], buckets: [1, 5, 10, 20, 40, 80, 160, 320, 640])
-        queueDepth = registry.makeGauge(name: "agora_queue_depth", labels: [])
-        activeSequences = registry.makeGauge(name: "agora_active_sequences", labels: [])
+            descriptor: name("completion_tokens_per_second", "rate", "Completion tokens per second of non-streamed requests"),
+            buckets: [1, 5, 10, 20, 40, 80, 160, 320, 640])
+        queueDepth = registry.makeGauge(descriptor: name("queue_depth", "requests", "Requests waiting for a slot"))
+        activeSequences = registry.makeGauge(descriptor: name("active_sequences", "count", "Sequences being decoded"))
     }
 
     public func text() -> [UInt8] {

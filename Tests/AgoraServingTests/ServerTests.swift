@@ -33,4 +33,15 @@ struct ServerTests {
         _ = server.stop()
         #expect(status == 0, "\(output)")
     }
+
+    @Test func forwardingToAnUpstreamServer() throws {
+        #expect(Self.pythonReady)
+        let upstream = try ServerProcess(["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "2", "--ctx", "1024"])
+        let front = try ServerProcess(["-m", Self.modelPath, "--model-id", "smollm2", "--ctx", "1024", "--upstream", upstream.baseURL])
+        let (status, output) = try runCommand(["python3", Self.script, front.baseURL, "smollm2", "--forward", upstream.baseURL])
+        _ = front.stop()
+        _ = upstream.stop()
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("passed, 0 failed"))
+    }
 }

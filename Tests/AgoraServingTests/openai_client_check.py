@@ -34,6 +34,32 @@ def raw(method, path, body=None, headers=None):
 
 chat = [{"role": "user", "content": "What is the capital of France?"}]
 
+if len(sys.argv) > 4 and sys.argv[3] == "--forward":
+    # `base` forwards to the server at sys.argv[4]: answers, streams and usage must match it.
+    direct = openai.OpenAI(base_url=sys.argv[4], api_key="unused", max_retries=0, timeout=120)
+    for kind in ("chat", "completion"):
+        if kind == "chat":
+            ask = lambda c, **k: c.chat.completions.create(model=model, messages=chat, max_tokens=12, temperature=0, **k)
+        else:
+            ask = lambda c, **k: c.completions.create(model=model, prompt="The capital of France is", max_tokens=12, temperature=0, **k)
+        via, ref = ask(client), ask(direct)
+        text = lambda r: r.choices[0].message.content if kind == "chat" else r.choices[0].text
+        check(f"forwarded {kind} equals direct", text(via) == text(ref), f"{text(via)!r} vs {text(ref)!r}")
+        check(f"forwarded {kind} usage counted locally", via.usage.prompt_tokens == ref.usage.prompt_tokens
+              and via.usage.completion_tokens == ref.usage.completion_tokens, f"{via.usage} vs {ref.usage}")
+        streamed, usage = "", None
+        for ch in ask(client, stream=True, stream_options={"include_usage": True}):
+            if ch.usage:
+                usage = ch.usage
+            for c in ch.choices:
+                streamed += (c.delta.content or "") if kind == "chat" else c.text
+        check(f"forwarded {kind} stream", streamed == text(ref) and usage is not None
+              and usage.completion_tokens == ref.usage.completion_tokens, f"{streamed!r} {usage}")
+    status, body = raw("POST", "/v1/chat/completions", json.dumps({"model": model, "messages": chat, "top_p": 9}).encode())
+    check("forwarded request validated locally", status == 400)
+    print(f"{checks} passed, 0 failed")
+    sys.exit(0)
+
 if capacity_mode:
     # A server with one slot and a queue of one: of six simultaneous requests, some must be
     # refused with 429 in OpenAI's shape, and every other one must complete.

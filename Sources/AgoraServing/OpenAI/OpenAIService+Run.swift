@@ -12,6 +12,7 @@ extension OpenAIService {
 
     /// Submits every choice's job; fails as a whole if any is refused.
     func submit(_ plan: Plan) throws(OpenAIError) -> [AsyncStream<GenerationEvent>] {
+        guard let scheduler else { throw OpenAIError(status: 500, message: "no local engine", type: "server_error") }
         var streams: [AsyncStream<GenerationEvent>] = []
         for job in plan.jobs {
             do { streams.append(try scheduler.submit(job)) } catch { throw OpenAIError.from(error) }
@@ -132,7 +133,7 @@ extension OpenAIService {
         }
     }
 
-    func usageJSON(prompt: Int, completion: Int) -> JSON {
+    public func usageJSON(prompt: Int, completion: Int) -> JSON {
         .object([("prompt_tokens", .int(prompt)), ("completion_tokens", .int(completion)), ("total_tokens", .int(prompt + completion))])
     }
 

@@ -31,7 +31,9 @@ public struct ServedModel: Sendable {
 /// HTTP server hands bodies in and writes what comes out.
 public struct OpenAIService: Sendable {
     public let model: ServedModel
-    public let scheduler: BatchScheduler
+    /// The local engine's scheduler; nil when requests are forwarded to an upstream server.
+    public let scheduler: BatchScheduler?
+    public let contextLength: Int
 
     public static let maxChoices = 8
     public static let maxStopSequences = 4
@@ -40,6 +42,14 @@ public struct OpenAIService: Sendable {
     public init(model: ServedModel, scheduler: BatchScheduler) {
         self.model = model
         self.scheduler = scheduler
+        contextLength = scheduler.contextLength
+    }
+
+    /// For forwarding: validation and token counting only.
+    public init(model: ServedModel, contextLength: Int) {
+        self.model = model
+        scheduler = nil
+        self.contextLength = contextLength
     }
 
     public enum Kind: Sendable { case chat, completion }
@@ -145,7 +155,7 @@ public struct OpenAIService: Sendable {
         _ kind: Kind, prompt: [Int32], maxTokens: Int?, n: Int?, stream: Bool?, includeUsage: Bool?, stop: Stop?,
         topLogprobs: Int?, sampling f: SamplingFields
     ) throws(OpenAIError) -> Plan {
-        let context = scheduler.contextLength
+        let context = contextLength
         guard prompt.count < context else {
             throw OpenAIError(status: 400, message: SchedulingError.promptTooLong(tokens: prompt.count, context: context).description,
                               param: kind == .chat ? "messages" : "prompt", code: "context_length_exceeded")

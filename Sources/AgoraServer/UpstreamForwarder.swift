@@ -1,0 +1,130 @@
+import AgoraServing
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+
+/// Forwards validated requests to another OpenAI-compatible server (llama-server, vLLM, Ollama,
+/// or another `agora serve`), streaming included. Usage is counted with our own tokenizer of the
+/// named model — the prompt as our chat template renders it, the completion by re-tokenizing the
+/// returned text — so what a provider reports never depends on the upstream's word.
+public struct UpstreamForwarder: Sendable {
+    public let client: HTTPClient
+    /// Base URL of the upstream API, e.g. http://127.0.0.1:8081/v1
+    public let baseURL: String
+    /// The model name the upstream expects; nil keeps the client's.
+    public let upstreamModel: String?
+    public let timeout: TimeAmount
+
+    public init(client: HTTPClient, baseURL: String, upstreamModel: String? = nil, timeout: TimeAmount = .seconds(600)) {
+        self.client = client
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        if !base.hasSuffix("/v1") { base += "/v1" }
+        self.baseURL = base
+        self.upstreamModel = upstreamModel
+        self.timeout = timeout
+    }
+
+    func forward(_ path: String, body: [UInt8], plan: OpenAIService.Plan, service: OpenAIService, id: String) async -> Response {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+            return json(OpenAIError.invalid("the body is not a JSON object").json, status: .badRequest)
+        }
+        if let upstreamModel { object["model"] = upstreamModel }
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: Array((try? JSONSerialization.data(withJSONObject: object)) ?? Data())))
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: timeout)
+        } catch {
+            return json(OpenAIError(status: 502, message: "the upstream server failed: \(error)", type: "server_error", code: "upstream_unavailable").json,
+                        status: .badGateway)
+        }
+        guard response.status.code < 400 else {
+            let bytes = (try? await response.body.collect(upTo: 1 << 20)).map { Array(buffer: $0) } ?? []
+            return Response(status: .init(code: Int(response.status.code)), headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        if plan.stream {
+            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                            body: ResponseBody { writer in
+                var texts: [Int: String] = [:]
+                var pending: [UInt8] = []
+                func emit(_ line: [UInt8]) async throws -> Bool {
+                    guard line.starts(with: Array("data: ".utf8)) else { return true }
+                    let payload = Array(line.dropFirst(6))
+                    if payload == Array("[DONE]".utf8) { return false }
+                    guard var chunk = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any] else { return true }
+                    let choices = chunk["choices"] as? [[String: Any]] ?? []
+                    if choices.isEmpty && chunk["usage"] != nil && !(chunk["usage"] is NSNull) { return true }  // ours replaces it
+                    for c in choices {
+                        let index = c["index"] as? Int ?? 0
+                        let delta = (c["delta"] as? [String: Any])?["content"] as? String ?? c["text"] as? String ?? ""
+                        texts[index, default: ""] += delta
+                    }
+                    chunk["model"] = service.model.id
+                    if plan.includeUsage { chunk["usage"] = NSNull() }
+                    let data = (try? JSONSerialization.data(withJSONObject: chunk)) ?? Data()
+                    try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + Array(data) + Array("\n\n".utf8)))
+                    return true
+                }
+                var open = true
+                do {
+                    for try await buffer in response.body where open {
+                        pending += Array(buffer: buffer)
+                        while open, let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                            var line = Array(pending[..<newline])
+                            pending.removeSubrange(...newline)
+                            if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                            open = try await emit(line)
+                        }
+                    }
+                } catch {
+                    let e = OpenAIError(status: 502, message: "the upstream stream failed: \(error)", type: "server_error")
+                    try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + e.json.bytes + Array("\n\n".utf8)))
+                }
+                if plan.includeUsage {
+                    let completion = texts.values.reduce(0) { $0 + count(service, $1) }
+                    let usage: JSON = .object([
+                        ("id", .string(id)), ("object", .string(plan.kind == .chat ? "chat.completion.chunk" : "text_completion")),
+                        ("created", .int(Int(Date().timeIntervalSince1970))), ("model", .string(service.model.id)), ("choices", .array([])),
+                        ("usage", service.usageJSON(prompt: plan.promptTokens, completion: completion)),
+                    ])
+                    try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + usage.bytes + Array("\n\n".utf8)))
+                }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                try await writer.finish(nil)
+            })
+        }
+        guard let buffer = try? await response.body.collect(upTo: 64 << 20),
+              var result = (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] else {
+            return json(OpenAIError(status: 502, message: "the upstream answer is not JSON", type: "server_error").json, status: .badGateway)
+        }
+        var completion = 0
+        for c in result["choices"] as? [[String: Any]] ?? [] {
+            let text = (c["message"] as? [String: Any])?["content"] as? String ?? c["text"] as? String ?? ""
+            completion += count(service, text)
+        }
+        result["model"] = service.model.id
+        result["usage"] = ["prompt_tokens": plan.promptTokens, "completion_tokens": completion, "total_tokens": plan.promptTokens + completion]
+        let data = (try? JSONSerialization.data(withJSONObject: result)) ?? Data()
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: Array(data))))
+    }
+
+    func count(_ service: OpenAIService, _ text: String) -> Int {
+        (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false).count) ?? 0
+    }
+}
+
+/// Shuts the HTTP client down when the server stops.
+public struct HTTPClientService: Service {
+    let client: HTTPClient
+    public init(client: HTTPClient) { self.client = client }
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}
