@@ -71,4 +71,14 @@ struct CommandLineTests {
         let badTemp = try agora(["run", "-m", modelPath, "-p", "hi", "--temp", "-2"])
         #expect(badTemp.status != 0 && badTemp.stderr.contains("temperature"))
     }
+
+    @Test func benchPrintsATableAndJSON() throws {
+        let r = try agora(["bench", "-m", modelPath, "--prompt", "16", "--gen", "4", "--reps", "1", "--no-peer", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        struct Output: Decodable { let prefill_tps: Double; let decode_tps: Double }
+        let last = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let output = try JSONDecoder().decode(Output.self, from: Data(last.utf8))
+        #expect(output.prefill_tps > 0 && output.decode_tps > 0)
+        #expect(r.stdout.contains("| prefill p=16 |"))
+    }
 }

