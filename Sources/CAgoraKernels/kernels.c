@@ -265,6 +265,95 @@ void agora_matmul_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t 
         for (int t = 0; t < tokens; t++) out[t * out_stride + r] = acc[t];
     }
 }
+// MARK: eight rows at a time
+
+// Sums of eight vectors of eight int32 partials: lane j holds the total of p[j].
+__attribute__((target("avx2")))
+static inline __m256i reduce8(__m256i p0, __m256i p1, __m256i p2, __m256i p3, __m256i p4, __m256i p5, __m256i p6, __m256i p7) {
+    __m256i t0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+    __m256i t1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p4, p5), _mm256_hadd_epi32(p6, p7));
+    __m128i u0 = _mm_add_epi32(_mm256_castsi256_si128(t0), _mm256_extracti128_si256(t0, 1));
+    __m128i u1 = _mm_add_epi32(_mm256_castsi256_si128(t1), _mm256_extracti128_si256(t1, 1));
+    return _mm256_set_m128i(u1, u0);
+}
+
+// Eight fp16 values at byte offset `at` of eight consecutive rows, widened exactly.
+__attribute__((target("avx2,f16c")))
+static inline __m256 halves8(const uint8_t *w, long row_bytes, long at) {
+    // Inserted lane by lane: a stack array re-read as a vector would stall on store forwarding.
+    const uint8_t *p = w + at;
+#define H(j) (short)(p[(j) * row_bytes] | (p[(j) * row_bytes + 1] << 8))
+    return _mm256_cvtph_ps(_mm_set_epi16(H(7), H(6), H(5), H(4), H(3), H(2), H(1), H(0)));
+#undef H
+}
+
+__attribute__((target("avx2")))
+static inline __m256i madd_u8_s8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+__attribute__((target("avx2")))
+static inline __m256i madd_s8_s8(__m256i w, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
+}
+
+__attribute__((target("avx2,f16c")))
+void agora_gemv_q8_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
+                     int n, float *out) {
+    const int nb = n / 32;
+    int r = 0;
+    for (; r + 8 <= rows; r += 8) {
+        const uint8_t *base = w + r * row_bytes;
+        __m256 acc = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+            const uint8_t *q = base + b * 34 + 2;
+            __m256i isum = reduce8(
+                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q)), xv),
+                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + row_bytes)), xv),
+                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 2 * row_bytes)), xv),
+                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 3 * row_bytes)), xv),
+                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 4 * row_bytes)), xv),
+                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 5 * row_bytes)), xv),
+                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 6 * row_bytes)), xv),
+                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 7 * row_bytes)), xv));
+            __m256 dw = halves8(base, row_bytes, b * 34);
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[b]))));
+        }
+        _mm256_storeu_ps(out + r, acc);
+    }
+    for (; r < rows; r++) out[r] = agora_dot_q8_0(w + r * row_bytes, xq, xd, xs, n);
+}
+
+__attribute__((target("avx2,f16c")))
+void agora_gemv_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
+                     int n, float *out) {
+    const int nb = n / 32;
+    int r = 0;
+    for (; r + 8 <= rows; r += 8) {
+        const uint8_t *base = w + r * row_bytes;
+        __m256 acc = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+            const uint8_t *q = base + b * 20 + 4;
+            __m256i isum = reduce8(
+                madd_u8_s8(unpack_nibbles(q), xv),
+                madd_u8_s8(unpack_nibbles(q + row_bytes), xv),
+                madd_u8_s8(unpack_nibbles(q + 2 * row_bytes), xv),
+                madd_u8_s8(unpack_nibbles(q + 3 * row_bytes), xv),
+                madd_u8_s8(unpack_nibbles(q + 4 * row_bytes), xv),
+                madd_u8_s8(unpack_nibbles(q + 5 * row_bytes), xv),
+                madd_u8_s8(unpack_nibbles(q + 6 * row_bytes), xv),
+                madd_u8_s8(unpack_nibbles(q + 7 * row_bytes), xv));
+            __m256 dw = halves8(base, row_bytes, b * 20);
+            __m256 mw = halves8(base, row_bytes, b * 20 + 2);
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[b]))));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(mw, _mm256_set1_ps(xs[b])));
+        }
+        _mm256_storeu_ps(out + r, acc);
+    }
+    for (; r < rows; r++) out[r] = agora_dot_q4_1(w + r * row_bytes, xq, xd, xs, n);
+}
 #else
 // Without x86 the Swift reference kernels run; these are never called.
 int agora_cpu_has_avx2(void) { return 0; }
@@ -277,4 +366,6 @@ float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const 
 void agora_matmul_q8_0(const uint8_t *w, long rb, int rows, const int8_t *xq, const float *xd, const float *xs, int n, int tokens, float *out, long os) { (void)w; (void)rb; (void)rows; (void)xq; (void)xd; (void)xs; (void)n; (void)tokens; (void)out; (void)os; }
 void agora_matmul_q4_0(const uint8_t *w, long rb, int rows, const int8_t *xq, const float *xd, const float *xs, int n, int tokens, float *out, long os) { (void)w; (void)rb; (void)rows; (void)xq; (void)xd; (void)xs; (void)n; (void)tokens; (void)out; (void)os; }
 void agora_matmul_q4_1(const uint8_t *w, long rb, int rows, const int8_t *xq, const float *xd, const float *xs, int n, int tokens, float *out, long os) { (void)w; (void)rb; (void)rows; (void)xq; (void)xd; (void)xs; (void)n; (void)tokens; (void)out; (void)os; }
+void agora_gemv_q8_0(const uint8_t *w, long rb, int rows, const int8_t *xq, const float *xd, const float *xs, int n, float *out) { (void)w; (void)rb; (void)rows; (void)xq; (void)xd; (void)xs; (void)n; (void)out; }
+void agora_gemv_q4_1(const uint8_t *w, long rb, int rows, const int8_t *xq, const float *xd, const float *xs, int n, float *out) { (void)w; (void)rb; (void)rows; (void)xq; (void)xd; (void)xs; (void)n; (void)out; }
 #endif

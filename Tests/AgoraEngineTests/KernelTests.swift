@@ -7,8 +7,9 @@ struct KernelTests {
     @Test(arguments: TensorType.allCases)
     func simdKernelMatchesScalarReferenceBitForBit(type: TensorType) throws {
         var random = RandomGenerator(seed: UInt64(type.rawValue) + 11)
-        let columns = 512, rows = 16, tokens = 3
+        let columns = 512, rows = 21  // not a multiple of 8: the eight-row kernels' remainder path runs too
         for trial in 0..<20 {
+            let tokens = trial % 2 == 0 ? 1 : 3  // one token takes the eight-row kernels, more the batched ones
             // Mix scales so blocks see tiny, huge and zero magnitudes.
             let magnitude: Float = [1e-3, 1, 30, 0][trial % 4]
             func sample() -> Float { (random.nextUnitFloat() * 2 - 1) * (random.nextUnitFloat() < 0.05 ? magnitude * 50 : magnitude) }

@@ -10,6 +10,15 @@ public enum MatrixMultiply {
     ) {
         let outRows = w.rows
         let widened = w.type == .f16 || w.type == .bf16
+        if path.usesSIMD, rows == 1, let gemv = gemvKernel(w.type) {
+            // One token: eight weight rows at a time, same bits as one dot at a time.
+            let x = activations.row(0)
+            parallelRanges(pool, count: outRows) { _, range in
+                gemv((w.data + range.lowerBound * w.rowBytes).assumingMemoryBound(to: UInt8.self), w.rowBytes,
+                     Int32(range.count), x.values, x.scales, x.sums, Int32(w.columns), out + range.lowerBound)
+            }
+            return
+        }
         if path.usesSIMD, rows > 1, let batched = batchedKernel(w.type) {
             // Each weight block unpacked once for up to 64 tokens; same bits as one dot at a time.
             let limit = Int(AGORA_MAX_BATCH_TOKENS)
@@ -48,6 +57,19 @@ public enum MatrixMultiply {
         case .q8_0: agora_matmul_q8_0
         case .q4_0: agora_matmul_q4_0
         case .q4_1: agora_matmul_q4_1
+        default: nil
+        }
+    }
+
+    typealias GemvKernel = @convention(c) (
+        UnsafePointer<UInt8>?, Int, Int32, UnsafePointer<Int8>?, UnsafePointer<Float>?, UnsafePointer<Float>?,
+        Int32, UnsafeMutablePointer<Float>?
+    ) -> Void
+
+    static func gemvKernel(_ type: TensorType) -> GemvKernel? {
+        switch type {
+        case .q8_0: agora_gemv_q8_0
+        case .q4_1: agora_gemv_q4_1
         default: nil
         }
     }

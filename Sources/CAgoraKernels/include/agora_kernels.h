@@ -35,4 +35,12 @@ void agora_matmul_q4_0(const uint8_t *w, long row_bytes, int rows, const int8_t 
 void agora_matmul_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
                        int n, int tokens, float *out, long out_stride);
 
+// One activation row against `rows` weight rows, eight rows at a time: the eight rows' block sums
+// are reduced together and their float accumulators live in the lanes of one vector, each lane
+// doing exactly the single-row kernel's operations (so the bits are the same). out[r] for r < rows.
+void agora_gemv_q8_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
+                     int n, float *out);
+void agora_gemv_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
+                     int n, float *out);
+
 #endif
