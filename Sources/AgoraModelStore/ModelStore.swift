@@ -75,7 +75,9 @@ public struct ModelStore: Sendable {
     @discardableResult
     public func fetch(_ model: KnownModel, log: (String) -> Void = { _ in }) throws -> URL {
         let target = path(of: model)
+        if Self.isVerified(target, digest: model.sha256) { return target }
         if let digest = try? Self.sha256(of: target), digest == model.sha256 {
+            Self.markVerified(target, digest: digest)
             return target
         }
         try FileManager.default.createDirectory(at: modelsDirectory, withIntermediateDirectories: true)
@@ -104,7 +106,27 @@ public struct ModelStore: Sendable {
         // Rename is atomic: a reader sees the old state or the whole verified file.
         _ = try? FileManager.default.removeItem(at: target)
         try FileManager.default.moveItem(at: partial, to: target)
+        Self.markVerified(target, digest: digest)
         return target
+    }
+
+    /// A verified file is hashed once: a sidecar records its digest with the size and modification
+    /// time it had, and any change to the file makes the record stale.
+    static func stamp(_ url: URL) -> String? {
+        guard let a = try? FileManager.default.attributesOfItem(atPath: url.path),
+              let size = a[.size] as? NSNumber, let date = a[.modificationDate] as? Date else { return nil }
+        return "\(size.int64Value) \(date.timeIntervalSince1970)"
+    }
+
+    static func isVerified(_ url: URL, digest: String) -> Bool {
+        guard let stamp = stamp(url),
+              let record = try? String(contentsOf: url.appendingPathExtension("verified"), encoding: .utf8) else { return false }
+        return record == digest + " " + stamp
+    }
+
+    static func markVerified(_ url: URL, digest: String) {
+        guard let stamp = stamp(url) else { return }
+        try? (digest + " " + stamp).write(to: url.appendingPathExtension("verified"), atomically: true, encoding: .utf8)
     }
 
     public static func sha256(of url: URL) throws -> String {
