@@ -26,6 +26,23 @@ struct ServerTests {
         #expect(exit == 0, "graceful shutdown should exit 0")
     }
 
+    /// The same server as a shell user meets it, through curl.
+    @Test func curlAgainstTheServer() throws {
+        let server = try ServerProcess(["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "2", "--ctx", "512"])
+        defer { _ = server.stop() }
+        let base = "http://127.0.0.1:\(server.port)"
+        let (s1, models) = try runCommand(["curl", "-sS", base + "/v1/models"])
+        #expect(s1 == 0 && models.contains("\"id\":\"smollm2\""))
+        let body = #"{"model":"smollm2","prompt":"The capital of France is","max_tokens":4,"temperature":0,"stream":true}"#
+        let (s2, stream) = try runCommand(["curl", "-sSN", base + "/v1/completions", "-H", "Content-Type: application/json", "-d", body])
+        #expect(s2 == 0 && stream.contains("data: {") && stream.hasSuffix("data: [DONE]\n\n"), "\(stream)")
+        let (s3, status) = try runCommand(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/v1/chat/completions",
+                                            "-H", "Content-Type: application/json", "-d", #"{"model":"other","messages":[]}"#])
+        #expect(s3 == 0 && status == "404")
+        let (s4, health) = try runCommand(["curl", "-sS", base + "/health"])
+        #expect(s4 == 0 && health.contains("\"status\":\"ok\""))
+    }
+
     @Test func fullServerAnswers429() throws {
         #expect(Self.pythonReady)
         let server = try ServerProcess(["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "1", "--queue", "1", "--ctx", "512"])
