@@ -1,12 +1,15 @@
 /// Chooses tokens from logits. The pipeline is fixed: logit bias, penalties over the recent
-/// window, then greedy argmax (temperature 0) or top-k -> temperature -> softmax -> top-p ->
-/// min-p -> draw. Ties break toward the lower token id, and every step is a sequence of IEEE
-/// operations in a fixed order, so a seed reproduces the same tokens everywhere.
+/// window, then greedy argmax (temperature 0), or: weights `exp((logit - max) / temperature)`; with
+/// no top-k/top-p/min-p filter, one draw over the weights in token-id order; with filters,
+/// candidates sorted by (weight desc, id asc), top-k, top-p and min-p applied to that order, and a
+/// draw over what is kept in that order. Every step is a sequence of IEEE operations in a fixed
+/// order and the random stream is specified, so a seed reproduces the same tokens everywhere.
 public struct Sampler: Sendable {
     public let parameters: SamplingParameters
     private var random: RandomGenerator
-    private var candidates: [(id: Int32, logit: Float)] = []
     private var working: [Float] = []
+    private var weights: [Float] = []
+    private var keys: [UInt64] = []
 
     public init(parameters: SamplingParameters) {
         self.parameters = parameters
@@ -25,44 +28,61 @@ public struct Sampler: Sendable {
         applyPenalties(history: history)
 
         if p.isGreedy { return argmax() }
+        var top = -Float.infinity
+        for l in working where l.isFinite { top = max(top, l) }
+        guard top.isFinite else { return argmax() }
 
-        // Candidates sorted by logit, descending, ties by id.
-        candidates.removeAll(keepingCapacity: true)
-        for (i, l) in working.enumerated() where l.isFinite { candidates.append((Int32(i), l)) }
-        guard !candidates.isEmpty else { return argmax() }
-        candidates.sort { $0.logit != $1.logit ? $0.logit > $1.logit : $0.id < $1.id }
-        if p.topK > 0 && p.topK < candidates.count { candidates.removeLast(candidates.count - p.topK) }
+        // Weights relative to the largest logit; non-finite logits weigh nothing.
+        weights.removeAll(keepingCapacity: true)
+        for l in working { weights.append(l.isFinite ? DeterministicMath.exp((l - top) / p.temperature) : 0) }
 
-        // Softmax at the temperature, in sorted order.
-        let top = candidates[0].logit
-        var probabilities = candidates.map { DeterministicMath.exp(($0.logit - top) / p.temperature) }
+        let filtered = p.topK > 0 || p.topP < 1 || p.minP > 0
+        if !filtered {
+            var total: Float = 0
+            for w in weights { total = total + w }
+            let target = random.nextUnitFloat() * total
+            var cumulative: Float = 0
+            var last = 0
+            for (i, w) in weights.enumerated() where w > 0 {
+                cumulative = cumulative + w
+                last = i
+                if target < cumulative { return Int32(i) }
+            }
+            return Int32(last)
+        }
+
+        // Sorted candidates: weight descending, id ascending, packed in one integer key each
+        // (weights are non-negative floats, whose bit patterns order like the values).
+        keys.removeAll(keepingCapacity: true)
+        for (i, w) in weights.enumerated() where w > 0 { keys.append(UInt64(~w.bitPattern) << 32 | UInt64(i)) }
+        keys.sort()
+        if p.topK > 0 && p.topK < keys.count { keys.removeLast(keys.count - p.topK) }
+        func weight(_ k: Int) -> Float { weights[Int(keys[k] & 0xFFFF_FFFF)] }
         var total: Float = 0
-        for q in probabilities { total = total + q }
-        for i in probabilities.indices { probabilities[i] = probabilities[i] / total }
-
-        var keep = probabilities.count
+        for k in keys.indices { total = total + weight(k) }
+        var keep = keys.count
         if p.topP < 1 {
             var cumulative: Float = 0
-            for i in probabilities.indices {
-                cumulative = cumulative + probabilities[i]
-                if cumulative >= p.topP { keep = i + 1; break }
+            for k in keys.indices {
+                cumulative = cumulative + weight(k) / total
+                if cumulative >= p.topP { keep = k + 1; break }
             }
         }
         if p.minP > 0 {
-            let threshold = probabilities[0] * p.minP
-            var i = 1
-            while i < keep && probabilities[i] >= threshold { i += 1 }
-            keep = i
+            let threshold = weight(0) * p.minP
+            var k = 1
+            while k < keep && weight(k) >= threshold { k += 1 }
+            keep = k
         }
         var kept: Float = 0
-        for i in 0..<keep { kept = kept + probabilities[i] }
+        for k in 0..<keep { kept = kept + weight(k) }
         let target = random.nextUnitFloat() * kept
         var cumulative: Float = 0
-        for i in 0..<keep {
-            cumulative = cumulative + probabilities[i]
-            if target < cumulative { return candidates[i].id }
+        for k in 0..<keep {
+            cumulative = cumulative + weight(k)
+            if target < cumulative { return Int32(keys[k] & 0xFFFF_FFFF) }
         }
-        return candidates[keep - 1].id
+        return Int32(keys[keep - 1] & 0xFFFF_FFFF)
     }
 
     private mutating func applyPenalties(history: [Int32]) {
