@@ -92,7 +92,7 @@ struct RunCommand: ParsableCommand {
             struct Output: Encodable { let tokens: [Int32]; let text: String }
             print(jsonText(Output(tokens: result.tokens, text: result.text)))
         } else {
-            print()
+            FileHandle.standardOutput.write(Data("\n".utf8))  // unbuffered, like the pieces, so it precedes the stats
         }
         printError(String(format: "[%d prompt + %d generated tokens in %.2f s, finish: %@]",
                           promptTokens.count, result.tokens.count, seconds, result.finishReason.rawValue))

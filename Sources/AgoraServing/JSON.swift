@@ -70,8 +70,3 @@ public indirect enum JSON: Sendable, Equatable, ExpressibleByStringLiteral, Expr
         out.append(UInt8(ascii: "\""))
     }
 }
-
-/// JSON of an Encodable value (used for simple bodies without nulls).
-func jsonBytes<T: Encodable>(_ value: T) -> [UInt8] {
-    JSONBridge.encode(value)
-}

@@ -1,12 +1,6 @@
 import Foundation
 
 enum JSONBridge {
-    static func encode<T: Encodable>(_ value: T) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return Array((try? encoder.encode(value)) ?? Data("{}".utf8))
-    }
-
     static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws(OpenAIError) -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))

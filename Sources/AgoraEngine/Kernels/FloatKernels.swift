@@ -41,7 +41,4 @@ enum FloatKernels {
             return acc
         }
     }
-
-    /// Sum of squares with the same lane order (RMSNorm).
-    static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float { dot(x, x, n) }
 }

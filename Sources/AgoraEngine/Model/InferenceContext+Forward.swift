@@ -24,6 +24,7 @@ extension InferenceContext {
         // After this point, the step must succeed.
 
         let n = batch.count, d = c.embeddingLength
+        let caches = batch.map(\.cache)
         for (t, entry) in batch.enumerated() {
             let embedding = model.tokenEmbedding
             Dequantize.row(embedding.type, embedding.row(Int(entry.token)), into: x + t * d, count: d)
@@ -44,7 +45,7 @@ extension InferenceContext {
                 let cache = batch[t].cache
                 cache.store(layer: l, position: positions[t], key: k + t * c.kvDimension, value: v + t * c.kvDimension)
             }
-            attend(batch, layer: l)                            // -> attention (n, qDim)
+            attend(caches, layer: l)                           // -> attention (n, qDim)
             matmul(layer.output, attention, rows: n, out: projected)  // W (qDim -> d) -> (n, d)
             addInPlace(x, projected, count: n * d)
 
@@ -125,16 +126,15 @@ extension InferenceContext {
     }
 
     /// Causal attention of every entry over its own sequence, heads split across threads.
-    func attend(_ batch: [BatchEntry], layer: Int) {
+    func attend(_ caches: [KVCache], layer: Int) {
         let c = model.config
         let hd = c.headDimension, heads = c.headCount, group = c.headCount / c.kvHeadCount
         let qDim = heads * hd
         let scale = 1 / Float(hd).squareRoot()
         let path = self.path, maxContext = self.maxContext
-        let caches = batch.map(\.cache)
         let positions = self.positions
         let q = self.q, attention = self.attention, scoresBase = self.scores, queryScratch = self.rowScratch
-        parallelRanges(pool, count: batch.count * heads) { part, range in
+        parallelRanges(pool, count: caches.count * heads) { part, range in
             let scores = scoresBase + part * maxContext
             for item in range {
                 let t = item / heads, h = item % heads

@@ -22,12 +22,6 @@ enum ByteLevel {
         return map
     }()
 
-    static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        var s = String.UnicodeScalarView()
-        for b in bytes { s.append(byteToScalar[Int(b)]) }
-        return String(s)
-    }
-
     /// Bytes of a byte-level token text; nil when a scalar is outside the map.
     static func decode(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []
