@@ -6,6 +6,7 @@ import PackageDescription
 //   AgoraEngine    <- AgoraServing          (continuous batching, OpenAI API types: no networking)
 //   AgoraServing   <- AgoraServer           (Hummingbird HTTP server, metrics)
 //   AgoraModelStore                         (fetching and caching model files)
+//   AgoraPrimitives <- AgoraLedger          (the chain's pure state machine: no I/O, no clock, no floats)
 //   AgoraCLI (`agora`)                      (the shell: argument parsing, printing)
 let package = Package(
     name: "Agora",
@@ -23,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // Innermost integer dot products with AVX2, selected at run time. Float contraction is
@@ -51,6 +54,15 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // The chain: primitives (hashes, keys, canonical encoding) <- ledger (pure state machine).
+        .target(
+            name: "AgoraPrimitives",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "AgoraLedger",
+            dependencies: ["AgoraPrimitives"]
+        ),
         .target(
             name: "AgoraModelStore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -69,6 +81,10 @@ let package = Package(
             name: "AgoraEngineTests",
             dependencies: ["AgoraEngine", "AgoraModelStore"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "AgoraLedgerTests",
+            dependencies: ["AgoraLedger", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "AgoraServingTests",

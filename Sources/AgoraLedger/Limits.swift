@@ -1,0 +1,21 @@
+/// Every bound the ledger enforces, in one place. Changing one is a consensus change.
+public enum Limits {
+    public static let chainIDBytes = 32
+    public static let transactionBytes = 40 * 1024
+    public static let endpointBytes = 256
+    public static let offersPerProvider = 16
+    public static let modelNameBytes = 96
+    public static let modelSourceBytes = 256
+    public static let unbondingEntries = 8
+    public static let allowedProvidersPerJob = 16
+    public static let sealedPromptBytes = 16 * 1024
+    public static let outputPieceBytes = 16 * 1024
+    public static let outputPiecesPerJob = 8
+    public static let allocations = 10_000
+    public static let blockTransactions = 10_000
+    public static let blockBytes = 8 * 1024 * 1024
+    public static let basisPoints: UInt64 = 10_000
+    /// A provider's declared concurrent sequences.
+    public static let capacity: UInt32 = 1 << 16
+    public static let contextLength: UInt32 = 1 << 24
+}

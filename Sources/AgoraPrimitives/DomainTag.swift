@@ -1,0 +1,24 @@
+/// The domain tags that start every hashed or signed message, so that bytes signed or hashed for
+/// one purpose can never be replayed as another. Each is fixed forever once a chain uses it.
+public enum DomainTag: String, Sendable, CaseIterable {
+    case transaction = "agora/tx/v1"
+    case transactionID = "agora/txid/v1"
+    case transactionLeaf = "agora/tx-leaf/v1"
+    case receipt = "agora/receipt/v1"
+    case closeAgreement = "agora/close/v1"
+    case blockHeader = "agora/block/v1"
+    case channelID = "agora/channel-id/v1"
+    case jobID = "agora/job-id/v1"
+    case stateLeaf = "agora/state-leaf/v1"
+    case merkleLeaf = "agora/merkle-leaf/v1"
+    case merkleNode = "agora/merkle-node/v1"
+    case parameters = "agora/parameters/v1"
+    case requestHeader = "agora/request/v1"
+    case transcript = "agora/transcript/v1"
+
+    /// The tag as it is hashed: its length, then its UTF-8 bytes.
+    public var bytes: [UInt8] {
+        let utf8 = Array(rawValue.utf8)
+        return [UInt8(utf8.count)] + utf8
+    }
+}

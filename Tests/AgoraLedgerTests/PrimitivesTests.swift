@@ -1,0 +1,132 @@
+import AgoraLedger
+import AgoraPrimitives
+import Testing
+
+@Suite struct PrimitivesTests {
+    @Test func bech32mMatchesTheBIP350Vectors() {
+        // Valid Bech32m strings from BIP-350.
+        for valid in ["A1LQFN3A", "a1lqfn3a", "abcdef1l7aum6echk45nj3s0wdvt2fg8x9yrzpqzd3ryx",
+                      "split1checkupstagehandshakeupstreamerranterredcaperredlc445v", "?1v759aa"] {
+            #expect(Bech32m.decode(valid) != nil, "\(valid)")
+        }
+        // Invalid ones: bad checksum (Bech32, not m), mixed case, empty human part, bad character.
+        for invalid in ["a12uel5l", "A1LQfN3A", "1qyrz8wqd2c9m", "abc1rzg", "a1lqfn3b", "ag1" + String(repeating: "q", count: 90)] {
+            #expect(Bech32m.decode(invalid) == nil, "\(invalid)")
+        }
+    }
+
+    @Test func addressesRoundTripAndCatchTypos() {
+        let account = SigningKey(deterministicLabel: "address test").account
+        let address = account.address
+        #expect(address.hasPrefix("ag1") && address.count == 61)
+        #expect(AccountID(address: address) == account)
+        #expect(AccountID(address: address.uppercased()) == account)
+        var typo = Array(address)
+        typo[20] = typo[20] == "q" ? "p" : "q"
+        #expect(AccountID(address: String(typo)) == nil)
+        #expect(AccountID(address: "bc1" + address.dropFirst(3)) == nil)
+    }
+
+    @Test func signaturesVerifyOnlyForTheirMessageAndKey() {
+        let key = SigningKey(deterministicLabel: "sig")
+        let signature = key.sign([1, 2, 3])
+        #expect(key.account.verifies(signature, of: [1, 2, 3]))
+        #expect(!key.account.verifies(signature, of: [1, 2, 4]))
+        #expect(!SigningKey(deterministicLabel: "other").account.verifies(signature, of: [1, 2, 3]))
+        #expect(SigningKey(seed: key.seed)?.account == key.account)
+        #expect(SigningKey(seed: [1, 2]) == nil)
+    }
+
+    @Test func amountsParseAndPrintWithoutFloats() {
+        #expect(Amount.parse(coins: "1") == 1_000_000_000)
+        #expect(Amount.parse(coins: "12.5") == 12_500_000_000)
+        #expect(Amount.parse(coins: "0.000000001") == 1)
+        #expect(Amount.parse(coins: ".5") == 500_000_000)
+        for bad in ["", ".", "1.0000000001", "-1", "1e9", "1.2.3", "18446744074", "abc", " 1"] {
+            #expect(Amount.parse(coins: bad) == nil, "\(bad)")
+        }
+        #expect(Amount.format(12_500_000_000) == "12.5")
+        #expect(Amount.format(1) == "0.000000001")
+        #expect(Amount.format(7_000_000_000) == "7")
+        #expect(Amount.mulDiv(.max, .max, .max) == .max)
+        #expect(Amount.mulDiv(.max, 2, 1) == nil)
+        #expect(Amount.mulDiv(1, 1, 0) == nil)
+    }
+
+    @Test func hashesOrderByBytesAndParseHex() {
+        let a = Hash256(bytes: [UInt8](repeating: 0, count: 31) + [1])!, b = Hash256(bytes: [1] + [UInt8](repeating: 0, count: 31))!
+        #expect(a < b)
+        #expect(Hash256(hex: a.hex) == a)
+        #expect(Hash256(hex: "zz") == nil && Hash256(hex: String(repeating: "0", count: 63)) == nil)
+        #expect(Merkle.root([a, b]) != Merkle.root([b, a]))
+        #expect(Merkle.root([a, b, a]) != Merkle.root([a, b]))
+    }
+
+    @Test func malformedBytesNeverDecode() throws {
+        let w = World()
+        let transaction = w.transaction(w.alice, .transfer(to: w.bob.account, amount: 5))
+        let bytes = transaction.canonicalBytes
+        #expect(try Transaction.decode(bytes) == transaction)
+        // Every truncation fails cleanly, and so does any trailing byte.
+        for length in 0..<bytes.count { #expect(throws: DecodingFailure.self) { try Transaction.decode(Array(bytes[0..<length])) } }
+        #expect(throws: DecodingFailure.self) { try Transaction.decode(bytes + [0]) }
+        #expect(throws: DecodingFailure.self) { try Transaction.decode([UInt8](repeating: 0, count: Limits.transactionBytes + 1)) }
+        // A length prefix claiming 4 GiB is refused before any allocation.
+        #expect(throws: DecodingFailure.self) { try Transaction.decode([0xff, 0xff, 0xff, 0xff, 1, 2, 3]) }
+        // An unknown payload kind.
+        var corrupted = bytes
+        let kindOffset = 4 + w.parameters.chainID.utf8.count + 32 + 8 + 8
+        corrupted[kindOffset] = 99
+        #expect(throws: DecodingFailure.invalidValue(field: "payload.kind")) { try Transaction.decode(corrupted) }
+        // Random bytes: never a crash.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let random = (0..<Int.random(in: 0..<200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            _ = try? Transaction.decode(random)
+            _ = try? Block.decode(random)
+        }
+    }
+
+    @Test func everyPayloadRoundTrips() throws {
+        var w = World()
+        w.withMarket()
+        let receipt = Receipt(channel: .max, openCounter: 3, cumulativeAmount: 4, sequence: 5, transcript: .zero)
+        let payloads: [Payload] = [
+            .transfer(to: w.bob.account, amount: 1), .providerRegister(w.profile()), .providerUpdate(w.profile(price: 3)), .providerRetire,
+            .stakeBond(amount: 2), .stakeUnbond(amount: 3), .stakeWithdraw,
+            .modelRegister(model: .max, name: "m", source: "s", ownerFeeBasisPoints: 7),
+            .channelOpen(provider: w.provider.account, model: w.model, deposit: 9, expiry: 10),
+            .channelTopUp(channel: .max, amount: 1, expiry: 2), .channelClaim(receipt, clientSignature: w.alice.sign([1])),
+            .channelClose(channel: .max), .channelFinalize(channel: .zero),
+            .channelCooperativeClose(CloseAgreement(channel: .max, openCounter: 1, finalAmount: 2), counterpartySignature: w.bob.sign([2])),
+            .jobPost(JobRequest(model: w.model, maxCost: 5, sealedPrompt: [1, 2], allowedProviders: [w.provider.account], minReputation: 3,
+                                minCompletedJobs: 4, timeout: 5, maxOutputTokens: 6)),
+            .jobLock(job: .max), .jobOutput(job: .max, piece: [1]), .jobComplete(job: .max, inputTokens: 1, outputTokens: 2),
+            .jobExpire(job: .zero), .jobRate(job: .max, verdict: .flagged, preferredOver: .zero), .jobRate(job: .max, verdict: .good, preferredOver: nil),
+        ]
+        for payload in payloads {
+            let transaction = w.transaction(w.alice, payload)
+            #expect(try Transaction.decode(transaction.canonicalBytes) == transaction, "\(payload.kind)")
+        }
+        // The state's records round-trip too.
+        for (key, value) in w.state.sortedRecords() {
+            #expect(try StateKey(canonicalBytes: key.canonicalBytes) == key)
+            #expect(try StateValue(canonicalBytes: value.canonicalBytes) == value)
+        }
+    }
+
+    @Test func genesisValidationRefusesBadParameters() {
+        #expect(Genesis.devnet().problem() == nil)
+        var g = Genesis.devnet()
+        g.parameters.platformFeeBasisPoints = 8_000
+        #expect(g.problem() != nil)
+        g = Genesis.devnet(); g.parameters.chainID = ""
+        #expect(g.problem() != nil)
+        g = Genesis.devnet(); g.allocations.append(g.allocations[0])
+        #expect(g.problem() != nil)
+        g = Genesis.devnet(); g.allocations[0].amount = .max
+        #expect(g.problem() != nil)
+        g = Genesis.devnet(); g.parameters.halvingInterval = 0
+        #expect(g.problem() != nil)
+    }
+}
