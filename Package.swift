@@ -63,6 +63,29 @@ let package = Package(
             name: "AgoraLedger",
             dependencies: ["AgoraPrimitives"]
         ),
+        // The node: its I/O-free core (mempool, chain rules) <- SQLite storage <- the RPC shell.
+        .target(
+            name: "AgoraNodeCore",
+            dependencies: ["AgoraLedger"]
+        ),
+        .target(
+            name: "AgoraChainStore",
+            dependencies: ["AgoraNodeCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "AgoraNode",
+            dependencies: [
+                "AgoraChainStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .target(
+            name: "AgoraNodeClient",
+            dependencies: ["AgoraNode", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
         .target(
             name: "AgoraModelStore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -73,6 +96,9 @@ let package = Package(
                 "AgoraEngine",
                 "AgoraModelStore",
                 "AgoraServer",
+                "AgoraNode",
+                "AgoraNodeCore",
+                "AgoraNodeClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
@@ -86,9 +112,17 @@ let package = Package(
             name: "AgoraLedgerTests",
             dependencies: ["AgoraLedger", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
+        .target(
+            name: "AgoraTestSupport",
+            path: "Tests/AgoraTestSupport"
+        ),
+        .testTarget(
+            name: "AgoraNodeTests",
+            dependencies: ["AgoraNode", "AgoraNodeCore", "AgoraChainStore", "AgoraNodeClient", "AgoraTestSupport"]
+        ),
         .testTarget(
             name: "AgoraServingTests",
-            dependencies: ["AgoraServing", "AgoraServer", "AgoraModelStore"],
+            dependencies: ["AgoraServing", "AgoraServer", "AgoraModelStore", "AgoraTestSupport"],
             exclude: ["openai_client_check.py"]
         ),
     ],

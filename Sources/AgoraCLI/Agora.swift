@@ -5,6 +5,7 @@ struct Agora: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agora",
         abstract: "Agora: a peer-to-peer market for LLM inference.",
-        subcommands: [ModelCommand.self, TokenizeCommand.self, RunCommand.self, ServeCommand.self, BenchCommand.self]
+        subcommands: [ModelCommand.self, TokenizeCommand.self, RunCommand.self, ServeCommand.self, BenchCommand.self,
+                      GenesisCommand.self, NodeCommand.self, WalletCommand.self]
     )
 }

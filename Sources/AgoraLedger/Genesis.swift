@@ -27,7 +27,7 @@ public struct Genesis: Sendable, Equatable, Codable {
 
     /// The devnet: fast blocks, small bonds, a faucet holding most of the supply, and SmolLM2 as the
     /// consensus model. The same every time, so every devnet node agrees on its hash.
-    public static func devnet(chainID: String = "agora-devnet-1", time: UInt64 = 1_798_761_600) -> Genesis {
+    public static func devnet(chainID: String = "agora-devnet-1", time: UInt64 = 1_767_225_600) -> Genesis {
         let coin = Amount.unitsPerCoin
         let faucet = SigningKey(deterministicLabel: devnetFaucetLabel).account
         let treasury = SigningKey(deterministicLabel: devnetTreasuryLabel).account

@@ -83,3 +83,13 @@ public struct SigningKey: @unchecked Sendable {
         Signature(bytes: Array(try! key.signature(for: message)))!
     }
 }
+
+extension SigningKey {
+    /// The X25519 public key derived from this key's seed (under its own domain tag): where
+    /// clients seal job prompts for this account.
+    public var encryptionPublicKey: Hash256 {
+        let secret = Hash256.tagged(.encryptionKey, seed).bytes
+        let key = try! Curve25519.KeyAgreement.PrivateKey(rawRepresentation: secret)
+        return Hash256(bytes: Array(key.publicKey.rawRepresentation))!
+    }
+}

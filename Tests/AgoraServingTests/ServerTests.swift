@@ -1,4 +1,5 @@
 import AgoraModelStore
+import AgoraTestSupport
 import Foundation
 import Testing
 
@@ -18,7 +19,7 @@ struct ServerTests {
 
     @Test func openAIClientAgainstTheServer() throws {
         #expect(Self.pythonReady, "the openai Python package could not be installed")
-        let server = try ServerProcess(["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "8", "--ctx", "1024", "--threads", "2"])
+        let server = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "8", "--ctx", "1024", "--threads", "2"])
         let (status, output) = try runCommand(["python3", Self.script, server.baseURL, "smollm2"])
         let exit = server.stop()
         #expect(status == 0, "\(output)")
@@ -28,7 +29,7 @@ struct ServerTests {
 
     /// The same server as a shell user meets it, through curl.
     @Test func curlAgainstTheServer() throws {
-        let server = try ServerProcess(["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "2", "--ctx", "512"])
+        let server = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "2", "--ctx", "512"])
         defer { _ = server.stop() }
         let base = "http://127.0.0.1:\(server.port)"
         let (s1, models) = try runCommand(["curl", "-sS", base + "/v1/models"])
@@ -45,7 +46,7 @@ struct ServerTests {
 
     @Test func fullServerAnswers429() throws {
         #expect(Self.pythonReady)
-        let server = try ServerProcess(["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "1", "--queue", "1", "--ctx", "512"])
+        let server = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "1", "--queue", "1", "--ctx", "512"])
         let (status, output) = try runCommand(["python3", Self.script, server.baseURL, "smollm2", "--capacity"])
         _ = server.stop()
         #expect(status == 0, "\(output)")
@@ -53,8 +54,8 @@ struct ServerTests {
 
     @Test func forwardingToAnUpstreamServer() throws {
         #expect(Self.pythonReady)
-        let upstream = try ServerProcess(["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "2", "--ctx", "1024"])
-        let front = try ServerProcess(["-m", Self.modelPath, "--model-id", "smollm2", "--ctx", "1024", "--upstream", upstream.baseURL])
+        let upstream = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "2", "--ctx", "1024"])
+        let front = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--ctx", "1024", "--upstream", upstream.baseURL])
         let (status, output) = try runCommand(["python3", Self.script, front.baseURL, "smollm2", "--forward", upstream.baseURL])
         _ = front.stop()
         _ = upstream.stop()

@@ -1,20 +1,28 @@
 import Foundation
 
-/// An `agora serve` process on 127.0.0.1 with an ephemeral port, stopped with SIGTERM.
-final class ServerProcess: @unchecked Sendable {
-    let process = Process()
-    let port: Int
+/// An `agora` server process (serve, node, ...) on 127.0.0.1 with an ephemeral port: started with
+/// its arguments, ready once its first stdout line names the bound port, stopped with SIGTERM (or
+/// killed with SIGKILL).
+public final class AgoraProcess: @unchecked Sendable {
+    public let process = Process()
+    public let port: Int
     let output = Pipe()
 
     /// The test runner lives in the build directory, beside the `agora` executable.
-    static var binary: URL {
+    public static var binary: URL {
         URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).resolvingSymlinksInPath()
             .deletingLastPathComponent().appendingPathComponent("agora")
     }
 
-    init(_ arguments: [String], deadline: Duration = .seconds(60)) throws {
+    /// `agora serve` on an ephemeral port with `arguments`.
+    public convenience init(serve arguments: [String], deadline: Duration = .seconds(60)) throws {
+        try self.init(command: ["serve", "--host", "127.0.0.1", "--port", "0"] + arguments, deadline: deadline)
+    }
+
+    /// `agora <command>`; the command must print its bound `127.0.0.1:PORT` on its first line.
+    public init(command arguments: [String], deadline: Duration = .seconds(60)) throws {
         process.executableURL = Self.binary
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0"] + arguments
+        process.arguments = arguments
         process.standardOutput = output
         process.standardError = FileHandle.standardError
         try process.run()
@@ -38,10 +46,17 @@ final class ServerProcess: @unchecked Sendable {
         self.port = port
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    public var rootURL: String { "http://127.0.0.1:\(port)" }
+
+    /// SIGKILL: the process dies at once, mid-whatever it was doing.
+    public func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
 
     /// SIGTERM, then wait (bounded) for a graceful exit; returns the exit status.
-    func stop(deadline: Duration = .seconds(30)) -> Int32? {
+    public func stop(deadline: Duration = .seconds(30)) -> Int32? {
         process.terminate()
         let start = ContinuousClock.now
         while process.isRunning && ContinuousClock.now - start < deadline { Thread.sleep(forTimeInterval: 0.05) }
@@ -51,7 +66,7 @@ final class ServerProcess: @unchecked Sendable {
 }
 
 /// Runs a command to completion, bounded in time; returns (status, combined output).
-func runCommand(_ arguments: [String], deadline: Duration = .seconds(600)) throws -> (Int32, String) {
+public func runCommand(_ arguments: [String], deadline: Duration = .seconds(600)) throws -> (Int32, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments

@@ -1,0 +1,305 @@
+import AgoraLedger
+import AgoraNode
+import AgoraNodeClient
+import AgoraPrimitives
+import ArgumentParser
+import Foundation
+
+struct WalletCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wallet",
+        abstract: "Keys, balances and the transactions a user sends by hand.",
+        subcommands: [New.self, Show.self, Balance.self, Send.self, Faucet.self, Bond.self, Unbond.self, Withdraw.self,
+                      RegisterModel.self, RegisterProvider.self, Retire.self, OpenChannel.self, CloseChannel.self,
+                      FinalizeChannel.self, PostJob.self, Status.self]
+    )
+}
+
+/// Options every wallet command shares.
+struct WalletOptions: ParsableArguments {
+    @Option(help: "Wallet key file (default: $AGORA_WALLET or ~/.agora/wallet.json).") var wallet: String?
+    @Option(help: "Node RPC URL (default: $AGORA_NODE or http://127.0.0.1:8645).") var node: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    var walletPath: String {
+        wallet ?? ProcessInfo.processInfo.environment["AGORA_WALLET"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".agora/wallet.json").path
+    }
+
+    var client: NodeClient { NodeClient(baseURL: node ?? ProcessInfo.processInfo.environment["AGORA_NODE"] ?? "http://127.0.0.1:8645") }
+
+    func key() throws -> SigningKey {
+        do { return try KeyFile.load(path: walletPath) } catch {
+            throw CommandFailure("\(error) (create one with `agora wallet new`)")
+        }
+    }
+
+    func emit<T: Encodable>(_ value: T, text: String) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        } else {
+            print(text)
+        }
+    }
+}
+
+/// Options of commands that send a transaction.
+struct SendOptions: ParsableArguments {
+    @Option(help: "Fee in AGR (default: the chain's minimum).") var fee: String?
+    @Flag(help: "Return once the node accepts it, without waiting for a block.") var noWait = false
+}
+
+/// Signs, submits and (unless --no-wait) waits for the block; every refusal becomes a clear message.
+func sendTransaction(_ payload: Payload, _ options: WalletOptions, _ send: SendOptions) async throws {
+    let key = try options.key()
+    let fee = try send.fee.map { try coins($0, "--fee") }
+    let client = options.client
+    do {
+        let (transaction, accepted) = try await client.signAndSubmit(payload, key: key, fee: fee)
+        var status = accepted
+        if !send.noWait { status = try await client.waitForConfirmation(transaction.id) }
+        let text: String
+        switch status.status {
+        case .confirmed: text = "\(payload.kind) confirmed in block \(status.height ?? 0): \(transaction.id.hex)"
+        case .rejected: text = "\(payload.kind) rejected when its block was built: \(status.rejection ?? "?") (\(status.rejectionCode ?? 0))"
+        case .pending, .unknown: text = "\(payload.kind) submitted: \(transaction.id.hex)"
+        }
+        try options.emit(status, text: text)
+        if status.status == .rejected { throw ExitCode(2) }
+    } catch let error as NodeClientError {
+        if case .refused(_, let body) = error {
+            throw CommandFailure("\(payload.kind) refused: \(body.message)")
+        }
+        throw CommandFailure("\(error)")
+    }
+}
+
+func coins(_ text: String, _ flag: String) throws -> UInt64 {
+    guard let units = Amount.parse(coins: text) else { throw CommandFailure("\(flag) must be an AGR amount like 12.5 (at most 9 decimals), got \(text)") }
+    return units
+}
+
+func address(_ text: String, _ what: String) throws -> AccountID {
+    guard let account = AccountID(address: text) else { throw CommandFailure("\(what) is not an Agora address (ag1…): \(text)") }
+    return account
+}
+
+func hashArgument(_ text: String, _ what: String) throws -> Hash256 {
+    guard let value = Hash256(hex: text) else { throw CommandFailure("\(what) must be 64 hex digits, got \(text)") }
+    return value
+}
+
+extension WalletCommand {
+    struct New: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a new key (stored with 0600 permissions).")
+        @OptionGroup var options: WalletOptions
+        func run() async throws {
+            let key = SigningKey()
+            do { try KeyFile.save(key, path: options.walletPath) } catch { throw CommandFailure("\(error)") }
+            try options.emit(["address": key.account.address, "path": options.walletPath],
+                             text: "new wallet \(key.account.address) in \(options.walletPath)")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the wallet's address.")
+        @OptionGroup var options: WalletOptions
+        func run() async throws {
+            let key = try options.key()
+            try options.emit(["address": key.account.address, "encryption_key": key.encryptionPublicKey.hex], text: key.account.address)
+        }
+    }
+
+    struct Balance: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Balance, stake and nonce of the wallet (or of ADDRESS).")
+        @OptionGroup var options: WalletOptions
+        @Argument(help: "Any address (default: the wallet's).") var account: String?
+        func run() async throws {
+            let id = try account.map { try address($0, "ADDRESS") } ?? options.key().account
+            do {
+                let view = try await options.client.account(id)
+                try options.emit(view, text: "\(view.address): \(Amount.format(view.balance)) AGR, bonded \(Amount.format(view.bonded)) AGR, nonce \(view.nonce)")
+            } catch { throw CommandFailure("\(error)") }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A transaction's status.")
+        @OptionGroup var options: WalletOptions
+        @Argument(help: "Transaction id.") var id: String
+        func run() async throws {
+            do {
+                let view = try await options.client.transaction(try hashArgument(id, "ID"))
+                try options.emit(view, text: "\(view.status.rawValue)\(view.height.map { " in block \($0)" } ?? "")\(view.rejection.map { ": \($0)" } ?? "")")
+            } catch let error as NodeClientError { throw CommandFailure("\(error)") }
+        }
+    }
+
+    struct Send: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Send AGR to an address.")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        @Argument(help: "Recipient address.") var to: String
+        @Argument(help: "Amount in AGR, e.g. 12.5.") var amount: String
+        func run() async throws {
+            try await sendTransaction(.transfer(to: try address(to, "TO"), amount: try coins(amount, "AMOUNT")), options, send)
+        }
+    }
+
+    struct Faucet: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Ask a dev node's faucet for AGR.")
+        @OptionGroup var options: WalletOptions
+        @Option(help: "Amount in AGR.") var amount = "100"
+        @Flag(help: "Return without waiting for the block.") var noWait = false
+        func run() async throws {
+            let key = try options.key()
+            let client = options.client
+            do {
+                var status = try await client.faucet(key.account, amount: try coins(amount, "--amount"))
+                if !noWait { status = try await client.waitForConfirmation(status.id) }
+                try options.emit(status, text: "faucet sent \(amount) AGR to \(key.account.address) (\(status.status.rawValue))")
+            } catch let error as NodeClientError { throw CommandFailure("faucet: \(error)") }
+        }
+    }
+
+    struct Bond: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Bond stake (providers must hold the chain's minimum bond).")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        @Argument(help: "Amount in AGR.") var amount: String
+        func run() async throws { try await sendTransaction(.stakeBond(amount: try coins(amount, "AMOUNT")), options, send) }
+    }
+
+    struct Unbond: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start unbonding stake (withdrawable after the unbonding delay).")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        @Argument(help: "Amount in AGR.") var amount: String
+        func run() async throws { try await sendTransaction(.stakeUnbond(amount: try coins(amount, "AMOUNT")), options, send) }
+    }
+
+    struct Withdraw: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Withdraw stake whose unbonding delay has passed.")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        func run() async throws { try await sendTransaction(.stakeWithdraw, options, send) }
+    }
+
+    struct RegisterModel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a model (its id is the SHA-256 of the GGUF file).")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        @Option(help: "The GGUF file (its SHA-256 is the model id).") var file: String?
+        @Option(help: "The model id, if --file is not given.") var id: String?
+        @Option(help: "Display name.") var name: String
+        @Option(help: "Where to get it (URL or package).") var source = ""
+        @Option(help: "Owner fee in basis points of every settlement.") var ownerFee: UInt16 = 0
+        func run() async throws {
+            let model: Hash256
+            if let file {
+                guard let digest = try? sha256(ofFile: file) else { throw CommandFailure("cannot read \(file)") }
+                model = digest
+            } else if let id {
+                model = try hashArgument(id, "--id")
+            } else {
+                throw CommandFailure("give --file or --id")
+            }
+            try await sendTransaction(.modelRegister(model: model, name: name, source: source, ownerFeeBasisPoints: ownerFee), options, send)
+        }
+    }
+
+    struct RegisterProvider: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register (or with --update, update) this wallet as a provider of one model.")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        @Option(help: "Public endpoint of the gateway.") var endpoint: String
+        @Option(help: "Model id (64 hex digits).") var model: String
+        @Option(help: "AGR per million prompt tokens.") var priceIn: String
+        @Option(help: "AGR per million completion tokens.") var priceOut: String
+        @Option(help: "Context length in tokens.") var context: UInt32 = 2048
+        @Option(help: "Concurrent sequences served.") var capacity: UInt32 = 4
+        @Flag(help: "Update an existing registration.") var update = false
+        func run() async throws {
+            let key = try options.key()
+            let offer = Offer(model: try hashArgument(model, "--model"), priceIn: try coins(priceIn, "--price-in"),
+                              priceOut: try coins(priceOut, "--price-out"), contextLength: context)
+            let profile = ProviderProfile(endpoint: endpoint, offers: [offer], encryptionKey: key.encryptionPublicKey, capacity: capacity)
+            try await sendTransaction(update ? .providerUpdate(profile) : .providerRegister(profile), options, send)
+        }
+    }
+
+    struct Retire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Retire this wallet's provider registration.")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        func run() async throws { try await sendTransaction(.providerRetire, options, send) }
+    }
+
+    struct OpenChannel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open a payment channel to a provider for one model.")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        @Option(help: "Provider address.") var provider: String
+        @Option(help: "Model id.") var model: String
+        @Option(help: "Deposit in AGR.") var deposit: String
+        @Option(help: "Blocks until the channel expires.") var expiryBlocks: UInt64 = 10_000
+        func run() async throws {
+            let height: UInt64
+            do { height = try await options.client.status().height } catch { throw CommandFailure("\(error)") }
+            try await sendTransaction(.channelOpen(provider: try address(provider, "--provider"), model: try hashArgument(model, "--model"),
+                                                   deposit: try coins(deposit, "--deposit"), expiry: height + expiryBlocks), options, send)
+            let key = try options.key()
+            if !options.json {
+                let parameters = try await options.client.parameters()
+                print("channel \(Channel.id(chainID: parameters.chainID, client: key.account, provider: try address(provider, "--provider"), model: try hashArgument(model, "--model")).hex)")
+            }
+        }
+    }
+
+    struct CloseChannel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close a channel (the provider may claim during the challenge window).")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        @Argument(help: "Channel id.") var channel: String
+        func run() async throws { try await sendTransaction(.channelClose(channel: try hashArgument(channel, "CHANNEL")), options, send) }
+    }
+
+    struct FinalizeChannel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Refund what a closed channel still holds, once its window has passed.")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        @Argument(help: "Channel id.") var channel: String
+        func run() async throws { try await sendTransaction(.channelFinalize(channel: try hashArgument(channel, "CHANNEL")), options, send) }
+    }
+
+    struct PostJob: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Post a job on chain with an escrowed maximum cost.")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        @Option(help: "Model id.") var model: String
+        @Option(help: "Maximum cost in AGR (escrowed).") var maxCost: String
+        @Option(help: "The prompt, already sealed to the providers' keys, as hex.") var sealedPrompt: String
+        @Option(help: "Blocks until the job can be expired.") var timeout: UInt64 = 100
+        @Option(help: "Most completion tokens.") var maxTokens: UInt32 = 256
+        @Option(help: "Allowed provider address (repeatable; none: any).") var allow: [String] = []
+        @Option(help: "Minimum reputation score, 0...10000.") var minReputation: UInt16 = 0
+        func run() async throws {
+            guard let prompt = Hex.decode(sealedPrompt) else { throw CommandFailure("--sealed-prompt must be hex") }
+            let allowed = try allow.map { try address($0, "--allow") }.sorted()
+            let request = JobRequest(model: try hashArgument(model, "--model"), maxCost: try coins(maxCost, "--max-cost"), sealedPrompt: prompt,
+                                     allowedProviders: Array(Set(allowed)).sorted(), minReputation: minReputation, timeout: timeout,
+                                     maxOutputTokens: maxTokens)
+            try await sendTransaction(.jobPost(request), options, send)
+        }
+    }
+}
+
+func sha256(ofFile path: String) throws -> Hash256 {
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileReadNoSuchFile) }
+    defer { try? handle.close() }
+    var hasher = StreamingSHA256()
+    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(Array(chunk)) }
+    return hasher.finalize()
+}

@@ -1,0 +1,147 @@
+import AgoraLedger
+import AgoraNodeCore
+import AgoraPrimitives
+import Foundation
+import GRDB
+
+/// Operating errors of the store, with what was being done.
+public enum ChainStoreError: Error, CustomStringConvertible {
+    case corrupt(String)
+    case otherChain(stored: Hash256, given: Hash256)
+
+    public var description: String {
+        switch self {
+        case .corrupt(let what): "the data directory is corrupt: \(what)"
+        case .otherChain(let stored, let given):
+            "the data directory holds chain \(stored.hex.prefix(16))…, not the chain of this genesis (\(given.hex.prefix(16))…)"
+        }
+    }
+}
+
+/// The chain in SQLite (WAL, synchronous=FULL): blocks by height, a transaction index, the
+/// current state as key/value rows, and per-block undo records. Every block is one SQLite
+/// transaction, so a crash at any instant leaves the store at the last committed block.
+public final class SQLiteChainStore: ChainStore {
+    private let database: DatabasePool
+
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // Durability: a committed block survives power loss, not just a process crash.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        database = try DatabasePool(path: path, configuration: configuration)
+        try migrator.migrate(database)
+    }
+
+    private var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+                CREATE TABLE blocks (height INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, block BLOB NOT NULL);
+                CREATE TABLE transactions (id BLOB PRIMARY KEY, height INTEGER NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE state (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+                CREATE TABLE undo (height INTEGER PRIMARY KEY, diff BLOB NOT NULL);
+                """)
+        }
+        return migrator
+    }
+
+    public func load() throws -> StoredChain? {
+        try database.read { db in
+            guard let genesisJSON = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'genesis'") else { return nil }
+            let genesis = try JSONDecoder().decode(Genesis.self, from: genesisJSON)
+            guard let tipBytes = try Data.fetchOne(db, sql: "SELECT block FROM blocks ORDER BY height DESC LIMIT 1") else {
+                throw ChainStoreError.corrupt("genesis is recorded but there are no blocks")
+            }
+            let tip = try Block(canonicalBytes: Array(tipBytes)).header
+            var records: [(key: StateKey, value: StateValue)] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT key, value FROM state ORDER BY key")
+            while let row = try rows.next() {
+                let key: Data = row["key"], value: Data = row["value"]
+                records.append((try StateKey(canonicalBytes: Array(key)), try StateValue(canonicalBytes: Array(value))))
+            }
+            return StoredChain(genesis: genesis, tip: tip, records: records)
+        }
+    }
+
+    public func initialize(genesis: Genesis, block: Block, records: [(key: StateKey, value: StateValue)]) throws {
+        let json = try JSONEncoder().encode(genesis)
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('genesis', ?)", arguments: [json])
+            try insert(block, db)
+            for (key, value) in records {
+                try db.execute(sql: "INSERT INTO state (key, value) VALUES (?, ?)", arguments: [Data(key.canonicalBytes), Data(value.canonicalBytes)])
+            }
+        }
+    }
+
+    public func commit(_ block: Block, diff: StateDiff) throws {
+        try database.write { db in
+            try insert(block, db)
+            for entry in diff.entries {
+                let key = Data(entry.key.canonicalBytes)
+                if let after = entry.after {
+                    try db.execute(sql: "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", arguments: [key, Data(after.canonicalBytes)])
+                } else {
+                    try db.execute(sql: "DELETE FROM state WHERE key = ?", arguments: [key])
+                }
+            }
+            try db.execute(sql: "INSERT INTO undo (height, diff) VALUES (?, ?)",
+                           arguments: [Int64(block.header.height), Data(diff.canonicalBytes)])
+        }
+    }
+
+    private func insert(_ block: Block, _ db: Database) throws {
+        let height = Int64(block.header.height)
+        try db.execute(sql: "INSERT INTO blocks (height, hash, block) VALUES (?, ?, ?)",
+                       arguments: [height, Data(block.hash.bytes), Data(block.canonicalBytes)])
+        for (position, transaction) in block.transactions.enumerated() {
+            try db.execute(sql: "INSERT OR REPLACE INTO transactions (id, height, position) VALUES (?, ?, ?)",
+                           arguments: [Data(transaction.id.bytes), height, position])
+        }
+    }
+
+    public func disconnectTip() throws {
+        try database.write { db in
+            guard let height = try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM blocks"), height > 0 else {
+                throw ChainStoreError.corrupt("no block above genesis to disconnect")
+            }
+            guard let undoBytes = try Data.fetchOne(db, sql: "SELECT diff FROM undo WHERE height = ?", arguments: [height]) else {
+                throw ChainStoreError.corrupt("no undo record for block \(height)")
+            }
+            let diff = try StateDiff(canonicalBytes: Array(undoBytes))
+            for entry in diff.entries {
+                let key = Data(entry.key.canonicalBytes)
+                if let before = entry.before {
+                    try db.execute(sql: "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", arguments: [key, Data(before.canonicalBytes)])
+                } else {
+                    try db.execute(sql: "DELETE FROM state WHERE key = ?", arguments: [key])
+                }
+            }
+            try db.execute(sql: "DELETE FROM transactions WHERE height = ?", arguments: [height])
+            try db.execute(sql: "DELETE FROM undo WHERE height = ?", arguments: [height])
+            try db.execute(sql: "DELETE FROM blocks WHERE height = ?", arguments: [height])
+        }
+    }
+
+    public func block(height: UInt64) throws -> Block? {
+        guard height <= UInt64(Int64.max) else { return nil }
+        return try database.read { db in
+            try Data.fetchOne(db, sql: "SELECT block FROM blocks WHERE height = ?", arguments: [Int64(height)])
+        }.map { try Block(canonicalBytes: Array($0)) }
+    }
+
+    public func block(hash: Hash256) throws -> Block? {
+        try database.read { db in
+            try Data.fetchOne(db, sql: "SELECT block FROM blocks WHERE hash = ?", arguments: [Data(hash.bytes)])
+        }.map { try Block(canonicalBytes: Array($0)) }
+    }
+
+    public func transactionLocation(_ id: Hash256) throws -> (height: UInt64, index: Int)? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT height, position FROM transactions WHERE id = ?", arguments: [Data(id.bytes)])
+        }.map { row in (UInt64(row["height"] as Int64), row["position"] as Int) }
+    }
+}

@@ -1,0 +1,32 @@
+import Prometheus
+
+/// The node's Prometheus metrics, in a registry of its own.
+public final class NodeMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    let height: Gauge
+    let mempool: Gauge
+    let blocks: Counter
+    let acceptedTransactions: Counter
+    let rejectedTransactions: Counter
+    let requests: Counter
+    let requestErrors: Counter
+
+    public init() {
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "agora_node", metricName: metric, unitName: unit, helpText: help)
+        }
+        height = registry.makeGauge(descriptor: name("height", "blocks", "Height of the tip block"))
+        mempool = registry.makeGauge(descriptor: name("mempool", "transactions", "Transactions waiting in the mempool"))
+        blocks = registry.makeCounter(descriptor: name("blocks_sealed", "total", "Blocks sealed by this node"))
+        acceptedTransactions = registry.makeCounter(descriptor: name("transactions_accepted", "total", "Transactions accepted into the mempool"))
+        rejectedTransactions = registry.makeCounter(descriptor: name("transactions_rejected", "total", "Transactions refused"))
+        requests = registry.makeCounter(descriptor: name("rpc_requests", "total", "RPC requests received"))
+        requestErrors = registry.makeCounter(descriptor: name("rpc_errors", "total", "RPC requests answered with an error"))
+    }
+
+    public func text() -> [UInt8] {
+        var out: [UInt8] = []
+        registry.emit(into: &out)
+        return out
+    }
+}

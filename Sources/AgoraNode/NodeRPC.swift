@@ -1,0 +1,297 @@
+import AgoraLedger
+import AgoraNodeCore
+import AgoraPrimitives
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The node's REST API under `/v1/`, plus `/metrics`. Every answer is JSON; every failure is a
+/// 4xx/5xx with `{"error": {...}}`; no input can crash the process.
+public struct NodeRPC: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var maxBodyBytes: Int
+        /// Longest list an endpoint returns.
+        public var maxListItems: Int
+
+        public init(host: String = "127.0.0.1", port: Int = 8645, maxBodyBytes: Int = 128 * 1024, maxListItems: Int = 500) {
+            self.host = host; self.port = port; self.maxBodyBytes = maxBodyBytes; self.maxListItems = maxListItems
+        }
+    }
+
+    public let node: Node
+    public let configuration: Configuration
+
+    public init(node: Node, configuration: Configuration) { self.node = node; self.configuration = configuration }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        let node = self.node, limits = configuration
+        router.add(middleware: CountingMiddleware(metrics: node.metrics))
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: node.metrics.text())))
+        }
+        router.get("/v1/status") { _, _ in try json(await node.status()) }
+        router.get("/v1/params") { _, _ in try json(node.genesis.parameters) }
+        router.get("/v1/genesis") { _, _ in try json(node.genesis) }
+
+        router.get("/v1/blocks") { request, _ in
+            let tip = await node.tip.height
+            let limit = try request.uri.queryParameters.integer("limit", default: 20, range: 1...limit(limits))
+            let from = try request.uri.queryParameters.integer("from", default: Int(clamping: tip), range: 0...Int.max)
+            var blocks: [HeaderView] = []
+            var height = min(UInt64(from), tip)
+            while blocks.count < limit, let block = try await node.block(height: height) {
+                blocks.append(HeaderView(block.header))
+                if height == 0 { break }
+                height -= 1
+            }
+            return try json(blocks)
+        }
+        router.get("/v1/blocks/:id") { _, context in
+            let id = try context.parameters.require("id")
+            let block: Block?
+            if let height = UInt64(id) { block = try await node.block(height: height) }
+            else if let hash = Hash256(hex: id) { block = try await node.block(hash: hash) }
+            else { throw ErrorView(code: "invalid_block_id", message: "a block id is a height or a 64-digit hex hash, got \(id.prefix(80))").http(.badRequest) }
+            guard let block else { throw ErrorView(code: "not_found", message: "no block \(id)").http(.notFound) }
+            return try json(BlockView(block))
+        }
+
+        router.post("/v1/transactions") { request, _ in
+            let body: SubmitRequest = try await decodeBody(request, limit: limits.maxBodyBytes)
+            guard let bytes = Hex.decode(body.transaction) else {
+                throw ErrorView(code: "invalid_transaction", message: "transaction must be hex").http(.badRequest)
+            }
+            let transaction: Transaction
+            do { transaction = try Transaction.decode(bytes) } catch {
+                throw ErrorView(code: "invalid_transaction", message: "undecodable transaction: \(error)").http(.badRequest)
+            }
+            switch await node.submit(transaction) {
+            case .success(let id):
+                return try json(TransactionStatusView(id: id, status: .pending), status: .accepted)
+            case .failure(let rejection):
+                let code: UInt16? = if case .ledger(let r) = rejection { r.rawValue } else { nil }
+                throw ErrorView(code: rejection.name, message: rejection.message, rejectionCode: code)
+                    .http(rejection == .full ? .serviceUnavailable : .badRequest)
+            }
+        }
+        router.get("/v1/transactions") { _, _ in try json(await node.pendingTransactions().prefix(limits.maxListItems).map(TransactionView.init)) }
+        router.get("/v1/transactions/:id") { _, context in
+            try json(try await node.transactionStatus(try hash(context, "id")))
+        }
+
+        router.get("/v1/accounts/:address") { _, context in
+            let account = try accountID(context, "address")
+            let state = await node.state
+            let stake = state.stake(account) ?? Stake()
+            let record = state.account(account) ?? Account()
+            return try json(AccountView(address: account, balance: record.balance, nonce: record.nonce, nextNonce: await node.nextNonce(for: account),
+                                        bonded: stake.bonded,
+                                        unbonding: stake.unbonding.map { .init(amount: $0.amount, releaseHeight: $0.releaseHeight) }))
+        }
+
+        router.get("/v1/providers") { request, _ in
+            let query = request.uri.queryParameters
+            let model = try query.hash("model")
+            let maxPriceOut = try query.integer("max_price_out", default: Int.max, range: 0...Int.max)
+            let minReputation = try query.integer("min_reputation", default: 0, range: 0...10_000)
+            let includeRetired = query.get("include_retired") == "true"
+            let state = await node.state
+            var views: [ProviderView] = []
+            for (id, value) in state.records(in: .provider) {
+                guard case .provider(let provider) = value, includeRetired || !provider.retired,
+                      Int(provider.reputation.score) >= minReputation else { continue }
+                if let model {
+                    guard let offer = provider.profile.offer(for: model), offer.priceOut <= UInt64(maxPriceOut) else { continue }
+                }
+                let account = AccountID(key: id)
+                views.append(ProviderView(account, provider, bonded: state.stake(account)?.bonded ?? 0))
+                if views.count == limits.maxListItems { break }
+            }
+            return try json(views)
+        }
+        router.get("/v1/providers/:address") { _, context in
+            let account = try accountID(context, "address")
+            let state = await node.state
+            guard let provider = state.provider(account) else { throw ErrorView(code: "not_found", message: "\(account) is not a provider").http(.notFound) }
+            return try json(ProviderView(account, provider, bonded: state.stake(account)?.bonded ?? 0))
+        }
+
+        router.get("/v1/models") { _, _ in
+            let state = await node.state
+            return try json(state.records(in: .model).prefix(limits.maxListItems).compactMap { id, value -> ModelView? in
+                if case .model(let model) = value { return ModelView(id, model) }
+                return nil
+            })
+        }
+        router.get("/v1/models/:id") { _, context in
+            let id = try hash(context, "id")
+            guard let model = await node.state.model(id) else { throw ErrorView(code: "not_found", message: "no model \(id)").http(.notFound) }
+            return try json(ModelView(id, model))
+        }
+
+        router.get("/v1/channels") { request, _ in
+            let query = request.uri.queryParameters
+            let client = try query.account("client"), provider = try query.account("provider")
+            let state = await node.state
+            var views: [ChannelView] = []
+            for (id, value) in state.records(in: .channel) {
+                guard case .channel(let channel) = value, client.map({ $0 == channel.client }) ?? true,
+                      provider.map({ $0 == channel.provider }) ?? true else { continue }
+                views.append(ChannelView(id, channel))
+                if views.count == limits.maxListItems { break }
+            }
+            return try json(views)
+        }
+        router.get("/v1/channels/:id") { _, context in
+            let id = try hash(context, "id")
+            guard let channel = await node.state.channel(id) else { throw ErrorView(code: "not_found", message: "no channel \(id)").http(.notFound) }
+            return try json(ChannelView(id, channel))
+        }
+
+        router.get("/v1/jobs") { request, _ in
+            let query = request.uri.queryParameters
+            let client = try query.account("client"), provider = try query.account("provider")
+            let status = query.get("status")
+            let state = await node.state
+            var views: [JobView] = []
+            for (id, value) in state.records(in: .job) {
+                guard case .job(let job) = value, client.map({ $0 == job.client }) ?? true,
+                      provider.map({ $0 == job.provider }) ?? true, status.map({ $0 == String(describing: job.status) }) ?? true else { continue }
+                views.append(JobView(id, job))
+                if views.count == limits.maxListItems { break }
+            }
+            return try json(views)
+        }
+        router.get("/v1/jobs/:id") { _, context in
+            let id = try hash(context, "id")
+            guard let job = await node.state.job(id) else { throw ErrorView(code: "not_found", message: "no job \(id)").http(.notFound) }
+            return try json(JobView(id, job))
+        }
+
+        if node.configuration.dev {
+            router.post("/v1/dev/seal") { _, _ in try json(HeaderView(try await node.seal().header)) }
+            router.post("/v1/faucet") { request, _ in
+                let body: FaucetRequest = try await decodeBody(request, limit: limits.maxBodyBytes)
+                guard let account = AccountID(address: body.address) else {
+                    throw ErrorView(code: "invalid_address", message: "not an Agora address: \(body.address.prefix(100))").http(.badRequest)
+                }
+                let amount = body.amount ?? 100 * Amount.unitsPerCoin
+                guard amount > 0 else { throw ErrorView(code: "invalid_amount", message: "amount must be positive").http(.badRequest) }
+                switch await node.faucet(to: account, amount: amount) {
+                case nil: throw ErrorView(code: "no_faucet", message: "this node's chain has no faucet").http(.notFound)
+                case .success(let id)?: return try json(TransactionStatusView(id: id, status: .pending), status: .accepted)
+                case .failure(let rejection)?: throw ErrorView(code: rejection.name, message: rejection.message).http(.serviceUnavailable)
+                }
+            }
+        }
+        return router
+    }
+
+    /// The application serving the router; `onRunning` receives the bound port.
+    public func application(services: [any Service], logger: Logger, onRunning: @escaping @Sendable (Int) -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(router: router(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agora-node"),
+                    services: services, onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
+    }
+}
+
+private func limit(_ configuration: NodeRPC.Configuration) -> Int { configuration.maxListItems }
+
+/// An `ErrorView` with its HTTP status, thrown by handlers and rendered by `ErrorMiddleware`.
+struct RPCError: Error, HTTPResponseError {
+    let status: HTTPResponse.Status
+    let view: ErrorView
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        try json(view, status: status)
+    }
+}
+
+extension ErrorView {
+    func http(_ status: HTTPResponse.Status) -> RPCError { RPCError(status: status, view: self) }
+}
+
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let data = try encoder.encode(value)
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+func decodeBody<T: Decodable>(_ request: Request, limit: Int) async throws -> T {
+    let body: ByteBuffer
+    do { body = try await request.body.collect(upTo: limit) } catch {
+        throw ErrorView(code: "request_too_large", message: "the request body exceeds \(limit) bytes").http(.contentTooLarge)
+    }
+    do { return try JSONDecoder().decode(T.self, from: Data(buffer: body)) } catch {
+        throw ErrorView(code: "invalid_json", message: "the body is not the expected JSON: \(error)".prefix(400).description).http(.badRequest)
+    }
+}
+
+func hash(_ context: BasicRequestContext, _ name: String) throws -> Hash256 {
+    let text = try context.parameters.require(name)
+    guard let value = Hash256(hex: text) else {
+        throw ErrorView(code: "invalid_\(name)", message: "\(name) must be 64 hex digits, got \(text.prefix(80))").http(.badRequest)
+    }
+    return value
+}
+
+func accountID(_ context: BasicRequestContext, _ name: String) throws -> AccountID {
+    let text = try context.parameters.require(name)
+    guard let value = AccountID(address: text) else {
+        throw ErrorView(code: "invalid_address", message: "not an Agora address: \(text.prefix(100))").http(.badRequest)
+    }
+    return value
+}
+
+extension Parameters {
+    func integer(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = get(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw ErrorView(code: "invalid_\(name)", message: "\(name) must be an integer in \(range.lowerBound)...\(range.upperBound)").http(.badRequest)
+        }
+        return number
+    }
+
+    func hash(_ name: String) throws -> Hash256? {
+        guard let text = get(name) else { return nil }
+        guard let value = Hash256(hex: text) else { throw ErrorView(code: "invalid_\(name)", message: "\(name) must be 64 hex digits").http(.badRequest) }
+        return value
+    }
+
+    func account(_ name: String) throws -> AccountID? {
+        guard let text = get(name) else { return nil }
+        guard let value = AccountID(address: text) else { throw ErrorView(code: "invalid_\(name)", message: "\(name) must be an ag1… address").http(.badRequest) }
+        return value
+    }
+}
+
+/// Counts requests and error answers, and turns any error a handler did not shape (a storage
+/// failure, a routing miss) into the JSON error form.
+struct CountingMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let metrics: NodeMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        metrics.requests.increment()
+        do {
+            let response = try await next(request, context)
+            if response.status.code >= 400 { metrics.requestErrors.increment() }
+            return response
+        } catch let error as RPCError {
+            metrics.requestErrors.increment()
+            return try error.response(from: request, context: context)
+        } catch let error as HTTPError {
+            metrics.requestErrors.increment()
+            let code = error.status == .notFound ? "not_found" : "http_\(error.status.code)"
+            return try json(ErrorView(code: code, message: error.body ?? error.status.reasonPhrase), status: error.status)
+        } catch {
+            metrics.requestErrors.increment()
+            return try json(ErrorView(code: "internal", message: "\(error)"), status: .internalServerError)
+        }
+    }
+}

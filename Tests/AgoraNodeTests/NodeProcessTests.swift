@@ -1,0 +1,182 @@
+import AgoraLedger
+import AgoraNode
+import AgoraNodeClient
+import AgoraNodeCore
+import AgoraPrimitives
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// The built `agora` binary as users run it: a dev node on an ephemeral port with a temporary
+/// data directory, driven through the CLI wallet and raw HTTP, killed with SIGKILL and restarted.
+@Suite(.serialized)
+struct NodeProcessTests {
+    static func temporaryDirectory() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("agora-node-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func startNode(_ dataDir: String, blockTime: String = "0.2") throws -> AgoraProcess {
+        try AgoraProcess(command: ["node", "--data-dir", dataDir, "--dev", "--block-time", blockTime, "--rpc-port", "0"])
+    }
+
+    /// `agora wallet ...` against `node`; returns (exit status, output).
+    static func wallet(_ node: AgoraProcess, _ walletPath: String, _ arguments: [String]) throws -> (Int32, String) {
+        try runCommand([AgoraProcess.binary.path, "wallet"] + arguments + ["--wallet", walletPath, "--node", node.rootURL], deadline: .seconds(120))
+    }
+
+    @Test func walletCommandsWorkEndToEnd() throws {
+        let directory = Self.temporaryDirectory()
+        let node = try Self.startNode(directory + "/node")
+        defer { _ = node.stop() }
+        let walletPath = directory + "/wallet.json"
+        let other = SigningKey(deterministicLabel: "cli/other").account.address
+        let model = Hash256.sha256(Array("cli model".utf8)).hex
+
+        var (status, output) = try Self.wallet(node, walletPath, ["new"])
+        #expect(status == 0, "\(output)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: walletPath)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        (status, output) = try Self.wallet(node, walletPath, ["new"])
+        #expect(status != 0 && output.contains("refusing to overwrite"))
+
+        (status, output) = try Self.wallet(node, walletPath, ["faucet", "--amount", "500"])
+        #expect(status == 0 && output.contains("confirmed"), "\(output)")
+        (status, output) = try Self.wallet(node, walletPath, ["send", other, "1.25"])
+        #expect(status == 0 && output.contains("transfer confirmed in block"), "\(output)")
+        (status, output) = try Self.wallet(node, walletPath, ["send", other, "100000"])
+        #expect(status != 0 && output.contains("insufficient_balance"), "\(output)")
+        (status, output) = try Self.wallet(node, walletPath, ["send", "ag1notanaddress", "1"])
+        #expect(status != 0 && output.contains("not an Agora address"), "\(output)")
+        (status, output) = try Self.wallet(node, walletPath, ["send", other, "1.0000000001"])
+        #expect(status != 0 && output.contains("at most 9 decimals"), "\(output)")
+
+        for arguments in [["bond", "150"], ["register-model", "--id", model, "--name", "cli", "--owner-fee", "500"],
+                          ["register-provider", "--endpoint", "http://127.0.0.1:9", "--model", model, "--price-in", "0.1", "--price-out", "0.2"]] {
+            (status, output) = try Self.wallet(node, walletPath, arguments)
+            #expect(status == 0 && output.contains("confirmed"), "\(arguments): \(output)")
+        }
+        (status, output) = try Self.wallet(node, walletPath, ["register-provider", "--endpoint", "http://127.0.0.1:9", "--model", model,
+                                                               "--price-in", "0.1", "--price-out", "0.2"])
+        #expect(status != 0 && output.contains("provider_already_registered"), "\(output)")
+
+        (status, output) = try Self.wallet(node, walletPath, ["balance", "--json"])
+        let account = try JSONDecoder().decode(AccountView.self, from: Data(output.utf8))
+        #expect(account.bonded == 150 * Amount.unitsPerCoin)
+        #expect(account.balance == 500 * Amount.unitsPerCoin - 1_250_000_000 - 150 * Amount.unitsPerCoin - 4 * 1_000)
+
+        let (_, providers) = try runCommand(["curl", "-sS", node.baseURL + "/providers?model=" + model])
+        #expect(providers.contains(account.address.address) && providers.contains("\"price_out\":200000000"))
+    }
+
+    @Test func malformedRequestsGetClearErrorsAndChangeNothing() throws {
+        let node = try Self.startNode(Self.temporaryDirectory() + "/node")
+        defer { _ = node.stop() }
+        let base = node.baseURL
+        func request(_ arguments: [String]) throws -> (code: String, body: String) {
+            let (_, output) = try runCommand(["curl", "-sS", "-w", "\n%{http_code}"] + arguments)
+            let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+            return (String(lines.last ?? ""), lines.dropLast().joined(separator: "\n"))
+        }
+        let big = String(repeating: "a", count: 200 * 1024)
+        let bigPath = FileManager.default.temporaryDirectory.appendingPathComponent("agora-big-\(UUID().uuidString).json").path
+        try "{\"transaction\":\"\(big)\"}".write(toFile: bigPath, atomically: true, encoding: .utf8)
+        let transfer = Transaction.signed(by: SigningKey(deterministicLabel: "nobody"), chainID: "agora-devnet-1", nonce: 0, fee: 1_000,
+                                          payload: .transfer(to: SigningKey(deterministicLabel: "x").account, amount: 1))
+        let cases: [([String], String, String)] = [
+            (["-X", "POST", base + "/transactions", "-d", "{not json"], "400", "invalid_json"),
+            (["-X", "POST", base + "/transactions", "-d", "{\"transaction\":\"zz\"}"], "400", "invalid_transaction"),
+            (["-X", "POST", base + "/transactions", "-d", "{\"transaction\":\"00ff\"}"], "400", "invalid_transaction"),
+            (["-X", "POST", base + "/transactions", "--data-binary", "@" + bigPath], "413", "request_too_large"),
+            (["-X", "POST", base + "/transactions", "-d", "{\"transaction\":\"\(Hex.encode(transfer.canonicalBytes))\"}"], "400", "unknown_sender"),
+            ([base + "/accounts/ag1xyz"], "400", "invalid_address"),
+            ([base + "/blocks/123456789"], "404", "not_found"),
+            ([base + "/blocks/nothex"], "400", "invalid_block_id"),
+            ([base + "/blocks?limit=0"], "400", "invalid_limit"),
+            ([base + "/transactions/abc"], "400", "invalid_id"),
+            ([base + "/providers?model=12"], "400", "invalid_model"),
+            ([base + "/channels/" + String(repeating: "0", count: 64)], "404", "not_found"),
+            ([base + "/no/such/route"], "404", "not_found"),
+            (["-X", "POST", base + "/faucet", "-d", "{\"address\":\"nope\"}"], "400", "invalid_address"),
+        ]
+        let before = try request([base + "/status"]).body
+        for (arguments, code, errorCode) in cases {
+            let answer = try request(arguments)
+            #expect(answer.code == code, "\(arguments.last!): \(answer.body)")
+            #expect(answer.body.contains("\"code\":\"\(errorCode)\""), "\(arguments.last!): \(answer.body)")
+        }
+        let after = try request([base + "/status"])
+        #expect(after.code == "200")
+        // Nothing was accepted: the mempool is empty and the supply unchanged.
+        #expect(after.body.contains("\"mempool_transactions\":0") && before.contains("\"mempool_transactions\":0"))
+        let (_, metrics) = try runCommand(["curl", "-sS", node.rootURL + "/metrics"])
+        #expect(metrics.contains("agora_node_rpc_errors_total"))
+    }
+
+    /// Transactions stream in while blocks are sealed every 50 ms; the node is killed with SIGKILL
+    /// at a random moment, restarted, and must hold exactly the chain a node that never crashed
+    /// builds from the same blocks, with every transaction it had confirmed still there.
+    @Test func restartsConsistentlyAfterSIGKILLDuringAStreamOfBlocks() async throws {
+        let dataDir = Self.temporaryDirectory() + "/node"
+        let faucet = SigningKey(deterministicLabel: Genesis.devnetFaucetLabel)
+        let users = (0..<4).map { SigningKey(deterministicLabel: "kill/user\($0)") }
+        var confirmed: [Hash256] = []
+        var generator = SystemRandomNumberGenerator()
+        for cycle in 0..<3 {
+            let node = try Self.startNode(dataDir, blockTime: "0.05")
+            let client = NodeClient(baseURL: node.rootURL)
+            let parameters = try await client.parameters()
+            if cycle == 0 {
+                var funding: [Hash256] = []
+                for user in users {
+                    let (t, _) = try await client.signAndSubmit(.transfer(to: user.account, amount: 1_000 * Amount.unitsPerCoin), key: faucet)
+                    funding.append(t.id)
+                }
+                for id in funding { #expect(try await client.waitForConfirmation(id, timeout: .seconds(30)).status == .confirmed) }
+                confirmed += funding
+            }
+            // Stream transfers, then kill at a random moment while blocks keep coming.
+            let killAfter = Duration.milliseconds(Int.random(in: 300...1_200, using: &generator))
+            let start = ContinuousClock.now
+            var sent = 0
+            while ContinuousClock.now - start < killAfter && sent < 400 {
+                let user = users[sent % users.count]
+                let to = users[(sent + 1) % users.count].account
+                if let (t, _) = try? await client.signAndSubmit(.transfer(to: to, amount: UInt64(sent + 1)), key: user, fee: parameters.minimumFee),
+                   sent % 10 == 0, (try? await client.transaction(t.id))?.status == .confirmed {
+                    confirmed.append(t.id)
+                }
+                sent += 1
+            }
+            let heightBeforeKill = try await client.status().height
+            node.kill9()
+
+            // Restart without sealing (a block an hour), so the chain holds still while it is compared
+            // with a replay of its own blocks from genesis: a node that never crashed.
+            let restarted = try Self.startNode(dataDir, blockTime: "3600")
+            let again = NodeClient(baseURL: restarted.rootURL)
+            let status = try await again.status()
+            #expect(status.height >= heightBeforeKill)
+            let genesis = ChainCore.genesisBlock(.devnet())
+            var replay = ChainCore(genesis: .devnet(), state: genesis.state, tip: genesis.block.header)
+            var height: UInt64 = 1
+            while height <= status.height {
+                let block = try Block.decode(try #require(Hex.decode(try await again.block(height).raw)))
+                if case .failure(let rejection) = replay.connect(block) {
+                    Issue.record("block \(height) does not replay: \(rejection)")
+                    break
+                }
+                height += 1
+            }
+            #expect(replay.tipHash == status.tip && replay.tip.stateRoot == status.stateRoot)
+            #expect(replay.state.invariantViolations() == [])
+            for user in users {
+                #expect(try await again.account(user.account).balance == replay.state.balance(user.account))
+            }
+            for id in confirmed { #expect(try await again.transaction(id).status == .confirmed, "\(id) lost after SIGKILL") }
+            _ = restarted.stop()
+        }
+        #expect(confirmed.count > users.count)
+    }
+}
