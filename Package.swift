@@ -86,6 +86,20 @@ let package = Package(
             name: "AgoraNodeClient",
             dependencies: ["AgoraNode", .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),
+        // The market protocol without I/O: prices, request headers, transcript commitments, meters.
+        .target(
+            name: "AgoraMarket",
+            dependencies: ["AgoraLedger"]
+        ),
+        // Paid inference: the provider's gateway and the client's bridge.
+        .target(
+            name: "AgoraGateway",
+            dependencies: ["AgoraMarket", "AgoraServer", "AgoraNodeClient", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "AgoraBridge",
+            dependencies: ["AgoraMarket", "AgoraServing", "AgoraNodeClient", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .target(
             name: "AgoraModelStore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -99,6 +113,8 @@ let package = Package(
                 "AgoraNode",
                 "AgoraNodeCore",
                 "AgoraNodeClient",
+                "AgoraGateway",
+                "AgoraBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
@@ -115,6 +131,10 @@ let package = Package(
         .target(
             name: "AgoraTestSupport",
             path: "Tests/AgoraTestSupport"
+        ),
+        .testTarget(
+            name: "AgoraMarketTests",
+            dependencies: ["AgoraMarket"]
         ),
         .testTarget(
             name: "AgoraNodeTests",

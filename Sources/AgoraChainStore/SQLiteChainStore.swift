@@ -80,16 +80,21 @@ public final class SQLiteChainStore: ChainStore {
     public func commit(_ block: Block, diff: StateDiff) throws {
         try database.write { db in
             try insert(block, db)
-            for entry in diff.entries {
-                let key = Data(entry.key.canonicalBytes)
-                if let after = entry.after {
-                    try db.execute(sql: "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", arguments: [key, Data(after.canonicalBytes)])
-                } else {
-                    try db.execute(sql: "DELETE FROM state WHERE key = ?", arguments: [key])
-                }
-            }
+            try write(diff, side: \.after, db)
             try db.execute(sql: "INSERT INTO undo (height, diff) VALUES (?, ?)",
                            arguments: [Int64(block.header.height), Data(diff.canonicalBytes)])
+        }
+    }
+
+    /// Writes one side of a diff into the state rows: `after` to apply a block, `before` to undo it.
+    private func write(_ diff: StateDiff, side: KeyPath<StateDiff.Entry, StateValue?>, _ db: Database) throws {
+        for entry in diff.entries {
+            let key = Data(entry.key.canonicalBytes)
+            if let value = entry[keyPath: side] {
+                try db.execute(sql: "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", arguments: [key, Data(value.canonicalBytes)])
+            } else {
+                try db.execute(sql: "DELETE FROM state WHERE key = ?", arguments: [key])
+            }
         }
     }
 
@@ -111,15 +116,7 @@ public final class SQLiteChainStore: ChainStore {
             guard let undoBytes = try Data.fetchOne(db, sql: "SELECT diff FROM undo WHERE height = ?", arguments: [height]) else {
                 throw ChainStoreError.corrupt("no undo record for block \(height)")
             }
-            let diff = try StateDiff(canonicalBytes: Array(undoBytes))
-            for entry in diff.entries {
-                let key = Data(entry.key.canonicalBytes)
-                if let before = entry.before {
-                    try db.execute(sql: "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", arguments: [key, Data(before.canonicalBytes)])
-                } else {
-                    try db.execute(sql: "DELETE FROM state WHERE key = ?", arguments: [key])
-                }
-            }
+            try write(try StateDiff(canonicalBytes: Array(undoBytes)), side: \.before, db)
             try db.execute(sql: "DELETE FROM transactions WHERE height = ?", arguments: [height])
             try db.execute(sql: "DELETE FROM undo WHERE height = ?", arguments: [height])
             try db.execute(sql: "DELETE FROM blocks WHERE height = ?", arguments: [height])

@@ -101,18 +101,15 @@ public struct NodeRPC: Sendable {
             let minReputation = try query.integer("min_reputation", default: 0, range: 0...10_000)
             let includeRetired = query.get("include_retired") == "true"
             let state = await node.state
-            var views: [ProviderView] = []
-            for (id, value) in state.records(in: .provider) {
+            return try json(state.list(.provider, limit: limits.maxListItems) { id, value -> ProviderView? in
                 guard case .provider(let provider) = value, includeRetired || !provider.retired,
-                      Int(provider.reputation.score) >= minReputation else { continue }
+                      Int(provider.reputation.score) >= minReputation else { return nil }
                 if let model {
-                    guard let offer = provider.profile.offer(for: model), offer.priceOut <= UInt64(maxPriceOut) else { continue }
+                    guard let offer = provider.profile.offer(for: model), offer.priceOut <= UInt64(maxPriceOut) else { return nil }
                 }
                 let account = AccountID(key: id)
-                views.append(ProviderView(account, provider, bonded: state.stake(account)?.bonded ?? 0))
-                if views.count == limits.maxListItems { break }
-            }
-            return try json(views)
+                return ProviderView(account, provider, bonded: state.stake(account)?.bonded ?? 0)
+            })
         }
         router.get("/v1/providers/:address") { _, context in
             let account = try accountID(context, "address")
@@ -122,8 +119,7 @@ public struct NodeRPC: Sendable {
         }
 
         router.get("/v1/models") { _, _ in
-            let state = await node.state
-            return try json(state.records(in: .model).prefix(limits.maxListItems).compactMap { id, value -> ModelView? in
+            return try json(await node.state.list(.model, limit: limits.maxListItems) { id, value -> ModelView? in
                 if case .model(let model) = value { return ModelView(id, model) }
                 return nil
             })
@@ -137,15 +133,11 @@ public struct NodeRPC: Sendable {
         router.get("/v1/channels") { request, _ in
             let query = request.uri.queryParameters
             let client = try query.account("client"), provider = try query.account("provider")
-            let state = await node.state
-            var views: [ChannelView] = []
-            for (id, value) in state.records(in: .channel) {
+            return try json(await node.state.list(.channel, limit: limits.maxListItems) { id, value -> ChannelView? in
                 guard case .channel(let channel) = value, client.map({ $0 == channel.client }) ?? true,
-                      provider.map({ $0 == channel.provider }) ?? true else { continue }
-                views.append(ChannelView(id, channel))
-                if views.count == limits.maxListItems { break }
-            }
-            return try json(views)
+                      provider.map({ $0 == channel.provider }) ?? true else { return nil }
+                return ChannelView(id, channel)
+            })
         }
         router.get("/v1/channels/:id") { _, context in
             let id = try hash(context, "id")
@@ -157,15 +149,11 @@ public struct NodeRPC: Sendable {
             let query = request.uri.queryParameters
             let client = try query.account("client"), provider = try query.account("provider")
             let status = query.get("status")
-            let state = await node.state
-            var views: [JobView] = []
-            for (id, value) in state.records(in: .job) {
-                guard case .job(let job) = value, client.map({ $0 == job.client }) ?? true,
-                      provider.map({ $0 == job.provider }) ?? true, status.map({ $0 == String(describing: job.status) }) ?? true else { continue }
-                views.append(JobView(id, job))
-                if views.count == limits.maxListItems { break }
-            }
-            return try json(views)
+            return try json(await node.state.list(.job, limit: limits.maxListItems) { id, value -> JobView? in
+                guard case .job(let job) = value, client.map({ $0 == job.client }) ?? true, provider.map({ $0 == job.provider }) ?? true,
+                      status.map({ $0 == String(describing: job.status) }) ?? true else { return nil }
+                return JobView(id, job)
+            })
         }
         router.get("/v1/jobs/:id") { _, context in
             let id = try hash(context, "id")
@@ -200,6 +188,19 @@ public struct NodeRPC: Sendable {
 }
 
 private func limit(_ configuration: NodeRPC.Configuration) -> Int { configuration.maxListItems }
+
+extension LedgerState {
+    /// The first `limit` records of `table`, in id order, that `view` turns into an answer.
+    func list<View>(_ table: StateKey.Table, limit: Int, _ view: (Hash256, StateValue) -> View?) -> [View] {
+        var views: [View] = []
+        for (id, value) in records(in: table) {
+            guard let item = view(id, value) else { continue }
+            views.append(item)
+            if views.count == limit { break }
+        }
+        return views
+    }
+}
 
 /// An `ErrorView` with its HTTP status, thrown by handlers and rendered by `ErrorMiddleware`.
 struct RPCError: Error, HTTPResponseError {

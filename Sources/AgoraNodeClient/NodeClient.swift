@@ -112,3 +112,7 @@ public struct NodeClient: Sendable {
         }
     }
 }
+
+extension NodeClient {
+    public func provider(_ account: AccountID) async throws -> ProviderView { try await get("/v1/providers/\(account.address)") }
+}

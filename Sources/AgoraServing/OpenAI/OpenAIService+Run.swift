@@ -71,8 +71,11 @@ extension OpenAIService {
     }
 
     /// Runs a plan as a stream of chunks, handed to `send` in order. If `send` throws (the client
-    /// went away), generation stops at once: leaving the streams cancels their jobs.
-    public func stream(_ plan: Plan, id: String, created: Int, send: (JSON) async throws -> Void) async throws {
+    /// went away), generation stops at once: leaving the streams cancels their jobs. `onToken`
+    /// sees each sampled token before its chunk goes out; it may wait (a paid gateway holds the
+    /// stream until the client's receipt arrives) or throw to stop.
+    public func stream(_ plan: Plan, id: String, created: Int, onToken: ((Int32) async throws -> Void)? = nil,
+                       send: (JSON) async throws -> Void) async throws {
         let streams = try submit(plan)
         let merged = AsyncStream<(Int, GenerationEvent)>.makeStream()
         let feeders = Task {
@@ -111,7 +114,8 @@ extension OpenAIService {
         var completionTokens = 0
         for await (i, event) in merged.stream {
             switch event {
-            case .token(_, let text, let lp, let top):
+            case .token(let token, let text, let lp, let top):
+                try await onToken?(token)
                 let logprobs: JSON = lp.map { plan.kind == .chat ? chatLogprobs([($0, top)]) : completionLogprobs([($0, top)]) } ?? .null
                 if !text.isEmpty || lp != nil { try await send(chunk([choice(i, text: text, logprobs: logprobs, finish: nil)])) }
             case .text(let text):

@@ -1,0 +1,196 @@
+import AgoraLedger
+import AgoraMarket
+import AgoraNode
+import AgoraNodeClient
+import AgoraPrimitives
+import AgoraServing
+import AsyncHTTPClient
+import Foundation
+import Logging
+
+/// The client's side of the market: which providers to use, the channels that pay them (opened,
+/// topped up and closed within the user's budget), and receipts signed only for tokens the bridge
+/// counted itself with the model's tokenizer.
+public actor Bridge {
+    public struct Configuration: Sendable {
+        /// The id OpenAI clients use for the model.
+        public var modelName: String
+        /// SHA-256 of the model file: the model id on chain.
+        public var model: Hash256
+        public var policy: RoutingPolicy
+        /// Most the bridge signs for in all, across channels, in base units.
+        public var budget: UInt64
+        /// Deposit of each new channel (and of each top-up).
+        public var deposit: UInt64
+        /// A receipt every this many streamed chunks (and one at the end of every answer).
+        public var receiptEvery: Int
+        /// Providers tried for one request before giving up.
+        public var maxAttempts: Int
+        /// A channel unused for this long is closed, and finalized after its window.
+        public var idleClose: Duration
+
+        public init(modelName: String, model: Hash256, policy: RoutingPolicy = RoutingPolicy(), budget: UInt64, deposit: UInt64,
+                    receiptEvery: Int = 8, maxAttempts: Int = 3, idleClose: Duration = .seconds(600)) {
+            self.modelName = modelName; self.model = model; self.policy = policy; self.budget = budget; self.deposit = deposit
+            self.receiptEvery = receiptEvery; self.maxAttempts = maxAttempts; self.idleClose = idleClose
+        }
+    }
+
+    public let configuration: Configuration
+    public let key: SigningKey
+    public nonisolated let node: NodeClient
+    nonisolated let http: HTTPClient
+    let logger: Logger
+    private var chainID: String?
+    private(set) var meters: [AccountID: ClientMeter] = [:]
+    private var lastUsed: [AccountID: ContinuousClock.Instant] = [:]
+    private var failures: [AccountID: (count: Int, at: ContinuousClock.Instant)] = [:]
+    private var candidatesCache: (list: [Candidate], at: ContinuousClock.Instant)?
+    private var throughput: [AccountID: Double] = [:]
+    /// Signed on channels already closed (their meters are gone).
+    private var settledSpend: UInt64 = 0
+    /// Where the channels are saved after every answer (nil: not saved).
+    public var statePath: String?
+
+    var settled: UInt64 { settledSpend }
+    var restoredProviders: Set<AccountID> { Set(meters.keys) }
+    func install(_ provider: AccountID, _ meter: ClientMeter) { meters[provider] = meter }
+    func addSettled(_ amount: UInt64) { settledSpend += amount }
+    public func setStatePath(_ path: String) { statePath = path }
+    func saveState() { if let statePath { save(to: statePath) } }
+
+    public init(configuration: Configuration, key: SigningKey, node: NodeClient, http: HTTPClient = .shared, logger: Logger) {
+        self.configuration = configuration; self.key = key; self.node = node; self.http = http; self.logger = logger
+    }
+
+    /// Everything signed for so far.
+    public var spent: UInt64 { meters.values.reduce(settledSpend) { $0 + $1.signed } }
+
+    func chain() async throws -> String {
+        if let chainID { return chainID }
+        let id = try await node.parameters().chainID
+        chainID = id
+        return id
+    }
+
+    // MARK: Providers
+
+    /// The providers of the model, ranked; cached for a few seconds.
+    func ranked() async throws -> [Candidate] {
+        if let cache = candidatesCache, ContinuousClock.now - cache.at < .seconds(5) { return rank(cache.list) }
+        var list: [Candidate] = []
+        for view in try await node.providers(model: configuration.model) {
+            guard let offer = view.offers.first(where: { $0.model == configuration.model }) else { continue }
+            var candidate = Candidate(account: view.address, endpoint: view.endpoint, price: Price(promptPerMillion: offer.priceIn, completionPerMillion: offer.priceOut),
+                                      reputation: view.score, latency: nil, throughput: throughput[view.address])
+            let start = ContinuousClock.now
+            if (try? await GatewayClient(endpoint: view.endpoint, http: http).info()) != nil { candidate.latency = ContinuousClock.now - start }
+            else { candidate.latency = .seconds(10) }
+            list.append(candidate)
+        }
+        candidatesCache = (list, .now)
+        return rank(list)
+    }
+
+    private func rank(_ list: [Candidate]) -> [Candidate] {
+        let recent = failures.filter { ContinuousClock.now - $0.value.at < .seconds(60) }.mapValues(\.count)
+        return configuration.policy.rank(list.map { var c = $0; c.throughput = throughput[c.account]; return c }, failures: recent)
+    }
+
+    func recordFailure(_ provider: AccountID) {
+        failures[provider] = ((failures[provider]?.count ?? 0) + 1, .now)
+        candidatesCache = nil
+    }
+
+    func recordThroughput(_ provider: AccountID, tokensPerSecond: Double) {
+        throughput[provider] = throughput[provider].map { 0.7 * $0 + 0.3 * tokensPerSecond } ?? tokensPerSecond
+        failures[provider] = nil
+    }
+
+    // MARK: Channels
+
+    /// A channel to `candidate` with at least `need` unspent: opened or topped up within the budget.
+    func channel(to candidate: Candidate, need: UInt64) async throws -> ClientMeter {
+        let chainID = try await chain()
+        if let meter = meters[candidate.account], meter.remaining >= need { return meter }
+        let available = configuration.budget - min(configuration.budget, spent)
+        guard available >= need else {
+            throw BridgeError(status: 402, code: "budget_exhausted", message: "the bridge's budget is spent (\(Amount.format(spent)) AGR signed)")
+        }
+        let id = Channel.id(chainID: chainID, client: key.account, provider: candidate.account, model: configuration.model)
+        let existing = try? await node.channel(id)
+        if let meter = meters[candidate.account], let existing, existing.status == "open", existing.openCounter == meter.openCounter {
+            let amount = min(configuration.deposit, available)
+            try await confirm(.channelTopUp(channel: id, amount: amount, expiry: existing.expiry))
+            meters[candidate.account]!.toppedUp(to: existing.deposit + amount)
+            return meters[candidate.account]!
+        }
+        if let existing, existing.status != "closed" {
+            // A channel from an earlier run: its state here is unknown, so settle it and start afresh.
+            throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) from an earlier run is still \(existing.status)")
+        }
+        let height = try await node.status().height
+        let deposit = min(max(configuration.deposit, need), available)
+        try await confirm(.channelOpen(provider: candidate.account, model: configuration.model, deposit: deposit, expiry: height + 100_000))
+        let opened = try await node.channel(id)
+        let meter = ClientMeter(chainID: chainID, channel: id, openCounter: opened.openCounter, price: candidate.price, deposit: opened.deposit)
+        meters[candidate.account] = meter
+        logger.notice("opened channel", metadata: ["provider": "\(candidate.account)", "deposit": "\(Amount.format(deposit))"])
+        return meter
+    }
+
+    private func confirm(_ payload: Payload) async throws {
+        let (transaction, _) = try await node.signAndSubmit(payload, key: key)
+        let status = try await node.waitForConfirmation(transaction.id, timeout: .seconds(60))
+        guard status.status == .confirmed else {
+            throw BridgeError(status: 503, code: "transaction_rejected", message: "\(payload.kind) rejected: \(status.rejection ?? "?")")
+        }
+    }
+
+    func header(_ provider: AccountID, body: [UInt8], maxCost: UInt64) -> (RequestHeader, Signature) {
+        lastUsed[provider] = .now
+        return meters[provider]!.header(body: body, maxCost: maxCost, key: key)
+    }
+
+    /// Counts tokens the bridge counted itself and signs the cumulative receipt for them.
+    func count(_ provider: AccountID, _ usage: Usage) -> (Receipt, Signature)? {
+        meters[provider]?.count(usage)
+        return meters[provider]?.receipt(transcript: .zero, key: key)
+    }
+
+    func meter(_ provider: AccountID) -> ClientMeter? { meters[provider] }
+
+    /// The channels in use, for status displays.
+    public func channelIDs() -> [Hash256] { meters.values.map(\.channel).sorted() }
+
+    /// Closes channels idle longer than the configured time and finalizes closed ones whose
+    /// window has passed (refunds come back to the wallet).
+    public func tidyChannels() async {
+        guard let chainID = try? await chain(), let height = try? await node.status().height else { return }
+        for (provider, meter) in meters.sorted(by: { $0.key < $1.key }) {
+            guard let view = try? await node.channel(meter.channel) else { continue }
+            let idle = ContinuousClock.now - (lastUsed[provider] ?? .now) > configuration.idleClose
+            if view.status == "open" && idle {
+                _ = try? await node.signAndSubmit(.channelClose(channel: meter.channel), key: key)
+            } else if view.status == "closing" && height >= view.finalizeHeight {
+                _ = try? await node.signAndSubmit(.channelFinalize(channel: meter.channel), key: key)
+            } else if view.status == "closed" {
+                settledSpend += meter.signed
+                meters[provider] = nil
+            }
+        }
+        _ = chainID
+    }
+
+    /// What `/v1/models` shows: the model with the best current price on the network.
+    func bestPrice() async -> Price? { try? await ranked().first?.price }
+}
+
+/// An error the bridge answers in OpenAI's shape.
+public struct BridgeError: Error, CustomStringConvertible {
+    public let status: Int
+    public let code: String
+    public let message: String
+    public var description: String { message }
+    public var openAI: OpenAIError { OpenAIError(status: status, message: message, type: "provider_error", code: code) }
+}

@@ -1,0 +1,59 @@
+import AgoraMarket
+import AgoraPrimitives
+import Foundation
+
+/// The bridge's channels on disk, so a restarted bridge resumes them: without its last sequence
+/// and signed amount it could not use a channel it opened before.
+struct BridgeState: Codable {
+    struct Entry: Codable {
+        var provider: AccountID
+        var chainID: String
+        var channel: Hash256
+        var openCounter: UInt64
+        var price: Price
+        var deposit: UInt64
+        var nextSequence: UInt64
+        var usage: Usage
+        var signed: UInt64
+    }
+    var channels: [Entry]
+    var settledSpend: UInt64
+
+    static func load(_ path: String) -> BridgeState? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONDecoder().decode(BridgeState.self, from: data)
+    }
+
+    func save(_ path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}
+
+extension Bridge {
+    /// Restores channels saved by an earlier run that the chain still shows open at the same opening.
+    public func restore(from path: String) async {
+        guard let saved = BridgeState.load(path) else { return }
+        var restored = 0
+        for entry in saved.channels {
+            guard let view = try? await node.channel(entry.channel), view.status == "open", view.openCounter == entry.openCounter else { continue }
+            install(entry.provider, ClientMeter(chainID: entry.chainID, channel: entry.channel, openCounter: entry.openCounter, price: entry.price,
+                                                deposit: view.deposit, nextSequence: entry.nextSequence, usage: entry.usage, signed: entry.signed))
+            restored += 1
+        }
+        addSettled(saved.settledSpend + saved.channels.filter { entry in !restoredProviders.contains(entry.provider) }.reduce(0) { $0 + $1.signed })
+        logger.notice("restored channels", metadata: ["count": "\(restored)"])
+    }
+
+    /// Writes the channels to `path` (atomically).
+    public func save(to path: String) {
+        let entries = meters.sorted { $0.key < $1.key }.map { provider, meter in
+            BridgeState.Entry(provider: provider, chainID: meter.chainID, channel: meter.channel, openCounter: meter.openCounter, price: meter.price,
+                              deposit: meter.deposit, nextSequence: meter.nextSequence, usage: meter.usage, signed: meter.signed)
+        }
+        do { try BridgeState(channels: entries, settledSpend: settled).save(path) } catch {
+            logger.error("cannot save bridge state", metadata: ["error": "\(error)"])
+        }
+    }
+}

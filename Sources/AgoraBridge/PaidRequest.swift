@@ -1,0 +1,159 @@
+import AgoraEngine
+import AgoraLedger
+import AgoraMarket
+import AgoraPrimitives
+import AgoraServing
+import Foundation
+import Logging
+
+/// One OpenAI request carried through the market: the best provider first, then the next ones if
+/// a provider fails before or during its answer — continuing the same generation from the text
+/// already delivered. Receipts follow the bridge's own token counts.
+struct PaidRequest {
+    let bridge: Bridge
+    let service: OpenAIService
+    let plan: OpenAIService.Plan
+    let body: [UInt8]
+    let kind: OpenAIService.Kind
+    let logger: Logger
+
+    struct Outcome {
+        var finishReason: String
+        var usage: Usage
+        var provider: AccountID
+        var transcript: TranscriptCommitment?
+    }
+
+    /// Runs the request, handing every text delta to `emit` as it arrives.
+    func run(emit: (String) async throws -> Void) async throws -> Outcome {
+        let candidates = try await bridge.ranked()
+        guard !candidates.isEmpty else {
+            throw BridgeError(status: 503, code: "no_provider", message: "no provider offers this model within the bridge's limits")
+        }
+        let job = plan.jobs[0]
+        var delivered = ""
+        var usage = Usage()
+        var lastError: Error = BridgeError(status: 503, code: "no_provider", message: "every provider failed")
+        for candidate in candidates.prefix(bridge.configuration.maxAttempts) {
+            let continuing = !delivered.isEmpty
+            let (path, requestBody, promptTokens) = try continuing
+                ? continuation(after: delivered, job: job)
+                : (kind == .chat ? "/v1/market/chat/completions" : "/v1/market/completions", body, UInt64(plan.promptTokens))
+            let generatedSoFar = try count(delivered)
+            do {
+                let attempt = try await attemptWith(candidate, path: path, body: requestBody, promptTokens: promptTokens,
+                                                    maxTokens: UInt64(job.maxTokens) - min(UInt64(job.maxTokens), generatedSoFar), emit: { text in
+                    delivered += text
+                    try await emit(text)
+                })
+                usage = usage + attempt.usage
+                if let finish = attempt.finish {
+                    return Outcome(finishReason: finish, usage: Usage(promptTokens: UInt64(plan.promptTokens), completionTokens: try count(delivered)),
+                                   provider: candidate.account, transcript: attempt.transcript)
+                }
+                lastError = BridgeError(status: 502, code: "stream_ended", message: "provider \(candidate.account) ended the answer early")
+            } catch let error as EmitFailure {
+                throw error.underlying
+            } catch {
+                lastError = error
+            }
+            await bridge.recordFailure(candidate.account)
+            logger.warning("provider failed; trying the next", metadata: ["provider": "\(candidate.account)", "error": "\(lastError)"])
+        }
+        if let error = lastError as? BridgeError { throw error }
+        throw BridgeError(status: 502, code: "provider_failed", message: "\(lastError)")
+    }
+
+    struct Attempt {
+        var finish: String?
+        var usage: Usage
+        var transcript: TranscriptCommitment?
+    }
+
+    /// The client's own failure to take text (it went away): never a reason to fail over.
+    struct EmitFailure: Error { let underlying: Error }
+
+    private func attemptWith(_ candidate: Candidate, path: String, body: [UInt8], promptTokens: UInt64, maxTokens: UInt64,
+                             emit: (String) async throws -> Void) async throws -> Attempt {
+        let maxCostWanted = candidate.price.cost(prompt: promptTokens, completion: max(maxTokens, 1)) ?? .max
+        let meter = try await bridge.channel(to: candidate, need: min(maxCostWanted, bridge.configuration.deposit))
+        let maxCost = min(maxCostWanted, meter.remaining)
+        let (header, signature) = await bridge.header(candidate.account, body: body, maxCost: maxCost)
+        let gateway = GatewayClient(endpoint: candidate.endpoint, http: bridge.http)
+        let response = try await gateway.start(path: path, body: body, header: header, signature: signature)
+        // The provider admitted the request: pay for the prompt, counted here.
+        if let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(promptTokens: promptTokens)) {
+            try await gateway.sendReceipt(receipt, receiptSignature)
+        }
+        let start = ContinuousClock.now
+        var text = ""
+        var counted: UInt64 = 0
+        var chunks = 0
+        var finish: String?
+        var transcript: TranscriptCommitment?
+        var failure: Error?
+        do {
+            for try await event in GatewayClient.events(response) {
+                switch event {
+                case .text(let delta, let reason):
+                    if !delta.isEmpty {
+                        text += delta
+                        do { try await emit(delta) } catch { throw EmitFailure(underlying: error) }
+                        chunks += 1
+                    }
+                    if let reason { finish = reason }
+                    if chunks >= bridge.configuration.receiptEvery {
+                        chunks = 0
+                        // Mid-answer, count conservatively: the last tokens may still merge.
+                        let now = try count(text)
+                        let safe = now > 2 ? now - 2 : 0
+                        if safe > counted, let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(completionTokens: safe - counted)) {
+                            counted = safe
+                            try await gateway.sendReceipt(receipt, receiptSignature)
+                        }
+                    }
+                case .done(_, let commitment, _):
+                    transcript = commitment
+                case .error(let code, let message):
+                    throw BridgeError(status: 502, code: code, message: "provider \(candidate.account): \(message)")
+                }
+            }
+        } catch let error as EmitFailure {
+            failure = error
+        } catch {
+            failure = error
+        }
+        // Settle what this provider delivered, exactly as counted here.
+        let exact = try count(text)
+        if exact > counted, let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(completionTokens: exact - counted)) {
+            try? await gateway.sendReceipt(receipt, receiptSignature)
+        }
+        await bridge.saveState()
+        if let failure { throw failure }
+        let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
+        if exact > 0 && seconds > 0 { await bridge.recordThroughput(candidate.account, tokensPerSecond: Double(exact) / seconds) }
+        return Attempt(finish: finish, usage: Usage(promptTokens: promptTokens, completionTokens: exact), transcript: transcript)
+    }
+
+    /// Completion tokens in `text`, by the model's tokenizer.
+    func count(_ text: String) throws -> UInt64 {
+        UInt64(try service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false).count)
+    }
+
+    /// A raw completion request that continues the answer after `delivered`: the templated prompt
+    /// as text, the delivered text appended, the same sampling, the tokens left.
+    func continuation(after delivered: String, job: GenerationJob) throws -> (String, [UInt8], UInt64) {
+        var prompt = [UInt8]()
+        for token in job.prompt { prompt += service.model.tokenizer.bytes(of: token, special: true) }
+        let text = String(decoding: prompt, as: UTF8.self) + delivered
+        var object = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:]
+        object["messages"] = nil
+        object["prompt"] = text
+        object["stream"] = true
+        object["max_tokens"] = max(1, job.maxTokens - Int(try count(delivered)))
+        object["max_completion_tokens"] = nil
+        let bytes = Array(try JSONSerialization.data(withJSONObject: object))
+        let promptTokens = UInt64(try service.planCompletion(bytes).promptTokens)
+        return ("/v1/market/completions", bytes, promptTokens)
+    }
+}

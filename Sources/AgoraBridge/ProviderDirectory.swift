@@ -1,0 +1,51 @@
+import AgoraMarket
+import AgoraNode
+import AgoraPrimitives
+import Foundation
+
+/// A provider the bridge may use, as the chain and the provider itself describe it.
+public struct Candidate: Sendable, Equatable {
+    public var account: AccountID
+    public var endpoint: String
+    public var price: Price
+    public var reputation: UInt16
+    /// Round trip of its info endpoint when last measured.
+    public var latency: Duration?
+    /// Completion tokens per second it delivered to this bridge, when known.
+    public var throughput: Double?
+}
+
+/// How the bridge ranks providers: the user's limits first (allow-list, maximum price), then the
+/// expected cost of a typical request, inflated for low reputation, slow answers and recent
+/// failures. Pure, so tests can check the order.
+public struct RoutingPolicy: Sendable {
+    public var maxPrice: Price?
+    public var allow: Set<AccountID>
+    /// Tokens of the typical request the ranking prices.
+    public var typicalPrompt: UInt64 = 200
+    public var typicalCompletion: UInt64 = 200
+
+    public init(maxPrice: Price? = nil, allow: Set<AccountID> = []) { self.maxPrice = maxPrice; self.allow = allow }
+
+    public func admissible(_ candidate: Candidate) -> Bool {
+        if !allow.isEmpty && !allow.contains(candidate.account) { return false }
+        if let maxPrice, !maxPrice.covers(candidate.price) { return false }
+        return true
+    }
+
+    /// Lower is better.
+    public func score(_ candidate: Candidate, recentFailures: Int) -> Double {
+        let cost = Double(candidate.price.cost(prompt: typicalPrompt, completion: typicalCompletion) ?? .max) + 1
+        let reputation = 1.5 - Double(candidate.reputation) / 10_000           // 0.5 (best) ... 1.5 (worst)
+        let latencySeconds = candidate.latency.map { Double($0.components.attoseconds) / 1e18 + Double($0.components.seconds) } ?? 0.05
+        let speed = 1 + latencySeconds * 2 + (candidate.throughput.map { 5 / max($0, 1) } ?? 0)
+        return cost * reputation * speed * pow(4, Double(min(recentFailures, 5)))
+    }
+
+    public func rank(_ candidates: [Candidate], failures: [AccountID: Int] = [:]) -> [Candidate] {
+        candidates.filter(admissible).sorted {
+            let a = score($0, recentFailures: failures[$0.account] ?? 0), b = score($1, recentFailures: failures[$1.account] ?? 0)
+            return a != b ? a < b : $0.account < $1.account
+        }
+    }
+}

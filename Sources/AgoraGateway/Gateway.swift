@@ -1,0 +1,160 @@
+import AgoraLedger
+import AgoraMarket
+import AgoraNode
+import AgoraNodeClient
+import AgoraPrimitives
+import Foundation
+import Logging
+
+/// Operating failures of a paid request, with the HTTP status the client sees.
+public struct GatewayError: Error, CustomStringConvertible {
+    public let status: Int
+    public let code: String
+    public let message: String
+    public var description: String { message }
+
+    static func refused(_ refusal: MeterRefusal) -> GatewayError {
+        GatewayError(status: 402, code: refusal.code, message: refusal.description)
+    }
+}
+
+/// The provider's gateway state: the meter (which requests to admit, how far to run ahead of the
+/// client's receipts), its durable store, and the chain as the node reports it. An actor: requests
+/// and receipts arrive concurrently.
+public actor Gateway {
+    public struct Configuration: Sendable {
+        public var chainID: String
+        public var model: Hash256
+        public var offer: Price
+        public var creditWindowTokens: UInt64
+        /// How long a stream waits for the client's receipt at the end of its credit.
+        public var paymentTimeout: Duration
+        /// How long a channel read from the chain is trusted before it is read again.
+        public var channelCacheTTL: Duration
+
+        public init(chainID: String, model: Hash256, offer: Price, creditWindowTokens: UInt64 = 32,
+                    paymentTimeout: Duration = .seconds(15), channelCacheTTL: Duration = .seconds(2)) {
+            self.chainID = chainID; self.model = model; self.offer = offer; self.creditWindowTokens = creditWindowTokens
+            self.paymentTimeout = paymentTimeout; self.channelCacheTTL = channelCacheTTL
+        }
+    }
+
+    public let configuration: Configuration
+    public let key: SigningKey
+    public nonisolated let node: NodeClient
+    let store: ReceiptStore
+    let logger: Logger
+    private(set) var meter: ProviderMeter
+    private var channels: [Hash256: (channel: Channel, read: ContinuousClock.Instant)] = [:]
+
+    public init(configuration: Configuration, key: SigningKey, node: NodeClient, store: ReceiptStore, logger: Logger) throws {
+        self.configuration = configuration
+        self.key = key
+        self.node = node
+        self.store = store
+        self.logger = logger
+        var meter = ProviderMeter(chainID: configuration.chainID, provider: key.account, model: configuration.model, offer: configuration.offer,
+                                  creditWindowTokens: configuration.creditWindowTokens)
+        for (id, account) in try store.loadAll() { meter.restore(id, account) }
+        self.meter = meter
+    }
+
+    public var provider: AccountID { key.account }
+
+    /// The channel as the chain has it (cached briefly; read again when `fresh`).
+    func channel(_ id: Hash256, fresh: Bool = false) async -> Channel? {
+        if !fresh, let cached = channels[id], ContinuousClock.now - cached.read < configuration.channelCacheTTL { return cached.channel }
+        guard let view = try? await node.channel(id), let channel = Channel(view) else { return nil }
+        channels[id] = (channel, .now)
+        return channel
+    }
+
+    /// Admits a request; returns what the channel owed when it started.
+    public func admit(_ header: RequestHeader, signature: Signature, body: [UInt8]) async throws(GatewayError) -> UInt64 {
+        var result = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel))
+        if case .failure(let refusal) = result, [.channelUnknown, .channelNotOpen, .staleOpening, .depositExhausted(deposit: 0, owed: 0)].contains(where: { sameKind($0, refusal) }) {
+            // The chain may have moved (a new opening, a top-up): read it again before refusing.
+            result = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel, fresh: true))
+        }
+        if case .failure(let refusal) = result { throw .refused(refusal) }
+        try persist(header.channel)
+        return meter.accounts[header.channel]!.owed
+    }
+
+    /// Charges `usage` to the channel, waiting (bounded) for a receipt when the credit window is
+    /// used up. Throws when the client does not pay in time or the request reached its maximum.
+    public func charge(_ channel: Hash256, _ usage: Usage, owedAtStart: UInt64, maxCost: UInt64) async throws(GatewayError) {
+        let deadline = ContinuousClock.now + configuration.paymentTimeout
+        while !meter.mayServe(channel, more: usage, owedAtStart: owedAtStart, maxCost: maxCost) {
+            guard let account = meter.accounts[channel] else { throw GatewayError(status: 402, code: "channel_unknown", message: "no such channel") }
+            let next = account.price.cost(prompt: account.usage.promptTokens + usage.promptTokens,
+                                          completion: account.usage.completionTokens + usage.completionTokens) ?? .max
+            if next > account.deposit { throw .refused(.depositExhausted(deposit: account.deposit, owed: account.owed)) }
+            if next - min(next, owedAtStart) > maxCost {
+                throw GatewayError(status: 402, code: "max_cost_reached", message: "the request reached its signed maximum cost \(maxCost)")
+            }
+            if ContinuousClock.now >= deadline {
+                throw GatewayError(status: 402, code: "payment_timeout", message: "no receipt within \(configuration.paymentTimeout) at the end of the credit window")
+            }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        meter.record(channel, usage)
+    }
+
+    /// Ends a request: the completion tokens generated are replaced by the count both sides agree
+    /// on (the finished text re-tokenized with the model's tokenizer), and the account is stored.
+    public func finish(_ channel: Hash256, generated: UInt64, counted: UInt64) throws(GatewayError) {
+        guard var account = meter.accounts[channel] else { return }
+        account.usage.completionTokens = account.usage.completionTokens - min(account.usage.completionTokens, generated) + counted
+        meter.restore(channel, account)
+        try persist(channel)
+    }
+
+    /// Accepts a receipt and stores it before answering.
+    public func accept(_ receipt: Receipt, signature: Signature) throws(GatewayError) -> UInt64 {
+        switch meter.accept(receipt, signature: signature) {
+        case .success(let amount):
+            try persist(receipt.channel)
+            return amount
+        case .failure(let refusal):
+            throw .refused(refusal)
+        }
+    }
+
+    /// Channels with a receipt, for the claimer.
+    func receipts() -> [(channel: Hash256, receipt: Receipt, signature: Signature)] {
+        meter.accounts.keys.sorted().compactMap { id in
+            guard let account = meter.accounts[id], let receipt = account.receipt, let signature = account.receiptSignature else { return nil }
+            return (id, receipt, signature)
+        }
+    }
+
+    public func account(_ channel: Hash256) -> ProviderMeter.Account? { meter.accounts[channel] }
+
+    private func persist(_ channel: Hash256) throws(GatewayError) {
+        guard let account = meter.accounts[channel] else { return }
+        do { try store.save(channel, account) } catch {
+            logger.error("cannot store channel state", metadata: ["error": "\(error)"])
+            throw GatewayError(status: 503, code: "storage_failed", message: "the provider cannot store receipts right now")
+        }
+    }
+
+    public func sign(_ transcript: TranscriptCommitment) -> Signature { key.sign(transcript.signingBytes(chainID: configuration.chainID)) }
+}
+
+private func sameKind(_ a: MeterRefusal, _ b: MeterRefusal) -> Bool { a.code == b.code }
+
+extension Channel {
+    /// The ledger's channel from its RPC view.
+    public init?(_ view: ChannelView) {
+        let status: Channel.Status
+        switch view.status {
+        case "open": status = .open
+        case "closing": status = .closing
+        case "closed": status = .closed
+        default: return nil
+        }
+        self.init(client: view.client, provider: view.provider, model: view.model, openCounter: view.openCounter, status: status,
+                  deposit: view.deposit, claimed: view.claimed, expiry: view.expiry, finalizeHeight: view.finalizeHeight)
+    }
+}

@@ -1,0 +1,160 @@
+import AgoraLedger
+import AgoraMarket
+import AgoraPrimitives
+import AgoraServer
+import AgoraServing
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The provider's public HTTP face: the metered OpenAI endpoints and the receipts endpoint.
+///
+/// A paid request carries `Agora-Request` (the canonical `RequestHeader`, hex) and
+/// `Agora-Signature`; its answer is always a server-sent event stream of
+/// `{"chunk": <OpenAI chunk>}` events, then `{"done": {"usage", "transcript", "signature"}}`
+/// (or `{"error": {...}}`), then `[DONE]`. Receipts arrive on `POST /v1/market/receipts` while the
+/// stream runs: the first, covering the prompt, as soon as the client sees the 200; the stream
+/// waits at the end of each credit window until the next one arrives.
+public struct GatewayServer: Sendable {
+    public let gateway: Gateway
+    public let service: OpenAIService
+    public let modelName: String
+    public let host: String
+    public let port: Int
+    public let maxBodyBytes: Int
+
+    public init(gateway: Gateway, service: OpenAIService, modelName: String, host: String, port: Int, maxBodyBytes: Int = 1 << 20) {
+        self.gateway = gateway; self.service = service; self.modelName = modelName; self.host = host; self.port = port
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    public func application(services: [any Service], logger: Logger, onRunning: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
+        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "agora-provider"),
+                    services: services, onServerRunning: { onRunning($0.localAddress?.port ?? 0) }, logger: logger)
+    }
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        let gateway = self.gateway, service = self.service, server = self
+        router.get("/health") { _, _ in json(.object([("status", "ok")])) }
+        router.get("/v1/market/info") { _, _ in
+            let configuration = gateway.configuration
+            return json(.object([
+                ("provider", .string(await gateway.provider.address)), ("chain_id", .string(configuration.chainID)),
+                ("model", .string(configuration.model.hex)), ("model_name", .string(server.modelName)),
+                ("price_in", .int(Int(clamping: configuration.offer.promptPerMillion))),
+                ("price_out", .int(Int(clamping: configuration.offer.completionPerMillion))),
+                ("credit_window_tokens", .int(Int(clamping: configuration.creditWindowTokens))),
+                ("context_length", .int(service.contextLength)),
+            ]))
+        }
+        router.post("/v1/market/receipts") { request, _ in
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: 4_096) } catch { return failure(413, "request_too_large", "receipt body over 4 KiB") }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+                  let receiptHex = object["receipt"] as? String, let signatureHex = object["signature"] as? String,
+                  let receiptBytes = Hex.decode(receiptHex), let receipt = try? Receipt(canonicalBytes: receiptBytes),
+                  let signatureBytes = Hex.decode(signatureHex), let signature = Signature(bytes: signatureBytes) else {
+                return failure(400, "invalid_receipt", "expected {\"receipt\": hex, \"signature\": hex}")
+            }
+            do {
+                let receipted = try await gateway.accept(receipt, signature: signature)
+                return json(.object([("receipted", .int(Int(clamping: receipted)))]))
+            } catch let error as GatewayError {
+                return failure(error.status, error.code, error.message)
+            } catch {
+                return failure(500, "internal", "\(error)")
+            }
+        }
+        router.post("/v1/market/chat/completions") { request, _ in await server.paid(request, plan: service.planChat) }
+        router.post("/v1/market/completions") { request, _ in await server.paid(request, plan: service.planCompletion) }
+        return router
+    }
+
+    func paid(_ request: Request, plan makePlan: ([UInt8]) throws(OpenAIError) -> OpenAIService.Plan) async -> Response {
+        guard let headerHex = request.headers[.init("agora-request")!], let headerBytes = Hex.decode(headerHex),
+              let header = try? RequestHeader(canonicalBytes: headerBytes),
+              let signatureHex = request.headers[.init("agora-signature")!], let signatureBytes = Hex.decode(signatureHex),
+              let signature = Signature(bytes: signatureBytes) else {
+            return failure(400, "missing_payment_header", "paid requests carry Agora-Request and Agora-Signature headers (hex)")
+        }
+        let bytes: [UInt8]
+        do { bytes = Array(buffer: try await request.body.collect(upTo: maxBodyBytes)) } catch {
+            return failure(413, "request_too_large", "the request body exceeds \(maxBodyBytes) bytes")
+        }
+        var planned: OpenAIService.Plan
+        do { planned = try makePlan(bytes) } catch { return failure(error.status, error.code ?? "invalid_request", error.message) }
+        guard planned.jobs.count == 1 else { return failure(400, "unsupported_n", "paid requests generate one choice (n = 1)") }
+        planned.includeUsage = true
+        let plan = planned
+        let owedAtStart: UInt64
+        do { owedAtStart = try await gateway.admit(header, signature: signature, body: bytes) } catch {
+            return failure(error.status, error.code, error.message)
+        }
+        let gateway = self.gateway, service = self.service, chainID = gateway.configuration.chainID
+        let model = gateway.configuration.model, job = plan.jobs[0]
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody { writer in
+            var tokens: [Int32] = []
+            var text = ""
+            func event(_ value: JSON) async throws {
+                try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + value.bytes + Array("\n\n".utf8)))
+            }
+            do {
+                // The prompt is charged once the answer has started: the client, seeing the 200,
+                // sends the receipt that covers it.
+                try await gateway.charge(header.channel, Usage(promptTokens: UInt64(plan.promptTokens)), owedAtStart: owedAtStart, maxCost: header.maxCost)
+                try await service.stream(plan, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970), onToken: { token in
+                    tokens.append(token)
+                    do { try await gateway.charge(header.channel, Usage(completionTokens: 1), owedAtStart: owedAtStart, maxCost: header.maxCost) }
+                    catch { throw error }
+                }, send: { chunk in
+                    text += chunk.choiceText
+                    try await event(.object([("chunk", chunk)]))
+                })
+            } catch let error as GatewayError {
+                try? await event(.object([("error", .object([("code", .string(error.code)), ("message", .string(error.message))]))]))
+            } catch let error as OpenAIError {
+                try? await event(.object([("error", .object([("code", .string(error.code ?? "error")), ("message", .string(error.message))]))]))
+            } catch {
+                // The client went away: stop at once, settle what was served.
+            }
+            let counted = UInt64((try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false).count) ?? tokens.count)
+            try? await gateway.finish(header.channel, generated: UInt64(tokens.count), counted: counted)
+            let transcript = TranscriptCommitment(provider: await gateway.provider, model: model, parametersDigest: Hash256.sha256(bytes),
+                                                  seed: job.sampling.seed, promptDigest: TranscriptCommitment.digest(tokens: job.prompt),
+                                                  outputDigest: TranscriptCommitment.digest(tokens: tokens))
+            let signature = await gateway.sign(transcript)
+            try? await event(.object([("done", .object([
+                ("usage", .object([("prompt_tokens", .int(plan.promptTokens)), ("completion_tokens", .int(Int(counted))),
+                                   ("generated_tokens", .int(tokens.count))])),
+                ("transcript", .string(Hex.encode(transcript.canonicalBytes))), ("signature", .string(signature.hex)),
+                ("chain_id", .string(chainID)),
+            ]))]))
+            try? await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            try? await writer.finish(nil)
+        })
+    }
+}
+
+func failure(_ status: Int, _ code: String, _ message: String) -> Response {
+    json(.object([("error", .object([("message", .string(message)), ("type", "payment_error"), ("code", .string(code))]))]),
+         status: .init(code: status))
+}
+
+func json(_ value: JSON, status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.bytes)))
+}
+
+extension JSON {
+    /// The text a streamed chunk carries for its first choice (chat delta content or completion text).
+    var choiceText: String {
+        guard case .object(let fields) = self, case .array(let choices)? = fields.first(where: { $0.0 == "choices" })?.1,
+              case .object(let choice)? = choices.first else { return "" }
+        if case .string(let text)? = choice.first(where: { $0.0 == "text" })?.1 { return text }
+        if case .object(let delta)? = choice.first(where: { $0.0 == "delta" })?.1,
+           case .string(let content)? = delta.first(where: { $0.0 == "content" })?.1 { return content }
+        return ""
+    }
+}

@@ -1,0 +1,63 @@
+import AgoraLedger
+import AgoraMarket
+import AgoraPrimitives
+import Foundation
+import GRDB
+
+/// The provider's durable record of every channel it serves: the last sequence admitted, the
+/// tokens served and the best receipt. A receipt is written here (synchronous=FULL) before the
+/// gateway generates further on its credit, so a crash never loses what a client signed.
+public final class ReceiptStore: Sendable {
+    private let database: DatabasePool
+
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        database = try DatabasePool(path: path, configuration: configuration)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE channels (
+                    channel BLOB PRIMARY KEY, open_counter INTEGER NOT NULL, client BLOB NOT NULL,
+                    price_in INTEGER NOT NULL, price_out INTEGER NOT NULL, deposit INTEGER NOT NULL,
+                    last_sequence INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+                    receipted INTEGER NOT NULL, receipt BLOB, signature BLOB
+                ) WITHOUT ROWID;
+                """)
+        }
+        try migrator.migrate(database)
+    }
+
+    public func save(_ channel: Hash256, _ account: ProviderMeter.Account) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO channels (channel, open_counter, client, price_in, price_out, deposit, last_sequence,
+                    prompt_tokens, completion_tokens, receipted, receipt, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [
+                    Data(channel.bytes), Int64(bitPattern: account.openCounter), Data(account.client.key.bytes),
+                    Int64(bitPattern: account.price.promptPerMillion), Int64(bitPattern: account.price.completionPerMillion),
+                    Int64(bitPattern: account.deposit), Int64(bitPattern: account.lastSequence),
+                    Int64(bitPattern: account.usage.promptTokens), Int64(bitPattern: account.usage.completionTokens),
+                    Int64(bitPattern: account.receipted), account.receipt.map { Data($0.canonicalBytes) },
+                    account.receiptSignature.map { Data($0.bytes) },
+                ])
+        }
+    }
+
+    public func loadAll() throws -> [(Hash256, ProviderMeter.Account)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM channels ORDER BY channel").compactMap { row in
+                func u64(_ column: String) -> UInt64 { UInt64(bitPattern: row[column] as Int64) }
+                guard let channel = Hash256(bytes: row["channel"] as Data), let client = Hash256(bytes: row["client"] as Data) else { return nil }
+                let receipt = (row["receipt"] as Data?).flatMap { try? Receipt(canonicalBytes: Array($0)) }
+                let signature = (row["signature"] as Data?).flatMap { Signature(bytes: Array($0)) }
+                return (channel, ProviderMeter.Account(
+                    openCounter: u64("open_counter"), client: AccountID(key: client), deposit: u64("deposit"),
+                    price: Price(promptPerMillion: u64("price_in"), completionPerMillion: u64("price_out")),
+                    lastSequence: u64("last_sequence"),
+                    usage: Usage(promptTokens: u64("prompt_tokens"), completionTokens: u64("completion_tokens")),
+                    receipted: u64("receipted"), receipt: receipt, receiptSignature: signature))
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import AgoraLedger
+import AgoraPrimitives
+
+/// The client's side of one channel opening, without I/O: the next request header, and receipts
+/// for what the client itself counted — never for what a provider merely reports.
+public struct ClientMeter: Sendable, Equatable {
+    public let chainID: String
+    public let channel: Hash256
+    public let openCounter: UInt64
+    public let price: Price
+    public private(set) var deposit: UInt64
+    public private(set) var nextSequence: UInt64
+    /// Tokens the client counted (with the model's tokenizer) across the opening.
+    public private(set) var usage: Usage
+    /// The last cumulative amount signed.
+    public private(set) var signed: UInt64
+    private var receiptSequence: UInt64
+
+    public init(chainID: String, channel: Hash256, openCounter: UInt64, price: Price, deposit: UInt64,
+                nextSequence: UInt64 = 1, usage: Usage = Usage(), signed: UInt64 = 0) {
+        self.chainID = chainID; self.channel = channel; self.openCounter = openCounter; self.price = price
+        self.deposit = deposit; self.nextSequence = nextSequence; self.usage = usage; self.signed = signed
+        receiptSequence = nextSequence
+    }
+
+    public var owed: UInt64 { price.cost(prompt: usage.promptTokens, completion: usage.completionTokens) ?? .max }
+    public var remaining: UInt64 { deposit - min(deposit, owed) }
+
+    public mutating func toppedUp(to deposit: UInt64) { self.deposit = max(self.deposit, deposit) }
+
+    /// A signed header for the next request with this exact body.
+    public mutating func header(body: [UInt8], maxCost: UInt64, key: SigningKey) -> (RequestHeader, Signature) {
+        let header = RequestHeader(channel: channel, openCounter: openCounter, sequence: nextSequence, maxCost: maxCost, price: price,
+                                   bodyDigest: Hash256.sha256(body))
+        nextSequence += 1
+        return (header, key.sign(header.signingBytes(chainID: chainID)))
+    }
+
+    /// Adds tokens the client counted itself.
+    public mutating func count(_ more: Usage) { usage = usage + more }
+
+    /// A cumulative receipt for everything counted so far (capped at the deposit), or nil when
+    /// nothing new is owed.
+    public mutating func receipt(transcript: Hash256, key: SigningKey) -> (Receipt, Signature)? {
+        let amount = min(owed, deposit)
+        guard amount > signed else { return nil }
+        receiptSequence += 1
+        let receipt = Receipt(channel: channel, openCounter: openCounter, cumulativeAmount: amount, sequence: receiptSequence, transcript: transcript)
+        signed = amount
+        return (receipt, key.sign(receipt.signingBytes(chainID: chainID)))
+    }
+}

@@ -1,0 +1,170 @@
+import AgoraLedger
+import AgoraPrimitives
+
+/// Why a provider refused a request or a receipt. Stable names, sent to the client.
+public enum MeterRefusal: Error, Equatable, Sendable, CustomStringConvertible {
+    case channelUnknown
+    case channelNotOpen
+    case notThisProvider
+    case modelNotServed
+    case staleOpening
+    case sequenceReplayed(last: UInt64)
+    case badSignature
+    case priceBelowOffer(Price)
+    case priceChanged(Price)
+    case bodyMismatch
+    case depositExhausted(deposit: UInt64, owed: UInt64)
+    /// More is owed beyond the last receipt than one credit window: pay first.
+    case arrears(owed: UInt64, receipted: UInt64)
+    case receiptNotIncreasing(receipted: UInt64)
+    case receiptAboveOwed(owed: UInt64)
+
+    public var code: String {
+        switch self {
+        case .channelUnknown: "channel_unknown"
+        case .channelNotOpen: "channel_not_open"
+        case .notThisProvider: "not_this_provider"
+        case .modelNotServed: "model_not_served"
+        case .staleOpening: "stale_opening"
+        case .sequenceReplayed: "sequence_replayed"
+        case .badSignature: "bad_signature"
+        case .priceBelowOffer: "price_below_offer"
+        case .priceChanged: "price_changed"
+        case .bodyMismatch: "body_mismatch"
+        case .depositExhausted: "deposit_exhausted"
+        case .arrears: "arrears"
+        case .receiptNotIncreasing: "receipt_not_increasing"
+        case .receiptAboveOwed: "receipt_above_owed"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .channelUnknown: "no such channel on chain"
+        case .channelNotOpen: "the channel is not open"
+        case .notThisProvider: "the channel pays another provider"
+        case .modelNotServed: "the channel is for a model this provider does not serve"
+        case .staleOpening: "the header names an earlier opening of this channel"
+        case .sequenceReplayed(let last): "sequence already used (last accepted: \(last))"
+        case .badSignature: "the client's signature does not verify"
+        case .priceBelowOffer(let offer): "price below the offer (\(offer.promptPerMillion)/\(offer.completionPerMillion) per million)"
+        case .priceChanged(let price): "this channel opening runs at \(price.promptPerMillion)/\(price.completionPerMillion) per million"
+        case .bodyMismatch: "the body does not match the signed digest"
+        case .depositExhausted(let deposit, let owed): "the deposit (\(deposit)) is used up (owed \(owed)); top up the channel"
+        case .arrears(let owed, let receipted): "owed \(owed) but receipted only \(receipted); send a receipt first"
+        case .receiptNotIncreasing(let receipted): "receipts must exceed the last one (\(receipted))"
+        case .receiptAboveOwed(let owed): "receipt above what is owed (\(owed))"
+        }
+    }
+}
+
+/// The provider's side of metered sessions, without I/O: which requests to admit, how far ahead of
+/// the client's receipts it may generate (one credit window), and which receipts to keep. The
+/// gateway feeds it the channel as the chain has it and persists every accepted receipt before it
+/// generates further.
+public struct ProviderMeter: Sendable {
+    public struct Account: Sendable, Equatable {
+        public var openCounter: UInt64
+        public var client: AccountID
+        public var deposit: UInt64
+        public var price: Price
+        public var lastSequence: UInt64
+        /// Tokens served on this opening, as the provider counted them.
+        public var usage: Usage
+        /// Highest cumulative amount the client has signed for, and that receipt.
+        public var receipted: UInt64
+        public var receipt: Receipt?
+        public var receiptSignature: Signature?
+
+        public var owed: UInt64 { price.cost(prompt: usage.promptTokens, completion: usage.completionTokens) ?? .max }
+
+        public init(openCounter: UInt64, client: AccountID, deposit: UInt64, price: Price, lastSequence: UInt64, usage: Usage,
+                    receipted: UInt64, receipt: Receipt? = nil, receiptSignature: Signature? = nil) {
+            self.openCounter = openCounter; self.client = client; self.deposit = deposit; self.price = price
+            self.lastSequence = lastSequence; self.usage = usage; self.receipted = receipted; self.receipt = receipt
+            self.receiptSignature = receiptSignature
+        }
+    }
+
+    public let chainID: String
+    public let provider: AccountID
+    public let model: Hash256
+    public let offer: Price
+    /// Completion tokens the provider serves beyond the last receipt before it waits.
+    public let creditWindowTokens: UInt64
+    public private(set) var accounts: [Hash256: Account] = [:]
+
+    public init(chainID: String, provider: AccountID, model: Hash256, offer: Price, creditWindowTokens: UInt64) {
+        self.chainID = chainID; self.provider = provider; self.model = model; self.offer = offer
+        self.creditWindowTokens = creditWindowTokens
+    }
+
+    /// The credit window in base units at `price`: what the provider risks at most per channel.
+    public func creditWindow(_ price: Price) -> UInt64 { price.cost(prompt: 0, completion: creditWindowTokens) ?? .max }
+
+    /// Restores a channel's state from storage (after a restart).
+    public mutating func restore(_ id: Hash256, _ account: Account) { accounts[id] = account }
+
+    /// Checks a request against the channel as the chain shows it; on success the sequence is
+    /// used up and the request may start.
+    public mutating func admit(_ header: RequestHeader, signature: Signature, body: [UInt8], channel: Channel?) -> Result<Void, MeterRefusal> {
+        guard let channel else { return .failure(.channelUnknown) }
+        if channel.status != .open { return .failure(.channelNotOpen) }
+        if channel.provider != provider { return .failure(.notThisProvider) }
+        if channel.model != model { return .failure(.modelNotServed) }
+        if header.openCounter != channel.openCounter { return .failure(.staleOpening) }
+        if !channel.client.verifies(signature, of: header.signingBytes(chainID: chainID)) { return .failure(.badSignature) }
+        if Hash256.sha256(body) != header.bodyDigest { return .failure(.bodyMismatch) }
+        var account = accounts[header.channel]
+        if account == nil || account!.openCounter != channel.openCounter {
+            if !header.price.covers(offer) { return .failure(.priceBelowOffer(offer)) }
+            account = Account(openCounter: channel.openCounter, client: channel.client, deposit: channel.deposit, price: header.price,
+                              lastSequence: 0, usage: Usage(), receipted: 0)
+        }
+        guard var account else { return .failure(.channelUnknown) }
+        if header.price != account.price { return .failure(.priceChanged(account.price)) }
+        if header.sequence <= account.lastSequence { return .failure(.sequenceReplayed(last: account.lastSequence)) }
+        account.deposit = channel.deposit
+        if account.owed >= account.deposit { return .failure(.depositExhausted(deposit: account.deposit, owed: account.owed)) }
+        if account.owed > account.receipted + creditWindow(account.price) {
+            return .failure(.arrears(owed: account.owed, receipted: account.receipted))
+        }
+        // After this point, the request is admitted.
+        account.lastSequence = header.sequence
+        accounts[header.channel] = account
+        return .success(())
+    }
+
+    /// Whether `more` usage may be served on the channel within a request that started at
+    /// `owedAtStart` and may cost at most `maxCost`: never beyond the deposit, the request's
+    /// maximum, or one credit window past the last receipt.
+    public func mayServe(_ channel: Hash256, more: Usage, owedAtStart: UInt64, maxCost: UInt64) -> Bool {
+        guard let account = accounts[channel],
+              let owed = account.price.cost(prompt: account.usage.promptTokens + more.promptTokens,
+                                            completion: account.usage.completionTokens + more.completionTokens) else { return false }
+        return owed <= account.deposit && owed - min(owed, owedAtStart) <= maxCost
+            && owed <= account.receipted + creditWindow(account.price)
+    }
+
+    public mutating func record(_ channel: Hash256, _ usage: Usage) {
+        guard var account = accounts[channel] else { return }
+        account.usage = account.usage + usage
+        accounts[channel] = account
+    }
+
+    /// Accepts a client's cumulative receipt for the channel's current opening; returns the new
+    /// receipted amount. It may not exceed what the provider counts as owed plus one window
+    /// (the client may pay slightly ahead), and must increase.
+    public mutating func accept(_ receipt: Receipt, signature: Signature) -> Result<UInt64, MeterRefusal> {
+        guard var account = accounts[receipt.channel] else { return .failure(.channelUnknown) }
+        if receipt.openCounter != account.openCounter { return .failure(.staleOpening) }
+        if !account.client.verifies(signature, of: receipt.signingBytes(chainID: chainID)) { return .failure(.badSignature) }
+        if receipt.cumulativeAmount <= account.receipted { return .failure(.receiptNotIncreasing(receipted: account.receipted)) }
+        // After this point, the receipt is accepted.
+        account.receipted = receipt.cumulativeAmount
+        account.receipt = receipt
+        account.receiptSignature = signature
+        accounts[receipt.channel] = account
+        return .success(receipt.cumulativeAmount)
+    }
+}

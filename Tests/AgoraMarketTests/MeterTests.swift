@@ -1,0 +1,139 @@
+import AgoraLedger
+import AgoraMarket
+import AgoraPrimitives
+import Testing
+
+/// The metered protocol between a client and a provider, both sides, without any network.
+@Suite struct MeterTests {
+    let chainID = "agora-test-1"
+    let client = SigningKey(deterministicLabel: "meter/client")
+    let provider = SigningKey(deterministicLabel: "meter/provider")
+    let model = Hash256.sha256([1])
+    let offer = Price(promptPerMillion: 1_000_000, completionPerMillion: 2_000_000)
+
+    var channelID: Hash256 { Channel.id(chainID: chainID, client: client.account, provider: provider.account, model: model) }
+
+    func channel(openCounter: UInt64 = 1, deposit: UInt64 = 1_000, status: Channel.Status = .open) -> Channel {
+        Channel(client: client.account, provider: provider.account, model: model, openCounter: openCounter, status: status,
+                deposit: deposit, claimed: 0, expiry: 100, finalizeHeight: 0)
+    }
+
+    func meters(window: UInt64 = 16, deposit: UInt64 = 1_000) -> (ProviderMeter, ClientMeter) {
+        (ProviderMeter(chainID: chainID, provider: provider.account, model: model, offer: offer, creditWindowTokens: window),
+         ClientMeter(chainID: chainID, channel: channelID, openCounter: 1, price: offer, deposit: deposit))
+    }
+
+    @Test func costIsExactAndMonotone() {
+        #expect(offer.cost(prompt: 10, completion: 20) == 50)
+        #expect(Price(promptPerMillion: 3, completionPerMillion: 7).cost(prompt: 333_333, completion: 1) == 0)
+        #expect(Price(promptPerMillion: 3, completionPerMillion: 7).cost(prompt: 333_334, completion: 0) == 1)
+        #expect(Price(promptPerMillion: .max, completionPerMillion: .max).cost(prompt: .max, completion: .max) == nil)
+        var previous: UInt64 = 0
+        let price = Price(promptPerMillion: 123_457, completionPerMillion: 987_653)
+        for tokens in 0..<UInt64(2_000) {
+            let cost = price.cost(prompt: 17, completion: tokens)!
+            #expect(cost >= previous)
+            previous = cost
+        }
+    }
+
+    @Test func anHonestSessionAdmitsMetersAndSettles() {
+        var (gateway, bridge) = meters()
+        let body = Array("{\"messages\":[]}".utf8)
+        let (header, signature) = bridge.header(body: body, maxCost: 500, key: client)
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .success(()))
+        // Prompt of 10 tokens, then completion tokens one by one: the window (16 tokens at 2 per
+        // token = 32 units) stops the provider until a receipt arrives.
+        gateway.record(channelID, Usage(promptTokens: 10))
+        var served: UInt64 = 0
+        while gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 0, maxCost: 500) {
+            gateway.record(channelID, Usage(completionTokens: 1))
+            served += 1
+        }
+        #expect(served == 11) // 10 + 2 × 11 = 32 units: one window
+        bridge.count(Usage(promptTokens: 10, completionTokens: served))
+        let (receipt, receiptSignature) = bridge.receipt(transcript: .zero, key: client)!
+        #expect(receipt.cumulativeAmount == 32)
+        #expect(gateway.accept(receipt, signature: receiptSignature) == .success(32))
+        #expect(gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 0, maxCost: 500))
+        // A receipt is not replayable, and a stale one is refused.
+        #expect(gateway.accept(receipt, signature: receiptSignature) == .failure(.receiptNotIncreasing(receipted: 32)))
+        #expect(bridge.receipt(transcript: .zero, key: client) == nil)
+    }
+
+    @Test func everyReplayVectorIsRefused() {
+        var (gateway, bridge) = meters()
+        let body = Array("b".utf8)
+        let (header, signature) = bridge.header(body: body, maxCost: 10, key: client)
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .success(()))
+        // The same header again.
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .failure(.sequenceReplayed(last: 1)))
+        let (next, nextSignature) = bridge.header(body: body, maxCost: 10, key: client)
+        // Another body under the same signature.
+        #expect(gateway.admit(next, signature: nextSignature, body: Array("c".utf8), channel: channel()) == .failure(.bodyMismatch))
+        // The channel reopened: a header of the earlier opening.
+        #expect(gateway.admit(next, signature: nextSignature, body: body, channel: channel(openCounter: 2)) == .failure(.staleOpening))
+        // Another chain: the signature covers the chain id.
+        let otherChain = ProviderMeter(chainID: "agora-other-1", provider: provider.account, model: model, offer: offer, creditWindowTokens: 16)
+        var other = otherChain
+        #expect(other.admit(next, signature: nextSignature, body: body, channel: channel()) == .failure(.badSignature))
+        // Another provider: the channel pays someone else.
+        var stranger = ProviderMeter(chainID: chainID, provider: SigningKey(deterministicLabel: "x").account, model: model, offer: offer, creditWindowTokens: 16)
+        #expect(stranger.admit(next, signature: nextSignature, body: body, channel: channel()) == .failure(.notThisProvider))
+        // Another channel's header: signed by its own client, which is not this channel's.
+        var forged = next
+        forged.channel = Hash256.sha256([9])
+        #expect(gateway.admit(forged, signature: client.sign(forged.signingBytes(chainID: chainID)), body: body, channel: nil) == .failure(.channelUnknown))
+        // A header signed by someone other than the channel's client.
+        #expect(gateway.admit(next, signature: provider.sign(next.signingBytes(chainID: chainID)), body: body, channel: channel()) == .failure(.badSignature))
+        #expect(gateway.admit(next, signature: nextSignature, body: body, channel: channel(status: .closing)) == .failure(.channelNotOpen))
+        #expect(gateway.admit(next, signature: nextSignature, body: body, channel: channel()) == .success(()))
+    }
+
+    @Test func aClientThatStopsPayingGetsAtMostOneWindow() {
+        var (gateway, bridge) = meters(window: 8)
+        let body = Array("x".utf8)
+        var total: UInt64 = 0
+        for _ in 0..<5 {
+            let (header, signature) = bridge.header(body: body, maxCost: 1_000, key: client)
+            guard case .success = gateway.admit(header, signature: signature, body: body, channel: channel()) else { break }
+            while gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 0, maxCost: 1_000) {
+                gateway.record(channelID, Usage(completionTokens: 1))
+                total += 1
+            }
+        }
+        #expect(total == 8)
+        #expect(gateway.accounts[channelID]!.owed == gateway.creditWindow(offer))
+    }
+
+    @Test func pricesBelowTheOfferOrChangedMidChannelAreRefused() {
+        var (gateway, _) = meters()
+        let cheap = Price(promptPerMillion: 1, completionPerMillion: 1)
+        var bridge = ClientMeter(chainID: chainID, channel: channelID, openCounter: 1, price: cheap, deposit: 1_000)
+        let body = Array("x".utf8)
+        let (header, signature) = bridge.header(body: body, maxCost: 10, key: client)
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .failure(.priceBelowOffer(offer)))
+        var generous = ClientMeter(chainID: chainID, channel: channelID, openCounter: 1, price: Price(promptPerMillion: 2_000_000, completionPerMillion: 3_000_000), deposit: 1_000)
+        let (h1, s1) = generous.header(body: body, maxCost: 10, key: client)
+        #expect(gateway.admit(h1, signature: s1, body: body, channel: channel()) == .success(()))
+        var changed = ClientMeter(chainID: chainID, channel: channelID, openCounter: 1, price: offer, deposit: 1_000, nextSequence: 5)
+        let (h2, s2) = changed.header(body: body, maxCost: 10, key: client)
+        #expect(gateway.admit(h2, signature: s2, body: body, channel: channel()) == .failure(.priceChanged(generous.price)))
+    }
+
+    @Test func neverServesBeyondTheDepositOrTheRequestMaximum() {
+        var (gateway, bridge) = meters(window: 1_000, deposit: 20)
+        let body = Array("x".utf8)
+        let (header, signature) = bridge.header(body: body, maxCost: 1_000, key: client)
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel(deposit: 20)) == .success(()))
+        var served = 0
+        while gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 0, maxCost: 6) {
+            gateway.record(channelID, Usage(completionTokens: 1)); served += 1
+        }
+        #expect(served == 3)
+        while gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 6, maxCost: 1_000) {
+            gateway.record(channelID, Usage(completionTokens: 1)); served += 1
+        }
+        #expect(served == 10 && gateway.accounts[channelID]!.owed == 20)
+    }
+}
