@@ -160,8 +160,10 @@ public actor Bridge {
 
     func meter(_ provider: AccountID) -> ClientMeter? { meters[provider] }
 
-    /// The channels in use, for status displays.
-    public func channelIDs() -> [Hash256] { meters.values.map(\.channel).sorted() }
+    /// The channels in use, by provider, for status displays.
+    public func channelSummaries() -> [(provider: AccountID, meter: ClientMeter)] {
+        meters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
 
     /// Closes channels idle longer than the configured time and finalizes closed ones whose
     /// window has passed (refunds come back to the wallet).

@@ -42,8 +42,15 @@ public struct BridgeServer: Sendable {
             return reply(.object([("object", "list"), ("data", .array(price == nil ? [] : [.object(entry)]))]))
         }
         router.get("/v1/spend") { _, _ in
-            reply(.object([("spent", .int(Int(clamping: await server.bridge.spent))),
-                           ("budget", .int(Int(clamping: server.bridge.configuration.budget)))]))
+            let channels = await server.bridge.channelSummaries().map { entry -> JSON in
+                .object([("provider", .string(entry.provider.address)), ("channel", .string(entry.meter.channel.hex)),
+                         ("open_counter", .int(Int(clamping: entry.meter.openCounter))), ("signed", .int(Int(clamping: entry.meter.signed))),
+                         ("deposit", .int(Int(clamping: entry.meter.deposit))),
+                         ("prompt_tokens", .int(Int(clamping: entry.meter.usage.promptTokens))),
+                         ("completion_tokens", .int(Int(clamping: entry.meter.usage.completionTokens)))])
+            }
+            return reply(.object([("spent", .int(Int(clamping: await server.bridge.spent))),
+                                  ("budget", .int(Int(clamping: server.bridge.configuration.budget))), ("channels", .array(channels))]))
         }
         router.post("/v1/chat/completions") { request, _ in await server.handle(request, kind: .chat) }
         router.post("/v1/completions") { request, _ in await server.handle(request, kind: .completion) }

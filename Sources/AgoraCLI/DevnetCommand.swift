@@ -29,8 +29,6 @@ struct DevnetCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Status lines go out as they happen, also into a pipe or a file.
-        setvbuf(stdout, nil, _IOLBF, 0)
         let home = ProcessInfo.processInfo.environment["AGORA_HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/agora").path
         let directory = dataDir ?? home + "/devnet"
         try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
@@ -59,13 +57,13 @@ struct DevnetCommand: AsyncParsableCommand {
         for (name, priceIn, priceOut) in providers {
             _ = try children.start(name, ["provider", "-m", modelPath, "--node", nodeURL, "--data-dir", directory + "/" + name, "--port", "0",
                                           "--price-in", priceIn, "--price-out", priceOut, "--faucet", "--threads", "1", "--parallel", "2",
-                                          "--claim-threshold", "0.000005"], logs: directory + "/logs", deadline: .seconds(300))
+                                          "--claim-threshold", "0.000001"], logs: directory + "/logs", deadline: .seconds(300))
         }
         say("starting the bridge")
         let bridge = try children.start("bridge", ["bridge", "-m", modelPath, "--node", nodeURL, "--wallet", directory + "/client.json",
                                                     "--port", String(port), "--faucet", "--budget", "50", "--deposit", "1"], logs: directory + "/logs")
         let bridgeURL = "http://127.0.0.1:\(bridge.port)"
-        print("""
+        out("""
 
         Agora devnet is up (data in \(directory), logs in \(directory)/logs)
           OpenAI endpoint  \(bridgeURL)/v1   model "smollm2"   (any OpenAI client; api key not needed)
@@ -109,8 +107,8 @@ struct DevnetCommand: AsyncParsableCommand {
         }
         let usage = object["usage"] as? [String: Any] ?? [:]
         let provider = (object["agora"] as? [String: Any])?["provider"] as? String ?? "?"
-        print("  answer: \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
-        print("  \(usage["prompt_tokens"] as? Int ?? 0) prompt + \(usage["completion_tokens"] as? Int ?? 0) completion tokens, served by \(provider)")
+        out("  answer: \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        out("  \(usage["prompt_tokens"] as? Int ?? 0) prompt + \(usage["completion_tokens"] as? Int ?? 0) completion tokens, served by \(provider)")
         // The provider claims its receipts; show the settlement once all of it is in a block.
         guard let providerID = AccountID(address: provider) else { return }
         let spent = try await bridgeSpend(bridgeURL)
@@ -122,7 +120,7 @@ struct DevnetCommand: AsyncParsableCommand {
                 // changes are this claim's fees, to the unit.
                 let platform = try await client.account(parameters.treasury).balance - treasuryBefore
                 let ownerFee = try await client.account(owner).balance - ownerBefore
-                print("  settled on chain: \(Amount.format(channel.claimed)) AGR claimed from channel \(channel.id.hex.prefix(16))…: "
+                out("  settled on chain: \(Amount.format(channel.claimed)) AGR claimed from channel \(channel.id.hex.prefix(16))…: "
                       + "provider \(Amount.format(channel.claimed - platform - ownerFee)) + platform fee \(Amount.format(platform)) "
                       + "+ model owner \(Amount.format(ownerFee))\n")
                 return
@@ -132,7 +130,7 @@ struct DevnetCommand: AsyncParsableCommand {
         say("the provider has not claimed yet; it will once its receipts pass its threshold")
     }
 
-    func say(_ line: String) { print("devnet: \(line)") }
+    func say(_ line: String) { out("devnet: \(line)") }
 
     /// Everything the bridge has signed for (its `/v1/spend`).
     func bridgeSpend(_ bridgeURL: String) async throws -> UInt64 {
@@ -202,9 +200,9 @@ private func installStopHandlers(_ children: Children) {
         signal(signalNumber, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
         source.setEventHandler {
-            print("\ndevnet: stopping")
+            out("\ndevnet: stopping")
             children.stopAll()
-            print("devnet: stopped; run `agora devnet` again to resume from the same data")
+            out("devnet: stopped; run `agora devnet` again to resume from the same data")
             Foundation.exit(0)
         }
         source.resume()
@@ -213,3 +211,7 @@ private func installStopHandlers(_ children: Children) {
 }
 
 nonisolated(unsafe) private var retainedSignalSources: [any DispatchSourceSignal] = []
+
+/// Writes a line to stdout at once (unbuffered: status lines must show as they happen, also into
+/// a pipe or a file).
+private func out(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }

@@ -71,12 +71,12 @@ public actor Gateway {
 
     /// Admits a request; returns what the channel owed when it started.
     public func admit(_ header: RequestHeader, signature: Signature, body: [UInt8]) async throws(GatewayError) -> UInt64 {
-        var result = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel))
-        if case .failure(let refusal) = result, [.channelUnknown, .channelNotOpen, .staleOpening, .depositExhausted(deposit: 0, owed: 0)].contains(where: { sameKind($0, refusal) }) {
+        var refusal = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel))
+        if let first = refusal, ["channel_unknown", "channel_not_open", "stale_opening", "deposit_exhausted"].contains(first.code) {
             // The chain may have moved (a new opening, a top-up): read it again before refusing.
-            result = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel, fresh: true))
+            refusal = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel, fresh: true))
         }
-        if case .failure(let refusal) = result { throw .refused(refusal) }
+        if let refusal { throw .refused(refusal) }
         try persist(header.channel)
         return meter.accounts[header.channel]!.owed
     }
@@ -141,8 +141,6 @@ public actor Gateway {
 
     public func sign(_ transcript: TranscriptCommitment) -> Signature { key.sign(transcript.signingBytes(chainID: configuration.chainID)) }
 }
-
-private func sameKind(_ a: MeterRefusal, _ b: MeterRefusal) -> Bool { a.code == b.code }
 
 extension Channel {
     /// The ledger's channel from its RPC view.

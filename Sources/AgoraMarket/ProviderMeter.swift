@@ -105,34 +105,34 @@ public struct ProviderMeter: Sendable {
     /// Restores a channel's state from storage (after a restart).
     public mutating func restore(_ id: Hash256, _ account: Account) { accounts[id] = account }
 
-    /// Checks a request against the channel as the chain shows it; on success the sequence is
-    /// used up and the request may start.
-    public mutating func admit(_ header: RequestHeader, signature: Signature, body: [UInt8], channel: Channel?) -> Result<Void, MeterRefusal> {
-        guard let channel else { return .failure(.channelUnknown) }
-        if channel.status != .open { return .failure(.channelNotOpen) }
-        if channel.provider != provider { return .failure(.notThisProvider) }
-        if channel.model != model { return .failure(.modelNotServed) }
-        if header.openCounter != channel.openCounter { return .failure(.staleOpening) }
-        if !channel.client.verifies(signature, of: header.signingBytes(chainID: chainID)) { return .failure(.badSignature) }
-        if Hash256.sha256(body) != header.bodyDigest { return .failure(.bodyMismatch) }
+    /// Checks a request against the channel as the chain shows it: nil when admitted (the sequence
+    /// is then used up and the request may start), otherwise why not.
+    public mutating func admit(_ header: RequestHeader, signature: Signature, body: [UInt8], channel: Channel?) -> MeterRefusal? {
+        guard let channel else { return .channelUnknown }
+        if channel.status != .open { return .channelNotOpen }
+        if channel.provider != provider { return .notThisProvider }
+        if channel.model != model { return .modelNotServed }
+        if header.openCounter != channel.openCounter { return .staleOpening }
+        if !channel.client.verifies(signature, of: header.signingBytes(chainID: chainID)) { return .badSignature }
+        if Hash256.sha256(body) != header.bodyDigest { return .bodyMismatch }
         var account = accounts[header.channel]
         if account == nil || account!.openCounter != channel.openCounter {
-            if !header.price.covers(offer) { return .failure(.priceBelowOffer(offer)) }
+            if !header.price.covers(offer) { return .priceBelowOffer(offer) }
             account = Account(openCounter: channel.openCounter, client: channel.client, deposit: channel.deposit, price: header.price,
                               lastSequence: 0, usage: Usage(), receipted: 0)
         }
-        guard var account else { return .failure(.channelUnknown) }
-        if header.price != account.price { return .failure(.priceChanged(account.price)) }
-        if header.sequence <= account.lastSequence { return .failure(.sequenceReplayed(last: account.lastSequence)) }
+        guard var account else { return .channelUnknown }
+        if header.price != account.price { return .priceChanged(account.price) }
+        if header.sequence <= account.lastSequence { return .sequenceReplayed(last: account.lastSequence) }
         account.deposit = channel.deposit
-        if account.owed >= account.deposit { return .failure(.depositExhausted(deposit: account.deposit, owed: account.owed)) }
+        if account.owed >= account.deposit { return .depositExhausted(deposit: account.deposit, owed: account.owed) }
         if account.owed > account.receipted + creditWindow(account.price) {
-            return .failure(.arrears(owed: account.owed, receipted: account.receipted))
+            return .arrears(owed: account.owed, receipted: account.receipted)
         }
         // After this point, the request is admitted.
         account.lastSequence = header.sequence
         accounts[header.channel] = account
-        return .success(())
+        return nil
     }
 
     /// Whether `more` usage may be served on the channel within a request that started at

@@ -25,7 +25,8 @@ import Testing
 
     @Test func costIsExactAndMonotone() {
         #expect(offer.cost(prompt: 10, completion: 20) == 50)
-        #expect(Price(promptPerMillion: 3, completionPerMillion: 7).cost(prompt: 333_333, completion: 1) == 0)
+        #expect(Price(promptPerMillion: 3, completionPerMillion: 7).cost(prompt: 333_333, completion: 0) == 0)
+        #expect(Price(promptPerMillion: 3, completionPerMillion: 7).cost(prompt: 333_333, completion: 1) == 1)
         #expect(Price(promptPerMillion: 3, completionPerMillion: 7).cost(prompt: 333_334, completion: 0) == 1)
         #expect(Price(promptPerMillion: .max, completionPerMillion: .max).cost(prompt: .max, completion: .max) == nil)
         var previous: UInt64 = 0
@@ -41,7 +42,7 @@ import Testing
         var (gateway, bridge) = meters()
         let body = Array("{\"messages\":[]}".utf8)
         let (header, signature) = bridge.header(body: body, maxCost: 500, key: client)
-        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .success(()))
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == nil)
         // Prompt of 10 tokens, then completion tokens one by one: the window (16 tokens at 2 per
         // token = 32 units) stops the provider until a receipt arrives.
         gateway.record(channelID, Usage(promptTokens: 10))
@@ -65,29 +66,29 @@ import Testing
         var (gateway, bridge) = meters()
         let body = Array("b".utf8)
         let (header, signature) = bridge.header(body: body, maxCost: 10, key: client)
-        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .success(()))
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == nil)
         // The same header again.
-        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .failure(.sequenceReplayed(last: 1)))
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .sequenceReplayed(last: 1))
         let (next, nextSignature) = bridge.header(body: body, maxCost: 10, key: client)
         // Another body under the same signature.
-        #expect(gateway.admit(next, signature: nextSignature, body: Array("c".utf8), channel: channel()) == .failure(.bodyMismatch))
+        #expect(gateway.admit(next, signature: nextSignature, body: Array("c".utf8), channel: channel()) == .bodyMismatch)
         // The channel reopened: a header of the earlier opening.
-        #expect(gateway.admit(next, signature: nextSignature, body: body, channel: channel(openCounter: 2)) == .failure(.staleOpening))
+        #expect(gateway.admit(next, signature: nextSignature, body: body, channel: channel(openCounter: 2)) == .staleOpening)
         // Another chain: the signature covers the chain id.
         let otherChain = ProviderMeter(chainID: "agora-other-1", provider: provider.account, model: model, offer: offer, creditWindowTokens: 16)
         var other = otherChain
-        #expect(other.admit(next, signature: nextSignature, body: body, channel: channel()) == .failure(.badSignature))
+        #expect(other.admit(next, signature: nextSignature, body: body, channel: channel()) == .badSignature)
         // Another provider: the channel pays someone else.
         var stranger = ProviderMeter(chainID: chainID, provider: SigningKey(deterministicLabel: "x").account, model: model, offer: offer, creditWindowTokens: 16)
-        #expect(stranger.admit(next, signature: nextSignature, body: body, channel: channel()) == .failure(.notThisProvider))
+        #expect(stranger.admit(next, signature: nextSignature, body: body, channel: channel()) == .notThisProvider)
         // Another channel's header: signed by its own client, which is not this channel's.
         var forged = next
         forged.channel = Hash256.sha256([9])
-        #expect(gateway.admit(forged, signature: client.sign(forged.signingBytes(chainID: chainID)), body: body, channel: nil) == .failure(.channelUnknown))
+        #expect(gateway.admit(forged, signature: client.sign(forged.signingBytes(chainID: chainID)), body: body, channel: nil) == .channelUnknown)
         // A header signed by someone other than the channel's client.
-        #expect(gateway.admit(next, signature: provider.sign(next.signingBytes(chainID: chainID)), body: body, channel: channel()) == .failure(.badSignature))
-        #expect(gateway.admit(next, signature: nextSignature, body: body, channel: channel(status: .closing)) == .failure(.channelNotOpen))
-        #expect(gateway.admit(next, signature: nextSignature, body: body, channel: channel()) == .success(()))
+        #expect(gateway.admit(next, signature: provider.sign(next.signingBytes(chainID: chainID)), body: body, channel: channel()) == .badSignature)
+        #expect(gateway.admit(next, signature: nextSignature, body: body, channel: channel(status: .closing)) == .channelNotOpen)
+        #expect(gateway.admit(next, signature: nextSignature, body: body, channel: channel()) == nil)
     }
 
     @Test func aClientThatStopsPayingGetsAtMostOneWindow() {
@@ -96,7 +97,7 @@ import Testing
         var total: UInt64 = 0
         for _ in 0..<5 {
             let (header, signature) = bridge.header(body: body, maxCost: 1_000, key: client)
-            guard case .success = gateway.admit(header, signature: signature, body: body, channel: channel()) else { break }
+            guard gateway.admit(header, signature: signature, body: body, channel: channel()) == nil else { break }
             while gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 0, maxCost: 1_000) {
                 gateway.record(channelID, Usage(completionTokens: 1))
                 total += 1
@@ -112,20 +113,20 @@ import Testing
         var bridge = ClientMeter(chainID: chainID, channel: channelID, openCounter: 1, price: cheap, deposit: 1_000)
         let body = Array("x".utf8)
         let (header, signature) = bridge.header(body: body, maxCost: 10, key: client)
-        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .failure(.priceBelowOffer(offer)))
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .priceBelowOffer(offer))
         var generous = ClientMeter(chainID: chainID, channel: channelID, openCounter: 1, price: Price(promptPerMillion: 2_000_000, completionPerMillion: 3_000_000), deposit: 1_000)
         let (h1, s1) = generous.header(body: body, maxCost: 10, key: client)
-        #expect(gateway.admit(h1, signature: s1, body: body, channel: channel()) == .success(()))
+        #expect(gateway.admit(h1, signature: s1, body: body, channel: channel()) == nil)
         var changed = ClientMeter(chainID: chainID, channel: channelID, openCounter: 1, price: offer, deposit: 1_000, nextSequence: 5)
         let (h2, s2) = changed.header(body: body, maxCost: 10, key: client)
-        #expect(gateway.admit(h2, signature: s2, body: body, channel: channel()) == .failure(.priceChanged(generous.price)))
+        #expect(gateway.admit(h2, signature: s2, body: body, channel: channel()) == .priceChanged(generous.price))
     }
 
     @Test func neverServesBeyondTheDepositOrTheRequestMaximum() {
         var (gateway, bridge) = meters(window: 1_000, deposit: 20)
         let body = Array("x".utf8)
         let (header, signature) = bridge.header(body: body, maxCost: 1_000, key: client)
-        #expect(gateway.admit(header, signature: signature, body: body, channel: channel(deposit: 20)) == .success(()))
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel(deposit: 20)) == nil)
         var served = 0
         while gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 0, maxCost: 6) {
             gateway.record(channelID, Usage(completionTokens: 1)); served += 1

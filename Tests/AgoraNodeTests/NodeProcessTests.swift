@@ -139,16 +139,17 @@ struct NodeProcessTests {
             // Stream transfers, then kill at a random moment while blocks keep coming.
             let killAfter = Duration.milliseconds(Int.random(in: 300...1_200, using: &generator))
             let start = ContinuousClock.now
-            var sent = 0
-            while ContinuousClock.now - start < killAfter && sent < 400 {
-                let user = users[sent % users.count]
-                let to = users[(sent + 1) % users.count].account
-                if let (t, _) = try? await client.signAndSubmit(.transfer(to: to, amount: UInt64(sent + 1)), key: user, fee: parameters.minimumFee),
-                   sent % 10 == 0, (try? await client.transaction(t.id))?.status == .confirmed {
-                    confirmed.append(t.id)
+            var sent: [Hash256] = []
+            while ContinuousClock.now - start < killAfter && sent.count < 400 {
+                let user = users[sent.count % users.count]
+                let to = users[(sent.count + 1) % users.count].account
+                if let (t, _) = try? await client.signAndSubmit(.transfer(to: to, amount: UInt64(sent.count + 1)), key: user, fee: parameters.minimumFee) {
+                    sent.append(t.id)
                 }
-                sent += 1
             }
+            // Remember what the node reports confirmed (blocks keep coming meanwhile), then kill it.
+            if let first = sent.first, try await client.waitForConfirmation(first, timeout: .seconds(30)).status == .confirmed { confirmed.append(first) }
+            for id in sent.dropFirst().prefix(20) where (try? await client.transaction(id))?.status == .confirmed { confirmed.append(id) }
             let heightBeforeKill = try await client.status().height
             node.kill9()
 

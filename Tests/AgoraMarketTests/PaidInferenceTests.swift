@@ -1,0 +1,192 @@
+import AgoraLedger
+import AgoraMarket
+import AgoraModelStore
+import AgoraNode
+import AgoraNodeClient
+import AgoraPrimitives
+import AgoraTestSupport
+import AsyncHTTPClient
+import Foundation
+import Testing
+
+/// The market end to end with the real model: a dev node, a model owner, providers and a bridge,
+/// each the built `agora` binary, driven by the official `openai` package; then the money is
+/// checked on chain to the unit.
+@Suite(.serialized)
+struct PaidInferenceTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("bridge_client_check.py").path
+    static let modelPath: String = try! ModelStore().fetch(.smollm2).path
+    static let cheap = Price(promptPerMillion: 50_000_000, completionPerMillion: 100_000_000)
+    static let dear = Price(promptPerMillion: 80_000_000, completionPerMillion: 160_000_000)
+
+    static func openAIAvailable() -> Bool {
+        if (try? runCommand(["python3", "-c", "import openai"]))?.0 == 0 { return true }
+        return (try? runCommand(["python3", "-m", "pip", "install", "--quiet", "openai"]))?.0 == 0
+    }
+
+    /// A running market: node, model (registered by its own owner, 5% fee), providers, bridge.
+    final class Market: @unchecked Sendable {
+        let directory: String
+        let node: AgoraProcess
+        let client: NodeClient
+        let owner: SigningKey
+        let model: Hash256
+        var providers: [String: AgoraProcess] = [:]
+        var bridge: AgoraProcess?
+
+        init() async throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("agora-market-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            node = try AgoraProcess(command: ["node", "--data-dir", directory + "/node", "--dev", "--block-time", "0.2", "--rpc-port", "0"])
+            client = NodeClient(baseURL: node.rootURL)
+            owner = SigningKey(deterministicLabel: "market-test/owner")
+            model = try sha256(PaidInferenceTests.modelPath)
+            _ = try await client.waitForConfirmation(try await client.faucet(owner.account, amount: 10 * Amount.unitsPerCoin).id)
+            let (t, _) = try await client.signAndSubmit(.modelRegister(model: model, name: "smollm2", source: "test", ownerFeeBasisPoints: 500), key: owner)
+            _ = try await client.waitForConfirmation(t.id)
+        }
+
+        func startProvider(_ name: String, price: Price) throws -> AgoraProcess {
+            let process = try AgoraProcess(command: ["provider", "-m", PaidInferenceTests.modelPath, "--node", node.rootURL, "--data-dir", directory + "/" + name,
+                                                     "--port", "0", "--price-in", Amount.format(price.promptPerMillion),
+                                                     "--price-out", Amount.format(price.completionPerMillion), "--faucet", "--threads", "1",
+                                                     "--parallel", "2", "--claim-threshold", "0.000000001", "--credit-window", "16"],
+                                           deadline: .seconds(180))
+            providers[name] = process
+            return process
+        }
+
+        func startBridge(allow: [AccountID] = []) throws -> AgoraProcess {
+            let process = try AgoraProcess(command: ["bridge", "-m", PaidInferenceTests.modelPath, "--node", node.rootURL, "--wallet", directory + "/client.json",
+                                                     "--port", "0", "--faucet", "--budget", "20", "--deposit", "1"] + allow.flatMap { ["--allow", $0.address] },
+                                           deadline: .seconds(180))
+            bridge = process
+            return process
+        }
+
+        func providerAccount(_ name: String) throws -> AccountID { try KeyFile.load(path: directory + "/" + name + "/provider.key").account }
+
+        /// The bridge's `/v1/spend`.
+        func spend() async throws -> [String: Any] {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: bridge!.rootURL + "/v1/spend"), timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            return try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] ?? [:]
+        }
+
+        /// Polls until every channel of the bridge is claimed up to what the bridge signed (or, for
+        /// the channels in `partial`, claimed at all: their last receipt may never have arrived).
+        func waitForClaims(partial: Set<AccountID> = [], deadline: Duration = .seconds(60)) async throws -> [ChannelView] {
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < deadline {
+                let entries = try await spend()["channels"] as? [[String: Any]] ?? []
+                var views: [ChannelView] = []
+                for entry in entries {
+                    guard let id = (entry["channel"] as? String).flatMap(Hash256.init(hex:)), let signed = entry["signed"] as? Int,
+                          let view = try? await client.channel(id) else { continue }
+                    if view.claimed == UInt64(signed) || (partial.contains(view.provider) && view.claimed > 0) { views.append(view) }
+                }
+                if views.count == entries.count && !entries.isEmpty { return views }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "claims did not reach what the bridge signed"])
+        }
+
+        func stop() {
+            _ = bridge?.stop()
+            for process in providers.values { _ = process.stop() }
+            _ = node.stop()
+        }
+    }
+
+    @Test func openAIClientsPayExactlyWhatTheBridgeCounted() async throws {
+        try #require(Self.openAIAvailable(), "the openai package could not be installed")
+        let market = try await Market()
+        defer { market.stop() }
+        _ = try market.startProvider("cheap", price: Self.cheap)
+        _ = try market.startProvider("dear", price: Self.dear)
+        let cheap = try market.providerAccount("cheap")
+        let parameters = try await market.client.parameters()
+        let treasuryBefore = try await market.client.account(parameters.treasury).balance
+        let ownerBefore = try await market.client.account(market.owner.account).balance
+        let providerBefore = try await market.client.account(cheap)
+        let bridge = try market.startBridge()
+
+        let (status, output) = try runCommand(["python3", Self.script, bridge.baseURL, "smollm2"])
+        #expect(status == 0, "\(output)")
+        let results = try JSONSerialization.jsonObject(with: Data(output.split(separator: "\n").last.map(String.init)?.utf8 ?? "".utf8)) as? [[String: Any]] ?? []
+        #expect(results.count == 4)
+        let prompt = results.reduce(0) { $0 + ($1["prompt"] as? Int ?? 0) }, completion = results.reduce(0) { $0 + ($1["completion"] as? Int ?? 0) }
+
+        // Every request went to the cheaper provider; the bridge signed exactly the price of the
+        // tokens it reported, and the provider claimed exactly that.
+        let channels = try await market.waitForClaims()
+        #expect(channels.count == 1 && channels.first?.provider == cheap)
+        let claimed = channels.reduce(0) { $0 + $1.claimed }
+        #expect(claimed == Self.cheap.cost(prompt: UInt64(prompt), completion: UInt64(completion)))
+        let spent = try await market.spend()["spent"] as? Int
+        #expect(UInt64(spent ?? -1) == claimed)
+        // On chain: what the client paid = provider share + platform fee + owner fee, to the unit.
+        let platform = try await market.client.account(parameters.treasury).balance - treasuryBefore
+        let ownerFee = try await market.client.account(market.owner.account).balance - ownerBefore
+        let providerAfter = try await market.client.account(cheap)
+        let claimFees = (providerAfter.nonce - providerBefore.nonce) * parameters.minimumFee
+        let providerShare = providerAfter.balance + claimFees - providerBefore.balance
+        #expect(providerShare + platform + ownerFee == claimed)
+        #expect(platform > 0 && ownerFee > 0 && providerShare > platform)
+    }
+
+    @Test func aProviderKilledMidStreamIsReplacedAndStillClaims() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let first = try market.startProvider("first", price: Self.cheap)
+        _ = try market.startProvider("second", price: Self.dear)
+        let firstAccount = try market.providerAccount("first"), secondAccount = try market.providerAccount("second")
+        let bridge = try market.startBridge()
+
+        // A long streamed answer; the first provider is killed once some of it has arrived.
+        let outputPath = market.directory + "/stream.txt"
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-sSN", "-o", outputPath, bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                          #"{"model":"smollm2","max_tokens":160,"temperature":0,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Write a long story about a lighthouse keeper."}]}"#]
+        try curl.run()
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(120) {
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            if text.components(separatedBy: "data: ").count > 30 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        first.kill9()
+        while curl.isRunning && ContinuousClock.now - start < .seconds(180) { try await Task.sleep(for: .milliseconds(100)) }
+        let stream = try String(contentsOfFile: outputPath, encoding: .utf8)
+        #expect(stream.contains("data: [DONE]"))
+        #expect(!stream.contains("\"error\""), "\(stream.suffix(400))")
+        #expect(stream.contains("\"finish_reason\":\"length\"") || stream.contains("\"finish_reason\":\"stop\""))
+
+        // Both providers served part of it; the killed one, restarted, claims what it was owed.
+        let spend = try await market.spend()
+        let perProvider = (spend["channels"] as? [[String: Any]] ?? []).reduce(into: [String: Int]()) { $0[$1["provider"] as? String ?? ""] = $1["signed"] as? Int }
+        #expect(perProvider[firstAccount.address] ?? 0 > 0 && perProvider[secondAccount.address] ?? 0 > 0, "\(perProvider)")
+        _ = try market.startProvider("first", price: Self.cheap)
+        let channels = try await market.waitForClaims(partial: [firstAccount])
+        #expect(channels.count == 2)
+        for channel in channels {
+            let signed = UInt64(perProvider[channel.provider.address] ?? 0)
+            if channel.provider == secondAccount {
+                #expect(channel.claimed == signed)
+            } else {
+                // The receipt the bridge signed as the connection died may never have arrived: the
+                // interruption costs the client at most one credit window, never more than it signed.
+                #expect(channel.claimed <= signed && signed - channel.claimed <= Self.cheap.cost(prompt: 0, completion: 16)!)
+            }
+        }
+    }
+}
+
+func sha256(_ path: String) throws -> Hash256 {
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileReadNoSuchFile) }
+    defer { try? handle.close() }
+    var hasher = StreamingSHA256()
+    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(Array(chunk)) }
+    return hasher.finalize()
+}
