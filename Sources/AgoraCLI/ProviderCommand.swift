@@ -10,6 +10,7 @@ import AgoraServing
 import ArgumentParser
 import Foundation
 import Logging
+import AsyncHTTPClient
 
 struct ProviderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,6 +35,9 @@ struct ProviderCommand: AsyncParsableCommand {
     @Flag(help: "Ask a dev node's faucet for the bond and fees when the balance is short.") var faucet = false
     @Option(help: "Register the model on chain under this name if it is not registered yet.") var registerModel: String?
     @Option(help: "Owner fee (basis points) when registering the model.") var ownerFee: UInt16 = 0
+    @Option(help: "Answer from this OpenAI-compatible server (llama-server, vLLM, Ollama; e.g. http://127.0.0.1:8081/v1) instead of the built-in engine; -m names the model file (its id on chain and its tokenizer).")
+    var upstream: String?
+    @Option(help: "Model name to send upstream (default: the client's).") var upstreamModel: String?
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
@@ -41,6 +45,11 @@ struct ProviderCommand: AsyncParsableCommand {
             throw ValidationError("--parallel 1...64, --threads 1...256, --ctx 64...1048576")
         }
         guard (1...1_000_000).contains(creditWindow) else { throw ValidationError("--credit-window must be in 1...1000000") }
+        if let upstream {
+            guard let url = URL(string: upstream), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ValidationError("--upstream must be an http(s) URL, got \(upstream)")
+            }
+        }
     }
 
     func run() async throws {
@@ -58,16 +67,24 @@ struct ProviderCommand: AsyncParsableCommand {
         do { parameters = try await client.parameters() } catch { throw CommandFailure("\(error)") }
 
         let served = ServedModel(id: modelID, tokenizer: tokenizer, chatTemplate: model.file.string("tokenizer.chat_template"))
-        let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: min(ctx, model.config.contextLength))
-        let service = OpenAIService(model: served, scheduler: BatchScheduler(core: SchedulerCore(context: context, tokenizer: tokenizer, slots: parallel, maxQueue: 64)))
+        let service: OpenAIService
+        var forwarder: UpstreamForwarder?
+        if let upstream {
+            service = OpenAIService(model: served, contextLength: min(ctx, model.config.contextLength))
+            forwarder = UpstreamForwarder(client: .shared, baseURL: upstream, upstreamModel: upstreamModel)
+        } else {
+            let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: min(ctx, model.config.contextLength))
+            service = OpenAIService(model: served, scheduler: BatchScheduler(core: SchedulerCore(context: context, tokenizer: tokenizer, slots: parallel, maxQueue: 64)))
+        }
         let gateway = try Gateway(configuration: .init(chainID: parameters.chainID, model: modelHash, offer: offer, creditWindowTokens: creditWindow),
                                   key: key, node: client, store: try ReceiptStore(path: dataDir + "/receipts.sqlite"), logger: logger)
-        let server = GatewayServer(gateway: gateway, service: service, modelName: modelID, host: host, port: port)
+        let server = GatewayServer(gateway: gateway, service: service, modelName: modelID, host: host, port: port, upstream: forwarder)
         let registration = Registration(client: client, key: key, parameters: parameters, model: modelHash, offer: offer,
                                         context: UInt32(min(ctx, model.config.contextLength)), capacity: UInt32(parallel),
                                         faucet: faucet, registerModel: registerModel, ownerFee: ownerFee)
         let endpoint = self.endpoint, host = self.host
-        let app = server.application(services: [SchedulerService(scheduler: service.scheduler!), Claimer(gateway: gateway, highWater: highWater, logger: logger)],
+        let app = server.application(services: (service.scheduler.map { [SchedulerService(scheduler: $0)] } ?? [])
+                                         + [Claimer(gateway: gateway, highWater: highWater, logger: logger)],
                                      logger: logger) { port in
             Task {
                 do {

@@ -24,10 +24,14 @@ public struct GatewayServer: Sendable {
     public let host: String
     public let port: Int
     public let maxBodyBytes: Int
+    /// When set, answers come from this OpenAI-compatible server instead of the built-in engine;
+    /// the gateway meters the text it passes on with the model's tokenizer.
+    public let upstream: UpstreamForwarder?
 
-    public init(gateway: Gateway, service: OpenAIService, modelName: String, host: String, port: Int, maxBodyBytes: Int = 1 << 20) {
+    public init(gateway: Gateway, service: OpenAIService, modelName: String, host: String, port: Int, maxBodyBytes: Int = 1 << 20,
+                upstream: UpstreamForwarder? = nil) {
         self.gateway = gateway; self.service = service; self.modelName = modelName; self.host = host; self.port = port
-        self.maxBodyBytes = maxBodyBytes
+        self.maxBodyBytes = maxBodyBytes; self.upstream = upstream
     }
 
     public func application(services: [any Service], logger: Logger, onRunning: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
@@ -68,12 +72,12 @@ public struct GatewayServer: Sendable {
                 return failure(500, "internal", "\(error)")
             }
         }
-        router.post("/v1/market/chat/completions") { request, _ in await server.paid(request, plan: service.planChat) }
-        router.post("/v1/market/completions") { request, _ in await server.paid(request, plan: service.planCompletion) }
+        router.post("/v1/market/chat/completions") { request, _ in await server.paid(request, path: "/chat/completions", plan: service.planChat) }
+        router.post("/v1/market/completions") { request, _ in await server.paid(request, path: "/completions", plan: service.planCompletion) }
         return router
     }
 
-    func paid(_ request: Request, plan makePlan: ([UInt8]) throws(OpenAIError) -> OpenAIService.Plan) async -> Response {
+    func paid(_ request: Request, path: String, plan makePlan: ([UInt8]) throws(OpenAIError) -> OpenAIService.Plan) async -> Response {
         guard let headerHex = request.headers[.init("agora-request")!], let headerBytes = Hex.decode(headerHex),
               let header = try? RequestHeader(canonicalBytes: headerBytes),
               let signatureHex = request.headers[.init("agora-signature")!], let signatureBytes = Hex.decode(signatureHex),
@@ -93,10 +97,11 @@ public struct GatewayServer: Sendable {
         do { owedAtStart = try await gateway.admit(header, signature: signature, body: bytes) } catch {
             return failure(error.status, error.code, error.message)
         }
-        let gateway = self.gateway, service = self.service, chainID = gateway.configuration.chainID
+        let gateway = self.gateway, service = self.service, upstream = self.upstream, chainID = gateway.configuration.chainID
         let model = gateway.configuration.model, job = plan.jobs[0]
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody { writer in
             var tokens: [Int32] = []
+            var generated = 0
             var text = ""
             func event(_ value: JSON) async throws {
                 try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + value.bytes + Array("\n\n".utf8)))
@@ -105,14 +110,28 @@ public struct GatewayServer: Sendable {
                 // The prompt is charged once the answer has started: the client, seeing the 200,
                 // sends the receipt that covers it.
                 try await gateway.charge(header.channel, Usage(promptTokens: UInt64(plan.promptTokens)), owedAtStart: owedAtStart, maxCost: header.maxCost)
-                try await service.stream(plan, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970), onToken: { token in
-                    tokens.append(token)
-                    do { try await gateway.charge(header.channel, Usage(completionTokens: 1), owedAtStart: owedAtStart, maxCost: header.maxCost) }
-                    catch { throw error }
-                }, send: { chunk in
-                    text += chunk.choiceText
-                    try await event(.object([("chunk", chunk)]))
-                })
+                if let upstream {
+                    // Metered as it passes: each delta's tokens (at least one) before it goes out.
+                    try await upstream.streamText(path, body: bytes) { delta, finish in
+                        let pieces = max(delta.isEmpty ? 0 : 1, (try? service.model.tokenizer.encode(delta, addSpecial: false, parseSpecial: false).count) ?? 1)
+                        if pieces > 0 {
+                            try await gateway.charge(header.channel, Usage(completionTokens: UInt64(pieces)), owedAtStart: owedAtStart, maxCost: header.maxCost)
+                            generated += pieces
+                        }
+                        text += delta
+                        try await event(.object([("chunk", upstreamChunk(delta, finish: finish, kind: plan.kind))]))
+                    }
+                    tokens = (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)) ?? []
+                } else {
+                    try await service.stream(plan, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970), onToken: { token in
+                        tokens.append(token)
+                        generated += 1
+                        try await gateway.charge(header.channel, Usage(completionTokens: 1), owedAtStart: owedAtStart, maxCost: header.maxCost)
+                    }, send: { chunk in
+                        text += chunk.choiceText
+                        try await event(.object([("chunk", chunk)]))
+                    })
+                }
             } catch let error as GatewayError {
                 try? await event(.object([("error", .object([("code", .string(error.code)), ("message", .string(error.message))]))]))
             } catch let error as OpenAIError {
@@ -121,7 +140,7 @@ public struct GatewayServer: Sendable {
                 // The client went away: stop at once, settle what was served.
             }
             let counted = UInt64((try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false).count) ?? tokens.count)
-            try? await gateway.finish(header.channel, generated: UInt64(tokens.count), counted: counted)
+            try? await gateway.finish(header.channel, generated: UInt64(generated), counted: counted)
             let transcript = TranscriptCommitment(provider: await gateway.provider, model: model, parametersDigest: Hash256.sha256(bytes),
                                                   seed: job.sampling.seed, promptDigest: TranscriptCommitment.digest(tokens: job.prompt),
                                                   outputDigest: TranscriptCommitment.digest(tokens: tokens))
@@ -145,6 +164,15 @@ func failure(_ status: Int, _ code: String, _ message: String) -> Response {
 
 func json(_ value: JSON, status: HTTPResponse.Status = .ok) -> Response {
     Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.bytes)))
+}
+
+/// A minimal OpenAI chunk for a delta passed on from an upstream server.
+func upstreamChunk(_ text: String, finish: String?, kind: OpenAIService.Kind) -> JSON {
+    let finishJSON: JSON = finish.map { .string($0) } ?? .null
+    let choice: JSON = kind == .chat
+        ? .object([("index", 0), ("delta", .object(text.isEmpty ? [] : [("content", .string(text))])), ("finish_reason", finishJSON)])
+        : .object([("index", 0), ("text", .string(text)), ("finish_reason", finishJSON)])
+    return .object([("object", .string(kind == .chat ? "chat.completion.chunk" : "text_completion")), ("choices", .array([choice]))])
 }
 
 extension JSON {

@@ -114,6 +114,47 @@ public struct UpstreamForwarder: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: Array(data))))
     }
 
+    /// Streams the first choice of a request from the upstream (asking it to stream), handing each
+    /// text delta and the finish reason, when it comes, to `onText`. For a paid gateway in front of
+    /// the upstream: it meters what it passes on.
+    public func streamText(_ path: String, body: [UInt8], onText: (String, String?) async throws -> Void) async throws {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+            throw OpenAIError.invalid("the body is not a JSON object")
+        }
+        if let upstreamModel { object["model"] = upstreamModel }
+        object["stream"] = true
+        object["stream_options"] = nil
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: Array(try JSONSerialization.data(withJSONObject: object))))
+        let response: HTTPClientResponse
+        do { response = try await client.execute(request, timeout: timeout) } catch {
+            throw OpenAIError(status: 502, message: "the upstream server failed: \(error)", type: "server_error", code: "upstream_unavailable")
+        }
+        guard response.status.code < 400 else {
+            let answer = (try? await response.body.collect(upTo: 1 << 20)).map { String(buffer: $0) } ?? ""
+            throw OpenAIError(status: Int(response.status.code), message: "upstream: \(answer.prefix(300))", type: "server_error", code: "upstream_error")
+        }
+        var pending: [UInt8] = []
+        for try await buffer in response.body {
+            pending += Array(buffer: buffer)
+            guard pending.count <= 1 << 20 else { throw OpenAIError(status: 502, message: "upstream event over 1 MiB", type: "server_error") }
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                var line = Array(pending[..<newline])
+                pending.removeSubrange(...newline)
+                if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                guard line.starts(with: Array("data: ".utf8)) else { continue }
+                let payload = Array(line.dropFirst(6))
+                if payload == Array("[DONE]".utf8) { return }
+                guard let chunk = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any],
+                      let choice = (chunk["choices"] as? [[String: Any]])?.first(where: { ($0["index"] as? Int ?? 0) == 0 }) else { continue }
+                let delta = (choice["delta"] as? [String: Any])?["content"] as? String ?? choice["text"] as? String ?? ""
+                try await onText(delta, choice["finish_reason"] as? String)
+            }
+        }
+    }
+
     func count(_ service: OpenAIService, _ text: String) -> Int {
         (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false).count) ?? 0
     }

@@ -37,7 +37,8 @@ struct PaidInferenceTests {
         init() async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("agora-market-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            node = try AgoraProcess(command: ["node", "--data-dir", directory + "/node", "--dev", "--block-time", "0.2", "--rpc-port", "0"])
+            // Half-second blocks: a 10-block challenge window is then 5 s, ample for a claim under load.
+            node = try AgoraProcess(command: ["node", "--data-dir", directory + "/node", "--dev", "--block-time", "0.5", "--rpc-port", "0"])
             client = NodeClient(baseURL: node.rootURL)
             owner = SigningKey(deterministicLabel: "market-test/owner")
             model = try sha256(PaidInferenceTests.modelPath)
@@ -46,11 +47,11 @@ struct PaidInferenceTests {
             _ = try await client.waitForConfirmation(t.id)
         }
 
-        func startProvider(_ name: String, price: Price) throws -> AgoraProcess {
+        func startProvider(_ name: String, price: Price, claimThreshold: String = "0.000000001", extra: [String] = []) throws -> AgoraProcess {
             let process = try AgoraProcess(command: ["provider", "-m", PaidInferenceTests.modelPath, "--node", node.rootURL, "--data-dir", directory + "/" + name,
                                                      "--port", "0", "--price-in", Amount.format(price.promptPerMillion),
                                                      "--price-out", Amount.format(price.completionPerMillion), "--faucet", "--threads", "1",
-                                                     "--parallel", "2", "--claim-threshold", "0.000000001", "--credit-window", "16"],
+                                                     "--parallel", "2", "--claim-threshold", claimThreshold, "--credit-window", "16"] + extra,
                                            deadline: .seconds(180))
             providers[name] = process
             return process
@@ -180,6 +181,80 @@ struct PaidInferenceTests {
                 #expect(channel.claimed <= signed && signed - channel.claimed <= Self.cheap.cost(prompt: 0, completion: 16)!)
             }
         }
+    }
+}
+
+extension PaidInferenceTests {
+    /// A provider that would not claim yet claims at once when the client closes the channel,
+    /// inside the challenge window; finalizing then refunds the client the rest of its deposit.
+    @Test func aClientCloseMakesTheProviderClaimInsideTheWindow() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        _ = try market.startProvider("patient", price: Self.cheap, claimThreshold: "1000")
+        let bridge = try market.startBridge()
+        let (status, output) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                               #"{"model":"smollm2","max_tokens":20,"messages":[{"role":"user","content":"Say hello."}]}"#])
+        #expect(status == 0 && output.contains("\"finish_reason\""), "\(output)")
+        let entry = try #require((try await market.spend()["channels"] as? [[String: Any]])?.first)
+        let channelID = try #require((entry["channel"] as? String).flatMap(Hash256.init(hex:)))
+        let signed = UInt64(entry["signed"] as? Int ?? 0)
+        #expect(signed > 0)
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await market.client.channel(channelID).claimed == 0, "the threshold should have held the claim back")
+
+        let clientKey = try KeyFile.load(path: market.directory + "/client.json")
+        let (close, _) = try await market.client.signAndSubmit(.channelClose(channel: channelID), key: clientKey)
+        _ = try await market.client.waitForConfirmation(close.id)
+        let closing = try await market.client.channel(channelID)
+        #expect(closing.status == "closing")
+        let start = ContinuousClock.now
+        var claimed: ChannelView?
+        while ContinuousClock.now - start < .seconds(30) {
+            let view = try await market.client.channel(channelID)
+            if view.claimed == signed { claimed = view; break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(claimed != nil, "the provider did not claim after the close")
+        #expect(try await market.client.status().height < closing.finalizeHeight, "the claim came after the window")
+        // After the window, finalizing refunds the client what was not claimed.
+        while try await market.client.status().height < closing.finalizeHeight { try await Task.sleep(for: .milliseconds(200)) }
+        let before = try await market.client.account(clientKey.account).balance
+        let (finalize, _) = try await market.client.signAndSubmit(.channelFinalize(channel: channelID), key: clientKey)
+        #expect(try await market.client.waitForConfirmation(finalize.id).status == .confirmed)
+        let parameters = try await market.client.parameters()
+        #expect(try await market.client.account(clientKey.account).balance + parameters.minimumFee - before == closing.deposit - signed)
+    }
+}
+
+extension PaidInferenceTests {
+    /// A provider in front of another OpenAI-compatible server (here a second `agora serve`) is
+    /// metered and paid the same way: by the tokens the bridge counts.
+    @Test func aProviderInFrontOfAnUpstreamServerIsPaidForWhatTheBridgeCounted() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let upstream = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "upstream", "--parallel", "2", "--ctx", "1024"])
+        defer { _ = upstream.stop() }
+        _ = try market.startProvider("front", price: Self.cheap, extra: ["--upstream", upstream.baseURL])
+        let bridge = try market.startBridge()
+        var prompt = 0, completion = 0
+        for stream in [false, true] {
+            let body = #"{"model":"smollm2","max_tokens":24,"stream":STREAM,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Name three primary colors."}]}"#
+                .replacingOccurrences(of: "STREAM", with: stream ? "true" : "false")
+                .replacingOccurrences(of: #","stream_options":{"include_usage":true}"#, with: stream ? #","stream_options":{"include_usage":true}"# : "")
+            let (status, output) = try runCommand(["curl", "-sSN", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d", body])
+            #expect(status == 0 && !output.contains("\"error\""), "\(output)")
+            guard let usageRange = output.range(of: "\"usage\":{", options: .backwards) else { Issue.record("no usage: \(output)"); continue }
+            let usage = String(output[usageRange.upperBound...].prefix { $0 != "}" })
+            func field(_ name: String) -> Int {
+                guard let range = usage.range(of: "\"\(name)\":") else { return 0 }
+                return Int(usage[range.upperBound...].prefix { $0.isNumber }) ?? 0
+            }
+            prompt += field("prompt_tokens"); completion += field("completion_tokens")
+        }
+        #expect(prompt > 0 && completion > 0)
+        let channels = try await market.waitForClaims()
+        #expect(channels.count == 1)
+        #expect(channels.first?.claimed == Self.cheap.cost(prompt: UInt64(prompt), completion: UInt64(completion)))
     }
 }
 
