@@ -136,7 +136,7 @@ let package = Package(
             name: "AgoraMarketTests",
             dependencies: ["AgoraMarket", "AgoraNode", "AgoraNodeClient", "AgoraModelStore", "AgoraTestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
-            exclude: ["bridge_client_check.py"]
+            exclude: ["bridge_client_check.py", "dishonest_gateway.py"]
         ),
         .testTarget(
             name: "AgoraNodeTests",

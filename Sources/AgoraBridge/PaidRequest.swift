@@ -3,6 +3,7 @@ import AgoraLedger
 import AgoraMarket
 import AgoraPrimitives
 import AgoraServing
+import AsyncHTTPClient
 import Foundation
 import Logging
 
@@ -78,9 +79,20 @@ struct PaidRequest {
         let maxCostWanted = candidate.price.cost(prompt: promptTokens, completion: max(maxTokens, 1)) ?? .max
         let meter = try await bridge.channel(to: candidate, need: min(maxCostWanted, bridge.configuration.deposit))
         let maxCost = min(maxCostWanted, meter.remaining)
-        let (header, signature) = await bridge.header(candidate.account, body: body, maxCost: maxCost)
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: bridge.http)
-        let response = try await gateway.start(path: path, body: body, header: header, signature: signature)
+        var response: HTTPClientResponse?
+        // Sequences must strictly increase per channel; concurrent requests on one channel can
+        // reach the provider out of order, and the later-numbered one wins. Take a new number.
+        for attempt in 1...8 {
+            let (header, signature) = await bridge.header(candidate.account, body: body, maxCost: maxCost)
+            do {
+                response = try await gateway.start(path: path, body: body, header: header, signature: signature)
+                break
+            } catch let failure as GatewayFailure where failure.code == "sequence_replayed" && attempt < 8 {
+                continue
+            }
+        }
+        guard let response else { throw GatewayFailure(status: nil, code: "sequence_replayed", message: "could not get a request admitted") }
         // The provider admitted the request: pay for the prompt, counted here.
         if let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(promptTokens: promptTokens)) {
             try await gateway.sendReceipt(receipt, receiptSignature)

@@ -1,4 +1,5 @@
 import AgoraLedger
+import AgoraModelStore
 import AgoraNode
 import AgoraNodeClient
 import AgoraPrimitives
@@ -296,10 +297,8 @@ extension WalletCommand {
     }
 }
 
+/// The model id of a GGUF file: its SHA-256.
 func sha256(ofFile path: String) throws -> Hash256 {
-    guard let handle = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileReadNoSuchFile) }
-    defer { try? handle.close() }
-    var hasher = StreamingSHA256()
-    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(Array(chunk)) }
-    return hasher.finalize()
+    guard let digest = Hash256(hex: try ModelStore.sha256(of: URL(fileURLWithPath: path))) else { throw CommandFailure("cannot hash \(path)") }
+    return digest
 }

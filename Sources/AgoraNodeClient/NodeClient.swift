@@ -62,12 +62,22 @@ public struct NodeClient: Sendable {
     public func seal() async throws -> HeaderView { try await send("POST", "/v1/dev/seal", body: Optional<String>.none) }
 
     /// Signs `payload` with `key` at the account's next nonce (counting pending transactions).
+    /// Two senders sharing a key (a provider's claimer and its registration, say) can race for a
+    /// nonce; the loser reads the nonce again and retries, a few times.
     public func signAndSubmit(_ payload: Payload, key: SigningKey, fee: UInt64? = nil) async throws -> (Transaction, TransactionStatusView) {
-        async let parameters = self.parameters()
-        async let account = self.account(key.account)
-        let (p, a) = try await (parameters, account)
-        let transaction = Transaction.signed(by: key, chainID: p.chainID, nonce: a.nextNonce, fee: fee ?? p.minimumFee, payload: payload)
-        return (transaction, try await submit(transaction))
+        let parameters = try await self.parameters()
+        var attempt = 0
+        while true {
+            attempt += 1
+            let account = try await self.account(key.account)
+            let transaction = Transaction.signed(by: key, chainID: parameters.chainID, nonce: account.nextNonce,
+                                                 fee: fee ?? parameters.minimumFee, payload: payload)
+            do {
+                return (transaction, try await submit(transaction))
+            } catch NodeClientError.refused(_, let error) where attempt < 5 && ["replacement_underpriced", "nonce_too_low", "duplicate"].contains(error.code) {
+                try await Task.sleep(for: .milliseconds(50 * attempt))
+            }
+        }
     }
 
     /// Polls until the transaction is confirmed or rejected, or `timeout` passes.

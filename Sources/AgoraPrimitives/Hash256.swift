@@ -97,11 +97,3 @@ public enum Hex {
         }
     }
 }
-
-/// SHA-256 over data that arrives in pieces (model files).
-public struct StreamingSHA256 {
-    private var hasher = SHA256()
-    public init() {}
-    public mutating func update(_ bytes: [UInt8]) { hasher.update(data: bytes) }
-    public func finalize() -> Hash256 { Hash256(bytes: Array(hasher.finalize()))! }
-}

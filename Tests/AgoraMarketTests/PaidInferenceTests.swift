@@ -234,7 +234,7 @@ extension PaidInferenceTests {
         defer { market.stop() }
         let upstream = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "upstream", "--parallel", "2", "--ctx", "1024"])
         defer { _ = upstream.stop() }
-        _ = try market.startProvider("front", price: Self.cheap, extra: ["--upstream", upstream.baseURL])
+        _ = try market.startProvider("front", price: Self.cheap, extra: ["--upstream", upstream.baseURL, "--upstream-model", "upstream"])
         let bridge = try market.startBridge()
         var prompt = 0, completion = 0
         for stream in [false, true] {
@@ -258,10 +258,59 @@ extension PaidInferenceTests {
     }
 }
 
+extension PaidInferenceTests {
+    /// A provider that reports far more tokens than it delivered is paid only for what the bridge
+    /// counted with the model's tokenizer.
+    @Test func aProviderThatOverReportsUsageIsPaidOnlyWhatTheBridgeCounted() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let portFile = market.directory + "/liar.port", receiptsFile = market.directory + "/liar.receipts"
+        let liar = Process()
+        liar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        liar.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("dishonest_gateway.py").path,
+                          portFile, receiptsFile]
+        try liar.run()
+        defer { liar.terminate() }
+        var port: Int?
+        let start = ContinuousClock.now
+        while port == nil && ContinuousClock.now - start < .seconds(20) {
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let liarPort = try #require(port)
+        // The liar registers on chain like any provider.
+        let key = SigningKey(deterministicLabel: "market-test/liar")
+        let parameters = try await market.client.parameters()
+        _ = try await market.client.waitForConfirmation(try await market.client.faucet(key.account, amount: parameters.minimumProviderBond + Amount.unitsPerCoin).id)
+        for payload: Payload in [.stakeBond(amount: parameters.minimumProviderBond),
+                                 .providerRegister(ProviderProfile(endpoint: "http://127.0.0.1:\(liarPort)",
+                                                                   offers: [Offer(model: market.model, priceIn: Self.cheap.promptPerMillion,
+                                                                                  priceOut: Self.cheap.completionPerMillion, contextLength: 2048)],
+                                                                   encryptionKey: key.encryptionPublicKey, capacity: 1))] {
+            let (t, _) = try await market.client.signAndSubmit(payload, key: key)
+            #expect(try await market.client.waitForConfirmation(t.id).status == .confirmed)
+        }
+        let bridge = try market.startBridge()
+        let (status, output) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                               #"{"model":"smollm2","max_tokens":32,"messages":[{"role":"user","content":"Greet me."}]}"#])
+        #expect(status == 0 && output.contains("Hello there, my good friend."), "\(output)")
+        let answer = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+        let usage = try #require(answer?["usage"] as? [String: Any])
+        let prompt = try #require(usage["prompt_tokens"] as? Int), completion = try #require(usage["completion_tokens"] as? Int)
+        #expect(completion < 20 && prompt < 100, "the bridge took the provider's word: \(usage)")
+        let signed = (try await market.spend()["channels"] as? [[String: Any]])?.first?["signed"] as? Int
+        #expect(UInt64(signed ?? -1) == Self.cheap.cost(prompt: UInt64(prompt), completion: UInt64(completion)))
+        // Every receipt the liar holds is within that amount.
+        let receipts = try String(contentsOfFile: receiptsFile, encoding: .utf8).split(separator: "\n")
+        #expect(!receipts.isEmpty)
+        for line in receipts {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            let receipt = try Receipt(canonicalBytes: try #require(Hex.decode(object?["receipt"] as? String ?? "")))
+            #expect(receipt.cumulativeAmount <= UInt64(signed ?? 0))
+        }
+    }
+}
+
 func sha256(_ path: String) throws -> Hash256 {
-    guard let handle = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileReadNoSuchFile) }
-    defer { try? handle.close() }
-    var hasher = StreamingSHA256()
-    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(Array(chunk)) }
-    return hasher.finalize()
+    try #require(Hash256(hex: try ModelStore.sha256(of: URL(fileURLWithPath: path))))
 }
