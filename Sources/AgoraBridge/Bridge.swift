@@ -22,7 +22,9 @@ public actor Bridge {
         public var budget: UInt64
         /// Deposit of each new channel (and of each top-up).
         public var deposit: UInt64
-        /// A receipt every this many streamed chunks (and one at the end of every answer).
+        /// A receipt every this many streamed chunks (and one at the end of every answer). Four by
+        /// default: concurrent answers share one credit window per channel (64 tokens by default),
+        /// so each may hold back only a few tokens; only the newest receipt is ever sent.
         public var receiptEvery: Int
         /// Providers tried for one request before giving up.
         public var maxAttempts: Int
@@ -30,7 +32,7 @@ public actor Bridge {
         public var idleClose: Duration
 
         public init(modelName: String, model: Hash256, policy: RoutingPolicy = RoutingPolicy(), budget: UInt64, deposit: UInt64,
-                    receiptEvery: Int = 8, maxAttempts: Int = 3, idleClose: Duration = .seconds(600)) {
+                    receiptEvery: Int = 4, maxAttempts: Int = 3, idleClose: Duration = .seconds(600)) {
             self.modelName = modelName; self.model = model; self.policy = policy; self.budget = budget; self.deposit = deposit
             self.receiptEvery = receiptEvery; self.maxAttempts = maxAttempts; self.idleClose = idleClose
         }
@@ -111,6 +113,11 @@ public actor Bridge {
 
     /// A channel to `candidate` with at least `need` unspent: opened or topped up within the budget.
     func channel(to candidate: Candidate, need: UInt64) async throws -> ClientMeter {
+        if let meter = meters[candidate.account], meter.remaining >= need { return meter }
+        // One wallet, one transaction at a time: concurrent requests would open the same channel
+        // twice, or race for the wallet's nonce.
+        await acquire("channels")
+        defer { release("channels") }
         let chainID = try await chain()
         if let meter = meters[candidate.account], meter.remaining >= need { return meter }
         let available = configuration.budget - min(configuration.budget, spent)
@@ -146,6 +153,31 @@ public actor Bridge {
             throw BridgeError(status: 503, code: "transaction_rejected", message: "\(payload.kind) rejected: \(status.rejection ?? "?")")
         }
     }
+
+    private var held: Set<String> = []
+    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    /// A lock by name, held across suspensions (an actor alone does not serialize across awaits).
+    func acquire(_ name: String) async {
+        if held.insert(name).inserted { return }
+        await withCheckedContinuation { waiters[name, default: []].append($0) }
+    }
+
+    /// Hands the lock to the next waiter, or frees it.
+    func release(_ name: String) {
+        if var queue = waiters[name], !queue.isEmpty {
+            let next = queue.removeFirst()
+            waiters[name] = queue
+            next.resume()
+        } else {
+            held.remove(name)
+        }
+    }
+
+    /// Requests on one channel start one at a time (header numbered, sent, admitted), so their
+    /// sequence numbers reach the provider in order; answers then stream concurrently.
+    func beginStart(_ provider: AccountID) async { await acquire("start " + provider.address) }
+    func endStart(_ provider: AccountID) { release("start " + provider.address) }
 
     func header(_ provider: AccountID, body: [UInt8], maxCost: UInt64) -> (RequestHeader, Signature) {
         lastUsed[provider] = .now

@@ -81,21 +81,31 @@ struct PaidRequest {
         let maxCost = min(maxCostWanted, meter.remaining)
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: bridge.http)
         var response: HTTPClientResponse?
-        // Sequences must strictly increase per channel; concurrent requests on one channel can
-        // reach the provider out of order, and the later-numbered one wins. Take a new number.
-        for attempt in 1...8 {
-            let (header, signature) = await bridge.header(candidate.account, body: body, maxCost: maxCost)
-            do {
-                response = try await gateway.start(path: path, body: body, header: header, signature: signature)
-                break
-            } catch let failure as GatewayFailure where failure.code == "sequence_replayed" && attempt < 8 {
-                continue
+        // Sequences must strictly increase per channel: starts are serialized per provider, and a
+        // request that still loses a race (another bridge process on the same wallet) takes a new number.
+        await bridge.beginStart(candidate.account)
+        do {
+            for attempt in 1...8 {
+                let (header, signature) = await bridge.header(candidate.account, body: body, maxCost: maxCost)
+                do {
+                    response = try await gateway.start(path: path, body: body, header: header, signature: signature)
+                    break
+                } catch let failure as GatewayFailure where failure.code == "sequence_replayed" && attempt < 8 {
+                    continue
+                }
             }
+        } catch {
+            await bridge.endStart(candidate.account)
+            throw error
         }
+        await bridge.endStart(candidate.account)
         guard let response else { throw GatewayFailure(status: nil, code: "sequence_replayed", message: "could not get a request admitted") }
+        // Receipts go out in order on their own task, so the answer never waits for them; the
+        // provider waits only if it reaches the end of its credit window first.
+        let receipts = ReceiptSender(gateway: gateway)
         // The provider admitted the request: pay for the prompt, counted here.
         if let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(promptTokens: promptTokens)) {
-            try await gateway.sendReceipt(receipt, receiptSignature)
+            receipts.send(receipt, receiptSignature)
         }
         let start = ContinuousClock.now
         var text = ""
@@ -121,7 +131,7 @@ struct PaidRequest {
                         let safe = now > 2 ? now - 2 : 0
                         if safe > counted, let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(completionTokens: safe - counted)) {
                             counted = safe
-                            try await gateway.sendReceipt(receipt, receiptSignature)
+                            receipts.send(receipt, receiptSignature)
                         }
                     }
                 case .done(_, let commitment, _):
@@ -138,8 +148,9 @@ struct PaidRequest {
         // Settle what this provider delivered, exactly as counted here.
         let exact = try count(text)
         if exact > counted, let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(completionTokens: exact - counted)) {
-            try? await gateway.sendReceipt(receipt, receiptSignature)
+            receipts.send(receipt, receiptSignature)
         }
+        await receipts.finish()
         await bridge.saveState()
         if let failure { throw failure }
         let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
@@ -167,5 +178,32 @@ struct PaidRequest {
         let bytes = Array(try JSONSerialization.data(withJSONObject: object))
         let promptTokens = UInt64(try service.planCompletion(bytes).promptTokens)
         return ("/v1/market/completions", bytes, promptTokens)
+    }
+}
+
+/// Sends one request's receipts to its provider in order, off the answer's path.
+final class ReceiptSender: Sendable {
+    private let continuation: AsyncStream<(Receipt, Signature)>.Continuation
+    private let task: Task<Void, Never>
+
+    init(gateway: GatewayClient) {
+        // Only the newest matters (receipts are cumulative): a slow provider gets the latest, not a backlog.
+        let (stream, continuation) = AsyncStream<(Receipt, Signature)>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.continuation = continuation
+        task = Task {
+            for await (receipt, signature) in stream {
+                // A receipt that fails to arrive is covered by the next; a provider that is gone
+                // fails the answer on its own.
+                try? await gateway.sendReceipt(receipt, signature)
+            }
+        }
+    }
+
+    func send(_ receipt: Receipt, _ signature: Signature) { continuation.yield((receipt, signature)) }
+
+    /// Waits until every receipt sent so far has been delivered (or failed).
+    func finish() async {
+        continuation.finish()
+        await task.value
     }
 }

@@ -26,7 +26,7 @@ struct ProviderCommand: AsyncParsableCommand {
     @Option(help: "Public URL clients reach (default: http://HOST:PORT).") var endpoint: String?
     @Option(help: "AGR per million prompt tokens.") var priceIn: String
     @Option(help: "AGR per million completion tokens.") var priceOut: String
-    @Option(help: "Completion tokens served beyond the last receipt.") var creditWindow: UInt64 = 32
+    @Option(help: "Completion tokens served beyond the last receipt (the most a client can leave unpaid).") var creditWindow: UInt64 = 64
     @Option(help: "Claim when unclaimed receipts exceed this many AGR.") var claimThreshold = "0.01"
     @Option(help: "Sequences decoded together.") var parallel = 2
     @Option(help: "Worker threads.") var threads = 1

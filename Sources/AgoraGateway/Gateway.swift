@@ -32,7 +32,7 @@ public actor Gateway {
         /// How long a channel read from the chain is trusted before it is read again.
         public var channelCacheTTL: Duration
 
-        public init(chainID: String, model: Hash256, offer: Price, creditWindowTokens: UInt64 = 32,
+        public init(chainID: String, model: Hash256, offer: Price, creditWindowTokens: UInt64 = 64,
                     paymentTimeout: Duration = .seconds(15), channelCacheTTL: Duration = .seconds(2)) {
             self.chainID = chainID; self.model = model; self.offer = offer; self.creditWindowTokens = creditWindowTokens
             self.paymentTimeout = paymentTimeout; self.channelCacheTTL = channelCacheTTL
@@ -70,6 +70,7 @@ public actor Gateway {
     }
 
     /// Admits a request; returns what the channel owed when it started.
+    @discardableResult
     public func admit(_ header: RequestHeader, signature: Signature, body: [UInt8]) async throws(GatewayError) -> UInt64 {
         var refusal = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel))
         if let first = refusal, ["channel_unknown", "channel_not_open", "stale_opening", "deposit_exhausted"].contains(first.code) {
@@ -77,20 +78,25 @@ public actor Gateway {
             refusal = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel, fresh: true))
         }
         if let refusal { throw .refused(refusal) }
-        try persist(header.channel)
+        // The sequence is stored with the next receipt or at the end of the request, not here:
+        // a header replayed after a crash could at most make the provider work one credit window
+        // unpaid, and an fsync before every answer would cost every client time to first token.
         return meter.accounts[header.channel]!.owed
     }
 
-    /// Charges `usage` to the channel, waiting (bounded) for a receipt when the credit window is
-    /// used up. Throws when the client does not pay in time or the request reached its maximum.
-    public func charge(_ channel: Hash256, _ usage: Usage, owedAtStart: UInt64, maxCost: UInt64) async throws(GatewayError) {
+    /// Charges `usage` to the channel for a request that has used `request` so far, waiting
+    /// (bounded) for a receipt when the credit window is used up. Throws when the client does not
+    /// pay in time, or the request reached its signed maximum, or the deposit is spent.
+    public func charge(_ channel: Hash256, _ usage: Usage, request: Usage, maxCost: UInt64) async throws(GatewayError) {
         let deadline = ContinuousClock.now + configuration.paymentTimeout
-        while !meter.mayServe(channel, more: usage, owedAtStart: owedAtStart, maxCost: maxCost) {
+        while !meter.mayServe(channel, more: usage, request: request, maxCost: maxCost) {
             guard let account = meter.accounts[channel] else { throw GatewayError(status: 402, code: "channel_unknown", message: "no such channel") }
             let next = account.price.cost(prompt: account.usage.promptTokens + usage.promptTokens,
                                           completion: account.usage.completionTokens + usage.completionTokens) ?? .max
             if next > account.deposit { throw .refused(.depositExhausted(deposit: account.deposit, owed: account.owed)) }
-            if next - min(next, owedAtStart) > maxCost {
+            let requestCost = account.price.cost(prompt: request.promptTokens + usage.promptTokens,
+                                                 completion: request.completionTokens + usage.completionTokens) ?? .max
+            if requestCost > maxCost {
                 throw GatewayError(status: 402, code: "max_cost_reached", message: "the request reached its signed maximum cost \(maxCost)")
             }
             if ContinuousClock.now >= deadline {
@@ -103,19 +109,23 @@ public actor Gateway {
 
     /// Ends a request: the completion tokens generated are replaced by the count both sides agree
     /// on (the finished text re-tokenized with the model's tokenizer), and the account is stored.
-    public func finish(_ channel: Hash256, generated: UInt64, counted: UInt64) throws(GatewayError) {
+    public func finish(_ channel: Hash256, generated: UInt64, counted: UInt64) async throws(GatewayError) {
         guard var account = meter.accounts[channel] else { return }
         account.usage.completionTokens = account.usage.completionTokens - min(account.usage.completionTokens, generated) + counted
         meter.restore(channel, account)
-        try persist(channel)
+        try await persist(channel, account)
     }
 
-    /// Accepts a receipt and stores it before answering.
-    public func accept(_ receipt: Receipt, signature: Signature) throws(GatewayError) -> UInt64 {
-        switch meter.accept(receipt, signature: signature) {
+    /// Accepts a receipt: checked, stored durably, and only then counted as credit — the stream
+    /// never runs on a receipt a crash could lose.
+    public func accept(_ receipt: Receipt, signature: Signature) async throws(GatewayError) -> UInt64 {
+        var candidate = meter
+        switch candidate.accept(receipt, signature: signature) {
         case .success(let amount):
-            try persist(receipt.channel)
-            return amount
+            try await persist(receipt.channel, candidate.accounts[receipt.channel]!)
+            // Other receipts may have landed meanwhile; a lower one is simply covered.
+            _ = meter.accept(receipt, signature: signature)
+            return max(amount, meter.accounts[receipt.channel]?.receipted ?? amount)
         case .failure(let refusal):
             throw .refused(refusal)
         }
@@ -131,9 +141,8 @@ public actor Gateway {
 
     public func account(_ channel: Hash256) -> ProviderMeter.Account? { meter.accounts[channel] }
 
-    private func persist(_ channel: Hash256) throws(GatewayError) {
-        guard let account = meter.accounts[channel] else { return }
-        do { try store.save(channel, account) } catch {
+    private func persist(_ channel: Hash256, _ account: ProviderMeter.Account) async throws(GatewayError) {
+        do { try await store.save(channel, account) } catch {
             logger.error("cannot store channel state", metadata: ["error": "\(error)"])
             throw GatewayError(status: 503, code: "storage_failed", message: "the provider cannot store receipts right now")
         }

@@ -88,13 +88,20 @@ public struct GatewayServer: Sendable {
         do { bytes = Array(buffer: try await request.body.collect(upTo: maxBodyBytes)) } catch {
             return failure(413, "request_too_large", "the request body exceeds \(maxBodyBytes) bytes")
         }
+        // The channel names the model (by its hash); whatever name the client's software put in the
+        // body, the provider plans with its own. The signed digest stays over the bytes as sent.
+        let servedID = self.service.model.id
+        let planBytes: [UInt8] = {
+            guard var object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return bytes }
+            object["model"] = servedID
+            return (try? JSONSerialization.data(withJSONObject: object)).map(Array.init) ?? bytes
+        }()
         var planned: OpenAIService.Plan
-        do { planned = try makePlan(bytes) } catch { return failure(error.status, error.code ?? "invalid_request", error.message) }
+        do { planned = try makePlan(planBytes) } catch { return failure(error.status, error.code ?? "invalid_request", error.message) }
         guard planned.jobs.count == 1 else { return failure(400, "unsupported_n", "paid requests generate one choice (n = 1)") }
         planned.includeUsage = true
         let plan = planned
-        let owedAtStart: UInt64
-        do { owedAtStart = try await gateway.admit(header, signature: signature, body: bytes) } catch {
+        do { try await gateway.admit(header, signature: signature, body: bytes) } catch {
             return failure(error.status, error.code, error.message)
         }
         let gateway = self.gateway, service = self.service, upstream = self.upstream, chainID = gateway.configuration.chainID
@@ -102,20 +109,32 @@ public struct GatewayServer: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody { writer in
             var tokens: [Int32] = []
             var generated = 0
+            var used = Usage()
+            /// Charges this request's next usage (waiting for credit if need be).
+            func charge(_ usage: Usage) async throws {
+                try await gateway.charge(header.channel, usage, request: used, maxCost: header.maxCost)
+                used = used + usage
+            }
             var text = ""
             func event(_ value: JSON) async throws {
                 try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + value.bytes + Array("\n\n".utf8)))
             }
             do {
-                // The prompt is charged once the answer has started: the client, seeing the 200,
-                // sends the receipt that covers it.
-                try await gateway.charge(header.channel, Usage(promptTokens: UInt64(plan.promptTokens)), owedAtStart: owedAtStart, maxCost: header.maxCost)
+                // The prompt is charged with the first token: the client, seeing the 200, sends the
+                // receipt that covers it, while the prompt is being processed.
+                var promptCharged = false
+                func chargePrompt() async throws {
+                    if promptCharged { return }
+                    promptCharged = true
+                    try await charge(Usage(promptTokens: UInt64(plan.promptTokens)))
+                }
                 if let upstream {
                     // Metered as it passes: each delta's tokens (at least one) before it goes out.
-                    try await upstream.streamText(path, body: bytes) { delta, finish in
+                    try await upstream.streamText(path, body: planBytes) { delta, finish in
                         let pieces = max(delta.isEmpty ? 0 : 1, (try? service.model.tokenizer.encode(delta, addSpecial: false, parseSpecial: false).count) ?? 1)
+                        try await chargePrompt()
                         if pieces > 0 {
-                            try await gateway.charge(header.channel, Usage(completionTokens: UInt64(pieces)), owedAtStart: owedAtStart, maxCost: header.maxCost)
+                            try await charge(Usage(completionTokens: UInt64(pieces)))
                             generated += pieces
                         }
                         text += delta
@@ -124,14 +143,16 @@ public struct GatewayServer: Sendable {
                     tokens = (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)) ?? []
                 } else {
                     try await service.stream(plan, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970), onToken: { token in
+                        try await chargePrompt()
                         tokens.append(token)
                         generated += 1
-                        try await gateway.charge(header.channel, Usage(completionTokens: 1), owedAtStart: owedAtStart, maxCost: header.maxCost)
+                        try await charge(Usage(completionTokens: 1))
                     }, send: { chunk in
                         text += chunk.choiceText
                         try await event(.object([("chunk", chunk)]))
                     })
                 }
+                try await chargePrompt()
             } catch let error as GatewayError {
                 try? await event(.object([("error", .object([("code", .string(error.code)), ("message", .string(error.message))]))]))
             } catch let error as OpenAIError {

@@ -28,19 +28,29 @@ public final class ReceiptStore: Sendable {
         try migrator.migrate(database)
     }
 
-    public func save(_ channel: Hash256, _ account: ProviderMeter.Account) throws {
-        try database.write { db in
+    /// Writes a channel's state, unless the stored receipt is already higher (receipts accepted
+    /// concurrently may be stored out of order; the store never goes back). Runs on GRDB's own
+    /// queue: the fsync never blocks the concurrency pool's few threads.
+    public func save(_ channel: Hash256, _ account: ProviderMeter.Account) async throws {
+        let arguments: StatementArguments = [
+            Data(channel.bytes), Int64(bitPattern: account.openCounter), Data(account.client.key.bytes),
+            Int64(bitPattern: account.price.promptPerMillion), Int64(bitPattern: account.price.completionPerMillion),
+            Int64(bitPattern: account.deposit), Int64(bitPattern: account.lastSequence),
+            Int64(bitPattern: account.usage.promptTokens), Int64(bitPattern: account.usage.completionTokens),
+            Int64(bitPattern: account.receipted), account.receipt.map { Data($0.canonicalBytes) },
+            account.receiptSignature.map { Data($0.bytes) },
+        ]
+        try await database.write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO channels (channel, open_counter, client, price_in, price_out, deposit, last_sequence,
+                INSERT INTO channels (channel, open_counter, client, price_in, price_out, deposit, last_sequence,
                     prompt_tokens, completion_tokens, receipted, receipt, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [
-                    Data(channel.bytes), Int64(bitPattern: account.openCounter), Data(account.client.key.bytes),
-                    Int64(bitPattern: account.price.promptPerMillion), Int64(bitPattern: account.price.completionPerMillion),
-                    Int64(bitPattern: account.deposit), Int64(bitPattern: account.lastSequence),
-                    Int64(bitPattern: account.usage.promptTokens), Int64(bitPattern: account.usage.completionTokens),
-                    Int64(bitPattern: account.receipted), account.receipt.map { Data($0.canonicalBytes) },
-                    account.receiptSignature.map { Data($0.bytes) },
-                ])
+                ON CONFLICT(channel) DO UPDATE SET open_counter = excluded.open_counter, client = excluded.client,
+                    price_in = excluded.price_in, price_out = excluded.price_out, deposit = excluded.deposit,
+                    last_sequence = MAX(channels.last_sequence, excluded.last_sequence),
+                    prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
+                    receipted = excluded.receipted, receipt = excluded.receipt, signature = excluded.signature
+                WHERE excluded.open_counter > channels.open_counter OR excluded.receipted >= channels.receipted
+                """, arguments: arguments)
         }
     }
 

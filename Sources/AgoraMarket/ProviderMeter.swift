@@ -135,15 +135,17 @@ public struct ProviderMeter: Sendable {
         return nil
     }
 
-    /// Whether `more` usage may be served on the channel within a request that started at
-    /// `owedAtStart` and may cost at most `maxCost`: never beyond the deposit, the request's
-    /// maximum, or one credit window past the last receipt.
-    public func mayServe(_ channel: Hash256, more: Usage, owedAtStart: UInt64, maxCost: UInt64) -> Bool {
+    /// Whether `more` usage may be served on the channel within a request that has used
+    /// `request` so far and may cost at most `maxCost`: never beyond the deposit, the request's
+    /// signed maximum, or one credit window past the last receipt. (Other requests on the same
+    /// channel share the deposit and the window, not the request's maximum.)
+    public func mayServe(_ channel: Hash256, more: Usage, request: Usage, maxCost: UInt64) -> Bool {
         guard let account = accounts[channel],
               let owed = account.price.cost(prompt: account.usage.promptTokens + more.promptTokens,
-                                            completion: account.usage.completionTokens + more.completionTokens) else { return false }
-        return owed <= account.deposit && owed - min(owed, owedAtStart) <= maxCost
-            && owed <= account.receipted + creditWindow(account.price)
+                                            completion: account.usage.completionTokens + more.completionTokens),
+              let requestCost = account.price.cost(prompt: request.promptTokens + more.promptTokens,
+                                                   completion: request.completionTokens + more.completionTokens) else { return false }
+        return owed <= account.deposit && requestCost <= maxCost && owed <= account.receipted + creditWindow(account.price)
     }
 
     public mutating func record(_ channel: Hash256, _ usage: Usage) {

@@ -47,7 +47,7 @@ import Testing
         // token = 32 units) stops the provider until a receipt arrives.
         gateway.record(channelID, Usage(promptTokens: 10))
         var served: UInt64 = 0
-        while gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 0, maxCost: 500) {
+        while gateway.mayServe(channelID, more: Usage(completionTokens: 1), request: Usage(), maxCost: 500) {
             gateway.record(channelID, Usage(completionTokens: 1))
             served += 1
         }
@@ -56,7 +56,7 @@ import Testing
         let (receipt, receiptSignature) = bridge.receipt(transcript: .zero, key: client)!
         #expect(receipt.cumulativeAmount == 32)
         #expect(gateway.accept(receipt, signature: receiptSignature) == .success(32))
-        #expect(gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 0, maxCost: 500))
+        #expect(gateway.mayServe(channelID, more: Usage(completionTokens: 1), request: Usage(), maxCost: 500))
         // A receipt is not replayable, and a stale one is refused.
         #expect(gateway.accept(receipt, signature: receiptSignature) == .failure(.receiptNotIncreasing(receipted: 32)))
         #expect(bridge.receipt(transcript: .zero, key: client) == nil)
@@ -98,7 +98,7 @@ import Testing
         for _ in 0..<5 {
             let (header, signature) = bridge.header(body: body, maxCost: 1_000, key: client)
             guard gateway.admit(header, signature: signature, body: body, channel: channel()) == nil else { break }
-            while gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 0, maxCost: 1_000) {
+            while gateway.mayServe(channelID, more: Usage(completionTokens: 1), request: Usage(), maxCost: 1_000) {
                 gateway.record(channelID, Usage(completionTokens: 1))
                 total += 1
             }
@@ -127,13 +127,14 @@ import Testing
         let body = Array("x".utf8)
         let (header, signature) = bridge.header(body: body, maxCost: 1_000, key: client)
         #expect(gateway.admit(header, signature: signature, body: body, channel: channel(deposit: 20)) == nil)
-        var served = 0
-        while gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 0, maxCost: 6) {
+        var served: UInt64 = 0
+        while gateway.mayServe(channelID, more: Usage(completionTokens: 1), request: Usage(completionTokens: served), maxCost: 6) {
             gateway.record(channelID, Usage(completionTokens: 1)); served += 1
         }
         #expect(served == 3)
-        while gateway.mayServe(channelID, more: Usage(completionTokens: 1), owedAtStart: 6, maxCost: 1_000) {
-            gateway.record(channelID, Usage(completionTokens: 1)); served += 1
+        var second: UInt64 = 0
+        while gateway.mayServe(channelID, more: Usage(completionTokens: 1), request: Usage(completionTokens: second), maxCost: 1_000) {
+            gateway.record(channelID, Usage(completionTokens: 1)); served += 1; second += 1
         }
         #expect(served == 10 && gateway.accounts[channelID]!.owed == 20)
     }
