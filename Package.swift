@@ -100,6 +100,11 @@ let package = Package(
             name: "AgoraBridge",
             dependencies: ["AgoraMarket", "AgoraServing", "AgoraNodeClient", .product(name: "Hummingbird", package: "hummingbird")]
         ),
+        // Proof of AI: quizzes bound to the chain, and the teacher-forced work every validator re-runs.
+        .target(
+            name: "AgoraConsensus",
+            dependencies: ["AgoraLedger", "AgoraEngine"]
+        ),
         .target(
             name: "AgoraModelStore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -115,6 +120,7 @@ let package = Package(
                 "AgoraNodeClient",
                 "AgoraGateway",
                 "AgoraBridge",
+                "AgoraConsensus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
@@ -131,6 +137,10 @@ let package = Package(
         .target(
             name: "AgoraTestSupport",
             path: "Tests/AgoraTestSupport"
+        ),
+        .testTarget(
+            name: "AgoraConsensusTests",
+            dependencies: ["AgoraConsensus"]
         ),
         .testTarget(
             name: "AgoraMarketTests",

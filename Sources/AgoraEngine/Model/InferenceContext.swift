@@ -52,7 +52,7 @@ public final class InferenceContext: @unchecked Sendable {
     let scores: UnsafeMutablePointer<Float>     // (threads, maxContext) attention scores
     let rowScratch: UnsafeMutablePointer<Float> // (threads, widest row) F16/BF16 rows widened
     let ropeFrequencies: [Double]               // (ropeDims / 2)
-    let maxContext: Int
+    public let maxContext: Int
     let widestRow: Int
     var positions: [Int]
     public internal(set) var logitRows = 0
