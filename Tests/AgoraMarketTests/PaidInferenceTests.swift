@@ -147,6 +147,7 @@ struct PaidInferenceTests {
         // A long streamed answer; the first provider is killed once some of it has arrived.
         let outputPath = market.directory + "/stream.txt"
         let curl = Process()
+        curl.standardError = FileHandle.nullDevice
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         curl.arguments = ["curl", "-sSN", "-o", outputPath, bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
                           #"{"model":"smollm2","max_tokens":160,"temperature":0,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Write a long story about a lighthouse keeper."}]}"#]
@@ -269,8 +270,13 @@ extension PaidInferenceTests {
         liar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         liar.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("dishonest_gateway.py").path,
                           portFile, receiptsFile]
+        // Its output goes nowhere (a child holding the test runner's stdout would keep the run
+        // open), and it is stopped with SIGKILL: children of the test runner inherit a signal
+        // mask that blocks SIGTERM.
+        liar.standardOutput = FileHandle.nullDevice
+        liar.standardError = FileHandle.nullDevice
         try liar.run()
-        defer { liar.terminate() }
+        defer { kill(liar.processIdentifier, SIGKILL); liar.waitUntilExit() }
         var port: Int?
         let start = ContinuousClock.now
         while port == nil && ContinuousClock.now - start < .seconds(20) {

@@ -80,7 +80,8 @@ public func runCommand(_ arguments: [String], deadline: Duration = .seconds(600)
     reader.start()
     let start = ContinuousClock.now
     while process.isRunning && ContinuousClock.now - start < deadline { Thread.sleep(forTimeInterval: 0.05) }
-    if process.isRunning { process.terminate() }
+    // SIGKILL: children of the test runner inherit a signal mask that blocks SIGTERM.
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     process.waitUntilExit()
     while !reader.isFinished { Thread.sleep(forTimeInterval: 0.01) }
     return (process.terminationStatus, String(decoding: box.data, as: UTF8.self))
