@@ -105,6 +105,8 @@ let package = Package(
             name: "AgoraConsensus",
             dependencies: ["AgoraLedger", "AgoraEngine"]
         ),
+        // Waiting for a started `agora` server's ready line (the devnet and the tests).
+        .target(name: "AgoraSubprocess"),
         .target(
             name: "AgoraModelStore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -121,6 +123,7 @@ let package = Package(
                 "AgoraGateway",
                 "AgoraBridge",
                 "AgoraConsensus",
+                "AgoraSubprocess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
@@ -136,6 +139,7 @@ let package = Package(
         ),
         .target(
             name: "AgoraTestSupport",
+            dependencies: ["AgoraSubprocess"],
             path: "Tests/AgoraTestSupport"
         ),
         .testTarget(

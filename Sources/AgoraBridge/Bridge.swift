@@ -47,7 +47,8 @@ public actor Bridge {
     private(set) var meters: [AccountID: ClientMeter] = [:]
     private var lastUsed: [AccountID: ContinuousClock.Instant] = [:]
     private var failures: [AccountID: (count: Int, at: ContinuousClock.Instant)] = [:]
-    private var candidatesCache: (list: [Candidate], at: ContinuousClock.Instant)?
+    /// The directory as last read (nil: read it before the next request).
+    private var candidatesCache: [Candidate]?
     private var throughput: [AccountID: Double] = [:]
     /// Signed on channels already closed (their meters are gone).
     private var settledSpend: UInt64 = 0
@@ -77,9 +78,17 @@ public actor Bridge {
 
     // MARK: Providers
 
-    /// The providers of the model, ranked; cached for a few seconds.
+    /// The providers of the model, ranked. Read from the chain (and timed) only when nothing is
+    /// known yet or after a failure; otherwise the channel keeper refreshes them in the background,
+    /// so a request never waits for the directory.
     func ranked() async throws -> [Candidate] {
-        if let cache = candidatesCache, ContinuousClock.now - cache.at < .seconds(5) { return rank(cache.list) }
+        if let cache = candidatesCache { return rank(cache) }
+        try await refreshCandidates()
+        return rank(candidatesCache ?? [])
+    }
+
+    /// Reads the model's providers from the chain and times each one's info endpoint.
+    public func refreshCandidates() async throws {
         var list: [Candidate] = []
         for view in try await node.providers(model: configuration.model) {
             guard let offer = view.offers.first(where: { $0.model == configuration.model }) else { continue }
@@ -90,8 +99,7 @@ public actor Bridge {
             else { candidate.latency = .seconds(10) }
             list.append(candidate)
         }
-        candidatesCache = (list, .now)
-        return rank(list)
+        candidatesCache = list
     }
 
     private func rank(_ list: [Candidate]) -> [Candidate] {
@@ -190,8 +198,6 @@ public actor Bridge {
         return meters[provider]?.receipt(transcript: .zero, key: key)
     }
 
-    func meter(_ provider: AccountID) -> ClientMeter? { meters[provider] }
-
     /// The channels in use, by provider, for status displays.
     public func channelSummaries() -> [(provider: AccountID, meter: ClientMeter)] {
         meters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
@@ -200,7 +206,7 @@ public actor Bridge {
     /// Closes channels idle longer than the configured time and finalizes closed ones whose
     /// window has passed (refunds come back to the wallet).
     public func tidyChannels() async {
-        guard let chainID = try? await chain(), let height = try? await node.status().height else { return }
+        guard let height = try? await node.status().height else { return }
         for (provider, meter) in meters.sorted(by: { $0.key < $1.key }) {
             guard let view = try? await node.channel(meter.channel) else { continue }
             let idle = ContinuousClock.now - (lastUsed[provider] ?? .now) > configuration.idleClose
@@ -213,7 +219,6 @@ public actor Bridge {
                 meters[provider] = nil
             }
         }
-        _ = chainID
     }
 
     /// What `/v1/models` shows: the model with the best current price on the network.

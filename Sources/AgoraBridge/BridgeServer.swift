@@ -132,7 +132,8 @@ func reply(_ value: JSON, status: HTTPResponse.Status = .ok) -> Response {
 
 func reply(_ error: OpenAIError) -> Response { reply(error.json, status: .init(code: error.status)) }
 
-/// Closes idle channels and finalizes closed ones, every few seconds.
+/// Every few seconds: refreshes the provider directory, closes idle channels and finalizes
+/// closed ones.
 public struct ChannelKeeper: Service {
     let bridge: Bridge
     let interval: Duration
@@ -141,6 +142,7 @@ public struct ChannelKeeper: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
+                try? await bridge.refreshCandidates()
                 await bridge.tidyChannels()
             }
         }

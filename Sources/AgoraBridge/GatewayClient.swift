@@ -9,7 +9,8 @@ import NIOHTTP1
 /// One event of a gateway's paid stream.
 enum GatewayEvent: Sendable {
     case text(String, finish: String?)
-    case done(providerUsage: Usage, transcript: TranscriptCommitment?, signature: Signature?)
+    /// The provider's usage figures are deliberately not read: the bridge pays only its own count.
+    case done(transcript: TranscriptCommitment?, signature: Signature?)
     case error(code: String, message: String)
 }
 
@@ -45,12 +46,23 @@ struct GatewayClient: Sendable {
         let response = try await http.execute(request, timeout: .seconds(10))
         let answer = try await response.body.collect(upTo: 64 * 1024)
         guard response.status == .ok else {
-            let text = String(buffer: answer)
+            let failure = Self.failure(status: response.status.code, body: String(buffer: answer))
             // Concurrent answers on one channel send receipts that may cross on the way: a lower
             // one arriving after a higher one is already covered by it.
-            if text.contains("\"receipt_not_increasing\"") { return }
-            throw GatewayFailure(status: Int(response.status.code), code: "receipt_refused", message: text)
+            if failure.code == "receipt_not_increasing" { return }
+            throw failure
         }
+    }
+
+    /// The provider's error answer as a failure with its code.
+    static func failure(status: UInt, body: String) -> GatewayFailure {
+        var code = "http_\(status)", message = body
+        if let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+           let error = object["error"] as? [String: Any] {
+            code = error["code"] as? String ?? code
+            message = error["message"] as? String ?? message
+        }
+        return GatewayFailure(status: Int(status), code: code, message: message)
     }
 
     /// Starts a paid request; returns once the provider has admitted it (its 200), with the event stream.
@@ -64,13 +76,7 @@ struct GatewayClient: Sendable {
         let response = try await http.execute(request, timeout: .seconds(600))
         if response.status != .ok {
             let answer = (try? await response.body.collect(upTo: 64 * 1024)).map { String(buffer: $0) } ?? ""
-            var code = "http_\(response.status.code)", message = answer
-            if let object = try? JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any],
-               let error = object["error"] as? [String: Any] {
-                code = error["code"] as? String ?? code
-                message = error["message"] as? String ?? message
-            }
-            throw GatewayFailure(status: Int(response.status.code), code: code, message: message)
+            throw Self.failure(status: response.status.code, body: answer)
         }
         return response
     }
@@ -118,11 +124,9 @@ struct GatewayClient: Sendable {
             return .text(text, finish: finish)
         }
         if let done = object["done"] as? [String: Any] {
-            let usage = done["usage"] as? [String: Any]
-            let providerUsage = Usage(promptTokens: UInt64(usage?["prompt_tokens"] as? Int ?? 0), completionTokens: UInt64(usage?["completion_tokens"] as? Int ?? 0))
             let transcript = (done["transcript"] as? String).flatMap(Hex.decode).flatMap { try? TranscriptCommitment(canonicalBytes: $0) }
             let signature = (done["signature"] as? String).flatMap(Hex.decode).flatMap(Signature.init(bytes:))
-            return .done(providerUsage: providerUsage, transcript: transcript, signature: signature)
+            return .done(transcript: transcript, signature: signature)
         }
         if let error = object["error"] as? [String: Any] {
             return .error(code: error["code"] as? String ?? "error", message: error["message"] as? String ?? "")

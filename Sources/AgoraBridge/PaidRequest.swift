@@ -33,7 +33,6 @@ struct PaidRequest {
         }
         let job = plan.jobs[0]
         var delivered = ""
-        var usage = Usage()
         var lastError: Error = BridgeError(status: 503, code: "no_provider", message: "every provider failed")
         for candidate in candidates.prefix(bridge.configuration.maxAttempts) {
             let continuing = !delivered.isEmpty
@@ -47,7 +46,6 @@ struct PaidRequest {
                     delivered += text
                     try await emit(text)
                 })
-                usage = usage + attempt.usage
                 if let finish = attempt.finish {
                     return Outcome(finishReason: finish, usage: Usage(promptTokens: UInt64(plan.promptTokens), completionTokens: try count(delivered)),
                                    provider: candidate.account, transcript: attempt.transcript)
@@ -67,7 +65,6 @@ struct PaidRequest {
 
     struct Attempt {
         var finish: String?
-        var usage: Usage
         var transcript: TranscriptCommitment?
     }
 
@@ -134,7 +131,7 @@ struct PaidRequest {
                             receipts.send(receipt, receiptSignature)
                         }
                     }
-                case .done(_, let commitment, _):
+                case .done(let commitment, _):
                     transcript = commitment
                 case .error(let code, let message):
                     throw BridgeError(status: 502, code: code, message: "provider \(candidate.account): \(message)")
@@ -155,7 +152,7 @@ struct PaidRequest {
         if let failure { throw failure }
         let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
         if exact > 0 && seconds > 0 { await bridge.recordThroughput(candidate.account, tokensPerSecond: Double(exact) / seconds) }
-        return Attempt(finish: finish, usage: Usage(promptTokens: promptTokens, completionTokens: exact), transcript: transcript)
+        return Attempt(finish: finish, transcript: transcript)
     }
 
     /// Completion tokens in `text`, by the model's tokenizer.

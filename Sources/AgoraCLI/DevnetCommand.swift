@@ -3,6 +3,7 @@ import AgoraModelStore
 import AgoraNode
 import AgoraNodeClient
 import AgoraPrimitives
+import AgoraSubprocess
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
@@ -159,18 +160,8 @@ final class Children: @unchecked Sendable {
         log?.seekToEndOfFile()
         process.standardError = log
         try process.run()
-        var line = Data()
-        let start = ContinuousClock.now
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty {
-                if !process.isRunning || ContinuousClock.now - start > deadline { break }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-            line += chunk
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let colon = text.range(of: "127.0.0.1:", options: .backwards), let port = Int(text[colon.upperBound...].prefix { $0.isNumber }) else {
+        let (line, port) = ReadyLine.wait(for: process, output: output, deadline: deadline)
+        guard let port else {
             process.terminate()
             throw CommandFailure("\(name) did not start; see \(logPath)")
         }

@@ -119,13 +119,12 @@ public actor Gateway {
     /// Accepts a receipt: checked, stored durably, and only then counted as credit — the stream
     /// never runs on a receipt a crash could lose.
     public func accept(_ receipt: Receipt, signature: Signature) async throws(GatewayError) -> UInt64 {
-        var candidate = meter
-        switch candidate.accept(receipt, signature: signature) {
-        case .success(let amount):
-            try await persist(receipt.channel, candidate.accounts[receipt.channel]!)
+        switch meter.applying(receipt, signature: signature) {
+        case .success(let account):
+            try await persist(receipt.channel, account)
             // Other receipts may have landed meanwhile; a lower one is simply covered.
             _ = meter.accept(receipt, signature: signature)
-            return max(amount, meter.accounts[receipt.channel]?.receipted ?? amount)
+            return max(account.receipted, meter.accounts[receipt.channel]?.receipted ?? 0)
         case .failure(let refusal):
             throw .refused(refusal)
         }
@@ -138,8 +137,6 @@ public actor Gateway {
             return (id, receipt, signature)
         }
     }
-
-    public func account(_ channel: Hash256) -> ProviderMeter.Account? { meter.accounts[channel] }
 
     private func persist(_ channel: Hash256, _ account: ProviderMeter.Account) async throws(GatewayError) {
         do { try await store.save(channel, account) } catch {

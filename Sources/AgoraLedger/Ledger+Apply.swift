@@ -13,11 +13,13 @@ extension Transaction {
     /// Checks that need no state, cheapest first, the signature last. A transaction that fails one
     /// is refused by the mempool and makes any block containing it invalid.
     public func sanityCheck(_ parameters: ChainParameters) -> Rejection? {
-        if canonicalBytes.count > Limits.transactionBytes { return .tooLarge }
+        // Encoded once: the wire form is the body followed by the fixed-size signature.
+        let body = self.body
+        if body.count + Signature.size > Limits.transactionBytes { return .tooLarge }
         if chainID != parameters.chainID { return .wrongChain }
         if fee < parameters.minimumFee { return .feeBelowMinimum }
         if let rejection = payload.sanityCheck(parameters) { return rejection }
-        if !sender.verifies(signature, of: signingBytes) { return .badSignature }
+        if !sender.verifies(signature, of: DomainTag.transaction.bytes + body) { return .badSignature }
         return nil
     }
 }

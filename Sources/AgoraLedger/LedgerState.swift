@@ -35,8 +35,6 @@ public struct LedgerState: Sendable {
         staleLeaves = Set(values.keys)
     }
 
-    public var recordCount: Int { values.count }
-
     public func value(_ key: StateKey) -> StateValue? { values[key] }
 
     /// Every record, sorted by key.

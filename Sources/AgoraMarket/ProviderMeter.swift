@@ -154,19 +154,26 @@ public struct ProviderMeter: Sendable {
         accounts[channel] = account
     }
 
-    /// Accepts a client's cumulative receipt for the channel's current opening; returns the new
-    /// receipted amount. It may not exceed what the provider counts as owed plus one window
-    /// (the client may pay slightly ahead), and must increase.
-    public mutating func accept(_ receipt: Receipt, signature: Signature) -> Result<UInt64, MeterRefusal> {
+    /// The channel's account with `receipt` applied, if the receipt is acceptable: for the
+    /// channel's current opening, signed by its client, and above the last one. Changes nothing,
+    /// so a gateway can store the result before it counts as credit.
+    public func applying(_ receipt: Receipt, signature: Signature) -> Result<Account, MeterRefusal> {
         guard var account = accounts[receipt.channel] else { return .failure(.channelUnknown) }
         if receipt.openCounter != account.openCounter { return .failure(.staleOpening) }
         if !account.client.verifies(signature, of: receipt.signingBytes(chainID: chainID)) { return .failure(.badSignature) }
         if receipt.cumulativeAmount <= account.receipted { return .failure(.receiptNotIncreasing(receipted: account.receipted)) }
-        // After this point, the receipt is accepted.
         account.receipted = receipt.cumulativeAmount
         account.receipt = receipt
         account.receiptSignature = signature
-        accounts[receipt.channel] = account
-        return .success(receipt.cumulativeAmount)
+        return .success(account)
+    }
+
+    /// Accepts a client's cumulative receipt for the channel's current opening; returns the new
+    /// receipted amount.
+    public mutating func accept(_ receipt: Receipt, signature: Signature) -> Result<UInt64, MeterRefusal> {
+        applying(receipt, signature: signature).map { account in
+            accounts[receipt.channel] = account
+            return account.receipted
+        }
     }
 }

@@ -52,9 +52,9 @@ public actor Node {
         let store = try SQLiteChainStore(path: configuration.dataDirectory + "/chain.sqlite")
         let core: ChainCore
         if let stored = try store.load() {
-            if let proposed, ChainCore.genesisBlock(proposed).block.hash != ChainCore.genesisBlock(stored.genesis).block.hash {
-                throw ChainStoreError.otherChain(stored: ChainCore.genesisBlock(stored.genesis).block.hash,
-                                                 given: ChainCore.genesisBlock(proposed).block.hash)
+            if let proposed {
+                let storedHash = ChainCore.genesisBlock(stored.genesis).block.hash, givenHash = ChainCore.genesisBlock(proposed).block.hash
+                if storedHash != givenHash { throw ChainStoreError.otherChain(stored: storedHash, given: givenHash) }
             }
             var state = LedgerState(parameters: stored.genesis.parameters, records: stored.records.map { ($0.key, $0.value) })
             guard state.stateRoot() == stored.tip.stateRoot else { throw OpenError.stateRootMismatch(height: stored.tip.height) }

@@ -40,7 +40,7 @@ public struct NodeRPC: Sendable {
 
         router.get("/v1/blocks") { request, _ in
             let tip = await node.tip.height
-            let limit = try request.uri.queryParameters.integer("limit", default: 20, range: 1...limit(limits))
+            let limit = try request.uri.queryParameters.integer("limit", default: 20, range: 1...limits.maxListItems)
             let from = try request.uri.queryParameters.integer("from", default: Int(clamping: tip), range: 0...Int.max)
             var blocks: [HeaderView] = []
             var height = min(UInt64(from), tip)
@@ -186,8 +186,6 @@ public struct NodeRPC: Sendable {
                     services: services, onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
     }
 }
-
-private func limit(_ configuration: NodeRPC.Configuration) -> Int { configuration.maxListItems }
 
 extension LedgerState {
     /// The first `limit` records of `table`, in id order, that `view` turns into an answer.

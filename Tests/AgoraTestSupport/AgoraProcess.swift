@@ -1,3 +1,4 @@
+import AgoraSubprocess
 import Foundation
 
 /// An `agora` server process (serve, node, ...) on 127.0.0.1 with an ephemeral port: started with
@@ -26,22 +27,10 @@ public final class AgoraProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = FileHandle.standardError
         try process.run()
-        // The first line of stdout names the bound port.
-        var line = Data()
-        let start = ContinuousClock.now
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty {
-                if !process.isRunning || ContinuousClock.now - start > deadline { break }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-            line += chunk
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let colon = text.range(of: "127.0.0.1:", options: .backwards),
-              let port = Int(text[colon.upperBound...].prefix { $0.isNumber }) else {
+        let (line, port) = ReadyLine.wait(for: process, output: output, deadline: deadline)
+        guard let port else {
             process.terminate()
-            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "server did not start: \(text)"])
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "server did not start: \(String(decoding: line, as: UTF8.self))"])
         }
         self.port = port
     }
