@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Innermost integer dot products with AVX2, selected at run time. Float contraction is
@@ -66,7 +67,12 @@ let package = Package(
         // The node: its I/O-free core (mempool, chain rules) <- SQLite storage <- the RPC shell.
         .target(
             name: "AgoraNodeCore",
-            dependencies: ["AgoraLedger"]
+            dependencies: ["AgoraLedger", "AgoraConsensus"]
+        ),
+        // The peer-to-peer protocol as an I/O-free state machine over the node core.
+        .target(
+            name: "AgoraNetwork",
+            dependencies: ["AgoraNodeCore"]
         ),
         .target(
             name: "AgoraChainStore",
@@ -76,6 +82,9 @@ let package = Package(
             name: "AgoraNode",
             dependencies: [
                 "AgoraChainStore",
+                "AgoraNetwork",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,7 +163,9 @@ let package = Package(
         ),
         .testTarget(
             name: "AgoraNodeTests",
-            dependencies: ["AgoraNode", "AgoraNodeCore", "AgoraChainStore", "AgoraNodeClient", "AgoraTestSupport"]
+            dependencies: ["AgoraNode", "AgoraNodeCore", "AgoraChainStore", "AgoraNodeClient", "AgoraTestSupport", "AgoraNetwork",
+                           "AgoraConsensus", "AgoraModelStore"],
+            exclude: ["misbehaving_peer.py"]
         ),
         .testTarget(
             name: "AgoraServingTests",

@@ -8,6 +8,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: [.short, .long], help: "GGUF file path, or a known model name (smollm2).")
     var model: String = "smollm2"
 
+    init() {}
+    init(model: String) { self.model = model }
+
     func resolvePath() throws -> String {
         do {
             return try ModelStore().resolve(model) { message in printError(message) }

@@ -1,4 +1,8 @@
+import AgoraConsensus
+import AgoraEngine
 import AgoraLedger
+import AgoraModelStore
+import AgoraNetwork
 import AgoraNode
 import AgoraNodeCore
 import AgoraPrimitives
@@ -15,14 +19,26 @@ struct GenesisCommand: ParsableCommand {
 
     @Option(help: "Where to write the JSON file.") var out: String
     @Option(help: "Chain id.") var chainID = "agora-devnet-1"
+    @Option(help: "Target seconds between blocks (difficulty follows it).") var targetBlockSeconds: UInt64 = 10
+    @Option(help: "Consensus model: a GGUF path or known name; its SHA-256 goes into the genesis.") var consensusModel: String?
+    @Option(help: "Expected Proof-of-AI attempts per block at the start (the initial target is the easiest divided by it).") var initialDifficulty: UInt64 = 1
     @Flag(help: "Overwrite an existing file.") var force = false
 
     func run() throws {
         if FileManager.default.fileExists(atPath: out) && !force {
             throw ValidationError("\(out) exists; pass --force to overwrite it")
         }
-        let genesis = Genesis.devnet(chainID: chainID)
-        if let problem = genesis.problem() { throw ValidationError("invalid chain id: \(problem)") }
+        var genesis = Genesis.devnet(chainID: chainID)
+        guard (1...86_400).contains(targetBlockSeconds) else { throw ValidationError("--target-block-seconds must be in 1...86400") }
+        genesis.parameters.targetBlockSeconds = targetBlockSeconds
+        guard initialDifficulty >= 1 else { throw ValidationError("--initial-difficulty must be at least 1") }
+        genesis.parameters.initialTarget = UInt256.max.divided(by: initialDifficulty).quotient.hash
+        if let consensusModel {
+            let path = try ModelOptions(model: consensusModel).resolvePath()
+            guard let digest = Hash256(hex: try ModelStore.sha256(of: URL(fileURLWithPath: path))) else { throw CommandFailure("cannot hash \(path)") }
+            genesis.parameters.consensusModel = digest
+        }
+        if let problem = genesis.problem() { throw ValidationError("invalid genesis: \(problem)") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(genesis).write(to: URL(fileURLWithPath: out), options: .atomic)
@@ -49,7 +65,13 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(help: "Data directory (chain database, node key).") var dataDir: String
     @Option(help: "Genesis file (default: the built-in devnet genesis, or the chain already in --data-dir).") var genesis: String?
-    @Flag(help: "Dev mode: seal blocks on a timer and on demand (POST /v1/dev/seal), and serve the faucet.") var dev = false
+    @Flag(help: "Dev mode: a single node sealing blocks without work on a timer and on demand (POST /v1/dev/seal), with the faucet.") var dev = false
+    @Flag(help: "Mine blocks with Proof of AI on the current tip.") var mine = false
+    @Option(help: "The consensus model (GGUF path or known name); its SHA-256 must match the genesis.") var consensusModel = "smollm2"
+    @Option(help: "Threads for each Proof-of-AI forward pass (mining and validation).") var workThreads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Address for peer-to-peer connections.") var p2pHost = "127.0.0.1"
+    @Option(help: "Port for peer-to-peer connections (0: any free port).") var p2pPort = 8646
+    @Option(name: .customLong("peer"), help: "A peer to connect to, host:port (repeatable).") var peers: [String] = []
     @Option(help: "Seconds between dev blocks.") var blockTime: Double = 1
     @Option(help: "Address for the RPC server.") var rpcHost = "127.0.0.1"
     @Option(help: "Port for the RPC server (0: any free port).") var rpcPort = 8645
@@ -63,6 +85,10 @@ struct NodeCommand: AsyncParsableCommand {
         guard (1...1_000_000).contains(mempoolTransactions) else { throw ValidationError("--mempool-transactions must be in 1...1000000") }
         if let reward, AccountID(address: reward) == nil { throw ValidationError("--reward is not an Agora address: \(reward)") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard (0...65_535).contains(p2pPort) else { throw ValidationError("--p2p-port must be in 0...65535") }
+        guard (1...256).contains(workThreads) else { throw ValidationError("--work-threads must be in 1...256") }
+        for peer in peers where PeerAddress(peer) == nil { throw ValidationError("--peer must be host:port, not \(peer)") }
+        if dev && (mine || !peers.isEmpty) { throw ValidationError("--dev seals a chain of its own: it cannot --mine or take --peer") }
     }
 
     func run() async throws {
@@ -73,20 +99,56 @@ struct NodeCommand: AsyncParsableCommand {
         bounds.maxTransactions = mempoolTransactions
         let node: Node
         do {
-            node = try Node(configuration: .init(dataDirectory: dataDir, dev: dev, rewardAccount: reward.flatMap(AccountID.init(address:)), mempool: bounds),
-                            genesis: genesis, logger: logger)
+            var configuration = Node.Configuration(dataDirectory: dataDir, dev: dev, rewardAccount: reward.flatMap(AccountID.init(address:)), mempool: bounds)
+            configuration.seeds = peers.compactMap(PeerAddress.init)
+            node = try Node(configuration: configuration, genesis: genesis, logger: logger)
         } catch {
             throw ValidationError("cannot open \(dataDir): \(error)")
         }
+        var services: [any Service] = []
+        var p2pLine = ""
+        if dev {
+            services.append(DevSealer(node: node, interval: .milliseconds(Int64(blockTime * 1_000)), logger: logger))
+        } else {
+            // Every non-dev node re-runs the work of the blocks it receives; a miner runs its own
+            // attempts on a second engine, so validation never waits behind mining.
+            let (model, tokenizer) = try loadConsensusModel(expected: node.genesis.parameters.consensusModel)
+            await node.useValidator(WorkQueue(engine: try WorkEngine(model: model, tokenizer: tokenizer, threads: workThreads), label: "validator"))
+            if mine {
+                let engine = WorkQueue(engine: try WorkEngine(model: model, tokenizer: tokenizer, threads: workThreads), label: "miner")
+                services.append(Miner(node: node, engine: engine, miner: node.rewardAccount, logger: logger))
+            }
+            let p2p = P2PServer(node: node, host: p2pHost, port: p2pPort, logger: logger)
+            let port: Int
+            do { port = try await p2p.listen() } catch { throw ValidationError("cannot listen on \(p2pHost):\(p2pPort): \(error)") }
+            services.insert(p2p, at: 0)
+            p2pLine = "P2P on \(p2pHost):\(port), "
+        }
         let status = await node.status()
         let rpc = NodeRPC(node: node, configuration: .init(host: rpcHost, port: rpcPort))
-        let services: [any Service] = dev ? [DevSealer(node: node, interval: .milliseconds(Int64(blockTime * 1_000)), logger: logger)] : []
         let host = rpcHost
+        let extra = mine ? " (mining)" : ""
+        let p2pAddress = p2pLine
         let app = rpc.application(services: services, logger: logger) { port in
-            let line = "agora node: chain \(status.chainID) at height \(status.height), tip \(status.tip.hex.prefix(16)), "
-                + "RPC on http://\(host):\(port)/v1\(status.dev ? " (dev)" : "")\n"
+            // The RPC address comes last: tools read the last address of this line as the RPC port.
+            let line = "agora node: chain \(status.chainID) at height \(status.height), tip \(status.tip.hex.prefix(16)), \(p2pAddress)"
+                + "RPC on http://\(host):\(port)/v1\(status.dev ? " (dev)" : "")\(extra)\n"
             FileHandle.standardOutput.write(Data(line.utf8))
         }
         try await app.runService()
+    }
+}
+
+extension NodeCommand {
+    /// Loads the consensus model and checks that it is the one the genesis names.
+    func loadConsensusModel(expected: Hash256) throws -> (LlamaModel, Tokenizer) {
+        let options = ModelOptions(model: consensusModel)
+        let path = try options.resolvePath()
+        let digest: String
+        do { digest = try ModelStore.sha256(of: URL(fileURLWithPath: path)) } catch { throw CommandFailure("cannot read \(path): \(error)") }
+        guard digest == expected.hex else {
+            throw CommandFailure("\(path) has SHA-256 \(digest.prefix(16))…, but this chain's consensus model is \(expected.hex.prefix(16))…; pass --consensus-model")
+        }
+        return try options.load()
     }
 }

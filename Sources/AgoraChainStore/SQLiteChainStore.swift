@@ -48,21 +48,37 @@ public final class SQLiteChainStore: ChainStore {
         return migrator
     }
 
-    public func load() throws -> StoredChain? {
+    public func load(recentDepth: Int) throws -> StoredChain? {
         try database.read { db in
             guard let genesisJSON = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'genesis'") else { return nil }
             let genesis = try JSONDecoder().decode(Genesis.self, from: genesisJSON)
-            guard let tipBytes = try Data.fetchOne(db, sql: "SELECT block FROM blocks ORDER BY height DESC LIMIT 1") else {
-                throw ChainStoreError.corrupt("genesis is recorded but there are no blocks")
+            // Headers only: a block's encoding starts with its header.
+            var headers: [BlockHeader] = []
+            let blocks = try Row.fetchCursor(db, sql: "SELECT height, block FROM blocks ORDER BY height")
+            while let row = try blocks.next() {
+                let bytes: Data = row["block"]
+                var reader = CanonicalReader(Array(bytes))
+                let header = try BlockHeader(from: &reader)
+                guard header.height == UInt64(headers.count) else { throw ChainStoreError.corrupt("block \(headers.count) is missing") }
+                headers.append(header)
             }
-            let tip = try Block(canonicalBytes: Array(tipBytes)).header
+            guard !headers.isEmpty else { throw ChainStoreError.corrupt("genesis is recorded but there are no blocks") }
             var records: [(key: StateKey, value: StateValue)] = []
             let rows = try Row.fetchCursor(db, sql: "SELECT key, value FROM state ORDER BY key")
             while let row = try rows.next() {
                 let key: Data = row["key"], value: Data = row["value"]
                 records.append((try StateKey(canonicalBytes: Array(key)), try StateValue(canonicalBytes: Array(value))))
             }
-            return StoredChain(genesis: genesis, tip: tip, records: records)
+            var recent: [(block: Block, diff: StateDiff)] = []
+            let undoRows = try Row.fetchAll(db, sql: """
+                SELECT blocks.block AS block, undo.diff AS diff FROM undo JOIN blocks ON blocks.height = undo.height
+                ORDER BY undo.height DESC LIMIT ?
+                """, arguments: [recentDepth])
+            for row in undoRows.reversed() {
+                let block: Data = row["block"], diff: Data = row["diff"]
+                recent.append((try Block(canonicalBytes: Array(block)), try StateDiff(canonicalBytes: Array(diff))))
+            }
+            return StoredChain(genesis: genesis, headers: headers, records: records, recentBlocks: recent)
         }
     }
 
@@ -77,12 +93,15 @@ public final class SQLiteChainStore: ChainStore {
         }
     }
 
-    public func commit(_ block: Block, diff: StateDiff) throws {
+    public func reorganize(disconnecting: Int, connecting: [(block: Block, diff: StateDiff)]) throws {
         try database.write { db in
-            try insert(block, db)
-            try write(diff, side: \.after, db)
-            try db.execute(sql: "INSERT INTO undo (height, diff) VALUES (?, ?)",
-                           arguments: [Int64(block.header.height), Data(diff.canonicalBytes)])
+            for _ in 0..<disconnecting { try disconnectTip(db) }
+            for (block, diff) in connecting {
+                try insert(block, db)
+                try write(diff, side: \.after, db)
+                try db.execute(sql: "INSERT INTO undo (height, diff) VALUES (?, ?)",
+                               arguments: [Int64(block.header.height), Data(diff.canonicalBytes)])
+            }
         }
     }
 
@@ -108,19 +127,17 @@ public final class SQLiteChainStore: ChainStore {
         }
     }
 
-    public func disconnectTip() throws {
-        try database.write { db in
-            guard let height = try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM blocks"), height > 0 else {
-                throw ChainStoreError.corrupt("no block above genesis to disconnect")
-            }
-            guard let undoBytes = try Data.fetchOne(db, sql: "SELECT diff FROM undo WHERE height = ?", arguments: [height]) else {
-                throw ChainStoreError.corrupt("no undo record for block \(height)")
-            }
-            try write(try StateDiff(canonicalBytes: Array(undoBytes)), side: \.before, db)
-            try db.execute(sql: "DELETE FROM transactions WHERE height = ?", arguments: [height])
-            try db.execute(sql: "DELETE FROM undo WHERE height = ?", arguments: [height])
-            try db.execute(sql: "DELETE FROM blocks WHERE height = ?", arguments: [height])
+    private func disconnectTip(_ db: Database) throws {
+        guard let height = try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM blocks"), height > 0 else {
+            throw ChainStoreError.corrupt("no block above genesis to disconnect")
         }
+        guard let undoBytes = try Data.fetchOne(db, sql: "SELECT diff FROM undo WHERE height = ?", arguments: [height]) else {
+            throw ChainStoreError.corrupt("no undo record for block \(height)")
+        }
+        try write(try StateDiff(canonicalBytes: Array(undoBytes)), side: \.before, db)
+        try db.execute(sql: "DELETE FROM transactions WHERE height = ?", arguments: [height])
+        try db.execute(sql: "DELETE FROM undo WHERE height = ?", arguments: [height])
+        try db.execute(sql: "DELETE FROM blocks WHERE height = ?", arguments: [height])
     }
 
     public func block(height: UInt64) throws -> Block? {

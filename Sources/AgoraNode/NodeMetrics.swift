@@ -10,6 +10,11 @@ public final class NodeMetrics: Sendable {
     let rejectedTransactions: Counter
     let requests: Counter
     let requestErrors: Counter
+    let reorganizations: Counter
+    let validationSeconds: DurationHistogram
+    let minedBlocks: Counter
+    let peers: Gauge
+    let bannedPeers: Counter
 
     public init() {
         func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -17,11 +22,18 @@ public final class NodeMetrics: Sendable {
         }
         height = registry.makeGauge(descriptor: name("height", "blocks", "Height of the tip block"))
         mempool = registry.makeGauge(descriptor: name("mempool", "transactions", "Transactions waiting in the mempool"))
-        blocks = registry.makeCounter(descriptor: name("blocks_sealed", "total", "Blocks sealed by this node"))
+        blocks = registry.makeCounter(descriptor: name("blocks_connected", "total", "Blocks added to the main chain"))
         acceptedTransactions = registry.makeCounter(descriptor: name("transactions_accepted", "total", "Transactions accepted into the mempool"))
         rejectedTransactions = registry.makeCounter(descriptor: name("transactions_rejected", "total", "Transactions refused"))
         requests = registry.makeCounter(descriptor: name("rpc_requests", "total", "RPC requests received"))
         requestErrors = registry.makeCounter(descriptor: name("rpc_errors", "total", "RPC requests answered with an error"))
+        reorganizations = registry.makeCounter(descriptor: name("reorganizations", "total", "Changes of branch"))
+        validationSeconds = registry.makeDurationHistogram(
+            descriptor: name("block_validation", "seconds", "Proof-of-AI re-execution time of received blocks"),
+            buckets: [.milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5)])
+        minedBlocks = registry.makeCounter(descriptor: name("blocks_mined", "total", "Blocks mined by this node"))
+        peers = registry.makeGauge(descriptor: name("peers", "connections", "Connected peers"))
+        bannedPeers = registry.makeCounter(descriptor: name("peers_banned", "total", "Peers banned for misbehaviour"))
     }
 
     public func text() -> [UInt8] {

@@ -11,6 +11,10 @@ public struct StatusView: Codable, Sendable {
     public var height: UInt64
     public var tip: Hash256
     public var time: UInt64
+    /// Cumulative work of the main chain, hexadecimal.
+    public var chainWork: String
+    /// Height of the best header known (above `height` while syncing).
+    public var headerHeight: UInt64
     public var stateRoot: Hash256
     public var mempoolTransactions: Int
     public var mempoolBytes: Int
@@ -18,7 +22,7 @@ public struct StatusView: Codable, Sendable {
     public var faucet: AccountID?
 
     enum CodingKeys: String, CodingKey {
-        case chainID = "chain_id", genesis, height, tip, time, stateRoot = "state_root"
+        case chainID = "chain_id", genesis, height, tip, time, chainWork = "chain_work", headerHeight = "header_height", stateRoot = "state_root"
         case mempoolTransactions = "mempool_transactions", mempoolBytes = "mempool_bytes", dev, faucet
     }
 }

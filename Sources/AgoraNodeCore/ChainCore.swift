@@ -1,19 +1,81 @@
+import AgoraConsensus
 import AgoraLedger
 import AgoraPrimitives
 
 /// Why a submitted transaction was not accepted into the mempool.
 public typealias SubmitError = MempoolRejection
 
-/// A node's chain logic without I/O: the ledger state at the tip, the tip header, the mempool, and
-/// the rules for adding transactions and blocks. The shell persists what this decides, and calls
-/// `undo` if persisting fails, so memory and disk never disagree.
+/// How blocks are made on this chain.
+public enum ConsensusMode: Sendable, Equatable {
+    /// Blocks carry Proof-of-AI work; headers obey the difficulty and time rules.
+    case proofOfAI
+    /// A single dev node seals blocks on demand: no work, only order and time checks.
+    case devSealing
+}
+
+/// Why a block or header was not taken.
+public enum BlockProblem: Error, Equatable, Sendable, CustomStringConvertible {
+    case header(ChainRules.HeaderProblem)
+    case body(BlockRejection)
+    /// The work digest is not what the forward pass gives.
+    case invalidWork
+    /// The block, or an ancestor, failed validation before.
+    case knownInvalid
+    /// The transactions do not match the header's root: the body was altered, the header may be fine.
+    case bodyMismatch
+    case unknownParent
+    /// It forks below the deepest reorganization this node makes.
+    case tooDeep
+    /// A bound on held headers or bodies is reached; it can be sent again later.
+    case full
+
+    /// Whether a peer that sent it misbehaved (as opposed to being behind, ahead or unlucky).
+    public var isOffence: Bool {
+        switch self {
+        case .header, .body, .invalidWork, .knownInvalid, .bodyMismatch: true
+        case .unknownParent, .tooDeep, .full: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .header(let problem): "invalid header: \(problem)"
+        case .body(let rejection): "invalid block: \(rejection)"
+        case .invalidWork: "the Proof-of-AI work digest is wrong"
+        case .knownInvalid: "the block or an ancestor is invalid"
+        case .bodyMismatch: "the transactions do not match the header"
+        case .unknownParent: "the parent is unknown"
+        case .tooDeep: "it forks below the finality depth"
+        case .full: "the node holds as many pending headers or blocks as it allows"
+        }
+    }
+}
+
+/// What accepting a block changed on the main chain: the store replays it, the network
+/// announces the new tip.
+public struct ChainUpdate: Sendable {
+    /// Former main-chain blocks, tip first.
+    public var disconnected: [Block] = []
+    /// New main-chain blocks, lowest first, with their state changes.
+    public var connected: [(block: Block, diff: StateDiff)] = []
+
+    public init() {}
+    public var isEmpty: Bool { disconnected.isEmpty && connected.isEmpty }
+}
+
+/// A node's chain logic without I/O: the tree of known blocks and the choice of its best branch,
+/// the ledger state at the tip, and the mempool. The shell checks Proof-of-AI work (a forward
+/// pass, off the node's actor) before handing a block in, persists each `ChainUpdate`, and
+/// reloads from storage if persisting fails, so memory and disk never disagree.
 public struct ChainCore: Sendable {
     public let genesis: Genesis
     public let genesisHash: Hash256
+    public let mode: ConsensusMode
     public private(set) var state: LedgerState
-    public private(set) var tip: BlockHeader
-    public private(set) var tipHash: Hash256
+    public private(set) var tree: BlockTree
     public var mempool: Mempool
+    /// Main-chain blocks within the reorganization depth, with their undo data.
+    private var recent: [Hash256: (block: Block, diff: StateDiff)] = [:]
     /// Recently refused transactions (dropped from the mempool when a block was built), so a
     /// client polling a transaction's status learns why. Bounded, oldest forgotten first.
     public private(set) var recentRejections: [Hash256: Rejection] = [:]
@@ -30,23 +92,38 @@ public struct ChainCore: Sendable {
         return (Block(header: header, transactions: []), state)
     }
 
-    /// A core at `tip` with `state` (loaded from storage or fresh from genesis).
-    public init(genesis: Genesis, state: LedgerState, tip: BlockHeader, mempool: Mempool = Mempool()) {
+    /// A core fresh from genesis.
+    public init(genesis: Genesis, mode: ConsensusMode, mempool: Mempool = Mempool()) {
+        let (block, state) = Self.genesisBlock(genesis)
+        self.init(genesis: genesis, mode: mode, state: state, mainChain: [block.header], recentBlocks: [], mempool: mempool)
+    }
+
+    /// A core resumed from storage: `state` is the state after the last of `mainChain` (headers
+    /// by height from genesis); `recentBlocks` are the last blocks with their undo data, lowest first.
+    public init(genesis: Genesis, mode: ConsensusMode, state: LedgerState, mainChain: [BlockHeader],
+                recentBlocks: [(block: Block, diff: StateDiff)], mempool: Mempool = Mempool(), bounds: BlockTree.Bounds = .init()) {
         self.genesis = genesis
-        self.genesisHash = Self.genesisBlock(genesis).block.hash
+        self.mode = mode
         self.state = state
-        self.tip = tip
-        self.tipHash = tip.hash
         self.mempool = mempool
+        var tree = BlockTree(genesis: mainChain[0], bounds: bounds)
+        for header in mainChain.dropFirst() {
+            let entry = tree.insert(header, parentWork: tree.tip.chainWork, invalid: false)
+            tree.extendMainChain(entry.hash)
+        }
+        self.tree = tree
+        self.genesisHash = mainChain[0].hash
+        for item in recentBlocks { recent[item.block.hash] = item }
     }
 
     public var parameters: ChainParameters { state.parameters }
+    public var tip: BlockHeader { tree.tip.header }
+    public var tipHash: Hash256 { tree.tip.hash }
     public var height: UInt64 { tip.height }
+    public var tipWork: UInt256 { tree.tip.chainWork }
 
-    /// The context the next block's transactions will run in (as far as can be known now).
-    func nextContext(time: UInt64, miner: AccountID) -> BlockContext {
-        BlockContext(height: tip.height + 1, time: max(time, tip.time), miner: miner)
-    }
+    /// A block this core holds in memory: recent main-chain blocks and held side blocks.
+    public func block(_ hash: Hash256) -> Block? { recent[hash]?.block ?? tree.heldBody(hash) }
 
     // MARK: Transactions
 
@@ -58,7 +135,8 @@ public struct ChainCore: Sendable {
         guard let account = state.account(transaction.sender) else { return .failure(.ledger(.unknownSender)) }
         if transaction.nonce == account.nonce {
             let savepoint = state.savepoint
-            let rejection = state.apply(transaction, in: nextContext(time: time, miner: AccountID(key: .zero)))
+            let context = BlockContext(height: tip.height + 1, time: max(time, tip.time), miner: AccountID(key: .zero))
+            let rejection = state.apply(transaction, in: context)
             state.rollback(to: savepoint)
             if let rejection { return .failure(.ledger(rejection)) }
         } else if account.balance < transaction.fee {
@@ -72,12 +150,24 @@ public struct ChainCore: Sendable {
         mempool.nextNonce(for: account, accountNonce: state.account(account)?.nonce ?? 0)
     }
 
-    // MARK: Blocks
+    // MARK: Making blocks
 
-    /// Builds, applies and returns the next block from the mempool (dev sealing; mining will add
-    /// its work to the header). Transactions that fail on their turn are dropped and remembered.
-    public mutating func sealBlock(time: UInt64, miner: AccountID) -> (block: Block, diff: StateDiff) {
-        let context = nextContext(time: time, miner: miner)
+    /// The header fields of the next block on the tip: its time (not before what the rules
+    /// allow) and its target.
+    private func nextHeaderFields(now: UInt64) -> (time: UInt64, target: Hash256) {
+        switch mode {
+        case .devSealing:
+            return (max(now, tip.time), parameters.initialTarget)
+        case .proofOfAI:
+            let ancestry = tree.ancestry(forChildOf: tipHash)!
+            return (max(now, ChainRules.minimumTime(recent: ancestry.recent)),
+                    ChainRules.expectedTarget(recent: ancestry.recent, parameters: parameters))
+        }
+    }
+
+    /// Runs mempool transactions against the state in fee order, leaving the state after them.
+    /// Transactions that fail on their turn are dropped and remembered.
+    private mutating func fillBlock(_ context: BlockContext) -> (included: [Transaction], fees: UInt64) {
         let candidates = mempool.select(maxCount: Int(parameters.maxBlockTransactions), maxBytes: Int(parameters.maxBlockBytes) - 1_024) {
             state.account($0)?.nonce ?? 0
         }
@@ -95,44 +185,178 @@ public struct ChainCore: Sendable {
             included.append(transaction)
             fees += transaction.fee
         }
-        state.payReward(to: miner, height: context.height, fees: fees)
+        state.payReward(to: context.miner, height: context.height, fees: fees)
+        return (included, fees)
+    }
+
+    /// The next block on the tip from the mempool, without its work: what a miner seals. The
+    /// state is left as it was.
+    public mutating func blockTemplate(now: UInt64, miner: AccountID) -> (block: Block, epochKey: Hash256) {
+        let fields = nextHeaderFields(now: now)
+        let context = BlockContext(height: tip.height + 1, time: fields.time, miner: miner)
+        let savepoint = state.savepoint
+        let (included, _) = fillBlock(context)
         let header = BlockHeader(chainID: parameters.chainID, height: context.height, parent: tipHash, time: context.time,
                                  transactionRoot: Block.transactionRoot(included), stateRoot: state.stateRoot(),
-                                 miner: miner, target: parameters.initialTarget)
+                                 miner: miner, target: fields.target)
+        state.rollback(to: savepoint)
+        return (Block(header: header, transactions: included), epochKey(forChildOf: tipHash)!)
+    }
+
+    /// Dev sealing: builds, applies and returns the next block from the mempool.
+    public mutating func sealBlock(time: UInt64, miner: AccountID) -> (block: Block, diff: StateDiff) {
+        precondition(mode == .devSealing, "sealing without work on a Proof-of-AI chain")
+        let fields = nextHeaderFields(now: time)
+        let context = BlockContext(height: tip.height + 1, time: fields.time, miner: miner)
+        let (included, _) = fillBlock(context)
+        let header = BlockHeader(chainID: parameters.chainID, height: context.height, parent: tipHash, time: context.time,
+                                 transactionRoot: Block.transactionRoot(included), stateRoot: state.stateRoot(),
+                                 miner: miner, target: fields.target)
         let block = Block(header: header, transactions: included)
         let diff = state.takeDiff()
-        advanceTip(to: header)
+        _ = tree.insert(header, parentWork: tree.tip.chainWork, invalid: false)
+        advance(to: block, diff: diff)
         return (block, diff)
     }
 
-    /// Validates and applies a block received from elsewhere (sync, peers, tests).
-    public mutating func connect(_ block: Block) -> Result<StateDiff, BlockRejection> {
-        if block.header.height != tip.height + 1 { return .failure(.wrongHeight(expected: tip.height + 1, got: block.header.height)) }
-        if block.header.parent != tipHash { return .failure(.wrongParent) }
-        if block.header.time < tip.time { return .failure(.timeBeforeParent) }
-        if let rejection = block.sanityCheck(parameters) { return .failure(rejection) }
-        if let rejection = state.applyBlockBody(block) { return .failure(rejection) }
-        let diff = state.takeDiff()
-        advanceTip(to: block.header)
-        return .success(diff)
+    // MARK: Receiving headers and blocks
+
+    /// The epoch key a child of `parent` is mined under, or nil if the parent is unknown.
+    public func epochKey(forChildOf parent: Hash256) -> Hash256? {
+        guard let ancestry = tree.ancestry(forChildOf: parent), let parentEntry = tree.entry(parent) else { return nil }
+        return ChainRules.epochKey(height: parentEntry.header.height + 1, ancestry: ancestry)
     }
 
-    /// Rolls the tip block back (its persistence failed, or a reorganization): the state before
-    /// it, and its transactions back in the mempool.
-    public mutating func undo(_ block: Block, diff: StateDiff, parent: BlockHeader) {
-        precondition(block.hash == tipHash, "undo of a block that is not the tip")
-        state.revert(diff)
-        tip = parent
-        tipHash = parent.hash
-        for transaction in block.transactions {
-            _ = mempool.add(transaction, accountNonce: state.account(transaction.sender)?.nonce ?? 0)
+    /// Checks a header against its ancestors and adds it to the tree; `true` when it was new.
+    public mutating func acceptHeader(_ header: BlockHeader, now: UInt64) -> Result<Bool, BlockProblem> {
+        let hash = header.hash
+        if let known = tree.entry(hash) { return known.invalid ? .failure(.knownInvalid) : .success(false) }
+        guard let parent = tree.entry(header.parent) else { return .failure(.unknownParent) }
+        if parent.invalid { return .failure(.knownInvalid) }
+        if parent.header.height + ChainRules.maxReorgDepth < tip.height { return .failure(.tooDeep) }
+        if tree.offChainHeaders >= tree.bounds.maxOffChainHeaders { return .failure(.full) }
+        if let problem = checkHeader(header, parent: parent, now: now) { return .failure(.header(problem)) }
+        _ = tree.insert(header, parentWork: parent.chainWork, invalid: false)
+        return .success(true)
+    }
+
+    private func checkHeader(_ header: BlockHeader, parent: BlockTree.Entry, now: UInt64) -> ChainRules.HeaderProblem? {
+        switch mode {
+        case .proofOfAI:
+            return ChainRules.check(header, ancestry: tree.ancestry(forChildOf: parent.hash)!, parameters: parameters, now: now)
+        case .devSealing:
+            if header.version != BlockHeader.currentVersion { return .wrongVersion(header.version) }
+            if header.chainID != parameters.chainID { return .wrongChain }
+            if header.height != parent.header.height + 1 { return .wrongHeight }
+            if header.time < parent.header.time { return .timeTooEarly(minimum: parent.header.time) }
+            return nil
         }
     }
 
-    private mutating func advanceTip(to header: BlockHeader) {
-        tip = header
-        tipHash = header.hash
+    /// Records that a header's work digest is wrong: it and its descendants are invalid.
+    public mutating func rejectWork(_ header: BlockHeader, now: UInt64) {
+        if tree.entry(header.hash) == nil, case .failure = acceptHeader(header, now: now) { return }
+        tree.markInvalid(header.hash)
+    }
+
+    /// Takes a block whose work the caller has verified (Proof-of-AI mode) and moves the tip to
+    /// the valid branch with the most work, reorganizing if that branch is another. The update
+    /// is whatever the main chain became, even when this block itself failed (another branch may
+    /// have won in its place); the problem says why this block was not taken.
+    public mutating func acceptBlock(_ block: Block, now: UInt64) -> (update: ChainUpdate, problem: BlockProblem?) {
+        let hash = block.hash
+        if tree.hasBody(hash) { return (ChainUpdate(), nil) }
+        if case .failure(let problem) = acceptHeader(block.header, now: now) { return (ChainUpdate(), problem) }
+        if Block.transactionRoot(block.transactions) != block.header.transactionRoot { return (ChainUpdate(), .bodyMismatch) }
+        if let rejection = block.sanityCheck(parameters) {
+            tree.markInvalid(hash)
+            return (ChainUpdate(), .body(rejection))
+        }
+        guard tree.hold(block) else { return (ChainUpdate(), .full) }
+        let (update, failures) = activateBestChain()
+        return (update, failures[hash].map { .body($0) } ?? (tree.entry(hash)?.invalid == true ? .knownInvalid : nil))
+    }
+
+    /// Moves the tip to the best candidate branch until no candidate has more work than the tip.
+    /// A branch whose block fails is cut at that block and the previous branch restored. Returns
+    /// the net change to the main chain and the failures met.
+    private mutating func activateBestChain() -> (ChainUpdate, [Hash256: BlockRejection]) {
+        let oldMain = Array(tree.mainChain.suffix(Int(ChainRules.maxReorgDepth) + 1))
+        let oldTipHeight = tip.height
+        var failures: [Hash256: BlockRejection] = [:]
+        var unreachable = Set<Hash256>()
+        while let found = tree.candidates().first(where: { !unreachable.contains($0.entry.hash) }), found.entry.chainWork > tipWork {
+            let candidate = found.entry, forkHeight = found.forkHeight
+            // Only blocks whose undo data is kept can be rolled back.
+            let undoable = stride(from: forkHeight + 1, through: tip.height, by: 1).allSatisfy { recent[tree.mainChain[Int($0)]] != nil }
+            guard tip.height - min(forkHeight, tip.height) <= ChainRules.maxReorgDepth, undoable else {
+                unreachable.insert(candidate.hash)
+                continue
+            }
+            var branch: [Hash256] = []
+            var cursor = candidate.hash
+            while !tree.isOnMainChain(cursor) { branch.append(cursor); cursor = tree.entry(cursor)!.header.parent }
+            var retracted: [Block] = []
+            while tip.height > forkHeight { retracted.append(retreat()) }
+            var failed = false
+            for hash in branch.reversed() {
+                let block = tree.heldBody(hash)!
+                if let rejection = state.applyBlockBody(block) {
+                    failures[hash] = rejection
+                    tree.markInvalid(hash)
+                    failed = true
+                    break
+                }
+                advance(to: block, diff: state.takeDiff())
+            }
+            if failed {
+                while tip.height > forkHeight { _ = retreat() }
+                for block in retracted.reversed() {
+                    guard state.applyBlockBody(block) == nil else { preconditionFailure("a block of the former main chain no longer applies") }
+                    advance(to: block, diff: state.takeDiff())
+                }
+            }
+        }
+        // The net change: old blocks above the fork point that left, new ones that came.
+        var update = ChainUpdate()
+        let firstKept = Int(oldTipHeight) + 1 - oldMain.count
+        func formerHash(_ height: UInt64) -> Hash256? {
+            let index = Int(height) - firstKept
+            return index >= 0 && index < oldMain.count ? oldMain[index] : nil
+        }
+        var forkHeight = min(oldTipHeight, tip.height)
+        while forkHeight > 0 && formerHash(forkHeight) != tree.mainChain[Int(forkHeight)] { forkHeight -= 1 }
+        for height in stride(from: oldTipHeight, to: forkHeight, by: -1) {
+            let hash = formerHash(height)!
+            update.disconnected.append(tree.heldBody(hash) ?? recent[hash]!.block)
+        }
+        for height in Int(forkHeight) + 1..<tree.mainChain.count {
+            update.connected.append(recent[tree.mainChain[height]]!)
+        }
+        return (update, failures)
+    }
+
+    /// Makes `block` (a child of the tip, already applied to the state) the tip.
+    private mutating func advance(to block: Block, diff: StateDiff) {
+        let hash = block.hash
+        tree.extendMainChain(hash)
+        recent[hash] = (block, diff)
+        if block.header.height > ChainRules.maxReorgDepth {
+            recent[tree.mainChain[Int(block.header.height - ChainRules.maxReorgDepth - 1)]] = nil
+        }
         mempool.prune { state.account($0)?.nonce ?? 0 }
+    }
+
+    /// Rolls the tip block back: the state before it, its transactions back in the mempool, its
+    /// body held off the main chain. Returns the block.
+    private mutating func retreat() -> Block {
+        let (block, diff) = recent.removeValue(forKey: tipHash)!
+        state.revert(diff)
+        tree.retractMainChain(block)
+        for transaction in block.transactions {
+            _ = mempool.add(transaction, accountNonce: state.account(transaction.sender)?.nonce ?? 0)
+        }
+        return block
     }
 
     private mutating func remember(_ id: Hash256, _ rejection: Rejection) {

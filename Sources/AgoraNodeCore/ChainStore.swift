@@ -4,27 +4,39 @@ import AgoraPrimitives
 /// What a node keeps on disk. The node core decides; a store only records, atomically: after a
 /// crash at any moment it holds the chain up to some committed block, with the state after it.
 public protocol ChainStore: Sendable {
-    /// The stored chain, or nil for an empty store.
-    func load() throws -> StoredChain?
+    /// The stored chain with the last `recentDepth` blocks' undo records, or nil for an empty store.
+    func load(recentDepth: Int) throws -> StoredChain?
     /// Writes genesis and its state into an empty store.
     func initialize(genesis: Genesis, block: Block, records: [(key: StateKey, value: StateValue)]) throws
-    /// Appends a block: the block, its transactions' index, its state changes and its undo record,
-    /// all in one transaction.
-    func commit(_ block: Block, diff: StateDiff) throws
-    /// Removes the tip block, restoring the state before it (for reorganizations).
-    func disconnectTip() throws
+    /// Applies a change of the main chain in one transaction: removes the top `disconnecting`
+    /// blocks (restoring the state before each from its undo record), then appends `connecting`
+    /// with their transactions' index, state changes and undo records.
+    func reorganize(disconnecting: Int, connecting: [(block: Block, diff: StateDiff)]) throws
     func block(height: UInt64) throws -> Block?
     func block(hash: Hash256) throws -> Block?
     func transactionLocation(_ id: Hash256) throws -> (height: UInt64, index: Int)?
 }
 
+extension ChainStore {
+    /// Appends one block.
+    public func commit(_ block: Block, diff: StateDiff) throws { try reorganize(disconnecting: 0, connecting: [(block, diff)]) }
+    /// Removes the tip block.
+    public func disconnectTip() throws { try reorganize(disconnecting: 1, connecting: []) }
+}
+
 /// What `ChainStore.load` returns.
 public struct StoredChain: Sendable {
     public var genesis: Genesis
-    public var tip: BlockHeader
+    /// Main-chain headers by height, genesis first.
+    public var headers: [BlockHeader]
     public var records: [(key: StateKey, value: StateValue)]
+    /// The last blocks (up to the reorganization depth) with their undo records, lowest first.
+    public var recentBlocks: [(block: Block, diff: StateDiff)]
 
-    public init(genesis: Genesis, tip: BlockHeader, records: [(key: StateKey, value: StateValue)]) {
-        self.genesis = genesis; self.tip = tip; self.records = records
+    public init(genesis: Genesis, headers: [BlockHeader], records: [(key: StateKey, value: StateValue)],
+                recentBlocks: [(block: Block, diff: StateDiff)]) {
+        self.genesis = genesis; self.headers = headers; self.records = records; self.recentBlocks = recentBlocks
     }
+
+    public var tip: BlockHeader { headers[headers.count - 1] }
 }

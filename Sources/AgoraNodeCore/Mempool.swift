@@ -66,6 +66,7 @@ public struct Mempool: Sendable {
 
     public var count: Int { entries.count }
     public func contains(_ id: Hash256) -> Bool { entries[id] != nil }
+    public func transaction(_ id: Hash256) -> Transaction? { entries[id]?.transaction }
 
     /// The highest pending nonce + 1 for `sender`, or `accountNonce` when nothing is pending in
     /// sequence: the nonce a wallet should use next.

@@ -7,6 +7,8 @@ import Foundation
 public final class AgoraProcess: @unchecked Sendable {
     public let process = Process()
     public let port: Int
+    /// The first line the process printed.
+    public let readyLine: String
     let output = Pipe()
 
     /// The test runner lives in the build directory, beside the `agora` executable.
@@ -33,6 +35,7 @@ public final class AgoraProcess: @unchecked Sendable {
             throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "server did not start: \(String(decoding: line, as: UTF8.self))"])
         }
         self.port = port
+        readyLine = String(decoding: line, as: UTF8.self)
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)/v1" }

@@ -1,0 +1,173 @@
+import AgoraNetwork
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The network's TCP shell: accepts and dials connections, frames messages, and hands every
+/// frame to the node, whose `PeerNetwork` decides. Each connection has a bounded send queue; a
+/// peer that does not read is dropped rather than allowed to grow memory.
+public final class P2PServer: Service, PeerTransport {
+    struct Connection {
+        let channel: any Channel
+        let queue: AsyncStream<[UInt8]>.Continuation
+    }
+
+    let node: Node
+    let host: String
+    let port: Int
+    let logger: Logger
+    /// Frames queued for one peer before it is dropped as too slow.
+    static let sendQueueFrames = 4_096
+    private let connections = Mutex<[PeerID: Connection]>([:])
+    private let nextID = Atomic<UInt64>(1)
+    private let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+
+    public init(node: Node, host: String, port: Int, logger: Logger) {
+        self.node = node; self.host = host; self.port = port; self.logger = logger
+    }
+
+    private static func framed(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<[UInt8], [UInt8]>> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+            try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+            return try NIOAsyncChannel<[UInt8], [UInt8]>(wrappingChannelSynchronously: channel)
+        }
+    }
+
+    private let listener = Mutex<NIOAsyncChannel<NIOAsyncChannel<[UInt8], [UInt8]>, Never>?>(nil)
+
+    /// Binds the listening socket and starts the node's network logic; returns the bound port.
+    public func listen() async throws -> Int {
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { Self.framed($0) }
+        let boundPort = server.channel.localAddress?.port ?? port
+        listener.withLock { $0 = server }
+        await node.startNetwork(listenPort: UInt16(boundPort), transport: self)
+        return boundPort
+    }
+
+    public func run() async throws {
+        guard let server = listener.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .seconds(1))
+                        await self.node.networkTick()
+                    }
+                }
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection, outbound: false) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+            for connection in self.connections.withLock({ Array($0.values) }) { connection.channel.close(promise: nil) }
+        }
+    }
+
+    // MARK: PeerTransport
+
+    public func send(_ id: PeerID, _ frame: [UInt8]) {
+        guard let connection = connections.withLock({ $0[id] }) else { return }
+        if case .dropped = connection.queue.yield(frame) {
+            logger.notice("peer does not read; dropping it", metadata: ["peer": "\(id)"])
+            close(id)
+        }
+    }
+
+    public func close(_ id: PeerID) {
+        guard let connection = connections.withLock({ $0.removeValue(forKey: id) }) else { return }
+        connection.queue.finish()
+        connection.channel.close(promise: nil)
+    }
+
+    public func dial(_ address: PeerAddress) {
+        Task {
+            do {
+                let connection = try await ClientBootstrap(group: group)
+                    .connectTimeout(.seconds(5))
+                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .connect(host: address.host, port: Int(address.port)) { Self.framed($0) }
+                await serve(connection, outbound: true, dialled: address)
+            } catch {
+                logger.debug("dial failed", metadata: ["address": "\(address)", "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Connections
+
+    private func serve(_ connection: NIOAsyncChannel<[UInt8], [UInt8]>, outbound: Bool, dialled: PeerAddress? = nil) async {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let remote = connection.channel.remoteAddress
+        let address = dialled ?? PeerAddress(host: remote?.ipAddress ?? "unknown", port: UInt16(clamping: remote?.port ?? 0))
+        let (queue, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(Self.sendQueueFrames))
+        connections.withLock { $0[id] = Connection(channel: connection.channel, queue: continuation) }
+        await node.peerConnected(id, address: address, outbound: outbound)
+        do {
+            try await connection.executeThenClose { inbound, writer in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await frame in queue { try await writer.write(frame) }
+                        connection.channel.close(promise: nil)
+                    }
+                    do {
+                        for try await frame in inbound { await self.node.peerFrame(id, frame) }
+                    } catch let error as FrameError {
+                        await self.node.peerMisbehaved(id, reason: "\(error)")
+                    }
+                    group.cancelAll()
+                }
+            }
+        } catch {
+            logger.debug("connection ended", metadata: ["peer": "\(id)", "error": "\(error)"])
+        }
+        close(id)
+        await node.peerClosed(id)
+    }
+}
+
+/// Where the node's network logic sends its actions.
+public protocol PeerTransport: Sendable {
+    func send(_ id: PeerID, _ frame: [UInt8])
+    func close(_ id: PeerID)
+    func dial(_ address: PeerAddress)
+}
+
+enum FrameError: Error, CustomStringConvertible {
+    case tooLarge(Int)
+    var description: String {
+        switch self { case .tooLarge(let length): "a frame of \(length) bytes, over the limit of \(Message.Bound.frameBytes)" }
+    }
+}
+
+/// Length-prefixed frames in: a 4-byte big-endian length, then that many bytes. A length over
+/// the protocol's largest message is refused before any of it is buffered.
+struct FrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = [UInt8]
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
+        guard Int(length) <= Message.Bound.frameBytes else { throw FrameError.tooLarge(Int(length)) }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(wrapInboundOut(buffer.readBytes(length: Int(length))!))
+        return .continue
+    }
+}
+
+struct FrameEncoder: MessageToByteEncoder {
+    typealias OutboundIn = [UInt8]
+
+    func encode(data: [UInt8], out: inout ByteBuffer) throws {
+        out.writeInteger(UInt32(data.count))
+        out.writeBytes(data)
+    }
+}

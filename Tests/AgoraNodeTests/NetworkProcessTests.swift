@@ -1,0 +1,133 @@
+import AgoraConsensus
+import AgoraLedger
+import AgoraModelStore
+import AgoraNetwork
+import AgoraNode
+import AgoraNodeClient
+import AgoraNodeCore
+import AgoraPrimitives
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// A real network on loopback: `agora node` processes mining SmolLM2 Proof of AI, syncing, killed
+/// and restarted, and attacked by a peer that misbehaves. Every wait is bounded.
+@Suite(.serialized)
+struct NetworkProcessTests {
+    static let modelPath: String = try! ModelStore().fetch(.smollm2).path
+
+    struct RunningNode {
+        let process: AgoraProcess
+        let client: NodeClient
+        let p2pPort: Int
+        var address: String { "127.0.0.1:\(p2pPort)" }
+    }
+
+    static func start(_ dataDir: String, genesis: String, mine: Bool = false, peers: [String]) throws -> RunningNode {
+        var arguments = ["node", "--data-dir", dataDir, "--genesis", genesis, "--rpc-port", "0", "--p2p-port", "0",
+                         "--consensus-model", modelPath, "--work-threads", "1"]
+        if mine { arguments.append("--mine") }
+        for peer in peers { arguments += ["--peer", peer] }
+        let process = try AgoraProcess(command: arguments, deadline: .seconds(120))
+        let p2p = process.readyLine.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") && $0.hasSuffix(",") }
+        let port = try #require(p2p.flatMap { Int($0.dropFirst(10).dropLast()) }, "no P2P port in: \(process.readyLine)")
+        return RunningNode(process: process, client: NodeClient(baseURL: process.rootURL), p2pPort: port)
+    }
+
+    /// Polls `condition` every half second until it holds or `limit` passes.
+    static func eventually(_ limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < limit {
+            if (try? await condition()) == true { return true }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        return false
+    }
+
+    static func sameTip(_ nodes: [RunningNode]) async throws -> Bool {
+        var statuses: [StatusView] = []
+        for node in nodes { statuses.append(try await node.client.status()) }
+        return statuses.allSatisfy { $0.tip == statuses[0].tip && $0.stateRoot == statuses[0].stateRoot }
+    }
+
+    @Test func minersConvergeALateNodeSyncsThroughAKillAndMisbehaviourIsBanned() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agora-net-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let genesis = directory + "/genesis.json"
+        let (status, output) = try runCommand([AgoraProcess.binary.path, "genesis", "--out", genesis, "--target-block-seconds", "3",
+                                               "--initial-difficulty", "2", "--consensus-model", Self.modelPath], deadline: .seconds(60))
+        #expect(status == 0, "\(output)")
+
+        // Two miners and a validator.
+        var first = try Self.start(directory + "/n1", genesis: genesis, mine: true, peers: [])
+        var second = try Self.start(directory + "/n2", genesis: genesis, mine: true, peers: [first.address])
+        let third = try Self.start(directory + "/n3", genesis: genesis, peers: [first.address, second.address])
+        var nodes = [first, second, third]
+        defer { for node in nodes { _ = node.process.stop() } }
+        let mined = try await Self.eventually(.seconds(420)) {
+            for node in nodes where try await node.client.status().height < 6 { return false }
+            return true
+        }
+        #expect(mined, "the miners did not reach height 6")
+
+        // Stop mining (restart both miners as plain nodes, dialling the validator): all three
+        // settle on the one chain with the most work, with the same state.
+        for index in 0..<2 { _ = nodes[index].process.stop() }
+        first = try Self.start(directory + "/n1", genesis: genesis, peers: [third.address])
+        second = try Self.start(directory + "/n2", genesis: genesis, peers: [third.address])
+        nodes = [first, second, third]
+        #expect(try await Self.eventually(.seconds(180)) { try await Self.sameTip(nodes) }, "the nodes did not converge")
+        let settled = try await third.client.status()
+        #expect(settled.height >= 6)
+
+        // A fourth node syncs from scratch; killed with SIGKILL partway, it resumes and catches up.
+        var fourth = try Self.start(directory + "/n4", genesis: genesis, peers: [third.address])
+        nodes.append(fourth)
+        #expect(try await Self.eventually(.seconds(120)) { try await fourth.client.status().height >= 2 })
+        fourth.process.kill9()
+        fourth = try Self.start(directory + "/n4", genesis: genesis, peers: [first.address])
+        nodes[3] = fourth
+        #expect(try await Self.eventually(.seconds(240)) { try await Self.sameTip(nodes) }, "the late node did not catch up")
+
+        // Misbehaving peers, each from a loopback address of its own: a malformed message, an
+        // oversized frame, and a block whose Proof-of-AI digest is made up. Each is banned; the
+        // honest peers stay connected.
+        let hello = Message.hello(Hello(chainID: settled.chainID, genesis: settled.genesis, height: 0, tip: settled.genesis,
+                                        listenPort: 0, nodeNonce: 42))
+        // A header that passes every cheap rule (target, time, hash below target) with a made-up
+        // work digest: only re-running the forward pass catches it.
+        var recent: [BlockHeader] = []
+        var height = settled.height
+        while recent.count < ChainRules.Ancestry.depth {
+            recent.append(try Block.decode(try #require(Hex.decode(try await third.client.block(height).raw))).header)
+            if height == 0 { break }
+            height -= 1
+        }
+        let parameters = try await third.client.parameters()
+        var forged = BlockHeader(chainID: settled.chainID, height: settled.height + 1, parent: settled.tip,
+                                 time: max(ChainRules.minimumTime(recent: recent), recent[0].time),
+                                 transactionRoot: Block.transactionRoot([]), stateRoot: recent[0].stateRoot,
+                                 miner: SigningKey(deterministicLabel: "forger").account,
+                                 target: ChainRules.expectedTarget(recent: recent, parameters: parameters))
+        repeat { forged.nonce += 1; forged.workDigest = Hash256.sha256(Array("forged \(forged.nonce)".utf8)) } while !ProofOfAI.meetsTarget(forged)
+        let attacks: [(source: String, frames: [[UInt8]])] = [
+            ("127.0.0.2", [Self.frame(hello.encoded()), Self.frame([99, 1, 2, 3])]),
+            ("127.0.0.3", [Self.frame(hello.encoded()), [0xFF, 0xFF, 0xFF, 0x00]]),
+            ("127.0.0.4", [Self.frame(hello.encoded()), Self.frame(Message.block(Block(header: forged, transactions: [])).encoded())]),
+        ]
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("misbehaving_peer.py").path
+        for attack in attacks {
+            let (status, output) = try runCommand(["python3", script, attack.source, "\(third.p2pPort)"] + attack.frames.map(Hex.encode),
+                                                  deadline: .seconds(120))
+            #expect(status == 0 && output.contains("closed=yes refused_after=yes"), "\(attack.source): \(output)")
+        }
+        let metrics = try String(contentsOf: URL(string: third.process.rootURL + "/metrics")!, encoding: .utf8)
+        #expect(metrics.contains("agora_node_peers_banned_total 3"), "\(metrics.split(separator: "\n").filter { $0.contains("banned") })")
+        #expect(try await Self.eventually(.seconds(30)) { try await Self.sameTip(nodes) })
+    }
+
+    static func frame(_ body: [UInt8]) -> [UInt8] {
+        let length = UInt32(body.count)
+        return [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + body
+    }
+}
