@@ -70,13 +70,17 @@ struct NetworkProcessTests {
         }
         #expect(mined, "the miners did not reach height 6")
 
-        // Stop mining (restart both miners as plain nodes, dialling the validator): all three
-        // settle on the one chain with the most work, with the same state.
-        for index in 0..<2 { _ = nodes[index].process.stop() }
-        first = try Self.start(directory + "/n1", genesis: genesis, peers: [third.address])
-        second = try Self.start(directory + "/n2", genesis: genesis, peers: [third.address])
+        // One miner stops (restarted as a plain node); the other keeps mining, and its next blocks
+        // settle any tie: all three follow the chain with the most work, with the same state.
+        _ = nodes[1].process.stop()
+        second = try Self.start(directory + "/n2", genesis: genesis, peers: [third.address, first.address])
         nodes = [first, second, third]
-        #expect(try await Self.eventually(.seconds(180)) { try await Self.sameTip(nodes) }, "the nodes did not converge")
+        #expect(try await Self.eventually(.seconds(240)) { try await Self.sameTip(nodes) }, "the nodes did not converge")
+        // Then mining stops altogether: one branch, one tip, everywhere.
+        _ = nodes[0].process.stop()
+        first = try Self.start(directory + "/n1", genesis: genesis, peers: [third.address, second.address])
+        nodes = [first, second, third]
+        #expect(try await Self.eventually(.seconds(120)) { try await Self.sameTip(nodes) }, "the nodes did not settle")
         let settled = try await third.client.status()
         #expect(settled.height >= 6)
 
@@ -121,7 +125,7 @@ struct NetworkProcessTests {
                                                   deadline: .seconds(120))
             #expect(status == 0 && output.contains("closed=yes refused_after=yes"), "\(attack.source): \(output)")
         }
-        let metrics = try String(contentsOf: URL(string: third.process.rootURL + "/metrics")!, encoding: .utf8)
+        let (_, metrics) = try runCommand(["curl", "-s", third.process.rootURL + "/metrics"], deadline: .seconds(30))
         #expect(metrics.contains("agora_node_peers_banned_total 3"), "\(metrics.split(separator: "\n").filter { $0.contains("banned") })")
         #expect(try await Self.eventually(.seconds(30)) { try await Self.sameTip(nodes) })
     }
