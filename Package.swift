@@ -74,6 +74,11 @@ let package = Package(
             name: "AgoraNetwork",
             dependencies: ["AgoraNodeCore"]
         ),
+        // Several node cores over a simulated, faulty network, from a seed (tests and `agora simulate`).
+        .target(
+            name: "AgoraSimulation",
+            dependencies: ["AgoraNetwork", "AgoraConsensus"]
+        ),
         .target(
             name: "AgoraChainStore",
             dependencies: ["AgoraNodeCore", .product(name: "GRDB", package: "GRDB.swift")]
@@ -164,7 +169,7 @@ let package = Package(
         .testTarget(
             name: "AgoraNodeTests",
             dependencies: ["AgoraNode", "AgoraNodeCore", "AgoraChainStore", "AgoraNodeClient", "AgoraTestSupport", "AgoraNetwork",
-                           "AgoraConsensus", "AgoraModelStore"],
+                           "AgoraConsensus", "AgoraModelStore", "AgoraSimulation"],
             exclude: ["misbehaving_peer.py"]
         ),
         .testTarget(

@@ -56,6 +56,8 @@ public struct PeerNetwork: Sendable {
         /// Hashes this peer has or has been told of: not announced to it again. Bounded.
         var known = BoundedSet<Hash256>(capacity: 0)
         var blocksInFlight: [Hash256: UInt64] = [:]
+        /// Blocks this peer said it does not have: not asked of it again until it announces them.
+        var lacks = Set<Hash256>()
         var headersRequestedAt: UInt64?
         var ready: Bool { hello != nil }
     }
@@ -128,6 +130,7 @@ public struct PeerNetwork: Sendable {
             var unknownBlock = false
             for item in items {
                 peers[id]?.known.insert(item.hash)
+                peers[id]?.lacks.remove(item.hash)
                 switch item.kind {
                 case .transaction: if chain.transaction(item.hash) == nil { wantedTransactions.append(item) }
                 case .block: if !chain.knowsHeader(item.hash) { unknownBlock = true }
@@ -155,7 +158,10 @@ public struct PeerNetwork: Sendable {
             if !missing.isEmpty { actions.append(.send(id, .notFound(missing))) }
             return actions
         case .notFound(let items):
-            for item in items { peers[id]?.blocksInFlight[item.hash] = nil }
+            for item in items where peers[id]?.blocksInFlight.removeValue(forKey: item.hash) != nil {
+                if peers[id]!.lacks.count >= Message.Bound.inventoryItems { peers[id]!.lacks.removeAll() }
+                peers[id]?.lacks.insert(item.hash)
+            }
             return requestBlocks(chain: chain, now: now)
         case .transaction(let transaction):
             peers[id]?.known.insert(transaction.id)
@@ -171,7 +177,10 @@ public struct PeerNetwork: Sendable {
             return [.send(id, .headers(chain.headers(after: locator, limit: Message.Bound.headers)))]
         case .headers(let headers):
             peers[id]?.headersRequestedAt = nil
-            for header in headers { peers[id]?.known.insert(header.hash) }
+            for header in headers {
+                peers[id]?.known.insert(header.hash)
+                peers[id]?.lacks.remove(header.hash)
+            }
             guard !headers.isEmpty else { return requestBlocks(chain: chain, now: now) }
             for (previous, next) in zip(headers, headers.dropFirst()) where next.parent != previous.hash {
                 return ban(id, "headers that do not form a chain", now: now)
@@ -292,9 +301,11 @@ public struct PeerNetwork: Sendable {
         var requests: [PeerID: [Inventory]] = [:]
         for hash in wanted {
             // The least busy ready peer that has not already been asked to capacity.
-            let candidates = peers.values.filter { $0.ready && $0.blocksInFlight.count + (requests[$0.id]?.count ?? 0) < configuration.maxBlocksInFlight }
+            let candidates = peers.values.filter {
+                $0.ready && !$0.lacks.contains(hash) && $0.blocksInFlight.count + (requests[$0.id]?.count ?? 0) < configuration.maxBlocksInFlight
+            }
             guard let peer = candidates.min(by: { ($0.blocksInFlight.count + (requests[$0.id]?.count ?? 0), $0.id) < ($1.blocksInFlight.count + (requests[$1.id]?.count ?? 0), $1.id) })
-            else { break }
+            else { continue }
             requests[peer.id, default: []].append(Inventory(.block, hash))
             peers[peer.id]?.blocksInFlight[hash] = now
         }
