@@ -7,6 +7,8 @@ import PackageDescription
 //   AgoraServing   <- AgoraServer           (Hummingbird HTTP server, metrics)
 //   AgoraModelStore                         (fetching and caching model files)
 //   AgoraPrimitives <- AgoraLedger          (the chain's pure state machine: no I/O, no clock, no floats)
+//   AgoraLedger + AgoraEngine <- AgoraConsensus <- AgoraNodeCore <- AgoraNetwork  (all I/O-free)
+//   AgoraNodeCore <- AgoraChainStore (SQLite) <- AgoraNode (RPC, miner, SwiftNIO P2P: the shell)
 //   AgoraCLI (`agora`)                      (the shell: argument parsing, printing)
 let package = Package(
     name: "Agora",
