@@ -318,7 +318,7 @@ public actor Node {
                 if let problem, problem.isOffence {
                     self.logger.notice("invalid block from peer", metadata: ["peer": "\(id)", "problem": "\(problem)"])
                 }
-                await self.blockProcessed(id, hash: block.hash, problem: problem)
+                self.blockProcessed(id, hash: block.hash, problem: problem)
             }
         case .acceptTransaction(let id, let transaction):
             if case .success(let txID) = core.submit(transaction, time: Self.now()) {

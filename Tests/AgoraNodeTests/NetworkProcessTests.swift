@@ -28,7 +28,7 @@ struct NetworkProcessTests {
                          "--consensus-model", modelPath, "--work-threads", "1"]
         if mine { arguments.append("--mine") }
         for peer in peers { arguments += ["--peer", peer] }
-        let process = try AgoraProcess(command: arguments, deadline: .seconds(120))
+        let process = try AgoraProcess(command: arguments, deadline: .seconds(120), background: true)
         let p2p = process.readyLine.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") && $0.hasSuffix(",") }
         let port = try #require(p2p.flatMap { Int($0.dropFirst(10).dropLast()) }, "no P2P port in: \(process.readyLine)")
         return RunningNode(process: process, client: NodeClient(baseURL: process.rootURL), p2pPort: port)

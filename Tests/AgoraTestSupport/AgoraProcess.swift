@@ -23,12 +23,15 @@ public final class AgoraProcess: @unchecked Sendable {
     }
 
     /// `agora <command>`; the command must print its bound `127.0.0.1:PORT` on its first line.
-    public init(command arguments: [String], deadline: Duration = .seconds(60)) throws {
+    /// `background` lowers the process's CPU priority (nice 10): long-running load such as mining
+    /// nodes then yields to the latency-bound tests that run beside it.
+    public init(command arguments: [String], deadline: Duration = .seconds(60), background: Bool = false) throws {
         process.executableURL = Self.binary
         process.arguments = arguments
         process.standardOutput = output
         process.standardError = FileHandle.standardError
         try process.run()
+        if background { setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(process.processIdentifier), 10) }
         let (line, port) = ReadyLine.wait(for: process, output: output, deadline: deadline)
         guard let port else {
             process.terminate()
