@@ -24,7 +24,7 @@ def check(name, condition, detail=""):
 
 
 def raw(method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
+    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=300)
     conn.request(method, path, body=body, headers=headers or {"Content-Type": "application/json"})
     r = conn.getresponse()
     data = r.read()
