@@ -90,12 +90,7 @@ public enum ProofOfAI {
                     lastLogits = Array(logits.prefix(vocabulary))
                     continue
                 }
-                let target = Int(tokens[position + 1])
-                var maxLogit = -Double.infinity
-                for i in 0..<vocabulary { maxLogit = max(maxLogit, Double(logits[i])) }
-                var sum = 0.0
-                for i in 0..<vocabulary { sum += DeterministicMath.exp(Double(logits[i]) - maxLogit) }
-                total += -(Double(logits[target]) - maxLogit - DeterministicMath.log(sum))
+                total += InferenceContext.negativeLogLikelihood(logits, vocabulary: vocabulary, target: Int(tokens[position + 1]))
                 scored += 1
             }
             start = end

@@ -50,10 +50,6 @@ public actor Node {
     private let faucetKey: SigningKey?
     /// Re-runs the Proof-of-AI pass of blocks from elsewhere (absent on a dev node).
     private var validator: WorkQueue?
-    /// Blocks whose work was checked (or made) here and that are being accepted.
-    private var verifiedWork = Set<Hash256>()
-    /// Called after every change of the tip.
-    private var tipObservers: [@Sendable (BlockHeader) -> Void] = []
     /// The peer-to-peer protocol and the connections it runs over, once the P2P server listens.
     private var network: PeerNetwork?
     private var transport: (any PeerTransport)?
@@ -95,9 +91,8 @@ public actor Node {
     }
 
     private static func resume(_ stored: StoredChain, mode: ConsensusMode, mempool: Mempool) throws -> ChainCore {
-        let state = LedgerState(parameters: stored.genesis.parameters, records: stored.records.map { ($0.key, $0.value) })
-        var check = state
-        guard check.stateRoot() == stored.tip.stateRoot else { throw OpenError.stateRootMismatch(height: stored.tip.height) }
+        var state = LedgerState(parameters: stored.genesis.parameters, records: stored.records.map { ($0.key, $0.value) })
+        guard state.stateRoot() == stored.tip.stateRoot else { throw OpenError.stateRootMismatch(height: stored.tip.height) }
         return ChainCore(genesis: stored.genesis, mode: mode, state: state, mainChain: stored.headers,
                          recentBlocks: stored.recentBlocks, mempool: mempool)
     }
@@ -115,9 +110,6 @@ public actor Node {
 
     /// Sets the engine that re-runs received blocks' Proof-of-AI passes.
     public func useValidator(_ validator: WorkQueue) { self.validator = validator }
-
-    /// `observer` is called with the new tip header after every change of the main chain.
-    public func observeTip(_ observer: @escaping @Sendable (BlockHeader) -> Void) { tipObservers.append(observer) }
 
     // MARK: Reading
 
@@ -196,7 +188,6 @@ public actor Node {
         metrics.height.set(Int64(core.height))
         metrics.blocks.increment(by: Int64(update.connected.count))
         metrics.mempool.set(Int64(core.mempool.count))
-        for observer in tipObservers { observer(core.tip) }
         let tip = core.tipHash
         runNetwork { network, _, _ in network.tipChanged(tip) }
     }
@@ -211,27 +202,28 @@ public actor Node {
     /// A block mined here: its work was just computed, so it is not run again.
     @discardableResult
     public func submitMined(_ block: Block) -> BlockProblem? {
-        verifiedWork.insert(block.hash)
-        defer { verifiedWork.remove(block.hash) }
         return accept(block)
     }
 
     /// A block from elsewhere: cheap checks, then the Proof-of-AI pass (off this actor, so the
     /// node keeps serving meanwhile), then fork choice. Returns why it was not taken, if it was not.
     public func receive(_ block: Block) async -> BlockProblem? {
-        let hash = block.hash
-        if core.tree.hasBody(hash) { return nil }
-        if case .failure(let problem) = core.acceptHeader(block.header, now: Self.now()) { return problem }
-        if Block.transactionRoot(block.transactions) != block.header.transactionRoot { return .bodyMismatch }
-        guard let validator, let epochKey = core.epochKey(forChildOf: block.header.parent) else {
-            return core.mode == .devSealing ? accept(block) : .invalidWork
+        let epochKey: Hash256
+        switch core.admitForWork(block, now: Self.now()) {
+        case .failure(let problem): return problem
+        case .success(nil): return nil
+        case .success(let key?): epochKey = key
         }
-        let started = DispatchTime.now()
-        let valid = await validator.verify(block.header, epochKey: epochKey)
-        metrics.validationSeconds.record(.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds)))
-        guard valid else {
-            core.rejectWork(block.header, now: Self.now())
-            return .invalidWork
+        if core.mode == .proofOfAI {
+            // A node without the consensus model cannot judge work; `agora node` always sets it.
+            guard let validator else { preconditionFailure("a Proof-of-AI node without a validator") }
+            let started = DispatchTime.now()
+            let valid = await validator.verify(block.header, epochKey: epochKey)
+            metrics.validationSeconds.record(.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds)))
+            guard valid else {
+                core.rejectWork(block.header, now: Self.now())
+                return .invalidWork
+            }
         }
         return accept(block)
     }
@@ -303,12 +295,7 @@ public actor Node {
         case .dial(let address):
             transport?.dial(address)
         case .acceptHeaders(let id, let headers):
-            var accepted = 0
-            var problem: BlockProblem?
-            for header in headers {
-                if case .failure(let failure) = core.acceptHeader(header, now: Self.now()) { problem = failure; break }
-                accepted += 1
-            }
+            let (accepted, problem) = core.acceptHeaders(headers, now: Self.now())
             runNetwork { network, chain, now in
                 network.headersProcessed(id, count: headers.count, accepted: accepted, problem: problem, chain: chain, now: now)
             }

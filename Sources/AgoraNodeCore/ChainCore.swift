@@ -240,6 +240,24 @@ public struct ChainCore: Sendable {
         return .success(true)
     }
 
+    /// A batch of headers in order, up to the first refused: how many were taken, and why it stopped.
+    public mutating func acceptHeaders(_ headers: [BlockHeader], now: UInt64) -> (accepted: Int, problem: BlockProblem?) {
+        for (index, header) in headers.enumerated() {
+            if case .failure(let problem) = acceptHeader(header, now: now) { return (index, problem) }
+        }
+        return (headers.count, nil)
+    }
+
+    /// Everything about a received block that comes before its forward pass: the header rules
+    /// and the transaction root. Returns the epoch key its work must be checked under, or nil
+    /// when the block is already here (nothing to do).
+    public mutating func admitForWork(_ block: Block, now: UInt64) -> Result<Hash256?, BlockProblem> {
+        if tree.hasBody(block.hash) { return .success(nil) }
+        if case .failure(let problem) = acceptHeader(block.header, now: now) { return .failure(problem) }
+        if Block.transactionRoot(block.transactions) != block.header.transactionRoot { return .failure(.bodyMismatch) }
+        return .success(epochKey(forChildOf: block.header.parent)!)
+    }
+
     private func checkHeader(_ header: BlockHeader, parent: BlockTree.Entry, now: UInt64) -> ChainRules.HeaderProblem? {
         switch mode {
         case .proofOfAI:

@@ -209,12 +209,7 @@ public struct NetworkSimulation {
                 try carryOut(nodes[index].network.connected(aPeer, address: address, outbound: true, chain: view(index), now: now), at: index)
                 try carryOut(nodes[target].network.connected(bPeer, address: Self.address(index), outbound: false, chain: view(target), now: now), at: target)
             case .acceptHeaders(let peer, let headers):
-                var accepted = 0
-                var problem: BlockProblem?
-                for header in headers {
-                    if case .failure(let failure) = nodes[index].core.acceptHeader(header, now: now) { problem = failure; break }
-                    accepted += 1
-                }
+                let (accepted, problem) = nodes[index].core.acceptHeaders(headers, now: now)
                 try carryOut(nodes[index].network.headersProcessed(peer, count: headers.count, accepted: accepted, problem: problem,
                                                                    chain: view(index), now: now), at: index)
             case .acceptBlock(let peer, let block):
@@ -231,8 +226,12 @@ public struct NetworkSimulation {
 
     /// What the node shell does with a block: cheap checks, the forward pass, fork choice, storage.
     mutating func receive(_ block: Block, at index: Int) -> BlockProblem? {
-        if case .failure(let problem) = nodes[index].core.acceptHeader(block.header, now: now) { return problem }
-        guard let epochKey = nodes[index].core.epochKey(forChildOf: block.header.parent) else { return .unknownParent }
+        let epochKey: Hash256
+        switch nodes[index].core.admitForWork(block, now: now) {
+        case .failure(let problem): return problem
+        case .success(nil): return nil
+        case .success(let key?): epochKey = key
+        }
         guard engine.verify(block.header, epochKey: epochKey) else {
             nodes[index].core.rejectWork(block.header, now: now)
             return .invalidWork

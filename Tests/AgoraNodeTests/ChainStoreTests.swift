@@ -22,7 +22,6 @@ import Testing
         let genesis = Genesis.devnet()
         let (block, state) = ChainCore.genesisBlock(genesis)
         try store.initialize(genesis: genesis, block: block, records: state.sortedRecords())
-        _ = state
         return ChainCore(genesis: genesis, mode: .devSealing)
     }
 
@@ -102,7 +101,6 @@ import Testing
         #expect(state.stateRoot() == parent.stateRoot)
         #expect(stored.recentBlocks.map(\.block) == [first])
         #expect(try store.transactionLocation(second.transactions[0].id) == nil)
-        _ = core
     }
 
     @Test func aStoreRefusesADuplicateBlockWithoutChangingAnything() throws {

@@ -9,6 +9,16 @@ public struct PerplexityResult: Sendable {
 }
 
 extension InferenceContext {
+    /// `-log softmax(logits)[target]` in Double: max-shifted, summed in index order with the
+    /// engine's own exp and log, so every machine gets the same bits (perplexity, Proof of AI).
+    public static func negativeLogLikelihood(_ logits: UnsafeBufferPointer<Float>, vocabulary: Int, target: Int) -> Double {
+        var maxLogit = -Double.infinity
+        for i in 0..<vocabulary { maxLogit = max(maxLogit, Double(logits[i])) }
+        var sum = 0.0
+        for i in 0..<vocabulary { sum += DeterministicMath.exp(Double(logits[i]) - maxLogit) }
+        return -(Double(logits[target]) - maxLogit - DeterministicMath.log(sum))
+    }
+
     public func perplexity(of tokens: [Int32], window: Int, bos: Int32?) throws(InferenceError) -> PerplexityResult {
         precondition(window >= 4 && window <= maxBatch, "the window must fit one batch")
         let vocabulary = model.config.vocabularySize
@@ -23,12 +33,7 @@ extension InferenceContext {
             for (row, position) in (first..<(window - 1)).enumerated() {
                 let logits = self.logits(row: row)
                 let target = Int(tokens[chunk * window + position + 1])
-                // log softmax in Double: max-shifted, summed in index order.
-                var maxLogit = -Double.infinity
-                for i in 0..<vocabulary { maxLogit = max(maxLogit, Double(logits[i])) }
-                var sum = 0.0
-                for i in 0..<vocabulary { sum += DeterministicMath.exp(Double(logits[i]) - maxLogit) }
-                total += -(Double(logits[target]) - maxLogit - DeterministicMath.log(sum))
+                total += Self.negativeLogLikelihood(logits, vocabulary: vocabulary, target: target)
                 count += 1
             }
         }
