@@ -9,7 +9,9 @@ struct KernelTests {
         var random = RandomGenerator(seed: UInt64(type.rawValue) + 11)
         let columns = 512, rows = 21  // not a multiple of 8: the eight-row kernels' remainder path runs too
         for trial in 0..<20 {
-            let tokens = trial % 2 == 0 ? 1 : 3  // one token takes the eight-row kernels, more the batched ones
+            // One token takes the eight-row kernels, more the batched ones (eight rows by up to 64
+            // tokens at a time: 70 crosses that limit).
+            let tokens = [1, 3, 1, 9, 70][trial % 5]
             // Mix scales so blocks see tiny, huge and zero magnitudes.
             let magnitude: Float = [1e-3, 1, 30, 0][trial % 4]
             func sample() -> Float { (random.nextUnitFloat() * 2 - 1) * (random.nextUnitFloat() < 0.05 ? magnitude * 50 : magnitude) }
@@ -88,5 +90,33 @@ struct KernelTests {
         }
         #expect(halfFromFloat(1.0009765625 + 0.00048828125) == 0x3C02)  // tie rounds to even
         #expect(halfFromFloat(70_000) == 0x7C00)
+    }
+}
+
+/// Activation preparation against its definition, written the plain way: ggml's Q8_0/Q8_1 values
+/// are round-half-even(x * 127 / amax). Halves (exact ties), zeros, -0 and tiny blocks included.
+struct ActivationQuantizationTests {
+    @Test func int8BlocksAreRoundHalfEvenOfTheScaledValues() {
+        var random = RandomGenerator(seed: 99)
+        let columns = 256
+        for trial in 0..<200 {
+            var x = (0..<columns).map { _ in (random.nextUnitFloat() * 2 - 1) * [1e-30, 1e-3, 1, 1e4][trial % 4] }
+            if trial % 5 == 0 { for i in stride(from: 0, to: columns, by: 3) { x[i] = Float(Int(x[i] * 4)) / 2 } }  // ties
+            if trial % 7 == 0 { for i in 0..<32 { x[i] = i % 2 == 0 ? 0 : -0.0 } }  // an all-zero block
+            let prepared = QuantizedActivations(format: .int8Blocks32, capacityRows: 1, columns: columns)
+            x.withUnsafeBufferPointer { prepared.quantize($0.baseAddress!, rows: 1) }
+            let (values, scales, sums) = prepared.int8Blocks32(row: 0)
+            for block in 0..<(columns / 32) {
+                let slice = x[(block * 32)..<((block + 1) * 32)]
+                let amax = slice.reduce(Float(0)) { max($0, abs($1)) }
+                let inverse: Float = amax != 0 ? 127 / amax : 0
+                let expected = slice.map { Int8(($0 * inverse).rounded(.toNearestOrEven)) }
+                #expect(Array(values[(block * 32)..<((block + 1) * 32)]) == expected, "trial \(trial) block \(block)")
+                let d = amax / 127
+                #expect(scales[block].bitPattern == floatFromHalf(halfFromFloat(d)).bitPattern)
+                let sum = expected.reduce(Int32(0)) { $0 + Int32($1) }
+                #expect(sums[block].bitPattern == floatFromHalf(halfFromFloat(d * Float(sum))).bitPattern)
+            }
+        }
     }
 }

@@ -69,6 +69,7 @@ public enum MatrixMultiply {
     static func gemvKernel(_ type: TensorType) -> GemvKernel? {
         switch type {
         case .q8_0: agora_gemv_q8_0
+        case .q4_0: agora_gemv_q4_0
         case .q4_1: agora_gemv_q4_1
         default: nil
         }

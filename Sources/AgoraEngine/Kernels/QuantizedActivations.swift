@@ -77,6 +77,9 @@ public final class QuantizedActivations: @unchecked Sendable {
     }
 
     /// ggml Q8_0/Q8_1 (x86): q = round-half-even(x * 127 / amax); d and d * sum(q) stored as fp16.
+    /// The rounding adds 1.5 * 2^23: for |v| <= 127 the float sum's own round-half-even leaves
+    /// round(v) in the low mantissa bits — the same integer as `rounded(.toNearestOrEven)`,
+    /// without a trapping conversion, so the loop vectorizes.
     @inline(__always)
     private func quantize32(_ x: UnsafePointer<Float>, _ block: Int) {
         var amax: Float = 0
@@ -84,11 +87,13 @@ public final class QuantizedActivations: @unchecked Sendable {
         let d = amax / 127
         let inverse: Float = amax != 0 ? 127 / amax : 0
         let out = values + block * 32
+        let magic: Float = 12_582_912  // 1.5 * 2^23
         var sum: Int32 = 0
         for i in 0..<32 {
-            let q = Int8((x[i] * inverse).rounded(.toNearestOrEven))
-            out[i] = q
-            sum += Int32(q)
+            let scaled = x[i] * inverse
+            let q = Int32(bitPattern: (scaled + magic).bitPattern) &- 0x4B40_0000
+            out[i] = Int8(truncatingIfNeeded: q)
+            sum &+= q
         }
         scales[block] = floatFromHalf(halfFromFloat(d))
         sums[block] = floatFromHalf(halfFromFloat(d * Float(sum)))
@@ -137,5 +142,17 @@ extension QuantizedActivations {
             blockSums: blockSums + t * (columns / 16),
             floats: floats + t * columns
         )
+    }
+}
+
+extension QuantizedActivations {
+    /// One prepared row in int8 blocks of 32 (values, fp16-rounded scales and scaled sums), copied
+    /// out: for tests and tools that check the preparation itself.
+    public func int8Blocks32(row t: Int) -> (values: [Int8], scales: [Float], sums: [Float]) {
+        precondition(format == .int8Blocks32 && t < rows)
+        let r = row(t)
+        return (Array(UnsafeBufferPointer(start: r.values, count: columns)),
+                Array(UnsafeBufferPointer(start: r.scales, count: columns / 32)),
+                Array(UnsafeBufferPointer(start: r.sums, count: columns / 32)))
     }
 }

@@ -42,5 +42,7 @@ void agora_gemv_q8_0(const uint8_t *w, long row_bytes, int rows, const int8_t *x
                      int n, float *out);
 void agora_gemv_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
                      int n, float *out);
+void agora_gemv_q4_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
+                     int n, float *out);
 
 #endif
