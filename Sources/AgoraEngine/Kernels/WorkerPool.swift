@@ -97,9 +97,18 @@ final class WorkerPool: @unchecked Sendable {
             }
             seen = current
             if stopping.load(ordering: .acquiring) { return }
-            if index < parts, let job { job(index) }
+            runPart(index)
+            // Only after runPart has returned — and so released its reference to the job — may
+            // the caller learn that this worker is done: the job's context lives in the caller's
+            // frame (withoutActuallyEscaping), which ends as soon as `pending` reaches zero.
             pending.subtract(1, ordering: .releasing)
         }
+    }
+
+    /// A function of its own so that the copy of `job` it takes is released before it returns.
+    @inline(never)
+    private func runPart(_ index: Int) {
+        if index < parts, let job { job(index) }
     }
 
     @inline(__always)
