@@ -1,3 +1,4 @@
+import AgoraConsensus
 import AgoraLedger
 import AgoraModelStore
 import AgoraNode
@@ -9,9 +10,10 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 
-/// The whole network on one machine: a dev node, a model owner, two providers at different prices
-/// on the built-in engine, a funded client and its bridge on 127.0.0.1 — each its own `agora`
-/// process, as users run them — then one paid request and its settlement on chain.
+/// The whole network on one machine: a node mining with Proof of AI (the served model is the
+/// consensus model), a model owner, two providers at different prices on the built-in engine, a
+/// funded client and its bridge on 127.0.0.1 — each its own `agora` process, as users run them —
+/// then one paid request and its settlement on chain.
 struct DevnetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devnet",
@@ -23,10 +25,12 @@ struct DevnetCommand: AsyncParsableCommand {
     @Option(help: "Model: a GGUF path or smollm2.") var model = "smollm2"
     @Flag(help: "Skip the demo request.") var noDemo = false
     @Option(help: "Seconds between status lines.") var statusEvery = 10
+    @Option(help: "Target seconds between mined blocks (a new devnet only).") var blockSeconds: UInt64 = 5
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard (1...3_600).contains(statusEvery) else { throw ValidationError("--status-every must be in 1...3600") }
+        guard (1...600).contains(blockSeconds) else { throw ValidationError("--block-seconds must be in 1...600") }
     }
 
     func run() async throws {
@@ -39,8 +43,11 @@ struct DevnetCommand: AsyncParsableCommand {
         let children = Children()
         installStopHandlers(children)
 
-        say("starting node")
-        let node = try children.start("node", ["node", "--data-dir", directory + "/node", "--dev", "--rpc-port", "0"], logs: directory + "/logs")
+        let genesisPath = try devnetGenesis(directory: directory, consensusModel: modelHash)
+        say("starting node (mining with Proof of AI on \(URL(fileURLWithPath: modelPath).lastPathComponent))")
+        let node = try children.start("node", ["node", "--data-dir", directory + "/node", "--genesis", genesisPath, "--rpc-port", "0",
+                                              "--p2p-port", "0", "--mine", "--faucet", "--work-threads", "1",
+                                              "--consensus-model", modelPath], logs: directory + "/logs", deadline: .seconds(300))
         let nodeURL = "http://127.0.0.1:\(node.port)"
         let client = NodeClient(baseURL: nodeURL)
 
@@ -132,6 +139,33 @@ struct DevnetCommand: AsyncParsableCommand {
     }
 
     func say(_ line: String) { out("devnet: \(line)") }
+
+    /// The devnet's genesis in `directory`, written on first start: Proof of AI with `model` as the
+    /// consensus model, a block every `--block-seconds`, the devnet faucet funded. A data directory
+    /// from an older devnet (dev sealing, no genesis file) is moved aside: its chain cannot be mined.
+    func devnetGenesis(directory: String, consensusModel: Hash256) throws -> String {
+        let path = directory + "/genesis.json"
+        let files = FileManager.default
+        if files.fileExists(atPath: path) { return path }
+        if files.fileExists(atPath: directory + "/node") {
+            let aside = directory + "/node.dev-sealed"
+            try? files.removeItem(atPath: aside)
+            try files.moveItem(atPath: directory + "/node", toPath: aside)
+            say("moved an older dev-sealed chain aside to \(aside); starting a mined chain")
+        }
+        var genesis = Genesis.devnet()
+        genesis.parameters.targetBlockSeconds = blockSeconds
+        // Two attempts per block to start with: a block about every two forward passes, until
+        // the retarget settles on the target time.
+        genesis.parameters.initialTarget = UInt256.max.divided(by: 2).quotient.hash
+        genesis.parameters.consensusModel = consensusModel
+        genesis.time = UInt64(Date().timeIntervalSince1970)
+        if let problem = genesis.problem() { throw CommandFailure("invalid devnet genesis: \(problem)") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(genesis).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return path
+    }
 
     /// Everything the bridge has signed for (its `/v1/spend`).
     func bridgeSpend(_ bridgeURL: String) async throws -> UInt64 {

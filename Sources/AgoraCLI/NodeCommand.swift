@@ -67,11 +67,13 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Genesis file (default: the built-in devnet genesis, or the chain already in --data-dir).") var genesis: String?
     @Flag(help: "Dev mode: a single node sealing blocks without work on a timer and on demand (POST /v1/dev/seal), with the faucet.") var dev = false
     @Flag(help: "Mine blocks with Proof of AI on the current tip.") var mine = false
+    @Flag(help: "Serve the devnet faucet (POST /v1/faucet) without --dev: for a local mining devnet whose genesis funds the devnet faucet key.") var faucet = false
     @Option(help: "The consensus model (GGUF path or known name); its SHA-256 must match the genesis.") var consensusModel = "smollm2"
     @Option(help: "Threads for each Proof-of-AI forward pass (mining and validation).") var workThreads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Address for peer-to-peer connections.") var p2pHost = "127.0.0.1"
     @Option(help: "Port for peer-to-peer connections (0: any free port).") var p2pPort = 8646
     @Option(name: .customLong("peer"), help: "A peer to connect to, host:port (repeatable).") var peers: [String] = []
+    @Flag(help: "Connect to the --peer addresses only: accept no connections and learn no addresses from peers.") var connectOnly = false
     @Option(help: "Seconds between dev blocks.") var blockTime: Double = 1
     @Option(help: "Address for the RPC server.") var rpcHost = "127.0.0.1"
     @Option(help: "Port for the RPC server (0: any free port).") var rpcPort = 8645
@@ -88,7 +90,8 @@ struct NodeCommand: AsyncParsableCommand {
         guard (0...65_535).contains(p2pPort) else { throw ValidationError("--p2p-port must be in 0...65535") }
         guard (1...256).contains(workThreads) else { throw ValidationError("--work-threads must be in 1...256") }
         for peer in peers where PeerAddress(peer) == nil { throw ValidationError("--peer must be host:port, not \(peer)") }
-        if dev && (mine || !peers.isEmpty) { throw ValidationError("--dev seals a chain of its own: it cannot --mine or take --peer") }
+        if dev && (mine || !peers.isEmpty || connectOnly) { throw ValidationError("--dev seals a chain of its own: it cannot --mine, --connect-only or take --peer") }
+        if connectOnly && peers.isEmpty { throw ValidationError("--connect-only needs at least one --peer") }
     }
 
     func run() async throws {
@@ -101,6 +104,8 @@ struct NodeCommand: AsyncParsableCommand {
         do {
             var configuration = Node.Configuration(dataDirectory: dataDir, dev: dev, rewardAccount: reward.flatMap(AccountID.init(address:)), mempool: bounds)
             configuration.seeds = peers.compactMap(PeerAddress.init)
+            configuration.connectOnly = connectOnly
+            configuration.faucet = faucet
             node = try Node(configuration: configuration, genesis: genesis, logger: logger)
         } catch {
             throw ValidationError("cannot open \(dataDir): \(error)")
@@ -118,11 +123,11 @@ struct NodeCommand: AsyncParsableCommand {
                 let engine = WorkQueue(engine: try WorkEngine(model: model, tokenizer: tokenizer, threads: workThreads), label: "miner")
                 services.append(Miner(node: node, engine: engine, miner: node.rewardAccount, logger: logger))
             }
-            let p2p = P2PServer(node: node, host: p2pHost, port: p2pPort, logger: logger)
-            let port: Int
+            let p2p = P2PServer(node: node, host: p2pHost, port: p2pPort, acceptsInbound: !connectOnly, logger: logger)
+            let port: Int?
             do { port = try await p2p.listen() } catch { throw ValidationError("cannot listen on \(p2pHost):\(p2pPort): \(error)") }
             services.insert(p2p, at: 0)
-            p2pLine = "P2P on \(p2pHost):\(port), "
+            p2pLine = port.map { "P2P on \(p2pHost):\($0), " } ?? "P2P outbound only to \(peers.joined(separator: " ")), "
         }
         let status = await node.status()
         let rpc = NodeRPC(node: node, configuration: .init(host: rpcHost, port: rpcPort))

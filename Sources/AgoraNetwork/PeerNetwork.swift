@@ -42,6 +42,9 @@ public struct PeerNetwork: Sendable {
         public var redialSeconds: UInt64 = 10
         public var maxKnownAddresses = 1_000
         public var maxKnownInventory = 20_000
+        /// Whether addresses peers tell of are learned and dialled. Off, the node keeps to its
+        /// seeds (`agora node --connect-only`: a private link, or a node behind a firewall).
+        public var discovery = true
 
         public init(listenPort: UInt16) { self.listenPort = listenPort }
     }
@@ -193,6 +196,7 @@ public struct PeerNetwork: Sendable {
             }).sorted { $0.description < $1.description }
             return [.send(id, .addresses(Array(addresses.prefix(Message.Bound.addresses))))]
         case .addresses(let addresses):
+            guard configuration.discovery else { return [] }
             for address in addresses where addressBook.count < configuration.maxKnownAddresses && addressBook[address] == nil {
                 addressBook[address] = 0
             }
@@ -215,7 +219,7 @@ public struct PeerNetwork: Sendable {
         }
         peers[id]?.hello = hello
         peers[id]?.known.insert(hello.tip)
-        var actions: [NetworkAction] = [.send(id, .getAddresses)]
+        var actions: [NetworkAction] = configuration.discovery ? [.send(id, .getAddresses)] : []
         if !chain.knowsHeader(hello.tip) { actions += requestHeaders(from: id, chain: chain, now: now) }
         return actions
     }

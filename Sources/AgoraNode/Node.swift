@@ -20,6 +20,11 @@ public actor Node {
         public var faucetLimit: UInt64
         /// Peers to connect to at start (and keep reconnecting to).
         public var seeds: [PeerAddress] = []
+        /// Connect to the seeds only: no inbound connections, no addresses learned from peers.
+        public var connectOnly = false
+        /// Serve the devnet faucet (POST /v1/faucet) on a mining network too; dev mode always does.
+        /// Only a chain whose genesis funds the well-known devnet faucet key has one.
+        public var faucet = false
 
         public init(dataDirectory: String, dev: Bool, rewardAccount: AccountID? = nil, mempool: Mempool.Bounds = .init(),
                     faucetLimit: UInt64 = 1_000 * Amount.unitsPerCoin) {
@@ -85,7 +90,7 @@ public actor Node {
         self.genesis = core.genesis
         self.rewardAccount = try configuration.rewardAccount ?? KeyFile.loadOrCreate(path: configuration.dataDirectory + "/node.key").account
         let faucet = SigningKey(deterministicLabel: Genesis.devnetFaucetLabel)
-        faucetKey = configuration.dev && core.genesis.faucet == faucet.account ? faucet : nil
+        faucetKey = (configuration.dev || configuration.faucet) && core.genesis.faucet == faucet.account ? faucet : nil
         metrics = NodeMetrics()
         metrics.height.set(Int64(core.height))
     }
@@ -243,7 +248,9 @@ public actor Node {
     public func startNetwork(listenPort: UInt16, transport: any PeerTransport) {
         precondition(!configuration.dev, "a dev node seals its own chain and does not join a network")
         self.transport = transport
-        network = PeerNetwork(configuration: .init(listenPort: listenPort), nodeNonce: UInt64.random(in: 1...UInt64.max), seeds: configuration.seeds)
+        var settings = PeerNetwork.Configuration(listenPort: configuration.connectOnly ? 0 : listenPort)
+        settings.discovery = !configuration.connectOnly
+        network = PeerNetwork(configuration: settings, nodeNonce: UInt64.random(in: 1...UInt64.max), seeds: configuration.seeds)
         runNetwork { network, chain, now in network.tick(chain: chain, now: now) }
     }
 

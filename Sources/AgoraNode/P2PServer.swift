@@ -17,6 +17,8 @@ public final class P2PServer: Service, PeerTransport {
     let node: Node
     let host: String
     let port: Int
+    /// Off (`--connect-only`), nothing listens: the node only dials its seeds.
+    let acceptsInbound: Bool
     let logger: Logger
     /// Frames queued for one peer before it is dropped as too slow.
     static let sendQueueFrames = 4_096
@@ -24,8 +26,8 @@ public final class P2PServer: Service, PeerTransport {
     private let nextID = Atomic<UInt64>(1)
     private let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
-    public init(node: Node, host: String, port: Int, logger: Logger) {
-        self.node = node; self.host = host; self.port = port; self.logger = logger
+    public init(node: Node, host: String, port: Int, acceptsInbound: Bool = true, logger: Logger) {
+        self.node = node; self.host = host; self.port = port; self.acceptsInbound = acceptsInbound; self.logger = logger
     }
 
     private static func framed(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<[UInt8], [UInt8]>> {
@@ -38,8 +40,13 @@ public final class P2PServer: Service, PeerTransport {
 
     private let listener = Mutex<NIOAsyncChannel<NIOAsyncChannel<[UInt8], [UInt8]>, Never>?>(nil)
 
-    /// Binds the listening socket and starts the node's network logic; returns the bound port.
-    public func listen() async throws -> Int {
+    /// Binds the listening socket (unless inbound connections are off) and starts the node's
+    /// network logic; returns the bound port, nil when nothing listens.
+    public func listen() async throws -> Int? {
+        guard acceptsInbound else {
+            await node.startNetwork(listenPort: 0, transport: self)
+            return nil
+        }
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -51,7 +58,8 @@ public final class P2PServer: Service, PeerTransport {
     }
 
     public func run() async throws {
-        guard let server = listener.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
+        let server = listener.withLock({ $0 })
+        guard server != nil || !acceptsInbound else { throw ChannelError.ioOnClosedChannel }
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
@@ -60,6 +68,7 @@ public final class P2PServer: Service, PeerTransport {
                         await self.node.networkTick()
                     }
                 }
+                guard let server else { return }
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
                         group.addTask { await self.serve(connection, outbound: false) }
@@ -67,7 +76,7 @@ public final class P2PServer: Service, PeerTransport {
                 }
             }
         } onGracefulShutdown: {
-            server.channel.close(promise: nil)
+            server?.channel.close(promise: nil)
             for connection in self.connections.withLock({ Array($0.values) }) { connection.channel.close(promise: nil) }
         }
     }

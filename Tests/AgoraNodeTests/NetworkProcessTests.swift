@@ -12,7 +12,7 @@ import Testing
 
 /// A real network on loopback: `agora node` processes mining SmolLM2 Proof of AI, syncing, killed
 /// and restarted, and attacked by a peer that misbehaves. Every wait is bounded.
-@Suite(.serialized)
+@Suite(.serialized, .needsWholeCPU)
 struct NetworkProcessTests {
     static let modelPath: String = try! ModelStore().fetch(.smollm2).path
 
@@ -23,15 +23,32 @@ struct NetworkProcessTests {
         var address: String { "127.0.0.1:\(p2pPort)" }
     }
 
-    static func start(_ dataDir: String, genesis: String, mine: Bool = false, peers: [String]) throws -> RunningNode {
+    /// Threads per forward pass: 1 in CI (the miners share two cores with the other suites);
+    /// `AGORA_TEST_WORK_THREADS=2` runs the same network with the worker pool in play.
+    static let workThreads = ProcessInfo.processInfo.environment["AGORA_TEST_WORK_THREADS"] ?? "1"
+
+    static func start(_ dataDir: String, genesis: String, mine: Bool = false, connectOnly: Bool = false, peers: [String]) throws -> RunningNode {
         var arguments = ["node", "--data-dir", dataDir, "--genesis", genesis, "--rpc-port", "0", "--p2p-port", "0",
-                         "--consensus-model", modelPath, "--work-threads", "1"]
+                         "--consensus-model", modelPath, "--work-threads", workThreads]
         if mine { arguments.append("--mine") }
+        if connectOnly { arguments.append("--connect-only") }
         for peer in peers { arguments += ["--peer", peer] }
         let process = try AgoraProcess(command: arguments, deadline: .seconds(120), background: true)
+        if connectOnly { return RunningNode(process: process, client: NodeClient(baseURL: process.rootURL), p2pPort: 0) }
         let p2p = process.readyLine.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") && $0.hasSuffix(",") }
         let port = try #require(p2p.flatMap { Int($0.dropFirst(10).dropLast()) }, "no P2P port in: \(process.readyLine)")
         return RunningNode(process: process, client: NodeClient(baseURL: process.rootURL), p2pPort: port)
+    }
+
+    /// A relay the test can cut (SIGUSR1) and heal (SIGUSR2): a partition on loopback.
+    static func partitionProxy(to port: Int) throws -> AgoraProcess {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("partition_proxy.py").path
+        return try AgoraProcess(command: [script, "\(port)"], executable: URL(fileURLWithPath: "/usr/bin/python3"), deadline: .seconds(30))
+    }
+
+    /// Cumulative work, as a fixed-width hex string that orders like the number.
+    static func work(_ status: StatusView) -> String {
+        String(repeating: "0", count: max(0, 64 - status.chainWork.count)) + status.chainWork.lowercased()
     }
 
     /// Polls `condition` every half second until it holds or `limit` passes.
@@ -58,17 +75,67 @@ struct NetworkProcessTests {
                                                "--initial-difficulty", "2", "--consensus-model", Self.modelPath], deadline: .seconds(60))
         #expect(status == 0, "\(output)")
 
-        // Two miners and a validator.
+        // Two miners and a validator; the second miner reaches the others only through a relay
+        // that can be cut.
         var first = try Self.start(directory + "/n1", genesis: genesis, mine: true, peers: [])
-        var second = try Self.start(directory + "/n2", genesis: genesis, mine: true, peers: [first.address])
-        let third = try Self.start(directory + "/n3", genesis: genesis, peers: [first.address, second.address])
+        let proxy = try Self.partitionProxy(to: first.p2pPort)
+        defer { _ = proxy.stop() }
+        var second = try Self.start(directory + "/n2", genesis: genesis, mine: true, connectOnly: true, peers: ["127.0.0.1:\(proxy.port)"])
+        let third = try Self.start(directory + "/n3", genesis: genesis, peers: [first.address])
         var nodes = [first, second, third]
-        defer { for node in nodes { _ = node.process.stop() } }
+        defer { for node in nodes { node.process.signal(SIGCONT); _ = node.process.stop() } }
         let mined = try await Self.eventually(.seconds(420)) {
-            for node in nodes where try await node.client.status().height < 6 { return false }
+            for node in nodes where try await node.client.status().height < 4 { return false }
             return true
         }
-        #expect(mined, "the miners did not reach height 6")
+        #expect(mined, "the miners did not reach height 4")
+
+        // Partition: the second miner mines alone, and a transaction sent to it is confirmed only on
+        // its branch. Frozen once it is two blocks past the cut, it falls behind the others' work.
+        proxy.signal(SIGUSR1)
+        try await Task.sleep(for: .seconds(1))  // the relay has closed its connections
+        let cutHeight = try await second.client.status().height
+        let user = SigningKey(deterministicLabel: "partition user")
+        let (transfer, _) = try await second.client.signAndSubmit(.transfer(to: user.account, amount: 5 * Amount.unitsPerCoin),
+                                                                  key: SigningKey(deterministicLabel: Genesis.devnetFaucetLabel))
+        var losingBlock = Hash256.zero
+        let branched = try await Self.eventually(.seconds(300)) {
+            let confirmation = try await second.client.transaction(transfer.id)
+            guard confirmation.status == .confirmed, let height = confirmation.height,
+                  try await second.client.status().height >= max(height, cutHeight + 2) else { return false }
+            losingBlock = try await second.client.block(height).header.hash
+            return true
+        }
+        #expect(branched, "the partitioned miner did not mine its branch")
+        // Read before freezing (a frozen node answers nothing); a block mined in between stays
+        // well inside the margin below.
+        let frozen = try await second.client.status()
+        second.process.signal(SIGSTOP)
+        #expect(try await first.client.transaction(transfer.id).status == .unknown, "the transaction crossed the partition")
+        let overtaken = try await Self.eventually(.seconds(300)) {
+            let status = try await first.client.status()
+            return status.height >= frozen.height + 3 && Self.work(status) > Self.work(frozen)
+        }
+        #expect(overtaken, "the majority side did not overtake the partitioned miner")
+
+        // Heal: the second miner reorganizes onto the most-work chain; its transaction leaves the
+        // losing block and goes back to its mempool (and from there into a block of the new chain).
+        proxy.signal(SIGUSR2)
+        second.process.signal(SIGCONT)
+        let healed = try await Self.eventually(.seconds(240)) {
+            guard try await Self.sameTip(nodes) else { return false }
+            return try await second.client.block(frozen.height).header.hash != frozen.tip
+        }
+        #expect(healed, "the partition did not heal onto one chain")
+        let (_, secondMetrics) = try runCommand(["curl", "-s", second.process.rootURL + "/metrics"], deadline: .seconds(30))
+        #expect(secondMetrics.split(separator: "\n").contains { $0.hasPrefix("agora_node_reorganizations_total ") && !$0.hasSuffix(" 0") },
+                "the healed miner did not reorganize")
+        let returned = try await second.client.transaction(transfer.id)
+        if returned.status == .confirmed, let height = returned.height {
+            #expect(try await first.client.block(height).header.hash != losingBlock, "the transaction is still in the losing block")
+        } else {
+            #expect(returned.status == .pending, "the transaction was lost: \(returned.status)")
+        }
 
         // One miner stops (restarted as a plain node); the other keeps mining, and its next blocks
         // settle any tie: all three follow the chain with the most work, with the same state.

@@ -22,11 +22,11 @@ public final class AgoraProcess: @unchecked Sendable {
         try self.init(command: ["serve", "--host", "127.0.0.1", "--port", "0"] + arguments, deadline: deadline)
     }
 
-    /// `agora <command>`; the command must print its bound `127.0.0.1:PORT` on its first line.
-    /// `background` lowers the process's CPU priority (nice 10): long-running load such as mining
-    /// nodes then yields to the latency-bound tests that run beside it.
-    public init(command arguments: [String], deadline: Duration = .seconds(60), background: Bool = false) throws {
-        process.executableURL = Self.binary
+    /// `agora <command>` (or `executable` with `arguments`); the command must print its bound
+    /// `127.0.0.1:PORT` on its first line. `background` lowers the process's CPU priority (nice
+    /// 10): long-running load such as mining nodes then yields to the latency-bound tests beside it.
+    public init(command arguments: [String], executable: URL? = nil, deadline: Duration = .seconds(60), background: Bool = false) throws {
+        process.executableURL = executable ?? Self.binary
         process.arguments = arguments
         process.standardOutput = output
         process.standardError = FileHandle.standardError
@@ -43,6 +43,9 @@ public final class AgoraProcess: @unchecked Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
     public var rootURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Sends `signal` (SIGSTOP to freeze a node, SIGCONT to thaw it, SIGUSR1...).
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// SIGKILL: the process dies at once, mid-whatever it was doing.
     public func kill9() {
