@@ -1,9 +1,11 @@
 import AgoraEngine
+import AgoraTestSupport
 import Testing
 
 /// The engine's promise to mining and audits: the same model, tokens and parameters give the same
 /// logits, bit for bit, for any thread count, any batch composition, any prefill chunking, and on
 /// the scalar path that stands for any CPU without our SIMD kernels.
+@Suite(.sharesCPU)
 struct BitExactTests {
     /// Logits of every step: the prompt in one batch, then `steps` greedy tokens one by one.
     func trace(_ context: InferenceContext, _ prompt: [Int32], steps: Int) throws -> [[UInt32]] {

@@ -1,8 +1,10 @@
 import AgoraModelStore
 import Foundation
+import AgoraTestSupport
 import Testing
 
 /// The built `agora` binary, driven as a user drives it.
+@Suite(.sharesCPU)
 struct CommandLineTests {
     static var binary: URL {
         // The test bundle sits in the build directory beside the executable.

@@ -1,9 +1,11 @@
 import AgoraEngine
 import Foundation
+import AgoraTestSupport
 import Testing
 
 /// The forward pass against llama.cpp: logits on synthetic models of every tensor type, greedy
 /// continuations and perplexity on the real SmolLM2.
+@Suite(.sharesCPU)
 struct ModelGoldenTests {
     struct SyntheticGolden: Decodable {
         struct Case: Decodable {

@@ -12,7 +12,7 @@ import Testing
 /// The market end to end with the real model: a dev node, a model owner, providers and a bridge,
 /// each the built `agora` binary, driven by the official `openai` package; then the money is
 /// checked on chain to the unit.
-@Suite(.serialized)
+@Suite(.serialized, .sharesCPU)
 struct PaidInferenceTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("bridge_client_check.py").path
     static let modelPath: String = try! ModelStore().fetch(.smollm2).path

@@ -3,13 +3,14 @@ import AgoraEngine
 import AgoraLedger
 import AgoraNetwork
 import AgoraSimulation
+import AgoraTestSupport
 import Foundation
 import Testing
 
 /// The network logic of several nodes over a simulated network with loss, delay, duplication,
 /// partitions and crashes: every seed must keep the invariants and end with one chain. A failure
 /// prints its seed; `NetworkSimulation(seed:)` replays it exactly.
-@Suite struct NetworkSimulationTests {
+@Suite(.sharesCPU) struct NetworkSimulationTests {
     /// A very small model: the simulation runs thousands of forward passes.
     static let modelBytes: [UInt8] = {
         var spec = SyntheticModel()

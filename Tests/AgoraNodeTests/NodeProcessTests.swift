@@ -9,7 +9,7 @@ import Testing
 
 /// The built `agora` binary as users run it: a dev node on an ephemeral port with a temporary
 /// data directory, driven through the CLI wallet and raw HTTP, killed with SIGKILL and restarted.
-@Suite(.serialized)
+@Suite(.serialized, .sharesCPU)
 struct NodeProcessTests {
     static func temporaryDirectory() -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("agora-node-\(UUID().uuidString)").path

@@ -5,7 +5,7 @@ import Testing
 
 /// `agora serve` on the real model, driven by the official `openai` Python package and raw HTTP
 /// (Tests/AgoraServingTests/openai_client_check.py lists every check).
-@Suite(.serialized)
+@Suite(.serialized, .sharesCPU)
 struct ServerTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("openai_client_check.py").path
     static let modelPath: String = try! ModelStore().fetch(.smollm2).path
