@@ -120,7 +120,10 @@ struct DevnetCommand: AsyncParsableCommand {
         // The provider claims its receipts; show the settlement once all of it is in a block.
         guard let providerID = AccountID(address: provider) else { return }
         let spent = try await bridgeSpend(bridgeURL)
-        let deadline = ContinuousClock.now + .seconds(30)
+        // The claim waits for a mined block: allow a dozen block times (the retarget may still be
+        // slowing blocks down from the fast start).
+        say("waiting for the provider's claim to be mined")
+        let deadline = ContinuousClock.now + .seconds(Int64(blockSeconds) * 12 + 10)
         while ContinuousClock.now < deadline {
             let channels = (try? await client.channels(client: clientAccount)) ?? []
             if let channel = channels.first(where: { $0.provider == providerID && $0.claimed >= spent }) {

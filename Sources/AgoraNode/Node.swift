@@ -222,9 +222,8 @@ public actor Node {
         if core.mode == .proofOfAI {
             // A node without the consensus model cannot judge work; `agora node` always sets it.
             guard let validator else { preconditionFailure("a Proof-of-AI node without a validator") }
-            let started = DispatchTime.now()
-            let valid = await validator.verify(block.header, epochKey: epochKey)
-            metrics.validationSeconds.record(.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds)))
+            let (valid, took) = await validator.verify(block.header, epochKey: epochKey)
+            metrics.validationSeconds.record(took)
             guard valid else {
                 core.rejectWork(block.header, now: Self.now())
                 return .invalidWork

@@ -14,10 +14,16 @@ public final class WorkQueue: Sendable {
         queue = DispatchQueue(label: "agora.work.\(label)", qos: .userInitiated)
     }
 
-    /// Whether the header's work digest is the one its forward pass gives.
-    public func verify(_ header: BlockHeader, epochKey: Hash256) async -> Bool {
+    /// Whether the header's work digest is the one its forward pass gives, and how long the pass
+    /// itself took (not the wait behind other blocks in the queue).
+    public func verify(_ header: BlockHeader, epochKey: Hash256) async -> (valid: Bool, took: Duration) {
         await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.engine.verify(header, epochKey: epochKey)) }
+            queue.async {
+                let clock = ContinuousClock()
+                var valid = false
+                let took = clock.measure { valid = self.engine.verify(header, epochKey: epochKey) }
+                continuation.resume(returning: (valid, took))
+            }
         }
     }
 

@@ -26,7 +26,8 @@ wait_for() {
 }
 height_at_least() { [ "$(status "$1" | cut -d' ' -f1)" -ge "$2" ]; }
 tip_is() { [ "$(status "$1" | cut -d' ' -f2)" = "$2" ]; }
-node() { "$AGORA" node --genesis "$DIR/genesis.json" --work-threads "$THREADS" "$@"; }
+# Always started with &: exec makes the background job the node itself, so the trap kills it.
+node() { exec "$AGORA" node --genesis "$DIR/genesis.json" --work-threads "$THREADS" "$@"; }
 
 node --data-dir "$DIR/miner" --rpc-port 18701 --p2p-port 18702 --mine > "$DIR/miner.log" 2>&1 &
 MINER=$!
