@@ -62,10 +62,14 @@ public final class P2PServer: Service, PeerTransport {
         guard server != nil || !acceptsInbound else { throw ChannelError.ioOnClosedChannel }
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
+                // The clock of the protocol; it must end with the service, or a graceful shutdown
+                // would wait for it forever.
                 group.addTask {
-                    while !Task.isCancelled {
-                        try await Task.sleep(for: .seconds(1))
-                        await self.node.networkTick()
+                    try? await cancelWhenGracefulShutdown {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: .seconds(1))
+                            await self.node.networkTick()
+                        }
                     }
                 }
                 guard let server else { return }
@@ -74,6 +78,8 @@ public final class P2PServer: Service, PeerTransport {
                         group.addTask { await self.serve(connection, outbound: false) }
                     }
                 }
+                // The listener closed (shutdown): stop the clock and the connections' tasks too.
+                group.cancelAll()
             }
         } onGracefulShutdown: {
             server?.channel.close(promise: nil)
