@@ -76,7 +76,7 @@ let package = Package(
             name: "AgoraNetwork",
             dependencies: ["AgoraNodeCore"]
         ),
-        // Several node cores over a simulated, faulty network, from a seed (tests and `agora simulate`).
+        // Several node cores over a simulated, faulty network, from a seed (the tests).
         .target(
             name: "AgoraSimulation",
             dependencies: ["AgoraNetwork", "AgoraConsensus"]

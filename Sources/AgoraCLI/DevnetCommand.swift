@@ -160,13 +160,10 @@ struct DevnetCommand: AsyncParsableCommand {
         genesis.parameters.targetBlockSeconds = blockSeconds
         // Two attempts per block to start with: a block about every two forward passes, until
         // the retarget settles on the target time.
-        genesis.parameters.initialTarget = UInt256.max.divided(by: 2).quotient.hash
+        genesis.parameters.initialTarget = Difficulty.target(expectedAttempts: 2)
         genesis.parameters.consensusModel = consensusModel
         genesis.time = UInt64(Date().timeIntervalSince1970)
-        if let problem = genesis.problem() { throw CommandFailure("invalid devnet genesis: \(problem)") }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(genesis).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try writeGenesis(genesis, to: path)
         return path
     }
 
@@ -183,7 +180,8 @@ struct DevnetCommand: AsyncParsableCommand {
 final class Children: @unchecked Sendable {
     struct Child { let name: String; let process: Process; let port: Int }
     private let lock = NSLock()
-    private var children: [Child] = []
+    /// Every child launched, ready or still starting: a Ctrl-C during start-up stops it too.
+    private var launched: [(name: String, process: Process)] = []
 
     func start(_ name: String, _ arguments: [String], logs: String, deadline: Duration = .seconds(120)) throws -> Child {
         let process = Process()
@@ -197,22 +195,21 @@ final class Children: @unchecked Sendable {
         log?.seekToEndOfFile()
         process.standardError = log
         try process.run()
+        lock.withLock { launched.append((name, process)) }
         let (line, port) = ReadyLine.wait(for: process, output: output, deadline: deadline)
         guard let port else {
             process.terminate()
             throw CommandFailure("\(name) did not start; see \(logPath)")
         }
         log?.write(line)
-        let child = Child(name: name, process: process, port: port)
-        lock.withLock { children.append(child) }
-        return child
+        return Child(name: name, process: process, port: port)
     }
 
     /// The name of a child that has stopped on its own, if any.
-    func exited() -> String? { lock.withLock { children.first { !$0.process.isRunning }?.name } }
+    func exited() -> String? { lock.withLock { launched.first { !$0.process.isRunning }?.name } }
 
     func stopAll() {
-        let all = lock.withLock { children.reversed() }
+        let all = lock.withLock { launched.reversed() }
         for child in all where child.process.isRunning { child.process.terminate() }
         let deadline = Date().addingTimeInterval(20)
         for child in all {

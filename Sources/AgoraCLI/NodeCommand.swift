@@ -32,18 +32,23 @@ struct GenesisCommand: ParsableCommand {
         guard (1...86_400).contains(targetBlockSeconds) else { throw ValidationError("--target-block-seconds must be in 1...86400") }
         genesis.parameters.targetBlockSeconds = targetBlockSeconds
         guard initialDifficulty >= 1 else { throw ValidationError("--initial-difficulty must be at least 1") }
-        genesis.parameters.initialTarget = UInt256.max.divided(by: initialDifficulty).quotient.hash
+        genesis.parameters.initialTarget = Difficulty.target(expectedAttempts: initialDifficulty)
         if let consensusModel {
             let path = try ModelOptions(model: consensusModel).resolvePath()
             guard let digest = Hash256(hex: try ModelStore.sha256(of: URL(fileURLWithPath: path))) else { throw CommandFailure("cannot hash \(path)") }
             genesis.parameters.consensusModel = digest
         }
-        if let problem = genesis.problem() { throw ValidationError("invalid genesis: \(problem)") }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(genesis).write(to: URL(fileURLWithPath: out), options: .atomic)
+        try writeGenesis(genesis, to: out)
         print("wrote \(out): chain \(genesis.parameters.chainID), faucet \(genesis.faucet?.address ?? "none")")
     }
+}
+
+/// Validates `genesis` and writes it as JSON (sorted keys, atomically).
+func writeGenesis(_ genesis: Genesis, to path: String) throws {
+    if let problem = genesis.problem() { throw ValidationError("invalid genesis: \(problem)") }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(genesis).write(to: URL(fileURLWithPath: path), options: .atomic)
 }
 
 /// Reads and validates a genesis file, with clear messages for every problem.
@@ -123,7 +128,7 @@ struct NodeCommand: AsyncParsableCommand {
                 let engine = WorkQueue(engine: try WorkEngine(model: model, tokenizer: tokenizer, threads: workThreads), label: "miner")
                 services.append(Miner(node: node, engine: engine, miner: node.rewardAccount, logger: logger))
             }
-            let p2p = P2PServer(node: node, host: p2pHost, port: p2pPort, acceptsInbound: !connectOnly, logger: logger)
+            let p2p = P2PServer(node: node, host: p2pHost, port: p2pPort, logger: logger)
             let port: Int?
             do { port = try await p2p.listen() } catch { throw ValidationError("cannot listen on \(p2pHost):\(p2pPort): \(error)") }
             services.insert(p2p, at: 0)

@@ -7,6 +7,12 @@ public enum Difficulty {
     /// Blocks whose times set the next target.
     public static let retargetWindow: UInt64 = 16
 
+    /// The target at which a block takes `attempts` tries on average: the easiest target divided
+    /// by it (genesis files state their starting difficulty this way).
+    public static func target(expectedAttempts attempts: UInt64) -> Hash256 {
+        UInt256.max.divided(by: max(attempts, 1)).quotient.hash
+    }
+
     /// `floor(2^256 / (target + 1))`, computed as `(2^256 - 1 - target) / (target + 1) + 1` so that
     /// no step leaves 256 bits. The easiest target proves one attempt.
     public static func work(target: Hash256) -> UInt256 {

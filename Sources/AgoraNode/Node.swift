@@ -25,6 +25,7 @@ public actor Node {
         /// Serve the devnet faucet (POST /v1/faucet) on a mining network too; dev mode always does.
         /// Only a chain whose genesis funds the well-known devnet faucet key has one.
         public var faucet = false
+        public var servesFaucet: Bool { dev || faucet }
 
         public init(dataDirectory: String, dev: Bool, rewardAccount: AccountID? = nil, mempool: Mempool.Bounds = .init(),
                     faucetLimit: UInt64 = 1_000 * Amount.unitsPerCoin) {
@@ -90,7 +91,7 @@ public actor Node {
         self.genesis = core.genesis
         self.rewardAccount = try configuration.rewardAccount ?? KeyFile.loadOrCreate(path: configuration.dataDirectory + "/node.key").account
         let faucet = SigningKey(deterministicLabel: Genesis.devnetFaucetLabel)
-        faucetKey = (configuration.dev || configuration.faucet) && core.genesis.faucet == faucet.account ? faucet : nil
+        faucetKey = configuration.servesFaucet && core.genesis.faucet == faucet.account ? faucet : nil
         metrics = NodeMetrics()
         metrics.height.set(Int64(core.height))
     }
@@ -243,11 +244,12 @@ public actor Node {
 
     // MARK: Network
 
-    /// Starts the peer-to-peer protocol over `transport`, dialling the configured seeds.
+    /// Starts the peer-to-peer protocol over `transport`, dialling the configured seeds;
+    /// `listenPort` is told to peers (0: this node accepts no connections).
     public func startNetwork(listenPort: UInt16, transport: any PeerTransport) {
         precondition(!configuration.dev, "a dev node seals its own chain and does not join a network")
         self.transport = transport
-        var settings = PeerNetwork.Configuration(listenPort: configuration.connectOnly ? 0 : listenPort)
+        var settings = PeerNetwork.Configuration(listenPort: listenPort)
         settings.discovery = !configuration.connectOnly
         network = PeerNetwork(configuration: settings, nodeNonce: UInt64.random(in: 1...UInt64.max), seeds: configuration.seeds)
         runNetwork { network, chain, now in network.tick(chain: chain, now: now) }

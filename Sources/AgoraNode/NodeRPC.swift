@@ -164,7 +164,7 @@ public struct NodeRPC: Sendable {
         if node.configuration.dev {
             router.post("/v1/dev/seal") { _, _ in try json(HeaderView(try await node.seal().header)) }
         }
-        if node.configuration.dev || node.configuration.faucet {
+        if node.configuration.servesFaucet {
             router.post("/v1/faucet") { request, _ in
                 let body: FaucetRequest = try await decodeBody(request, limit: limits.maxBodyBytes)
                 guard let account = AccountID(address: body.address) else {

@@ -18,7 +18,7 @@ public final class P2PServer: Service, PeerTransport {
     let host: String
     let port: Int
     /// Off (`--connect-only`), nothing listens: the node only dials its seeds.
-    let acceptsInbound: Bool
+    var acceptsInbound: Bool { !node.configuration.connectOnly }
     let logger: Logger
     /// Frames queued for one peer before it is dropped as too slow.
     static let sendQueueFrames = 4_096
@@ -26,8 +26,8 @@ public final class P2PServer: Service, PeerTransport {
     private let nextID = Atomic<UInt64>(1)
     private let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
-    public init(node: Node, host: String, port: Int, acceptsInbound: Bool = true, logger: Logger) {
-        self.node = node; self.host = host; self.port = port; self.acceptsInbound = acceptsInbound; self.logger = logger
+    public init(node: Node, host: String, port: Int, logger: Logger) {
+        self.node = node; self.host = host; self.port = port; self.logger = logger
     }
 
     private static func framed(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<[UInt8], [UInt8]>> {

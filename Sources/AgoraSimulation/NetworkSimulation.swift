@@ -89,7 +89,7 @@ public struct NetworkSimulation {
     public static func genesis(modelBytes: [UInt8]) -> Genesis {
         var genesis = Genesis.devnet(chainID: "agora-sim-1")
         genesis.parameters.consensusModel = Hash256.sha256(modelBytes)
-        genesis.parameters.initialTarget = UInt256.max.divided(by: 2).quotient.hash
+        genesis.parameters.initialTarget = Difficulty.target(expectedAttempts: 2)
         genesis.parameters.targetBlockSeconds = 10
         return genesis
     }
@@ -162,10 +162,8 @@ public struct NetworkSimulation {
                 partition = nil
             }
         }
-        do {
-            for index in nodes.indices where nodes[index].alive && nodes[index].miner != nil && miners.map({ $0.contains(index) }) ?? true {
-                if chance(configuration.attemptPerMille) { try mine(index) }
-            }
+        for index in nodes.indices where nodes[index].alive && nodes[index].miner != nil && miners.map({ $0.contains(index) }) ?? true {
+            if chance(configuration.attemptPerMille) { try mine(index) }
         }
         for index in nodes.indices where nodes[index].alive {
             let actions = nodes[index].network.tick(chain: view(index), now: now)
@@ -196,7 +194,7 @@ public struct NetworkSimulation {
         for action in actions {
             switch action {
             case .send(let peer, let message):
-                send(message.encoded(), from: index, peer: peer)
+                send(message, from: index, peer: peer)
             case .disconnect(let peer, let ban, let reason):
                 if ban { throw fail("node \(index) banned an honest peer: \(reason)") }
                 close(index, peer)
@@ -247,7 +245,7 @@ public struct NetworkSimulation {
         nodes[index].stored.removeLast(update.disconnected.count)
         nodes[index].stored += update.connected.map(\.block)
         let actions = nodes[index].network.tipChanged(nodes[index].core.tipHash)
-        for case .send(let peer, let message) in actions { send(message.encoded(), from: index, peer: peer) }
+        for case .send(let peer, let message) in actions { send(message, from: index, peer: peer) }
     }
 
     mutating func mine(_ index: Int) throws(Failure) {
@@ -287,15 +285,19 @@ public struct NetworkSimulation {
     /// Sends like TCP does: in order on each connection. A lost message is a broken connection
     /// (both sides see it close); a duplicate is a second copy of a block, transaction, inventory or
     /// headers message, as a peer resending would make; delays vary but never reorder a connection.
-    mutating func send(_ frame: [UInt8], from index: Int, peer: PeerID) {
+    mutating func send(_ message: Message, from index: Int, peer: PeerID) {
         guard let link = link(index, peer) else { return }
         let (to, toPeer) = link.a == index ? (link.b, link.bPeer) : (link.a, link.aPeer)
         if partitioned(index, to) || (faulty && chance(configuration.lossPerMille)) {
             drop(link)
             return
         }
-        let resendable: Set<UInt8> = [4, 7, 8, 10]
-        let copies = faulty && resendable.contains(frame.first ?? 0) && chance(configuration.duplicatePerMille) ? 2 : 1
+        let resendable = switch message {
+        case .inventory, .transaction, .block, .headers: true
+        default: false
+        }
+        let copies = faulty && resendable && chance(configuration.duplicatePerMille) ? 2 : 1
+        let frame = message.encoded()
         for _ in 0..<copies {
             order += 1
             let delay = faulty ? UInt64(pick(Int(configuration.maxDelaySeconds) + 1)) : 0

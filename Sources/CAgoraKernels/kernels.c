@@ -297,6 +297,30 @@ static inline __m256i madd_s8_s8(__m256i w, __m256i x) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
 }
 
+// The 32 weights of one block in each of eight consecutive rows: Q4 nibbles unpacked, or Q8 bytes.
+__attribute__((target("avx2")))
+static inline void nibbles8(const uint8_t *q, long row_bytes, __m256i out[8]) {
+    for (int j = 0; j < 8; j++) out[j] = unpack_nibbles(q + j * row_bytes);
+}
+
+__attribute__((target("avx2")))
+static inline void bytes8(const uint8_t *q, long row_bytes, __m256i out[8]) {
+    for (int j = 0; j < 8; j++) out[j] = _mm256_loadu_si256((const __m256i *)(q + j * row_bytes));
+}
+
+// One activation block against eight rows' weights: lane j holds row j's exact integer dot product.
+__attribute__((target("avx2")))
+static inline __m256i dots8_u8(const __m256i w[8], __m256i xv) {
+    return reduce8(madd_u8_s8(w[0], xv), madd_u8_s8(w[1], xv), madd_u8_s8(w[2], xv), madd_u8_s8(w[3], xv),
+                   madd_u8_s8(w[4], xv), madd_u8_s8(w[5], xv), madd_u8_s8(w[6], xv), madd_u8_s8(w[7], xv));
+}
+
+__attribute__((target("avx2")))
+static inline __m256i dots8_s8(const __m256i w[8], __m256i xv) {
+    return reduce8(madd_s8_s8(w[0], xv), madd_s8_s8(w[1], xv), madd_s8_s8(w[2], xv), madd_s8_s8(w[3], xv),
+                   madd_s8_s8(w[4], xv), madd_s8_s8(w[5], xv), madd_s8_s8(w[6], xv), madd_s8_s8(w[7], xv));
+}
+
 __attribute__((target("avx2,f16c")))
 void agora_gemv_q8_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
                      int n, float *out) {
@@ -307,16 +331,9 @@ void agora_gemv_q8_0(const uint8_t *w, long row_bytes, int rows, const int8_t *x
         __m256 acc = _mm256_setzero_ps();
         for (int b = 0; b < nb; b++) {
             __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
-            const uint8_t *q = base + b * 34 + 2;
-            __m256i isum = reduce8(
-                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q)), xv),
-                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + row_bytes)), xv),
-                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 2 * row_bytes)), xv),
-                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 3 * row_bytes)), xv),
-                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 4 * row_bytes)), xv),
-                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 5 * row_bytes)), xv),
-                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 6 * row_bytes)), xv),
-                madd_s8_s8(_mm256_loadu_si256((const __m256i *)(q + 7 * row_bytes)), xv));
+            __m256i wq[8];
+            bytes8(base + b * 34 + 2, row_bytes, wq);
+            __m256i isum = dots8_s8(wq, xv);
             __m256 dw = halves8(base, row_bytes, b * 34);
             acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[b]))));
         }
@@ -335,16 +352,9 @@ void agora_gemv_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t *x
         __m256 acc = _mm256_setzero_ps();
         for (int b = 0; b < nb; b++) {
             __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
-            const uint8_t *q = base + b * 20 + 4;
-            __m256i isum = reduce8(
-                madd_u8_s8(unpack_nibbles(q), xv),
-                madd_u8_s8(unpack_nibbles(q + row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 2 * row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 3 * row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 4 * row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 5 * row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 6 * row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 7 * row_bytes), xv));
+            __m256i wq[8];
+            nibbles8(base + b * 20 + 4, row_bytes, wq);
+            __m256i isum = dots8_u8(wq, xv);
             __m256 dw = halves8(base, row_bytes, b * 20);
             __m256 mw = halves8(base, row_bytes, b * 20 + 2);
             acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[b]))));
@@ -354,6 +364,7 @@ void agora_gemv_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t *x
     }
     for (; r < rows; r++) out[r] = agora_dot_q4_1(w + r * row_bytes, xq, xd, xs, n);
 }
+
 __attribute__((target("avx2,f16c")))
 void agora_gemv_q4_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
                      int n, float *out) {
@@ -364,17 +375,10 @@ void agora_gemv_q4_0(const uint8_t *w, long row_bytes, int rows, const int8_t *x
         __m256 acc = _mm256_setzero_ps();
         for (int b = 0; b < nb; b++) {
             __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
-            const uint8_t *q = base + b * 18 + 2;
+            __m256i wq[8];
+            nibbles8(base + b * 18 + 2, row_bytes, wq);
             // sum((q - 8) * x) = sum(q * x) - 8 * sum(x), exactly, for all eight rows at once.
-            __m256i isum = _mm256_sub_epi32(reduce8(
-                madd_u8_s8(unpack_nibbles(q), xv),
-                madd_u8_s8(unpack_nibbles(q + row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 2 * row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 3 * row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 4 * row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 5 * row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 6 * row_bytes), xv),
-                madd_u8_s8(unpack_nibbles(q + 7 * row_bytes), xv)), _mm256_set1_epi32(8 * sum_i8(xv)));
+            __m256i isum = _mm256_sub_epi32(dots8_u8(wq, xv), _mm256_set1_epi32(8 * sum_i8(xv)));
             __m256 dw = halves8(base, row_bytes, b * 18);
             acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[b]))));
         }
@@ -400,16 +404,12 @@ void agora_matmul_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t 
         const uint8_t *base = w + r * row_bytes;
         for (int t = 0; t < tokens; t++) acc[t] = _mm256_setzero_ps();
         for (int b = 0; b < nb; b++) {
-            const uint8_t *q = base + b * 20 + 4;
-            const __m256i q0 = unpack_nibbles(q), q1 = unpack_nibbles(q + row_bytes),
-                          q2 = unpack_nibbles(q + 2 * row_bytes), q3 = unpack_nibbles(q + 3 * row_bytes),
-                          q4 = unpack_nibbles(q + 4 * row_bytes), q5 = unpack_nibbles(q + 5 * row_bytes),
-                          q6 = unpack_nibbles(q + 6 * row_bytes), q7 = unpack_nibbles(q + 7 * row_bytes);
+            __m256i wq[8];
+            nibbles8(base + b * 20 + 4, row_bytes, wq);
             const __m256 dw = halves8(base, row_bytes, b * 20), mw = halves8(base, row_bytes, b * 20 + 2);
             for (int t = 0; t < tokens; t++) {
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (long)t * n + b * 32));
-                __m256i isum = reduce8(madd_u8_s8(q0, xv), madd_u8_s8(q1, xv), madd_u8_s8(q2, xv), madd_u8_s8(q3, xv),
-                                       madd_u8_s8(q4, xv), madd_u8_s8(q5, xv), madd_u8_s8(q6, xv), madd_u8_s8(q7, xv));
+                __m256i isum = dots8_u8(wq, xv);
                 __m256 a = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[t * nb + b]))));
                 acc[t] = _mm256_add_ps(a, _mm256_mul_ps(mw, _mm256_set1_ps(xs[t * nb + b])));
             }
@@ -429,19 +429,13 @@ void agora_matmul_q4_0(const uint8_t *w, long row_bytes, int rows, const int8_t 
         const uint8_t *base = w + r * row_bytes;
         for (int t = 0; t < tokens; t++) acc[t] = _mm256_setzero_ps();
         for (int b = 0; b < nb; b++) {
-            const uint8_t *q = base + b * 18 + 2;
-            const __m256i q0 = unpack_nibbles(q), q1 = unpack_nibbles(q + row_bytes),
-                          q2 = unpack_nibbles(q + 2 * row_bytes), q3 = unpack_nibbles(q + 3 * row_bytes),
-                          q4 = unpack_nibbles(q + 4 * row_bytes), q5 = unpack_nibbles(q + 5 * row_bytes),
-                          q6 = unpack_nibbles(q + 6 * row_bytes), q7 = unpack_nibbles(q + 7 * row_bytes);
+            __m256i wq[8];
+            nibbles8(base + b * 18 + 2, row_bytes, wq);
             const __m256 dw = halves8(base, row_bytes, b * 18);
             for (int t = 0; t < tokens; t++) {
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (long)t * n + b * 32));
                 // sum((q - 8) * x) = sum(q * x) - 8 * sum(x), exactly, for all eight rows at once.
-                __m256i isum = _mm256_sub_epi32(
-                    reduce8(madd_u8_s8(q0, xv), madd_u8_s8(q1, xv), madd_u8_s8(q2, xv), madd_u8_s8(q3, xv),
-                            madd_u8_s8(q4, xv), madd_u8_s8(q5, xv), madd_u8_s8(q6, xv), madd_u8_s8(q7, xv)),
-                    _mm256_set1_epi32(8 * sum_i8(xv)));
+                __m256i isum = _mm256_sub_epi32(dots8_u8(wq, xv), _mm256_set1_epi32(8 * sum_i8(xv)));
                 acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[t * nb + b]))));
             }
         }
@@ -460,16 +454,12 @@ void agora_matmul_q8_0(const uint8_t *w, long row_bytes, int rows, const int8_t 
         const uint8_t *base = w + r * row_bytes;
         for (int t = 0; t < tokens; t++) acc[t] = _mm256_setzero_ps();
         for (int b = 0; b < nb; b++) {
-            const uint8_t *q = base + b * 34 + 2;
-            const __m256i w0 = _mm256_loadu_si256((const __m256i *)(q)), w1 = _mm256_loadu_si256((const __m256i *)(q + row_bytes)),
-                          w2 = _mm256_loadu_si256((const __m256i *)(q + 2 * row_bytes)), w3 = _mm256_loadu_si256((const __m256i *)(q + 3 * row_bytes)),
-                          w4 = _mm256_loadu_si256((const __m256i *)(q + 4 * row_bytes)), w5 = _mm256_loadu_si256((const __m256i *)(q + 5 * row_bytes)),
-                          w6 = _mm256_loadu_si256((const __m256i *)(q + 6 * row_bytes)), w7 = _mm256_loadu_si256((const __m256i *)(q + 7 * row_bytes));
+            __m256i wq[8];
+            bytes8(base + b * 34 + 2, row_bytes, wq);
             const __m256 dw = halves8(base, row_bytes, b * 34);
             for (int t = 0; t < tokens; t++) {
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (long)t * n + b * 32));
-                __m256i isum = reduce8(madd_s8_s8(w0, xv), madd_s8_s8(w1, xv), madd_s8_s8(w2, xv), madd_s8_s8(w3, xv),
-                                       madd_s8_s8(w4, xv), madd_s8_s8(w5, xv), madd_s8_s8(w6, xv), madd_s8_s8(w7, xv));
+                __m256i isum = dots8_s8(wq, xv);
                 acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[t * nb + b]))));
             }
         }

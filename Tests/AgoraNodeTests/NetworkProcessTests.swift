@@ -23,7 +23,7 @@ struct NetworkProcessTests {
         var address: String { "127.0.0.1:\(p2pPort)" }
     }
 
-    /// Threads per forward pass: 1 in CI (the miners share two cores with the other suites);
+    /// Threads per forward pass: 1 by default (three nodes share two cores);
     /// `AGORA_TEST_WORK_THREADS=2` runs the same network with the worker pool in play.
     static let workThreads = ProcessInfo.processInfo.environment["AGORA_TEST_WORK_THREADS"] ?? "1"
 
@@ -46,9 +46,10 @@ struct NetworkProcessTests {
         return try AgoraProcess(command: [script, "\(port)"], executable: URL(fileURLWithPath: "/usr/bin/python3"), deadline: .seconds(30))
     }
 
-    /// Cumulative work, as a fixed-width hex string that orders like the number.
-    static func work(_ status: StatusView) -> String {
-        String(repeating: "0", count: max(0, 64 - status.chainWork.count)) + status.chainWork.lowercased()
+    /// Cumulative work as a number (`chain_work` is "0x" and 64 hex digits; Hash256 orders as a
+    /// 256-bit big-endian number).
+    static func work(_ status: StatusView) throws -> Hash256 {
+        try #require(Hash256(hex: String(status.chainWork.dropFirst(2))), "chain_work \(status.chainWork)")
     }
 
     /// Polls `condition` every half second until it holds or `limit` passes.
@@ -115,7 +116,7 @@ struct NetworkProcessTests {
         #expect(try await first.client.transaction(transfer.id).status == .unknown, "the transaction crossed the partition")
         let overtaken = try await Self.eventually(.seconds(300)) {
             let status = try await first.client.status()
-            return status.height >= losing.height + 2 && Self.work(status) > Self.work(losing)
+            return try status.height >= losing.height + 2 && Self.work(status) > Self.work(losing)
         }
         #expect(overtaken, "the majority side did not overtake the partitioned branch")
 

@@ -44,7 +44,7 @@ public final class AgoraProcess: @unchecked Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
     public var rootURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Sends `signal` (SIGSTOP to freeze a node, SIGCONT to thaw it, SIGUSR1...).
+    /// Sends `signal` (the partition relay's SIGUSR1 and SIGUSR2, for instance).
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// SIGKILL: the process dies at once, mid-whatever it was doing.
