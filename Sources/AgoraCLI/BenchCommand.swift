@@ -15,14 +15,15 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Prompt tokens for the prefill test.") var prompt = 512
     @Option(help: "Tokens for the decode test.") var gen = 128
     @Option(help: "Repetitions (median and spread are reported).") var reps = 3
+    @Option(help: "Sequences decoding together in the batched test.") var batch = 8
     @Option(help: "Path to llama-bench; default: find it in $AGORA_HOME/llama.cpp, building it if missing.") var peer: String?
     @Flag(help: "Skip the llama.cpp measurement.") var noPeer = false
     @Flag(help: "Last line of stdout: one JSON object with prefill_tps and decode_tps (Agora's medians).") var json = false
 
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
-        guard (1...8192).contains(prompt), (1...8192).contains(gen), (1...50).contains(reps) else {
-            throw ValidationError("--prompt and --gen must be in 1...8192, --reps in 1...50")
+        guard (1...8192).contains(prompt), (1...8192).contains(gen), (1...50).contains(reps), (1...64).contains(batch) else {
+            throw ValidationError("--prompt and --gen must be in 1...8192, --reps in 1...50, --batch in 1...64")
         }
     }
 
@@ -39,7 +40,7 @@ struct BenchCommand: ParsableCommand {
         let vocabulary = model.config.vocabularySize
         // A fixed token sequence: the measurement depends on count, not content.
         let tokens = (0..<prompt).map { Int32(($0 * 7919 + 1000) % vocabulary) }
-        let context = InferenceContext(model: model, threads: threads, maxBatch: min(prompt, 512), maxContext: max(prompt, gen) + 1)
+        let context = InferenceContext(model: model, threads: threads, maxBatch: max(batch, min(prompt, 512)), maxContext: max(prompt, gen) + 1)
         let generator = Generator(context: context, tokenizer: try Tokenizer(file: model.file))
 
         func seconds(_ body: () throws -> Void) rethrows -> Double {
@@ -47,23 +48,38 @@ struct BenchCommand: ParsableCommand {
             try body()
             return Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         }
-        var prefill: [Double] = [], decode: [Double] = []
+        var prefill: [Double] = [], decode: [Double] = [], batched: [Double] = []
+        var decodeMemory = Memory.now()
         _ = try generator.prefill(Array(tokens.prefix(8)), cache: context.makeCache())  // warm-up
         for _ in 0..<reps {
-            let cache = context.makeCache()
-            prefill.append(Double(prompt) / (try seconds { _ = try generator.prefill(tokens, cache: cache) }))
-            let decodeCache = context.makeCache()
-            decode.append(Double(gen) / (try seconds {
-                var token: Int32 = 1
+            do {
+                let cache = context.makeCache()
+                prefill.append(Double(prompt) / (try seconds { _ = try generator.prefill(tokens, cache: cache) }))
+            }
+            let decodeCache = context.makeCache(capacity: gen + 1)
+            var entry = [BatchEntry(token: 1, cache: decodeCache, wantsLogits: true)]
+            try context.forward(entry)  // first token outside the timing: the memory figures start here
+            let before = Memory.now()
+            decode.append(Double(gen - 1) / (try seconds {
+                for _ in 1..<gen {
+                    entry[0].token = (entry[0].token &* 31 &+ 7) % Int32(vocabulary)
+                    try context.forward(entry)
+                }
+            }))
+            decodeMemory = Memory.now().growth(since: before, cache: decodeCache, steps: gen - 1)
+            // `batch` sequences, one token each per step: aggregate tokens per second.
+            var entries = (0..<batch).map { BatchEntry(token: Int32($0 + 1), cache: context.makeCache(capacity: gen + 1), wantsLogits: true) }
+            batched.append(Double(batch * gen) / (try seconds {
                 for _ in 0..<gen {
-                    try context.forward([BatchEntry(token: token, cache: decodeCache, wantsLogits: true)])
-                    token = (token &* 31 &+ 7) % Int32(vocabulary)
+                    try context.forward(entries)
+                    for i in entries.indices { entries[i].token = (entries[i].token &* 31 &+ 7) % Int32(vocabulary) }
                 }
             }))
         }
         let ours = (prefill: Self.stats(prefill), decode: Self.stats(decode))
+        let batchedStats = Self.stats(batched)
 
-        var peerResult: (prefill: Stats, decode: Stats)?
+        var peerResult: (prefill: Stats, decode: Stats, peakResident: Int)?
         if !noPeer {
             let bench = try peer ?? Self.findOrBuildLlamaBench()
             peerResult = try Self.runLlamaBench(bench, model: path, threads: threads, prompt: prompt, gen: gen, reps: reps)
@@ -77,13 +93,48 @@ struct BenchCommand: ParsableCommand {
             let ratio = p.map { String(format: "%.2f", o.median / $0.median) } ?? "-"
             print(String(format: "| %@ | %.1f [%.1f-%.1f] | %@ | %@ |", name, o.median, o.min, o.max, peerText, ratio))
         }
+        print(String(format: "| batched decode, %d sequences | %.1f [%.1f-%.1f] (%.2f× our one-sequence decode) | - | - |",
+                     batch, batchedStats.median, batchedStats.min, batchedStats.max, batchedStats.median / ours.decode.median))
+        let fileBytes = model.file.fileSize
+        let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+        print("resident memory while decoding: \(mib(decodeMemory.resident)) = " + String(format: "%.2f", Double(decodeMemory.resident) / Double(fileBytes + decodeMemory.kvCache))
+              + "× (model file \(mib(fileBytes)) + KV cache \(mib(decodeMemory.kvCache))); "
+              + "growth over \(gen - 1) decode steps: \(mib(decodeMemory.growth)), of which KV cache written \(mib(decodeMemory.kvWritten))")
+        if let peerPeak = peerResult?.peakResident {
+            print("llama.cpp (llama-bench, whole run) peak resident memory: \(mib(peerPeak))")
+        }
         if json {
             struct Output: Encodable {
-                let prefill_tps: Double, decode_tps: Double, threads: Int
+                let prefill_tps: Double, decode_tps: Double, batched_decode_tps: Double, batch: Int, threads: Int
+                let resident_bytes: Int, model_file_bytes: Int, kv_cache_bytes: Int, decode_resident_growth_bytes: Int
                 let peer_prefill_tps: Double?, peer_decode_tps: Double?
             }
-            print(jsonText(Output(prefill_tps: ours.prefill.median, decode_tps: ours.decode.median, threads: threads,
+            print(jsonText(Output(prefill_tps: ours.prefill.median, decode_tps: ours.decode.median,
+                                  batched_decode_tps: batchedStats.median, batch: batch, threads: threads,
+                                  resident_bytes: decodeMemory.resident, model_file_bytes: fileBytes,
+                                  kv_cache_bytes: decodeMemory.kvCache, decode_resident_growth_bytes: decodeMemory.growth,
                                   peer_prefill_tps: peerResult?.prefill.median, peer_decode_tps: peerResult?.decode.median)))
+        }
+    }
+
+    /// Resident memory (VmRSS) while decoding, and how much it grew over the timed steps beside the
+    /// KV cache those steps wrote (growth beyond it would be memory allocated per token).
+    struct Memory {
+        var resident = 0, growth = 0, kvCache = 0, kvWritten = 0
+
+        static func now() -> Memory {
+            var m = Memory()
+            if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+               let kib = Int(line.split(separator: " ").dropFirst().first ?? "") {
+                m.resident = kib * 1024
+            }
+            return m
+        }
+
+        func growth(since before: Memory, cache: KVCache, steps: Int) -> Memory {
+            Memory(resident: resident, growth: resident - before.resident, kvCache: cache.bytes,
+                   kvWritten: cache.bytes / cache.capacity * steps)
         }
     }
 
@@ -105,7 +156,7 @@ struct BenchCommand: ParsableCommand {
         return home
     }
 
-    static func runLlamaBench(_ bench: String, model: String, threads: Int, prompt: Int, gen: Int, reps: Int) throws -> (Stats, Stats) {
+    static func runLlamaBench(_ bench: String, model: String, threads: Int, prompt: Int, gen: Int, reps: Int) throws -> (prefill: Stats, decode: Stats, peakResident: Int) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: bench)
         process.arguments = ["-m", model, "-p", "\(prompt)", "-n", "\(gen)", "-t", "\(threads)", "-r", "\(reps)", "-o", "json"]
@@ -120,6 +171,13 @@ struct BenchCommand: ParsableCommand {
               let pp = entries.first(where: { $0.n_prompt > 0 }), let tg = entries.first(where: { $0.n_gen > 0 }) else {
             throw CommandFailure("llama-bench at \(bench) failed or printed no results")
         }
-        return (stats(pp.samples_ts), stats(tg.samples_ts))
+        var usage = rusage()
+        // The largest child waited for: llama-bench (KiB on Linux).
+        #if canImport(Glibc)
+        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
+        #else
+        getrusage(RUSAGE_CHILDREN, &usage)
+        #endif
+        return (stats(pp.samples_ts), stats(tg.samples_ts), usage.ru_maxrss * 1024)
     }
 }

@@ -7,10 +7,9 @@ struct KernelTests {
     @Test(arguments: TensorType.allCases)
     func simdKernelMatchesScalarReferenceBitForBit(type: TensorType) throws {
         var random = RandomGenerator(seed: UInt64(type.rawValue) + 11)
-        let columns = 512, rows = 21  // not a multiple of 8: the eight-row kernels' remainder path runs too
+        let columns = 512, rows = 21  // not a multiple of 8: the packed kernels' remainder path runs too
         for trial in 0..<20 {
-            // One token takes the eight-row kernels, more the batched ones (eight rows by up to 64
-            // tokens at a time: 70 crosses that limit).
+            // Packed weights take up to 64 tokens per call: 70 crosses that limit.
             let tokens = [1, 3, 1, 9, 70][trial % 5]
             // Mix scales so blocks see tiny, huge and zero magnitudes.
             let magnitude: Float = [1e-3, 1, 30, 0][trial % 4]
@@ -26,14 +25,25 @@ struct KernelTests {
                 dequantized.append(back)
             }
             let input = (0..<(tokens * columns)).map { _ in sample() * 2 }
-            let (fast, reference) = weights.withUnsafeBytes { raw in
+            // Every SIMD variant (best, AVX2 alone) and thread split against the scalar definition.
+            let (fast, variants, reference) = weights.withUnsafeBytes { raw in
                 let matrix = WeightMatrix(name: "w", type: type, rows: rows, columns: columns, data: raw.baseAddress!)
+                #expect(matrix.isPacked == (KernelPath.cpuHasAVX2 && [.q8_0, .q4_0, .q4_1].contains(type)))
+                // Rows read back from the packed copy (embedding lookups) are the rows themselves.
+                var row = [Float](repeating: 0, count: columns)
+                for r in 0..<rows {
+                    matrix.dequantize(row: r, into: &row)
+                    #expect(bits(row) == bits(dequantized[r]), "\(type) row \(r) read back")
+                }
                 return (
                     MatrixMultiply.run(matrix, input, tokens: tokens, path: .fast),
+                    [MatrixMultiply.run(matrix, input, tokens: tokens, path: .avx2),
+                     MatrixMultiply.run(matrix, input, tokens: tokens, path: .fast, threads: 2)],
                     MatrixMultiply.run(matrix, input, tokens: tokens, path: .reference)
                 )
             }
             #expect(bits(fast) == bits(reference), "\(type) trial \(trial)")
+            for variant in variants { #expect(bits(variant) == bits(reference), "\(type) trial \(trial) (AVX2 alone / 2 threads)") }
             // Agreement with float math, within the error that preparing the activations allows:
             // int8 blocks round each value by at most half a step (block max / 127 / 2, plus the
             // scale's fp16 rounding); F16/BF16 activations by half an ulp of their format.
@@ -117,6 +127,68 @@ struct ActivationQuantizationTests {
                 let sum = expected.reduce(Int32(0)) { $0 + Int32($1) }
                 #expect(sums[block].bitPattern == floatFromHalf(halfFromFloat(d * Float(sum))).bitPattern)
             }
+        }
+    }
+}
+
+/// The float kernels around the matmuls (attention, SiLU, F16 rounding): SIMD against scalar
+/// definitions, bit for bit, over swept bit patterns and the special values.
+struct FloatKernelTests {
+    static let specials: [Float] = [0, -0.0, 1, -1, .infinity, -.infinity, .nan, -.nan, Float(bitPattern: 0x7FA0_0001),
+                                    88.72283, 88.7229, -87.33654, -87.3366, 65504, 65519.99, 65520, -65520, 6.1035156e-05,
+                                    5.9604645e-08, 2.9802322e-08, 2.9802326e-08, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+
+    /// Every 65,537th bit pattern (all exponents, both signs) plus the special values.
+    static func sweep(stride step: UInt32) -> [Float] {
+        var values = specials
+        var bits: UInt32 = 0
+        while true {
+            values.append(Float(bitPattern: bits))
+            let (next, overflow) = bits.addingReportingOverflow(step)
+            if overflow { break }
+            bits = next
+        }
+        return values
+    }
+
+    @Test func siluMultiplyMatchesItsDefinition() {
+        let x = Self.sweep(stride: 65_537)
+        var random = RandomGenerator(seed: 5)
+        let up = x.indices.map { $0 % 3 == 0 ? 1 : random.nextUnitFloat() * 4 - 2 }
+        var fast = x, reference = x
+        FloatKernels.siluMultiply(&fast, up, count: x.count, path: .fast)
+        FloatKernels.siluMultiply(&reference, up, count: x.count, path: .reference)
+        #expect(bits(fast) == bits(reference))
+        // Odd lengths take the tail path.
+        var tailFast = Array(x.prefix(13)), tailReference = tailFast
+        FloatKernels.siluMultiply(&tailFast, up, count: 13, path: .fast)
+        FloatKernels.siluMultiply(&tailReference, up, count: 13, path: .reference)
+        #expect(bits(tailFast) == bits(tailReference))
+    }
+
+    @Test func halfRoundingMatchesItsDefinition() {
+        let x = Self.sweep(stride: 4_099)
+        var fast = [Float](repeating: 0, count: x.count), reference = fast
+        FloatKernels.roundToHalf(x, into: &fast, count: x.count - 3, path: .fast)  // a tail too
+        FloatKernels.roundToHalf(x, into: &reference, count: x.count - 3, path: .reference)
+        #expect(bits(fast) == bits(reference))
+    }
+
+    @Test func attentionHeadMatchesItsDefinition() {
+        var random = RandomGenerator(seed: 17)
+        for (count, hd, magnitude) in [(1, 64, Float(1)), (3, 64, 1), (8, 64, 4), (9, 20, 1), (17, 8, 30), (100, 64, 1), (300, 64, 60)] {
+            let stride = hd * 3 + 5  // keys/values of one head inside wider rows
+            let query = (0..<hd).map { _ in (random.nextUnitFloat() * 2 - 1) * magnitude }
+            let keys = (0..<(count * stride)).map { _ in (random.nextUnitFloat() * 2 - 1) * magnitude }
+            let values = (0..<(count * stride)).map { _ in random.nextUnitFloat() * 2 - 1 }
+            var results: [[UInt32]] = []
+            for path in [KernelPath.fast, .reference] {
+                var scores = [Float](repeating: 0, count: count), out = [Float](repeating: 0, count: hd)
+                Attention.attendHead(query, keys, values, stride: stride, count: count, headDimension: hd,
+                                     scale: 1 / Float(hd).squareRoot(), scores: &scores, out: &out, path: path)
+                results.append(bits(scores + out))
+            }
+            #expect(results[0] == results[1], "count \(count), head dimension \(hd)")
         }
     }
 }

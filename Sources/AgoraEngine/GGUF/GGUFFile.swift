@@ -193,6 +193,12 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     public var fileSize: Int { file.bytes.count }
+
+    /// Drops a tensor's pages from resident memory (see MappedFile.releaseResidentPages).
+    public func releaseResidentPages(of tensor: GGUFTensorInfo) {
+        let start = dataOffset + tensor.offset
+        file.releaseResidentPages(start..<(start + tensor.byteCount))
+    }
 }
 
 extension GGUFFile {

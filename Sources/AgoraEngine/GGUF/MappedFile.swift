@@ -35,6 +35,19 @@ public final class MappedFile: @unchecked Sendable {
         isMapped = false
     }
 
+    /// Tells the kernel that the pages inside `range` are not needed now (weights that were copied
+    /// into packed form): they leave this process's resident memory and are read back from the
+    /// file if touched again. Owned (unmapped) bytes are left alone.
+    public func releaseResidentPages(_ range: Range<Int>) {
+        guard isMapped else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let base = Int(bitPattern: bytes.baseAddress)
+        let start = (base + range.lowerBound + page - 1) / page * page
+        let end = (base + range.upperBound) / page * page
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, Int32(MADV_DONTNEED))
+    }
+
     deinit {
         if isMapped {
             munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)

@@ -1,14 +1,18 @@
 import CAgoraKernels
 
-/// Which implementation of the kernels runs. Both give identical bits; `reference` is the scalar
-/// definition (what any CPU without the SIMD path computes), `fast` uses AVX2 where the CPU has it.
+/// Which implementation of the kernels runs. All give identical bits; `reference` is the scalar
+/// definition (what any CPU without the SIMD path computes), `fast` the best the CPU has (AVX2,
+/// AVX-512 VNNI), `avx2` the AVX2 kernels alone, as on CPUs without VNNI (for tests and benchmarks).
 public enum KernelPath: Sendable {
     case fast
+    case avx2
     case reference
 
     public static let cpuHasAVX2: Bool = agora_cpu_has_avx2() != 0
+    public static let cpuHasAVX512VNNI: Bool = cpuHasAVX2 && agora_cpu_has_avx512_vnni() != 0
 
-    var usesSIMD: Bool { self == .fast && Self.cpuHasAVX2 }
+    var usesSIMD: Bool { self != .reference && Self.cpuHasAVX2 }
+    var usesVNNI: Bool { self == .fast && Self.cpuHasAVX512VNNI }
 }
 
 /// A weight matrix in place in the model file: `rows` rows of `columns` elements of `type`.
@@ -19,6 +23,8 @@ public struct WeightMatrix: @unchecked Sendable {
     public let columns: Int
     public let data: UnsafeRawPointer
     public let rowBytes: Int
+    /// The rows regrouped for the SIMD kernels, on CPUs that run them (nil otherwise).
+    let packed: PackedRows?
 
     public init(name: String, type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer) {
         self.name = name
@@ -27,7 +33,11 @@ public struct WeightMatrix: @unchecked Sendable {
         self.columns = columns
         self.data = data
         self.rowBytes = type.rowBytes(elements: columns)!
+        packed = KernelPath.cpuHasAVX2 ? PackedRows(type: type, rows: rows, columns: columns, data: data) : nil
     }
+
+    /// Whether the kernels read a packed copy rather than the rows in place.
+    public var isPacked: Bool { packed != nil }
 
     @inline(__always)
     func row(_ r: Int) -> UnsafeRawPointer { data + r * rowBytes }
@@ -66,6 +76,17 @@ public struct WeightMatrix: @unchecked Sendable {
                 : FloatKernels.dot(w.assumingMemoryBound(to: Float.self), x.floats, n)
         case .f16, .bf16:
             preconditionFailure("F16/BF16 rows are widened by the caller")
+        }
+    }
+
+    /// Row `r` dequantized to floats (an embedding lookup), from the packed copy when there is one.
+    public func dequantize(row r: Int, into out: UnsafeMutablePointer<Float>) {
+        guard let packed, r < packed.groups * 8 else {
+            return Dequantize.row(type, row(r), into: out, count: columns)
+        }
+        withUnsafeTemporaryAllocation(byteCount: rowBytes, alignment: 16) { bytes in
+            packed.restore(row: r, into: bytes.baseAddress!)
+            Dequantize.row(type, UnsafeRawPointer(bytes.baseAddress!), into: out, count: columns)
         }
     }
 

@@ -1,7 +1,9 @@
-/// Float dot products with one fixed reduction order: element i goes to lane i % 16, lanes sum in
-/// sequence, then fold 16 -> 8 -> 4 -> 2 -> 1, then any tail in sequence. The SIMD and the scalar
-/// forms below perform the same operations, so they round identically.
-enum FloatKernels {
+import CAgoraKernels
+
+/// Float kernels. Dot products have one fixed reduction order: element i goes to lane i % 16,
+/// lanes sum in sequence, then fold 16 -> 8 -> 4 -> 2 -> 1, then any tail in sequence. The SIMD,
+/// C and scalar forms perform the same operations, so they round identically.
+public enum FloatKernels {
     @inline(__always)
     static func fold(_ v: SIMD16<Float>) -> Float {
         let a = v.lowHalf + v.highHalf
@@ -40,5 +42,18 @@ enum FloatKernels {
             for i in whole..<n { acc = acc + x[i] * y[i] }
             return acc
         }
+    }
+
+    /// gate[i] = silu(gate[i]) * up[i] (the SwiGLU gate).
+    public static func siluMultiply(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int, path: KernelPath) {
+        if path.usesSIMD { return agora_silu_mul(gate, up, count) }
+        for i in 0..<count { gate[i] = DeterministicMath.silu(gate[i]) * up[i] }
+    }
+
+    /// out[i] = x[i] rounded to the nearest F16 value, ties to even (kept as a Float).
+    @inline(__always)
+    public static func roundToHalf(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int, path: KernelPath) {
+        if path.usesSIMD { return agora_round_to_half(x, out, count) }
+        for i in 0..<count { out[i] = floatFromHalf(halfFromFloat(x[i])) }
     }
 }

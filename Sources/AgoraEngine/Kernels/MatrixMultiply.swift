@@ -10,28 +10,8 @@ public enum MatrixMultiply {
     ) {
         let outRows = w.rows
         let widened = w.type == .f16 || w.type == .bf16
-        if path.usesSIMD, rows == 1, let gemv = gemvKernel(w.type) {
-            // One token: eight weight rows at a time, same bits as one dot at a time.
-            let x = activations.row(0)
-            parallelRanges(pool, count: outRows) { _, range in
-                gemv((w.data + range.lowerBound * w.rowBytes).assumingMemoryBound(to: UInt8.self), w.rowBytes,
-                     Int32(range.count), x.values, x.scales, x.sums, Int32(w.columns), out + range.lowerBound)
-            }
-            return
-        }
-        if path.usesSIMD, rows > 1, let batched = batchedKernel(w.type) {
-            // Each weight block unpacked once for up to 64 tokens; same bits as one dot at a time.
-            let limit = Int(AGORA_MAX_BATCH_TOKENS)
-            parallelRanges(pool, count: outRows) { _, range in
-                var t = 0
-                while t < rows {
-                    let count = min(limit, rows - t)
-                    let xt = activations.row(t)
-                    batched((w.data + range.lowerBound * w.rowBytes).assumingMemoryBound(to: UInt8.self), w.rowBytes, Int32(range.count), xt.values, xt.scales, xt.sums,
-                            Int32(w.columns), Int32(count), out + t * outRows + range.lowerBound, outRows)
-                    t += count
-                }
-            }
+        if path.usesSIMD, let packed = w.packed {
+            multiplyPacked(w, packed, activations, rows: rows, out: out, pool: pool, path: path)
             return
         }
         parallelRanges(pool, count: outRows) { part, range in
@@ -47,31 +27,34 @@ public enum MatrixMultiply {
         }
     }
 
-    typealias BatchedKernel = @convention(c) (
-        UnsafePointer<UInt8>?, Int, Int32, UnsafePointer<Int8>?, UnsafePointer<Float>?, UnsafePointer<Float>?,
-        Int32, Int32, UnsafeMutablePointer<Float>?, Int
-    ) -> Void
-
-    static func batchedKernel(_ type: TensorType) -> BatchedKernel? {
-        switch type {
-        case .q8_0: agora_matmul_q8_0
-        case .q4_0: agora_matmul_q4_0
-        case .q4_1: agora_matmul_q4_1
-        default: nil
-        }
-    }
-
-    typealias GemvKernel = @convention(c) (
-        UnsafePointer<UInt8>?, Int, Int32, UnsafePointer<Int8>?, UnsafePointer<Float>?, UnsafePointer<Float>?,
-        Int32, UnsafeMutablePointer<Float>?
-    ) -> Void
-
-    static func gemvKernel(_ type: TensorType) -> GemvKernel? {
-        switch type {
-        case .q8_0: agora_gemv_q8_0
-        case .q4_0: agora_gemv_q4_0
-        case .q4_1: agora_gemv_q4_1
-        default: nil
+    /// Packed weights: threads take whole groups of eight rows; rows past the last group (fewer
+    /// than eight) go with the last part, one dot at a time. Up to 64 tokens share each unpacked
+    /// weight block.
+    private static func multiplyPacked(
+        _ w: WeightMatrix, _ packed: PackedRows, _ activations: QuantizedActivations, rows: Int,
+        out: UnsafeMutablePointer<Float>, pool: WorkerPool, path: KernelPath
+    ) {
+        let outRows = w.rows
+        let packedRows = packed.groups * 8
+        let parts = packed.groups + (packedRows < outRows ? 1 : 0)
+        let limit = Int(AGORA_MAX_BATCH_TOKENS)
+        let vnni: Int32 = path.usesVNNI ? 1 : 0
+        parallelRanges(pool, count: parts) { _, range in
+            let groups = range.clamped(to: 0..<packed.groups)
+            var t = 0
+            while t < rows, !groups.isEmpty {
+                let count = min(limit, rows - t)
+                let x = activations.row(t)
+                agora_packed_matmul(packed.kernelType, vnni, packed.group(groups.lowerBound), Int32(groups.count),
+                                    x.values, x.scales, x.sums, x.blockSums, Int32(w.columns), Int32(count),
+                                    out + t * outRows + groups.lowerBound * 8, outRows)
+                t += count
+            }
+            if range.upperBound > packed.groups {
+                for r in packedRows..<outRows {
+                    for t in 0..<rows { out[t * outRows + r] = w.dot(row: r, activations.row(t), path: path) }
+                }
+            }
         }
     }
 
@@ -79,7 +62,7 @@ public enum MatrixMultiply {
     public static func run(_ w: WeightMatrix, _ input: [Float], tokens: Int, path: KernelPath, threads: Int = 1) -> [Float] {
         precondition(input.count == tokens * w.columns)
         let activations = QuantizedActivations(format: w.activationFormat, capacityRows: tokens, columns: w.columns)
-        input.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: tokens) }
+        input.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: tokens, path: path) }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: threads * w.columns)
         defer { scratch.deallocate() }
         return [Float](unsafeUninitializedCapacity: tokens * w.rows) { buffer, count in

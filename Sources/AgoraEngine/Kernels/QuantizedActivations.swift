@@ -1,3 +1,5 @@
+import CAgoraKernels
+
 /// How a row of activations is prepared for the dot products with one weight type. The formats
 /// follow ggml's (the reference implementation): the same integer values and the same rounded
 /// block scales, so our logits track llama.cpp's closely, and every block's integer sum is exact.
@@ -27,7 +29,7 @@ public final class QuantizedActivations: @unchecked Sendable {
     let values: UnsafeMutablePointer<Int8>    // (rows, columns)           int8 formats
     let scales: UnsafeMutablePointer<Float>   // (rows, columns / block)   int8 formats
     let sums: UnsafeMutablePointer<Float>     // (rows, columns / 32)      d * sum(q), 32-blocks
-    let blockSums: UnsafeMutablePointer<Int32> // (rows, columns / 16)     sum(q) per 16, 256-blocks
+    let blockSums: UnsafeMutablePointer<Int32> // (rows, columns / 16)     sum(q) per 16 (256-blocks), per 32 (32-blocks)
     let floats: UnsafeMutablePointer<Float>   // (rows, columns)           float formats
 
     public init(format: ActivationFormat, capacityRows: Int, columns: Int) {
@@ -56,11 +58,13 @@ public final class QuantizedActivations: @unchecked Sendable {
         values.deallocate(); scales.deallocate(); sums.deallocate(); blockSums.deallocate(); floats.deallocate()
     }
 
-    /// Prepares `rows` rows of `columns` floats from `x`.
-    public func quantize(_ x: UnsafePointer<Float>, rows: Int) {
+    /// Prepares `rows` rows of `columns` floats from `x` (the same bits on every path).
+    public func quantize(_ x: UnsafePointer<Float>, rows: Int, path: KernelPath = .fast) {
         precondition(rows <= capacityRows)
         self.rows = rows
         switch format {
+        case .int8Blocks32 where path.usesSIMD:
+            agora_quantize_blocks32(x, rows * columns / 32, values, scales, sums, blockSums)
         case .int8Blocks32:
             for block in 0..<(rows * columns / 32) { quantize32(x + block * 32, block) }
         case .int8Blocks256:
@@ -97,6 +101,7 @@ public final class QuantizedActivations: @unchecked Sendable {
         }
         scales[block] = floatFromHalf(halfFromFloat(d))
         sums[block] = floatFromHalf(halfFromFloat(d * Float(sum)))
+        blockSums[block] = sum
     }
 
     /// ggml Q8_K: scale from the signed extreme, q = round-half-even(x * -127 / extreme), sums per 16.
@@ -139,7 +144,7 @@ extension QuantizedActivations {
             values: values + t * columns,
             scales: scales + t * blocks,
             sums: sums + t * (columns / 32),
-            blockSums: blockSums + t * (columns / 16),
+            blockSums: blockSums + t * (format == .int8Blocks256 ? columns / 16 : columns / 32),
             floats: floats + t * columns
         )
     }

@@ -24,10 +24,10 @@ extension InferenceContext {
         // After this point, the step must succeed.
 
         let n = batch.count, d = c.embeddingLength
+        prepareRotations(entries: n)
         let caches = batch.map(\.cache)
         for (t, entry) in batch.enumerated() {
-            let embedding = model.tokenEmbedding
-            Dequantize.row(embedding.type, embedding.row(Int(entry.token)), into: x + t * d, count: d)
+            model.tokenEmbedding.dequantize(row: Int(entry.token), into: x + t * d)
         }
 
         for (l, layer) in model.layers.enumerated() {
@@ -40,10 +40,12 @@ extension InferenceContext {
             if let b = layer.keyBias { addBias(k, b, rows: n) }
             if let b = layer.valueBias { addBias(v, b, rows: n) }
             for t in 0..<n {
-                rope(q + t * c.headCount * c.headDimension, heads: c.headCount, position: positions[t])
-                rope(k + t * c.kvDimension, heads: c.kvHeadCount, position: positions[t])
+                rope(q + t * c.headCount * c.headDimension, heads: c.headCount, entry: t)
+                rope(k + t * c.kvDimension, heads: c.kvHeadCount, entry: t)
                 let cache = batch[t].cache
-                cache.store(layer: l, position: positions[t], key: k + t * c.kvDimension, value: v + t * c.kvDimension)
+                // Keys and values are rounded to F16 as they are stored (llama.cpp's cache type).
+                FloatKernels.roundToHalf(k + t * c.kvDimension, into: cache.key(layer: l, position: positions[t]), count: c.kvDimension, path: path)
+                FloatKernels.roundToHalf(v + t * c.kvDimension, into: cache.value(layer: l, position: positions[t]), count: c.kvDimension, path: path)
             }
             attend(caches, layer: l)                           // -> attention (n, qDim)
             matmul(layer.output, attention, rows: n, out: projected)  // W (qDim -> d) -> (n, d)
@@ -53,7 +55,7 @@ extension InferenceContext {
             rmsNorm(x, weight: layer.feedForwardNorm, out: xb, rows: n)
             matmul(layer.gate, xb, rows: n, out: gate)         // -> (n, ff)
             matmul(layer.up, xb, rows: n, out: up)             // -> (n, ff)
-            for i in 0..<(n * c.feedForwardLength) { gate[i] = DeterministicMath.silu(gate[i]) * up[i] }
+            FloatKernels.siluMultiply(gate, up, count: n * c.feedForwardLength, path: path)
             matmul(layer.down, gate, rows: n, out: projected)  // W (ff -> d) -> (n, d)
             addInPlace(x, projected, count: n * d)
         }
@@ -94,7 +96,7 @@ extension InferenceContext {
     /// matrix's activation format; threads take fixed ranges of weight rows.
     func matmul(_ w: WeightMatrix, _ input: UnsafeMutablePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>) {
         let activations = quantized.first { $0.columns == w.columns && $0.format == w.activationFormat }!
-        activations.quantize(input, rows: rows)
+        activations.quantize(input, rows: rows, path: path)
         MatrixMultiply.multiply(w, activations, rows: rows, out: out, pool: pool, path: path,
                                 scratch: rowScratch, scratchStride: widestRow)
     }
@@ -108,13 +110,25 @@ extension InferenceContext {
         for i in 0..<count { x[i] = x[i] + y[i] }
     }
 
-    /// Rotates each head's first ropeDimensions dimensions by position-dependent angles.
-    func rope(_ vector: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
+    /// Sine and cosine of every rotation angle of this step's entries, once per step (the same
+    /// angles serve every layer, queries and keys).
+    func prepareRotations(entries: Int) {
+        let half = model.config.ropeDimensions / 2
+        for t in 0..<entries {
+            for i in 0..<half {
+                let (s, co) = DeterministicMath.sincos(Double(positions[t]) * ropeFrequencies[i])
+                ropeRotations[(t * half + i) * 2] = Float(s)
+                ropeRotations[(t * half + i) * 2 + 1] = Float(co)
+            }
+        }
+    }
+
+    /// Rotates each head's first ropeDimensions dimensions by entry `t`'s position-dependent angles.
+    func rope(_ vector: UnsafeMutablePointer<Float>, heads: Int, entry t: Int) {
         let c = model.config
         let half = c.ropeDimensions / 2
         for i in 0..<half {
-            let (s, co) = DeterministicMath.sincos(Double(position) * ropeFrequencies[i])
-            let sine = Float(s), cosine = Float(co)
+            let sine = ropeRotations[(t * half + i) * 2], cosine = ropeRotations[(t * half + i) * 2 + 1]
             for h in 0..<heads {
                 let head = vector + h * c.headDimension
                 let (a, b) = c.ropeStyle == .adjacent ? (2 * i, 2 * i + 1) : (i, i + half)
@@ -129,7 +143,7 @@ extension InferenceContext {
     func attend(_ caches: [KVCache], layer: Int) {
         let c = model.config
         let hd = c.headDimension, heads = c.headCount, group = c.headCount / c.kvHeadCount
-        let qDim = heads * hd
+        let qDim = heads * hd, kvDim = c.kvDimension
         let scale = 1 / Float(hd).squareRoot()
         let path = self.path, maxContext = self.maxContext
         let positions = self.positions
@@ -141,31 +155,13 @@ extension InferenceContext {
                 let cache = caches[t]
                 // The query is rounded to F16 like the cached keys (as llama.cpp's F16 cache does).
                 let query = queryScratch + part * hd
-                for i in 0..<hd { query[i] = floatFromHalf(halfFromFloat(q[t * qDim + h * hd + i])) }
+                FloatKernels.roundToHalf(q + t * qDim + h * hd, into: query, count: hd, path: path)
                 let kvOffset = (h / group) * hd
-                let last = positions[t]
-                var maxScore = -Float.infinity
-                for p in 0...last {
-                    let key = cache.key(layer: layer, position: p) + kvOffset
-                    let s = (path == .reference
-                        ? FloatKernels.dotReference(query, key, hd)
-                        : FloatKernels.dot(query, key, hd)) * scale
-                    scores[p] = s
-                    maxScore = max(maxScore, s)
-                }
-                var sum: Float = 0
-                for p in 0...last {
-                    let e = DeterministicMath.exp(scores[p] - maxScore)
-                    scores[p] = e
-                    sum = sum + e
-                }
+                let keys = cache.key(layer: layer, position: 0) + kvOffset
+                let values = cache.value(layer: layer, position: 0) + kvOffset
                 let out = attention + t * qDim + h * hd
-                out.update(repeating: 0, count: hd)
-                for p in 0...last {
-                    let weight = scores[p] / sum
-                    let value = cache.value(layer: layer, position: p) + kvOffset
-                    for i in 0..<hd { out[i] = out[i] + weight * value[i] }
-                }
+                Attention.attendHead(query, keys, values, stride: kvDim, count: positions[t] + 1, headDimension: hd,
+                                     scale: scale, scores: scores, out: out, path: path)
             }
         }
     }

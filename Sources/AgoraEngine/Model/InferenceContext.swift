@@ -52,6 +52,7 @@ public final class InferenceContext: @unchecked Sendable {
     let scores: UnsafeMutablePointer<Float>     // (threads, maxContext) attention scores
     let rowScratch: UnsafeMutablePointer<Float> // (threads, widest row) F16/BF16 rows widened
     let ropeFrequencies: [Double]               // (ropeDims / 2)
+    let ropeRotations: UnsafeMutablePointer<Float> // (B, ropeDims / 2, 2) sine and cosine of this step's angles
     public let maxContext: Int
     let widestRow: Int
     var positions: [Int]
@@ -79,8 +80,7 @@ public final class InferenceContext: @unchecked Sendable {
         logitsBuffer = .allocate(capacity: maxBatch * c.vocabularySize)
         // One activation buffer per (input width, format) that the model's matrices need.
         var kinds: [(Int, ActivationFormat)] = []
-        let matrices = [model.outputHead] + model.layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] }
-        for m in matrices where !kinds.contains(where: { $0.0 == m.columns && $0.1 == m.activationFormat }) {
+        for m in model.matrices where !kinds.contains(where: { $0.0 == m.columns && $0.1 == m.activationFormat }) {
             kinds.append((m.columns, m.activationFormat))
         }
         quantized = kinds.map { QuantizedActivations(format: $0.1, capacityRows: maxBatch, columns: $0.0) }
@@ -91,11 +91,12 @@ public final class InferenceContext: @unchecked Sendable {
         ropeFrequencies = (0..<(c.ropeDimensions / 2)).map { i in
             DeterministicMath.exp(-Double(2 * i) / Double(c.ropeDimensions) * logBase)
         }
+        ropeRotations = .allocate(capacity: maxBatch * c.ropeDimensions)
         positions = [Int](repeating: 0, count: maxBatch)
     }
 
     deinit {
-        for p in [x, xb, q, k, v, attention, projected, gate, up, logitsBuffer, scores, rowScratch] { p.deallocate() }
+        for p in [x, xb, q, k, v, attention, projected, gate, up, logitsBuffer, scores, rowScratch, ropeRotations] { p.deallocate() }
     }
 
     /// A new empty sequence sized for this context.

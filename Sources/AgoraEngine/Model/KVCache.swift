@@ -1,7 +1,7 @@
 /// Keys and values of one sequence, for every layer and every position up to `capacity`.
-/// Layout: (layer, position, kvDim) for keys and for values. Values are rounded to F16 precision
-/// as they are stored (llama.cpp's default cache type, so attention numerics track it); they are
-/// kept widened so attention reads floats directly.
+/// Layout: (layer, position, kvDim) for keys and for values. The forward step rounds values to F16
+/// precision as it stores them (llama.cpp's default cache type, so attention numerics track it);
+/// they are kept widened so attention reads floats directly.
 public final class KVCache: @unchecked Sendable {
     public let capacity: Int
     let layers: Int
@@ -23,15 +23,6 @@ public final class KVCache: @unchecked Sendable {
     deinit {
         keys.deallocate()
         values.deallocate()
-    }
-
-    @inline(__always)
-    func store(layer: Int, position: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
-        let k = self.key(layer: layer, position: position), v = self.value(layer: layer, position: position)
-        for i in 0..<kvDimension {
-            k[i] = floatFromHalf(halfFromFloat(key[i]))
-            v[i] = floatFromHalf(halfFromFloat(value[i]))
-        }
     }
 
     /// Forgets positions from `position` on (to reuse a prefix or start over).

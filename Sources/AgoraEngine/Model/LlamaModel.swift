@@ -14,8 +14,10 @@ public struct LayerWeights: @unchecked Sendable {
     let down: WeightMatrix            // (ff) -> (d)
 }
 
-/// A loaded Llama-family model: configuration, weights (mmapped, never copied) and the GGUF file
-/// they live in. Immutable and shareable between threads and inference contexts.
+/// A loaded Llama-family model: configuration, weights and the GGUF file they live in. Weights are
+/// read in place from the mapping, except that the matrices with packed SIMD kernels are copied
+/// once into their packed layout, and then their file pages are released, so resident memory
+/// holds one copy. Immutable and shareable between threads and inference contexts.
 public final class LlamaModel: @unchecked Sendable {
     public let file: GGUFFile
     public let config: ModelConfig
@@ -37,7 +39,10 @@ public final class LlamaModel: @unchecked Sendable {
         func matrix(_ name: String, columns: Int, rows: Int) throws(GGUFError) -> WeightMatrix {
             guard let t = file.tensor(named: name) else { throw .missingTensor(name) }
             guard t.shape == [columns, rows] else { throw .wrongTensorShape(tensor: name, expected: [columns, rows], found: t.shape) }
-            return WeightMatrix(name: name, type: t.type, rows: rows, columns: columns, data: file.bytes(of: t).baseAddress!)
+            let m = WeightMatrix(name: name, type: t.type, rows: rows, columns: columns, data: file.bytes(of: t).baseAddress!)
+            // Packed one matrix at a time, so at most one matrix is resident twice while loading.
+            if m.isPacked { file.releaseResidentPages(of: t) }
+            return m
         }
         func vector(_ name: String, _ n: Int) throws(GGUFError) -> [Float] {
             guard let t = file.tensor(named: name) else { throw .missingTensor(name) }
@@ -76,9 +81,13 @@ public final class LlamaModel: @unchecked Sendable {
         }
         self.layers = layers
         // Quantized matmuls quantize their input in blocks of 32; row lengths must allow that.
-        for m in [tokenEmbedding, outputHead] + layers.flatMap({ [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] })
-        where m.type.isQuantized && m.columns % 32 != 0 {
+        for m in matrices where m.type.isQuantized && m.columns % 32 != 0 {
             throw .badTensorShape(tensor: m.name, reason: "row of \(m.columns) is not a multiple of 32")
         }
+    }
+
+    /// Every weight matrix (the tied output head appears twice).
+    var matrices: [WeightMatrix] {
+        [tokenEmbedding, outputHead] + layers.flatMap { [$0.query, $0.key, $0.value, $0.output, $0.gate, $0.up, $0.down] }
     }
 }

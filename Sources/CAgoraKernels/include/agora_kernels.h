@@ -23,26 +23,44 @@ float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const 
 float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
 
 
-// Batched forms: rows [0, rows) of `w` (row_bytes apart) times `tokens` activation rows (each n
-// values, blocks of 32), into out[t * out_stride + r]. Each weight block is unpacked once for all
-// tokens; every (row, token) result is computed with exactly the single-row kernel's operations,
-// so batching changes no bit. tokens <= AGORA_MAX_BATCH_TOKENS.
+// Tokens handled by one call of the batched kernel; longer inputs are split by the caller.
 #define AGORA_MAX_BATCH_TOKENS 64
-void agora_matmul_q8_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
-                       int n, int tokens, float *out, long out_stride);
-void agora_matmul_q4_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
-                       int n, int tokens, float *out, long out_stride);
-void agora_matmul_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
-                       int n, int tokens, float *out, long out_stride);
 
-// One activation row against `rows` weight rows, eight rows at a time: the eight rows' block sums
-// are reduced together and their float accumulators live in the lanes of one vector, each lane
-// doing exactly the single-row kernel's operations (so the bits are the same). out[r] for r < rows.
-void agora_gemv_q8_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
-                     int n, float *out);
-void agora_gemv_q4_1(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
-                     int n, float *out);
-void agora_gemv_q4_0(const uint8_t *w, long row_bytes, int rows, const int8_t *xq, const float *xd, const float *xs,
-                     int n, float *out);
+// Packed weights: rows regrouped eight at a time so that lane j of a vector always belongs to row j
+// of its group (no horizontal sums). A group holds, for each block b of 32 columns in order:
+//   Q8_0: d[8] (fp16 scale of each row's block b), then for k = 0..7 and row j = 0..7 the four
+//         int8 weights at block positions 4k..4k+3 of row j (256 bytes);            272 bytes
+//   Q4_0: d[8], then for k = 0..3 and row j = 0..7 the four bytes 4k..4k+3 of row j's nibble
+//         array (low nibbles: positions 4k.., high nibbles: 16+4k..) (128 bytes);  144 bytes
+//   Q4_1: d[8], m[8] (fp16 minimums), then the nibbles as Q4_0;                      160 bytes
+// The same bytes as the rows themselves, in another order (eight rows x 34, 18 or 20 bytes).
+#define AGORA_PACKED_Q8_0 0
+#define AGORA_PACKED_Q4_0 1
+#define AGORA_PACKED_Q4_1 2
+long agora_packed_block_bytes(int type);
+int agora_cpu_has_avx512_vnni(void);
+
+// Groups [0, groups) of packed weights `p` (nb = n / 32 blocks each) times `tokens` activation rows
+// (n values each, blocks of 32; `xisum` the integer sum of each block, used by Q4_0) into
+// out[t * out_stride + 8 * g + j]. Every element is computed with exactly the one-row kernel's
+// float operations in the same order, so the bits match it for any batch, split and instruction
+// set (`use_vnni`: AVX-512 VNNI if the CPU has it, else AVX2). tokens <= AGORA_MAX_BATCH_TOKENS.
+void agora_packed_matmul(int type, int use_vnni, const uint8_t *p, int groups, const int8_t *xq, const float *xd,
+                         const float *xs, const int32_t *xisum, int n, int tokens, float *out, long out_stride);
+
+// Float kernels around the matmuls (float_kernels.c), AVX2: each repeats its Swift twin's IEEE
+// operations lane by lane, in the same order, so the bits are identical.
+// FloatKernels.dot: element i in lane i % 16, folded 16 -> 8 -> 4 -> 2 -> 1, then the tail.
+float agora_dot_f32(const float *x, const float *y, int n);
+// One query head over `count` cached positions (keys/values `stride` floats apart): scores = q.k *
+// scale, softmax with DeterministicMath.exp, out = sum of weight * value (InferenceContext.attendHead).
+void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
+                       int head_dim, float scale, float *scores, float *out);
+// gate[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
+void agora_silu_mul(float *gate, const float *up, long n);
+// out[i] = floatFromHalf(halfFromFloat(x[i])): round to the nearest F16, ties to even.
+void agora_round_to_half(const float *x, float *out, long n);
+// QuantizedActivations.quantize32 for `blocks` blocks of 32 floats.
+void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float *d_out, float *dsum_out, int32_t *sum_out);
 
 #endif

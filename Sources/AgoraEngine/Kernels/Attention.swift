@@ -1,0 +1,36 @@
+import CAgoraKernels
+
+/// Attention of one query head over a sequence's cached keys and values.
+public enum Attention {
+    /// scores[p] = query . key[p] * scale; softmax over p with DeterministicMath.exp (maximum
+    /// subtracted, sum in position order); out = sum over p of (score / sum) * value[p], in
+    /// position order. Keys and values sit `stride` floats apart, one per position.
+    /// `agora_attend_head` (AVX2) repeats these operations lane by lane.
+    public static func attendHead(
+        _ query: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>, stride: Int,
+        count: Int, headDimension hd: Int, scale: Float, scores: UnsafeMutablePointer<Float>,
+        out: UnsafeMutablePointer<Float>, path: KernelPath
+    ) {
+        if path.usesSIMD {
+            return agora_attend_head(query, keys, values, stride, Int32(count), Int32(hd), scale, scores, out)
+        }
+        var maxScore = -Float.infinity
+        for p in 0..<count {
+            let s = FloatKernels.dotReference(query, keys + p * stride, hd) * scale
+            scores[p] = s
+            maxScore = max(maxScore, s)
+        }
+        var sum: Float = 0
+        for p in 0..<count {
+            let e = DeterministicMath.exp(scores[p] - maxScore)
+            scores[p] = e
+            sum = sum + e
+        }
+        out.update(repeating: 0, count: hd)
+        for p in 0..<count {
+            let weight = scores[p] / sum
+            let value = values + p * stride
+            for i in 0..<hd { out[i] = out[i] + weight * value[i] }
+        }
+    }
+}

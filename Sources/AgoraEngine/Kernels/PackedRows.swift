@@ -1,0 +1,71 @@
+import CAgoraKernels
+
+/// A weight matrix's rows regrouped eight at a time for the SIMD kernels (layout in
+/// agora_kernels.h): the block b of eight rows sits together, scales first, with every row's
+/// bytes in the same vector lane. Same byte count as the rows themselves; rows past the last
+/// whole group stay with the one-row kernels. Built once at load, read-only after.
+final class PackedRows: @unchecked Sendable {
+    let type: TensorType
+    let kernelType: Int32
+    let groups: Int
+    let groupBytes: Int
+    private let rowBytes: Int
+    private let bytes: UnsafeMutableRawPointer
+
+    /// Nil for types without packed kernels, or fewer than eight rows.
+    init?(type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer) {
+        let kernelType: Int32
+        self.type = type
+        switch type {
+        case .q8_0: kernelType = AGORA_PACKED_Q8_0
+        case .q4_0: kernelType = AGORA_PACKED_Q4_0
+        case .q4_1: kernelType = AGORA_PACKED_Q4_1
+        default: return nil
+        }
+        guard rows >= 8 else { return nil }
+        self.kernelType = kernelType
+        groups = rows / 8
+        groupBytes = columns / 32 * agora_packed_block_bytes(kernelType)
+        bytes = .allocate(byteCount: groups * groupBytes, alignment: 64)
+
+        rowBytes = type.rowBytes(elements: columns)!
+        for r in 0..<(groups * 8) {
+            forEachPiece(ofRow: r) { packedOffset, rowOffset, count in
+                (bytes + packedOffset).copyMemory(from: data + r * rowBytes + rowOffset, byteCount: count)
+            }
+        }
+    }
+
+    /// The original bytes of row `r` (< groups * 8), e.g. for an embedding lookup, so the file's
+    /// copy of packed rows is never read again.
+    func restore(row r: Int, into out: UnsafeMutableRawPointer) {
+        forEachPiece(ofRow: r) { packedOffset, rowOffset, count in
+            (out + rowOffset).copyMemory(from: bytes + packedOffset, byteCount: count)
+        }
+    }
+
+    /// Where each piece of row r lives in the packed layout: (packed offset, offset in the row, bytes).
+    @inline(__always)
+    private func forEachPiece(ofRow r: Int, _ body: (Int, Int, Int) -> Void) {
+        let blocks = groupBytes / agora_packed_block_bytes(kernelType)
+        let blockBytes = groupBytes / blocks
+        let sourceBlockBytes = rowBytes / blocks
+        // Per source block: the fp16 fields (d, and m for Q4_1), then the quantized bytes.
+        let scaleFields = type == .q4_1 ? 2 : 1
+        let quantBytes = sourceBlockBytes - 2 * scaleFields
+        let (g, j) = r.quotientAndRemainder(dividingBy: 8)
+        for b in 0..<blocks {
+            let packed = g * groupBytes + b * blockBytes, source = b * sourceBlockBytes
+            for field in 0..<scaleFields { body(packed + field * 16 + j * 2, source + field * 2, 2) }
+            // Four bytes of row j per 32-byte chunk k, in lane j.
+            for k in 0..<(quantBytes / 4) { body(packed + 16 * scaleFields + k * 32 + j * 4, source + 2 * scaleFields + k * 4, 4) }
+        }
+    }
+
+    deinit { bytes.deallocate() }
+
+    @inline(__always)
+    func group(_ g: Int) -> UnsafePointer<UInt8> {
+        UnsafePointer((bytes + g * groupBytes).assumingMemoryBound(to: UInt8.self))
+    }
+}

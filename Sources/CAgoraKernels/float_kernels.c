@@ -1,0 +1,183 @@
+// AVX2 float kernels for the parts of a forward step around the matmuls: attention over one head,
+// SiLU gating, F16 rounding and int8 activation blocks. Each performs, lane by lane, exactly the
+// IEEE operations of its Swift twin (DeterministicMath, FloatKernels, Half, QuantizedActivations,
+// InferenceContext.attendHead), in the same order, with contraction off: the bits are identical.
+#pragma clang fp contract(off)
+
+#include "agora_kernels.h"
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,f16c")))
+
+// DeterministicMath.exp on eight lanes: the same constants and steps, special cases by blending.
+AVX2 static inline __m256 exp8(__m256 x) {
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.442695041f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693145751953125f))),
+                                   _mm256_mul_ps(n, _mm256_set1_ps(1.428606765330187e-06f)));
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f / 120));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f / 24));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f / 6));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(0.5f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
+    // In range, n is an integer in [-126, 128]; out of range the lanes are replaced below.
+    const __m256i k = _mm256_cvttps_epi32(n);
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_min_epi32(k, _mm256_set1_epi32(127)), _mm256_set1_epi32(127)), 23);
+    __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    const __m256 huge = _mm256_mul_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_set1_epi32(254 << 23))), _mm256_set1_ps(2.0f));
+    result = _mm256_blendv_ps(result, huge, _mm256_castsi256_ps(_mm256_cmpgt_epi32(k, _mm256_set1_epi32(127))));
+    result = _mm256_blendv_ps(result, _mm256_set1_ps(__builtin_inff()), _mm256_cmp_ps(x, _mm256_set1_ps(88.72283f), _CMP_GT_OQ));
+    result = _mm256_blendv_ps(result, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ));
+    return _mm256_blendv_ps(result, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+// FloatKernels.dot: element i in lane i % 16 (two vectors of eight), then 16 -> 8 -> 4 -> 2 -> 1.
+AVX2 static inline float dot16(const float *x, const float *y, int n) {
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        lo = _mm256_add_ps(lo, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        hi = _mm256_add_ps(hi, _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8)));
+    }
+    __m256 a = _mm256_add_ps(lo, hi);
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    float acc = _mm_cvtss_f32(c) + _mm_cvtss_f32(_mm_shuffle_ps(c, c, 1));
+    for (; i < n; i++) acc = acc + x[i] * y[i];
+    return acc;
+}
+
+float agora_dot_f32(const float *x, const float *y, int n) { return dot16(x, y, n); }
+
+AVX2 void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
+                            int head_dim, float scale, float *scores, float *out) {
+    float max_score = -__builtin_inff();
+    for (int p = 0; p < count; p++) {
+        float s = dot16(query, keys + p * stride, head_dim) * scale;
+        scores[p] = s;
+        max_score = s >= max_score ? s : max_score;  // Swift's max(maxScore, s)
+    }
+    const __m256 m = _mm256_set1_ps(max_score);
+    int p = 0;
+    for (; p + 8 <= count; p += 8) _mm256_storeu_ps(scores + p, exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + p), m)));
+    if (p < count) {
+        float tail[8] = {0};
+        memcpy(tail, scores + p, (size_t)(count - p) * sizeof(float));
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(tail), m));
+        _mm256_storeu_ps(tail, e);
+        memcpy(scores + p, tail, (size_t)(count - p) * sizeof(float));
+    }
+    float sum = 0;
+    for (p = 0; p < count; p++) sum = sum + scores[p];
+    int i = 0;
+    for (; i + 8 <= head_dim; i += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (p = 0; p < count; p++) {
+            __m256 w = _mm256_set1_ps(scores[p] / sum);
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(w, _mm256_loadu_ps(values + p * stride + i)));
+        }
+        _mm256_storeu_ps(out + i, acc);
+    }
+    for (; i < head_dim; i++) {
+        float acc = 0;
+        for (p = 0; p < count; p++) acc = acc + (scores[p] / sum) * values[p * stride + i];
+        out[i] = acc;
+    }
+}
+
+AVX2 void agora_silu_mul(float *gate, const float *up, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(gate + i);
+        __m256 silu = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), exp8(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)))));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) {
+        float tail[8] = {gate[i]};
+        __m256 x = _mm256_loadu_ps(tail);
+        __m256 silu = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), exp8(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)))));
+        _mm256_storeu_ps(tail, silu);
+        gate[i] = tail[0] * up[i];
+    }
+}
+
+// floatFromHalf(halfFromFloat(x)): F16C's conversions round to nearest even like the Swift ones;
+// only NaNs differ (F16C keeps payload bits), so they are set to the Swift result, sign | 0x7FC00000.
+AVX2 static inline __m256 round_half8(__m256 x) {
+    __m256 r = _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    __m256 nan = _mm256_or_ps(_mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u))),
+                              _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)));
+    return _mm256_blendv_ps(r, nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+AVX2 void agora_round_to_half(const float *x, float *out, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, round_half8(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        float tail[8] = {0};
+        memcpy(tail, x + i, (size_t)(n - i) * sizeof(float));
+        _mm256_storeu_ps(tail, round_half8(_mm256_loadu_ps(tail)));
+        memcpy(out + i, tail, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+// QuantizedActivations.quantize32 for `blocks` consecutive blocks of 32: amax, d = amax / 127,
+// q = round-half-even(x * (127 / amax)) by the 1.5 * 2^23 addition, d and d * sum(q) rounded to fp16.
+AVX2 void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float *d_out, float *dsum_out, int32_t *sum_out) {
+    const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    for (long b = 0; b < blocks; b++) {
+        const float *v = x + b * 32;
+        __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8), v2 = _mm256_loadu_ps(v + 16), v3 = _mm256_loadu_ps(v + 24);
+        // max is exact whatever the order (Swift's max(amax, |x|) with NaN-free input).
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, sign_mask), _mm256_and_ps(v1, sign_mask)),
+                                 _mm256_max_ps(_mm256_and_ps(v2, sign_mask), _mm256_and_ps(v3, sign_mask)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+        const float amax = _mm_cvtss_f32(m4);
+        const float d = amax / 127;
+        const float inverse = amax != 0 ? 127 / amax : 0;
+        const __m256 inv = _mm256_set1_ps(inverse);
+        const __m256i bias = _mm256_set1_epi32(0x4B400000);
+        __m256i q0 = _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(_mm256_mul_ps(v0, inv), magic)), bias);
+        __m256i q1 = _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(_mm256_mul_ps(v1, inv), magic)), bias);
+        __m256i q2 = _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(_mm256_mul_ps(v2, inv), magic)), bias);
+        __m256i q3 = _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(_mm256_mul_ps(v3, inv), magic)), bias);
+        __m256i s = _mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+        const int32_t sum = _mm_cvtsi128_si32(s4);
+        // int32 -> int8 in element order: packs interleave 128-bit lanes, the permute restores it.
+        __m256i w01 = _mm256_packs_epi32(q0, q1), w23 = _mm256_packs_epi32(q2, q3);
+        __m256i bytes = _mm256_packs_epi16(w01, w23);
+        bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(q + b * 32), bytes);
+        __m256 pair = _mm256_setr_ps(d, d * (float)sum, 0, 0, 0, 0, 0, 0);
+        float rounded[8];
+        _mm256_storeu_ps(rounded, round_half8(pair));
+        d_out[b] = rounded[0];
+        dsum_out[b] = rounded[1];
+        sum_out[b] = sum;
+    }
+}
+
+#else
+
+float agora_dot_f32(const float *x, const float *y, int n) { (void)x; (void)y; (void)n; return 0; }
+void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
+                       int head_dim, float scale, float *scores, float *out) {
+    (void)query; (void)keys; (void)values; (void)stride; (void)count; (void)head_dim; (void)scale; (void)scores; (void)out;
+}
+void agora_silu_mul(float *gate, const float *up, long n) { (void)gate; (void)up; (void)n; }
+void agora_round_to_half(const float *x, float *out, long n) { (void)x; (void)out; (void)n; }
+void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float *d_out, float *dsum_out, int32_t *sum_out) {
+    (void)x; (void)blocks; (void)q; (void)d_out; (void)dsum_out; (void)sum_out;
+}
+
+#endif
