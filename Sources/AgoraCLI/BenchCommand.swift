@@ -16,12 +16,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Tokens for the decode test.") var gen = 128
     @Option(help: "Repetitions (median and spread are reported).") var reps = 3
     @Option(help: "Sequences decoding together in the batched test.") var batch = 8
+    @Option(help: "Kernels: fast (the best this CPU has), avx2 (AVX2 alone), reference (scalar).") var kernels = "fast"
     @Option(help: "Path to llama-bench; default: find it in $AGORA_HOME/llama.cpp, building it if missing.") var peer: String?
     @Flag(help: "Skip the llama.cpp measurement.") var noPeer = false
     @Flag(help: "Last line of stdout: one JSON object with prefill_tps and decode_tps (Agora's medians).") var json = false
 
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
+        guard ["fast", "avx2", "reference"].contains(kernels) else { throw ValidationError("--kernels must be fast, avx2 or reference") }
         guard (1...8192).contains(prompt), (1...8192).contains(gen), (1...50).contains(reps), (1...64).contains(batch) else {
             throw ValidationError("--prompt and --gen must be in 1...8192, --reps in 1...50, --batch in 1...64")
         }
@@ -35,12 +37,18 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        let baseline = Memory.now().resident  // the runtime and libraries, before any model
         let path = try modelOptions.resolvePath()
         let (model, _) = try modelOptions.load()
         let vocabulary = model.config.vocabularySize
         // A fixed token sequence: the measurement depends on count, not content.
         let tokens = (0..<prompt).map { Int32(($0 * 7919 + 1000) % vocabulary) }
-        let context = InferenceContext(model: model, threads: threads, maxBatch: max(batch, min(prompt, 512)), maxContext: max(prompt, gen) + 1)
+        let kernelPath: KernelPath = switch kernels {
+        case "avx2": .avx2
+        case "reference": .reference
+        default: .fast
+        }
+        let context = InferenceContext(model: model, threads: threads, path: kernelPath, maxBatch: max(batch, min(prompt, 512)), maxContext: max(prompt, gen) + 1)
         let generator = Generator(context: context, tokenizer: try Tokenizer(file: model.file))
 
         func seconds(_ body: () throws -> Void) rethrows -> Double {
@@ -49,13 +57,11 @@ struct BenchCommand: ParsableCommand {
             return Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         }
         var prefill: [Double] = [], decode: [Double] = [], batched: [Double] = []
-        var decodeMemory = Memory.now()
-        _ = try generator.prefill(Array(tokens.prefix(8)), cache: context.makeCache())  // warm-up
-        for _ in 0..<reps {
-            do {
-                let cache = context.makeCache()
-                prefill.append(Double(prompt) / (try seconds { _ = try generator.prefill(tokens, cache: cache) }))
-            }
+        var decodeMemory = Memory()
+        _ = try generator.prefill(Array(tokens.prefix(8)), cache: context.makeCache(capacity: 8))  // warm-up
+        for rep in 0..<reps {
+            // Decode first: the first repetition's memory figures then show the engine's own
+            // footprint, before larger caches come and go (the allocator keeps freed pages).
             let decodeCache = context.makeCache(capacity: gen + 1)
             var entry = [BatchEntry(token: 1, cache: decodeCache, wantsLogits: true)]
             try context.forward(entry)  // first token outside the timing: the memory figures start here
@@ -66,7 +72,11 @@ struct BenchCommand: ParsableCommand {
                     try context.forward(entry)
                 }
             }))
-            decodeMemory = Memory.now().growth(since: before, cache: decodeCache, steps: gen - 1)
+            if rep == 0 { decodeMemory = Memory.now().growth(since: before, cache: decodeCache, steps: gen - 1) }
+            do {
+                let cache = context.makeCache()
+                prefill.append(Double(prompt) / (try seconds { _ = try generator.prefill(tokens, cache: cache) }))
+            }
             // `batch` sequences, one token each per step: aggregate tokens per second.
             var entries = (0..<batch).map { BatchEntry(token: Int32($0 + 1), cache: context.makeCache(capacity: gen + 1), wantsLogits: true) }
             batched.append(Double(batch * gen) / (try seconds {
@@ -97,7 +107,10 @@ struct BenchCommand: ParsableCommand {
                      batch, batchedStats.median, batchedStats.min, batchedStats.max, batchedStats.median / ours.decode.median))
         let fileBytes = model.file.fileSize
         let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-        print("resident memory while decoding: \(mib(decodeMemory.resident)) = " + String(format: "%.2f", Double(decodeMemory.resident) / Double(fileBytes + decodeMemory.kvCache))
+        let engine = decodeMemory.resident - baseline
+        print("resident memory while decoding: \(mib(decodeMemory.resident)) in all; \(mib(engine)) above the \(mib(baseline)) "
+              + "resident before the model loaded (Swift runtime, libraries) = "
+              + String(format: "%.2f", Double(engine) / Double(fileBytes + decodeMemory.kvCache))
               + "× (model file \(mib(fileBytes)) + KV cache \(mib(decodeMemory.kvCache))); "
               + "growth over \(gen - 1) decode steps: \(mib(decodeMemory.growth)), of which KV cache written \(mib(decodeMemory.kvWritten))")
         if let peerPeak = peerResult?.peakResident {
@@ -106,12 +119,12 @@ struct BenchCommand: ParsableCommand {
         if json {
             struct Output: Encodable {
                 let prefill_tps: Double, decode_tps: Double, batched_decode_tps: Double, batch: Int, threads: Int
-                let resident_bytes: Int, model_file_bytes: Int, kv_cache_bytes: Int, decode_resident_growth_bytes: Int
+                let resident_bytes: Int, baseline_resident_bytes: Int, model_file_bytes: Int, kv_cache_bytes: Int, decode_resident_growth_bytes: Int
                 let peer_prefill_tps: Double?, peer_decode_tps: Double?
             }
             print(jsonText(Output(prefill_tps: ours.prefill.median, decode_tps: ours.decode.median,
                                   batched_decode_tps: batchedStats.median, batch: batch, threads: threads,
-                                  resident_bytes: decodeMemory.resident, model_file_bytes: fileBytes,
+                                  resident_bytes: decodeMemory.resident, baseline_resident_bytes: baseline, model_file_bytes: fileBytes,
                                   kv_cache_bytes: decodeMemory.kvCache, decode_resident_growth_bytes: decodeMemory.growth,
                                   peer_prefill_tps: peerResult?.prefill.median, peer_decode_tps: peerResult?.decode.median)))
         }

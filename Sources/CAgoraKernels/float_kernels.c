@@ -73,18 +73,28 @@ AVX2 void agora_attend_head(const float *query, const float *keys, const float *
     }
     float sum = 0;
     for (p = 0; p < count; p++) sum = sum + scores[p];
+    // Weights once per position; then every output element adds weight * value in position order.
+    for (p = 0; p < count; p++) scores[p] = scores[p] / sum;
+    if (head_dim == 64) {
+        __m256 acc[8];
+        for (int c = 0; c < 8; c++) acc[c] = _mm256_setzero_ps();
+        for (p = 0; p < count; p++) {
+            const __m256 w = _mm256_set1_ps(scores[p]);
+            const float *v = values + p * stride;
+            for (int c = 0; c < 8; c++) acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(w, _mm256_loadu_ps(v + 8 * c)));
+        }
+        for (int c = 0; c < 8; c++) _mm256_storeu_ps(out + 8 * c, acc[c]);
+        return;
+    }
     int i = 0;
     for (; i + 8 <= head_dim; i += 8) {
         __m256 acc = _mm256_setzero_ps();
-        for (p = 0; p < count; p++) {
-            __m256 w = _mm256_set1_ps(scores[p] / sum);
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(w, _mm256_loadu_ps(values + p * stride + i)));
-        }
+        for (p = 0; p < count; p++) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(scores[p]), _mm256_loadu_ps(values + p * stride + i)));
         _mm256_storeu_ps(out + i, acc);
     }
     for (; i < head_dim; i++) {
         float acc = 0;
-        for (p = 0; p < count; p++) acc = acc + (scores[p] / sum) * values[p * stride + i];
+        for (p = 0; p < count; p++) acc = acc + scores[p] * values[p * stride + i];
         out[i] = acc;
     }
 }

@@ -56,26 +56,23 @@ static inline __m256i dot_s_avx2(const __m256i w[8], const int8_t *x) {
 }
 
 // AVX-512 VNNI (256-bit forms): vpdpbusd multiplies u8 by s8 and adds four products into each
-// int32 lane in one instruction, without int16 saturation. Two chains hide its latency.
+// int32 lane in one instruction, without int16 saturation. Four chains hide its latency.
 __attribute__((target("avx2,avx512vl,avx512vnni")))
 static inline __m256i dot_u_vnni(const __m256i w[8], const int8_t *x) {
-    __m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
-    for (int k = 0; k < 8; k += 2) {
-        a = _mm256_dpbusd_epi32(a, w[k], _mm256_set1_epi32(load_i32(x + 4 * k)));
-        b = _mm256_dpbusd_epi32(b, w[k + 1], _mm256_set1_epi32(load_i32(x + 4 * k + 4)));
-    }
-    return _mm256_add_epi32(a, b);
+    __m256i c[4];
+    for (int k = 0; k < 4; k++) c[k] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), w[k], _mm256_set1_epi32(load_i32(x + 4 * k)));
+    for (int k = 4; k < 8; k++) c[k - 4] = _mm256_dpbusd_epi32(c[k - 4], w[k], _mm256_set1_epi32(load_i32(x + 4 * k)));
+    return _mm256_add_epi32(_mm256_add_epi32(c[0], c[1]), _mm256_add_epi32(c[2], c[3]));
 }
 
 __attribute__((target("avx2,avx512vl,avx512vnni")))
 static inline __m256i dot_s_vnni(const __m256i w[8], const int8_t *x) {
-    __m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
-    for (int k = 0; k < 8; k += 2) {
-        __m256i x0 = _mm256_set1_epi32(load_i32(x + 4 * k)), x1 = _mm256_set1_epi32(load_i32(x + 4 * k + 4));
-        a = _mm256_dpbusd_epi32(a, _mm256_sign_epi8(w[k], w[k]), _mm256_sign_epi8(x0, w[k]));
-        b = _mm256_dpbusd_epi32(b, _mm256_sign_epi8(w[k + 1], w[k + 1]), _mm256_sign_epi8(x1, w[k + 1]));
+    __m256i c[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int k = 0; k < 8; k++) {
+        __m256i xk = _mm256_set1_epi32(load_i32(x + 4 * k));
+        c[k % 4] = _mm256_dpbusd_epi32(c[k % 4], _mm256_sign_epi8(w[k], w[k]), _mm256_sign_epi8(xk, w[k]));
     }
-    return _mm256_add_epi32(a, b);
+    return _mm256_add_epi32(_mm256_add_epi32(c[0], c[1]), _mm256_add_epi32(c[2], c[3]));
 }
 
 #define PACKED_TARGET "avx2,f16c"

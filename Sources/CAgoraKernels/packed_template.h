@@ -29,66 +29,78 @@ static inline __m256 PACKED(halves)(const uint8_t *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
 
-// Rows [8 * g, 8 * g + 8) of each group g < groups, times `tokens` activation rows. The
-// weights of a group's block are unpacked once and used for every token; `tokens` is a compile-time
-// 1 in the one-token instantiation, where the accumulator then stays in a register.
+// One group's eight rows times `nt` tokens (a compile-time constant at every call, so the
+// accumulators live in registers and the tokens' dependency chains interleave). `p` is the group's
+// first block; token j's activations start at block index `first_token * nb + j * nb`.
+__attribute__((target(PACKED_TARGET), always_inline))
+static inline void PACKED(tile)(int type, const uint8_t *p, int nt, const int8_t *xq, const float *xd, const float *xs,
+                                const int32_t *xisum, int nb, float *out, long out_stride) {
+    const long block_bytes = agora_packed_block_bytes(type);
+    __m256 acc[AGORA_PACKED_TILE];
+    for (int j = 0; j < nt; j++) acc[j] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++, p += block_bytes) {
+        __m256i w[8];
+        const __m256 dw = PACKED(halves)(p);
+        if (type == AGORA_PACKED_Q8_0) {
+            PACKED(unpack_q8)(p + 16, w);
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                __m256i isum = DOT_S(w, xq + at * 32);
+                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
+            }
+        } else if (type == AGORA_PACKED_Q4_0) {
+            PACKED(unpack_q4)(p + 16, w);
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                // sum((q - 8) * x) = sum(q * x) - 8 * sum(x), exactly.
+                __m256i isum = _mm256_sub_epi32(DOT_U(w, xq + at * 32), _mm256_set1_epi32(8 * xisum[at]));
+                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
+            }
+        } else {
+            const __m256 mw = PACKED(halves)(p + 16);
+            PACKED(unpack_q4)(p + 32, w);
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                __m256i isum = DOT_U(w, xq + at * 32);
+                __m256 a = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
+                acc[j] = _mm256_add_ps(a, _mm256_mul_ps(mw, _mm256_set1_ps(xs[at])));
+            }
+        }
+    }
+    for (int j = 0; j < nt; j++) _mm256_storeu_ps(out + j * out_stride, acc[j]);
+}
+
+// Rows [8 * g, 8 * g + 8) of each group g < groups, times `tokens` activation rows, in tiles of
+// AGORA_PACKED_TILE tokens: a group's blocks (a few KiB) stay in L1 while each tile re-reads them.
 __attribute__((target(PACKED_TARGET), always_inline))
 static inline void PACKED(rows)(int type, const uint8_t *p, int groups, const int8_t *xq, const float *xd,
                                 const float *xs, const int32_t *xisum, int n, int tokens, float *out, long out_stride) {
     const int nb = n / 32;
-    const long block_bytes = agora_packed_block_bytes(type);
-    for (int g = 0; g < groups; g++) {
-        __m256 acc[AGORA_MAX_BATCH_TOKENS];
-        for (int t = 0; t < tokens; t++) acc[t] = _mm256_setzero_ps();
-        for (int b = 0; b < nb; b++, p += block_bytes) {
-            __m256i w[8];
-            const __m256 dw = PACKED(halves)(p);
-            if (type == AGORA_PACKED_Q8_0) {
-                PACKED(unpack_q8)(p + 16, w);
-                for (int t = 0; t < tokens; t++) {
-                    const long at = (long)t * nb + b;
-                    __m256i isum = DOT_S(w, xq + at * 32);
-                    acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
-                }
-            } else if (type == AGORA_PACKED_Q4_0) {
-                PACKED(unpack_q4)(p + 16, w);
-                for (int t = 0; t < tokens; t++) {
-                    const long at = (long)t * nb + b;
-                    // sum((q - 8) * x) = sum(q * x) - 8 * sum(x), exactly.
-                    __m256i isum = _mm256_sub_epi32(DOT_U(w, xq + at * 32), _mm256_set1_epi32(8 * xisum[at]));
-                    acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
-                }
-            } else {
-                const __m256 mw = PACKED(halves)(p + 16);
-                PACKED(unpack_q4)(p + 32, w);
-                for (int t = 0; t < tokens; t++) {
-                    const long at = (long)t * nb + b;
-                    __m256i isum = DOT_U(w, xq + at * 32);
-                    __m256 a = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
-                    acc[t] = _mm256_add_ps(a, _mm256_mul_ps(mw, _mm256_set1_ps(xs[at])));
-                }
-            }
+    const long group_bytes = nb * agora_packed_block_bytes(type);
+    for (int g = 0; g < groups; g++, p += group_bytes) {
+        int t = 0;
+        for (; t + AGORA_PACKED_TILE <= tokens; t += AGORA_PACKED_TILE) {
+            PACKED(tile)(type, p, AGORA_PACKED_TILE, xq + (long)t * n, xd + (long)t * nb, xs + (long)t * nb,
+                         xisum + (long)t * nb, nb, out + t * out_stride + 8 * g, out_stride);
         }
-        for (int t = 0; t < tokens; t++) _mm256_storeu_ps(out + t * out_stride + 8 * g, acc[t]);
+        const int rest = tokens - t;
+        const int8_t *x = xq + (long)t * n;
+        float *o = out + t * out_stride + 8 * g;
+        const long at = (long)t * nb;
+        // Each remainder size is its own instantiation, so its accumulators stay in registers too.
+        if (rest == 1) PACKED(tile)(type, p, 1, x, xd + at, xs + at, xisum + at, nb, o, out_stride);
+        else if (rest == 2) PACKED(tile)(type, p, 2, x, xd + at, xs + at, xisum + at, nb, o, out_stride);
+        else if (rest == 3) PACKED(tile)(type, p, 3, x, xd + at, xs + at, xisum + at, nb, o, out_stride);
     }
 }
 
 __attribute__((target(PACKED_TARGET)))
 static void PACKED(matmul)(int type, const uint8_t *p, int groups, const int8_t *xq, const float *xd, const float *xs,
                            const int32_t *xisum, int n, int tokens, float *out, long out_stride) {
-    // One instantiation per weight type and for one token, so each inner loop is branch-free.
+    // One instantiation per weight type, so each inner loop is branch-free.
     switch (type) {
-    case AGORA_PACKED_Q8_0:
-        if (tokens == 1) PACKED(rows)(AGORA_PACKED_Q8_0, p, groups, xq, xd, xs, xisum, n, 1, out, out_stride);
-        else PACKED(rows)(AGORA_PACKED_Q8_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride);
-        break;
-    case AGORA_PACKED_Q4_0:
-        if (tokens == 1) PACKED(rows)(AGORA_PACKED_Q4_0, p, groups, xq, xd, xs, xisum, n, 1, out, out_stride);
-        else PACKED(rows)(AGORA_PACKED_Q4_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride);
-        break;
-    default:
-        if (tokens == 1) PACKED(rows)(AGORA_PACKED_Q4_1, p, groups, xq, xd, xs, xisum, n, 1, out, out_stride);
-        else PACKED(rows)(AGORA_PACKED_Q4_1, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride);
-        break;
+    case AGORA_PACKED_Q8_0: PACKED(rows)(AGORA_PACKED_Q8_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    case AGORA_PACKED_Q4_0: PACKED(rows)(AGORA_PACKED_Q4_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    default: PACKED(rows)(AGORA_PACKED_Q4_1, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     }
 }

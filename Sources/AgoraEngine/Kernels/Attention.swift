@@ -3,8 +3,8 @@ import CAgoraKernels
 /// Attention of one query head over a sequence's cached keys and values.
 public enum Attention {
     /// scores[p] = query . key[p] * scale; softmax over p with DeterministicMath.exp (maximum
-    /// subtracted, sum in position order); out = sum over p of (score / sum) * value[p], in
-    /// position order. Keys and values sit `stride` floats apart, one per position.
+    /// subtracted, sum in position order, then each divided by the sum); out = sum over p of
+    /// score * value[p], in position order. `scores` ends holding the softmax weights. Keys and values sit `stride` floats apart, one per position.
     /// `agora_attend_head` (AVX2) repeats these operations lane by lane.
     public static func attendHead(
         _ query: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>, stride: Int,
@@ -26,11 +26,11 @@ public enum Attention {
             scores[p] = e
             sum = sum + e
         }
+        for p in 0..<count { scores[p] = scores[p] / sum }
         out.update(repeating: 0, count: hd)
         for p in 0..<count {
-            let weight = scores[p] / sum
             let value = values + p * stride
-            for i in 0..<hd { out[i] = out[i] + weight * value[i] }
+            for i in 0..<hd { out[i] = out[i] + scores[p] * value[i] }
         }
     }
 }

@@ -1,3 +1,4 @@
+import CAgoraKernels
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -6,9 +7,9 @@ import Darwin
 #endif
 
 /// A fixed set of worker threads that run the parts of one parallel loop at a time. A forward pass
-/// dispatches a few hundred loops per token, so workers spin briefly between loops instead of
-/// sleeping (a condition-variable wake-up costs more than a small matmul), and sleep only after
-/// being idle for a while. Which thread runs which part never affects a result: parts are fixed
+/// dispatches a few hundred loops per token, so workers spin between loops instead of sleeping (a
+/// condition-variable wake-up costs more than a small matmul, and a late worker holds up the whole
+/// loop), and sleep only after `spinLimit` of idleness (the gaps inside a step are far shorter). Which thread runs which part never affects a result: parts are fixed
 /// ranges of independent outputs.
 final class WorkerPool: @unchecked Sendable {
     let threads: Int
@@ -63,8 +64,9 @@ final class WorkerPool: @unchecked Sendable {
             job = escapable
             self.parts = used
             pending.store(threads - 1, ordering: .relaxed)  // every worker checks in, busy or not
-            generation.add(1, ordering: .releasing)
-            if sleepers.load(ordering: .acquiring) > 0 {
+            // Sequentially consistent with the sleeper's count-then-check: one of the two sees the other.
+            generation.add(1, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(&mutex)
                 pthread_cond_broadcast(&wake)
                 pthread_mutex_unlock(&mutex)
@@ -77,21 +79,26 @@ final class WorkerPool: @unchecked Sendable {
         for p in used..<parts { body(p) }
     }
 
+    /// How long an idle worker polls before it sleeps.
+    static let spinLimit: Duration = .milliseconds(2)
+
     private func work(index: Int) {
         var seen = 0
+        let clock = ContinuousClock()
         while true {
             var spins = 0
+            var deadline: ContinuousClock.Instant?
             var current = generation.load(ordering: .acquiring)
             while current == seen {
-                if spins < 20_000 {
-                    spins += 1
-                    spinPause()
-                } else {
-                    pthread_mutex_lock(&mutex)
-                    sleepers.add(1, ordering: .releasing)
-                    while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&wake, &mutex) }
-                    sleepers.subtract(1, ordering: .releasing)
-                    pthread_mutex_unlock(&mutex)
+                spinPause()
+                spins &+= 1
+                if spins % 1024 == 0 {  // the clock is read now and then: polling must stay cheap
+                    let now = clock.now
+                    if let deadline, now >= deadline {
+                        sleep(whileGenerationIs: seen)
+                    } else if deadline == nil {
+                        deadline = now + Self.spinLimit
+                    }
                 }
                 current = generation.load(ordering: .acquiring)
             }
@@ -105,6 +112,14 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    private func sleep(whileGenerationIs seen: Int) {
+        pthread_mutex_lock(&mutex)
+        sleepers.add(1, ordering: .sequentiallyConsistent)
+        while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(&wake, &mutex) }
+        sleepers.subtract(1, ordering: .releasing)
+        pthread_mutex_unlock(&mutex)
+    }
+
     /// A function of its own so that the copy of `job` it takes is released before it returns.
     @inline(never)
     private func runPart(_ index: Int) {
@@ -112,11 +127,7 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     @inline(__always)
-    private func spinPause() {
-        #if arch(x86_64)
-        _ = 0  // a tight re-read of an atomic; the OS may still preempt us
-        #endif
-    }
+    private func spinPause() { agora_spin_pause() }
 }
 
 private final class WorkerStart {

@@ -148,9 +148,10 @@ extension InferenceContext {
         let path = self.path, maxContext = self.maxContext
         let positions = self.positions
         let q = self.q, attention = self.attention, scoresBase = self.scores, queryScratch = self.rowScratch
-        parallelRanges(pool, count: caches.count * heads) { part, range in
+        // Round-robin: in a prefill chunk, later tokens attend over longer contexts.
+        parallelStrided(pool, count: caches.count * heads) { part, items in
             let scores = scoresBase + part * maxContext
-            for item in range {
+            for item in items {
                 let t = item / heads, h = item % heads
                 let cache = caches[t]
                 // The query is rounded to F16 like the cached keys (as llama.cpp's F16 cache does).

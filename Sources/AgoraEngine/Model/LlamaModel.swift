@@ -1,3 +1,5 @@
+import CAgoraKernels
+
 /// The weights of one transformer block, in place in the mapped file.
 public struct LayerWeights: @unchecked Sendable {
     let attentionNorm: [Float]        // (d)
@@ -84,6 +86,7 @@ public final class LlamaModel: @unchecked Sendable {
         for m in matrices where m.type.isQuantized && m.columns % 32 != 0 {
             throw .badTensorShape(tensor: m.name, reason: "row of \(m.columns) is not a multiple of 32")
         }
+        agora_trim_heap()  // loading leaves freed temporaries; give their pages back
     }
 
     /// Every weight matrix (the tied output head appears twice).

@@ -1,3 +1,5 @@
+import CAgoraKernels
+
 /// Text to token ids and back, for the vocabulary families of GGUF models: GPT-2 byte-level BPE
 /// (with the pre-tokenizer the file names) and SentencePiece BPE with byte fallback.
 public struct Tokenizer: Sendable {
@@ -13,6 +15,7 @@ public struct Tokenizer: Sendable {
 
     public init(file: GGUFFile) throws(GGUFError) {
         try self.init(vocabulary: Vocabulary(file: file))
+        agora_trim_heap()  // the vocabulary's construction leaves many freed temporaries
     }
 
     public init(vocabulary: Vocabulary) throws(GGUFError) {

@@ -23,6 +23,16 @@ float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const 
 float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
 
 
+// Gives freed heap pages back to the operating system (heap.c): called after loading a model.
+void agora_trim_heap(void);
+
+// A spin-wait hint (x86 PAUSE): lets the core idle briefly while a worker thread polls.
+static inline void agora_spin_pause(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
+
 // Tokens handled by one call of the batched kernel; longer inputs are split by the caller.
 #define AGORA_MAX_BATCH_TOKENS 64
 
@@ -34,6 +44,7 @@ float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const 
 //         array (low nibbles: positions 4k.., high nibbles: 16+4k..) (128 bytes);  144 bytes
 //   Q4_1: d[8], m[8] (fp16 minimums), then the nibbles as Q4_0;                      160 bytes
 // The same bytes as the rows themselves, in another order (eight rows x 34, 18 or 20 bytes).
+#define AGORA_PACKED_TILE 4  // tokens per pass over a group's blocks
 #define AGORA_PACKED_Q8_0 0
 #define AGORA_PACKED_Q4_0 1
 #define AGORA_PACKED_Q4_1 2
