@@ -10,8 +10,12 @@ public enum MatrixMultiply {
     ) {
         let outRows = w.rows
         let widened = w.type == .f16 || w.type == .bf16
-        if path.usesSIMD, let packed = w.packed {
-            multiplyPacked(w, packed, activations, rows: rows, out: out, pool: pool, path: path)
+        if path.usesSIMD, w.packed != nil {
+            withUnsafeTemporaryAllocation(of: Product.self, capacity: 1) { products in
+                products.initialize(repeating: Product(w, out))
+                multiplyPacked(UnsafeBufferPointer(products), activations, rows: rows, pool: pool, path: path)
+                products.deinitialize()
+            }
             return
         }
         parallelRanges(pool, count: outRows) { part, range in
@@ -27,32 +31,48 @@ public enum MatrixMultiply {
         }
     }
 
-    /// Packed weights: threads take whole groups of eight rows; rows past the last group (fewer
-    /// than eight) go with the last part, one dot at a time. Up to 64 tokens share each unpacked
-    /// weight block.
-    private static func multiplyPacked(
-        _ w: WeightMatrix, _ packed: PackedRows, _ activations: QuantizedActivations, rows: Int,
-        out: UnsafeMutablePointer<Float>, pool: WorkerPool, path: KernelPath
+    /// One weight matrix of a multiplication and where its product goes.
+    struct Product {
+        let w: WeightMatrix
+        let out: UnsafeMutablePointer<Float>
+        init(_ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) { self.w = w; self.out = out }
+    }
+
+    /// Packed matrices that share one input (Q, K and V; gate and up) in one parallel loop: a step
+    /// has fewer loops to synchronize. Threads take whole groups of eight rows across all the
+    /// matrices; a matrix's rows past its last group (fewer than eight) are one more unit, done one
+    /// dot at a time. Up to 64 tokens share each unpacked weight block.
+    static func multiplyPacked(
+        _ products: UnsafeBufferPointer<Product>, _ activations: QuantizedActivations, rows: Int,
+        pool: WorkerPool, path: KernelPath
     ) {
-        let outRows = w.rows
-        let packedRows = packed.groups * 8
-        let parts = packed.groups + (packedRows < outRows ? 1 : 0)
+        func units(_ w: WeightMatrix) -> Int { w.packed!.groups + (w.packed!.groups * 8 < w.rows ? 1 : 0) }
+        var total = 0
+        for p in products { total += units(p.w) }
         let limit = Int(AGORA_MAX_BATCH_TOKENS)
         let vnni: Int32 = path.usesVNNI ? 1 : 0
-        parallelRanges(pool, count: parts) { _, range in
-            let groups = range.clamped(to: 0..<packed.groups)
-            var t = 0
-            while t < rows, !groups.isEmpty {
-                let count = min(limit, rows - t)
-                let x = activations.row(t)
-                agora_packed_matmul(packed.kernelType, vnni, packed.group(groups.lowerBound), Int32(groups.count),
-                                    x.values, x.scales, x.sums, x.blockSums, Int32(w.columns), Int32(count),
-                                    out + t * outRows + groups.lowerBound * 8, outRows)
-                t += count
-            }
-            if range.upperBound > packed.groups {
-                for r in packedRows..<outRows {
-                    for t in 0..<rows { out[t * outRows + r] = w.dot(row: r, activations.row(t), path: path) }
+        parallelRanges(pool, count: total) { _, range in
+            var base = 0
+            for product in products {
+                let w = product.w, packed = w.packed!, outRows = w.rows
+                let mine = range.clamped(to: base..<(base + units(w)))
+                base += units(w)
+                guard !mine.isEmpty else { continue }
+                let local = (mine.lowerBound - (base - units(w)))..<(mine.upperBound - (base - units(w)))
+                let groups = local.clamped(to: 0..<packed.groups)
+                var t = 0
+                while t < rows, !groups.isEmpty {
+                    let count = min(limit, rows - t)
+                    let x = activations.row(t)
+                    agora_packed_matmul(packed.kernelType, vnni, packed.group(groups.lowerBound), Int32(groups.count),
+                                        x.values, x.scales, x.sums, x.blockSums, Int32(w.columns), Int32(count),
+                                        product.out + t * outRows + groups.lowerBound * 8, outRows)
+                    t += count
+                }
+                if local.upperBound > packed.groups {
+                    for r in (packed.groups * 8)..<outRows {
+                        for t in 0..<rows { product.out[t * outRows + r] = w.dot(row: r, activations.row(t), path: path) }
+                    }
                 }
             }
         }

@@ -33,9 +33,8 @@ extension InferenceContext {
         for (l, layer) in model.layers.enumerated() {
             // Attention block.
             rmsNorm(x, weight: layer.attentionNorm, out: xb, rows: n)
-            matmul(layer.query, xb, rows: n, out: q)          // W (d -> qDim) @ xb (n, d) -> q (n, qDim)
-            matmul(layer.key, xb, rows: n, out: k)            // -> k (n, kvDim)
-            matmul(layer.value, xb, rows: n, out: v)          // -> v (n, kvDim)
+            // W (d -> qDim) @ xb (n, d) -> q (n, qDim); k and v (n, kvDim): one parallel loop.
+            matmul(xb, rows: n, .init(layer.query, q), .init(layer.key, k), .init(layer.value, v))
             if let b = layer.queryBias { addBias(q, b, rows: n) }
             if let b = layer.keyBias { addBias(k, b, rows: n) }
             if let b = layer.valueBias { addBias(v, b, rows: n) }
@@ -53,8 +52,7 @@ extension InferenceContext {
 
             // Feed-forward block (SwiGLU).
             rmsNorm(x, weight: layer.feedForwardNorm, out: xb, rows: n)
-            matmul(layer.gate, xb, rows: n, out: gate)         // -> (n, ff)
-            matmul(layer.up, xb, rows: n, out: up)             // -> (n, ff)
+            matmul(xb, rows: n, .init(layer.gate, gate), .init(layer.up, up))  // -> (n, ff) each
             FloatKernels.siluMultiply(gate, up, count: n * c.feedForwardLength, path: path)
             matmul(layer.down, gate, rows: n, out: projected)  // W (ff -> d) -> (n, d)
             addInPlace(x, projected, count: n * d)
@@ -99,6 +97,32 @@ extension InferenceContext {
         activations.quantize(input, rows: rows, path: path)
         MatrixMultiply.multiply(w, activations, rows: rows, out: out, pool: pool, path: path,
                                 scratch: rowScratch, scratchStride: widestRow)
+    }
+
+    /// Two or three matrices on the same input: one parallel loop when all are packed and share
+    /// an activation format, else one after the other. The results are the same either way.
+    func matmul(_ input: UnsafeMutablePointer<Float>, rows: Int, _ a: MatrixMultiply.Product, _ b: MatrixMultiply.Product,
+                _ c: MatrixMultiply.Product? = nil) {
+        func fits(_ p: MatrixMultiply.Product?) -> Bool {
+            guard let p else { return true }
+            return p.w.isPacked && p.w.columns == a.w.columns && p.w.activationFormat == a.w.activationFormat
+        }
+        guard path.usesSIMD, fits(a), fits(b), fits(c) else {
+            matmul(a.w, input, rows: rows, out: a.out)
+            matmul(b.w, input, rows: rows, out: b.out)
+            if let c { matmul(c.w, input, rows: rows, out: c.out) }
+            return
+        }
+        let activations = quantized.first { $0.columns == a.w.columns && $0.format == a.w.activationFormat }!
+        activations.quantize(input, rows: rows, path: path)
+        withUnsafeTemporaryAllocation(of: MatrixMultiply.Product.self, capacity: 3) { products in
+            products.initializeElement(at: 0, to: a)
+            products.initializeElement(at: 1, to: b)
+            if let c { products.initializeElement(at: 2, to: c) }
+            let used = products[..<(c == nil ? 2 : 3)]
+            MatrixMultiply.multiplyPacked(UnsafeBufferPointer(rebasing: used), activations, rows: rows, pool: pool, path: path)
+            used.deinitialize()
+        }
     }
 
     func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: [Float], rows: Int) {
