@@ -9,7 +9,8 @@ import Darwin
 /// A fixed set of worker threads that run the parts of one parallel loop at a time. A forward pass
 /// dispatches a few hundred loops per token, so workers spin between loops instead of sleeping (a
 /// condition-variable wake-up costs more than a small matmul, and a late worker holds up the whole
-/// loop), and sleep only after `spinLimit` of idleness (the gaps inside a step are far shorter). Which thread runs which part never affects a result: parts are fixed
+/// loop), and sleep only after `spinLimit` of idleness (the gaps inside a step are shorter; a
+/// longer spin would take CPU from other processes on the machine between steps). Which thread runs which part never affects a result: parts are fixed
 /// ranges of independent outputs.
 final class WorkerPool: @unchecked Sendable {
     let threads: Int
@@ -80,7 +81,7 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// How long an idle worker polls before it sleeps.
-    static let spinLimit: Duration = .milliseconds(2)
+    static let spinLimit: Duration = .microseconds(100)
 
     private func work(index: Int) {
         var seen = 0
