@@ -33,7 +33,7 @@ public struct WeightMatrix: @unchecked Sendable {
         self.columns = columns
         self.data = data
         self.rowBytes = type.rowBytes(elements: columns)!
-        packed = KernelPath.cpuHasAVX2 ? PackedRows(type: type, rows: rows, columns: columns, data: data) : nil
+        packed = KernelPath.cpuHasAVX2 ? PackedRows.make(type: type, rows: rows, columns: columns, data: data) : nil
     }
 
     /// Whether the kernels read a packed copy rather than the rows in place.

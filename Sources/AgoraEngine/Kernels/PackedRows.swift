@@ -12,10 +12,11 @@ final class PackedRows: @unchecked Sendable {
     private let rowBytes: Int
     private let bytes: UnsafeMutableRawPointer
 
-    /// Nil for types without packed kernels, or fewer than eight rows.
-    init?(type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer) {
+    /// The packed copy of a matrix, or nil for types without packed kernels and for fewer than
+    /// eight rows. (Decided before the object exists: a failable class initializer that fails
+    /// after setting a property crashed in release builds.)
+    static func make(type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer) -> PackedRows? {
         let kernelType: Int32
-        self.type = type
         switch type {
         case .q8_0: kernelType = AGORA_PACKED_Q8_0
         case .q4_0: kernelType = AGORA_PACKED_Q4_0
@@ -23,6 +24,11 @@ final class PackedRows: @unchecked Sendable {
         default: return nil
         }
         guard rows >= 8 else { return nil }
+        return PackedRows(type: type, kernelType: kernelType, rows: rows, columns: columns, data: data)
+    }
+
+    private init(type: TensorType, kernelType: Int32, rows: Int, columns: Int, data: UnsafeRawPointer) {
+        self.type = type
         self.kernelType = kernelType
         groups = rows / 8
         groupBytes = columns / 32 * agora_packed_block_bytes(kernelType)

@@ -170,23 +170,30 @@ extension InferenceContext {
         let qDim = heads * hd, kvDim = c.kvDimension
         let scale = 1 / Float(hd).squareRoot()
         let path = self.path, maxContext = self.maxContext
-        let positions = self.positions
         let q = self.q, attention = self.attention, scoresBase = self.scores, queryScratch = self.rowScratch
-        // Round-robin: in a prefill chunk, later tokens attend over longer contexts.
-        parallelStrided(pool, count: caches.count * heads) { part, items in
-            let scores = scoresBase + part * maxContext
-            for item in items {
-                let t = item / heads, h = item % heads
-                let cache = caches[t]
+        let n = caches.count
+        // Each entry's cache base pointers and length, read here: the threads below touch only raw
+        // memory and integers, no Swift objects.
+        withUnsafeTemporaryAllocation(of: (keys: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int).self,
+                                      capacity: n) { entries in
+            for t in 0..<n {
+                entries.initializeElement(at: t, to: (UnsafePointer(caches[t].key(layer: layer, position: 0)),
+                                                      UnsafePointer(caches[t].value(layer: layer, position: 0)), positions[t] + 1))
+            }
+            let entries = UnsafeBufferPointer(entries)
+            // Round-robin: in a prefill chunk, later tokens attend over longer contexts.
+            parallelStrided(pool, count: n * heads) { part, items in
+                let scores = scoresBase + part * maxContext
                 // The query is rounded to F16 like the cached keys (as llama.cpp's F16 cache does).
                 let query = queryScratch + part * hd
-                FloatKernels.roundToHalf(q + t * qDim + h * hd, into: query, count: hd, path: path)
-                let kvOffset = (h / group) * hd
-                let keys = cache.key(layer: layer, position: 0) + kvOffset
-                let values = cache.value(layer: layer, position: 0) + kvOffset
-                let out = attention + t * qDim + h * hd
-                Attention.attendHead(query, keys, values, stride: kvDim, count: positions[t] + 1, headDimension: hd,
-                                     scale: scale, scores: scores, out: out, path: path)
+                for item in items {
+                    let t = item / heads, h = item % heads
+                    FloatKernels.roundToHalf(q + t * qDim + h * hd, into: query, count: hd, path: path)
+                    let kvOffset = (h / group) * hd
+                    Attention.attendHead(query, entries[t].keys + kvOffset, entries[t].values + kvOffset, stride: kvDim,
+                                         count: entries[t].count, headDimension: hd, scale: scale, scores: scores,
+                                         out: attention + t * qDim + h * hd, path: path)
+                }
             }
         }
     }
