@@ -16,16 +16,21 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Tokens for the decode test.") var gen = 128
     @Option(help: "Repetitions (median and spread are reported).") var reps = 3
     @Option(help: "Sequences decoding together in the batched test.") var batch = 8
-    @Option(help: "Kernels: fast (the best this CPU has), avx2 (AVX2 alone), reference (scalar).") var kernels = "fast"
+    @Option(help: "Kernels: fast (the best this CPU has), avx2 (AVX2 alone), reference (scalar).") var kernels = Kernels.fast
+
+    enum Kernels: String, ExpressibleByArgument {
+        case fast, avx2, reference
+        var path: KernelPath { switch self { case .fast: .fast; case .avx2: .avx2; case .reference: .reference } }
+    }
     @Option(help: "Path to llama-bench; default: find it in $AGORA_HOME/llama.cpp, building it if missing.") var peer: String?
     @Flag(help: "Skip the llama.cpp measurement.") var noPeer = false
     @Flag(help: "Last line of stdout: one JSON object with prefill_tps and decode_tps (Agora's medians).") var json = false
 
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
-        guard ["fast", "avx2", "reference"].contains(kernels) else { throw ValidationError("--kernels must be fast, avx2 or reference") }
-        guard (1...8192).contains(prompt), (1...8192).contains(gen), (1...50).contains(reps), (1...64).contains(batch) else {
-            throw ValidationError("--prompt and --gen must be in 1...8192, --reps in 1...50, --batch in 1...64")
+        // The decode test times the steps after the first one: --gen needs at least two.
+        guard (1...8192).contains(prompt), (2...8192).contains(gen), (1...50).contains(reps), (1...64).contains(batch) else {
+            throw ValidationError("--prompt must be in 1...8192, --gen in 2...8192, --reps in 1...50, --batch in 1...64")
         }
     }
 
@@ -43,12 +48,7 @@ struct BenchCommand: ParsableCommand {
         let vocabulary = model.config.vocabularySize
         // A fixed token sequence: the measurement depends on count, not content.
         let tokens = (0..<prompt).map { Int32(($0 * 7919 + 1000) % vocabulary) }
-        let kernelPath: KernelPath = switch kernels {
-        case "avx2": .avx2
-        case "reference": .reference
-        default: .fast
-        }
-        let context = InferenceContext(model: model, threads: threads, path: kernelPath, maxBatch: max(batch, min(prompt, 512)), maxContext: max(prompt, gen) + 1)
+        let context = InferenceContext(model: model, threads: threads, path: kernels.path, maxBatch: max(batch, min(prompt, 512)), maxContext: max(prompt, gen) + 1)
         let generator = Generator(context: context, tokenizer: try Tokenizer(file: model.file))
 
         func seconds(_ body: () throws -> Void) rethrows -> Double {

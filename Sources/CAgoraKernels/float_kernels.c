@@ -51,8 +51,6 @@ AVX2 static inline float dot16(const float *x, const float *y, int n) {
     return acc;
 }
 
-float agora_dot_f32(const float *x, const float *y, int n) { return dot16(x, y, n); }
-
 AVX2 void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
                             int head_dim, float scale, float *scores, float *out) {
     float max_score = -__builtin_inff();
@@ -179,7 +177,6 @@ AVX2 void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float 
 
 #else
 
-float agora_dot_f32(const float *x, const float *y, int n) { (void)x; (void)y; (void)n; return 0; }
 void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
                        int head_dim, float scale, float *scores, float *out) {
     (void)query; (void)keys; (void)values; (void)stride; (void)count; (void)head_dim; (void)scale; (void)scores; (void)out;

@@ -4,8 +4,9 @@ import CAgoraKernels
 public enum Attention {
     /// scores[p] = query . key[p] * scale; softmax over p with DeterministicMath.exp (maximum
     /// subtracted, sum in position order, then each divided by the sum); out = sum over p of
-    /// score * value[p], in position order. `scores` ends holding the softmax weights. Keys and values sit `stride` floats apart, one per position.
-    /// `agora_attend_head` (AVX2) repeats these operations lane by lane.
+    /// score * value[p], in position order. `scores` ends holding the softmax weights. Keys and
+    /// values sit `stride` floats apart, one per position. `agora_attend_head` (AVX2) repeats these
+    /// operations lane by lane.
     public static func attendHead(
         _ query: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>, stride: Int,
         count: Int, headDimension hd: Int, scale: Float, scores: UnsafeMutablePointer<Float>,

@@ -52,13 +52,14 @@ public enum MatrixMultiply {
         let limit = Int(AGORA_MAX_BATCH_TOKENS)
         let vnni: Int32 = path.usesVNNI ? 1 : 0
         parallelRanges(pool, count: total) { _, range in
-            var base = 0
+            var first = 0  // this product's first unit among all products' units
             for product in products {
                 let w = product.w, packed = w.packed!, outRows = w.rows
-                let mine = range.clamped(to: base..<(base + units(w)))
-                base += units(w)
+                let start = first
+                first += units(w)
+                let mine = range.clamped(to: start..<first)
                 guard !mine.isEmpty else { continue }
-                let local = (mine.lowerBound - (base - units(w)))..<(mine.upperBound - (base - units(w)))
+                let local = (mine.lowerBound - start)..<(mine.upperBound - start)  // counted from the product's first unit
                 let groups = local.clamped(to: 0..<packed.groups)
                 var t = 0
                 while t < rows, !groups.isEmpty {

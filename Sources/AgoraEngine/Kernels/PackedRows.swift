@@ -13,8 +13,7 @@ final class PackedRows: @unchecked Sendable {
     private let bytes: UnsafeMutableRawPointer
 
     /// The packed copy of a matrix, or nil for types without packed kernels and for fewer than
-    /// eight rows. (Decided before the object exists: a failable class initializer that fails
-    /// after setting a property crashed in release builds.)
+    /// eight rows (decided before anything is allocated).
     static func make(type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer) -> PackedRows? {
         let kernelType: Int32
         switch type {

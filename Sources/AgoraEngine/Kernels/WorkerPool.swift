@@ -10,8 +10,8 @@ import Darwin
 /// dispatches a few hundred loops per token, so workers spin between loops instead of sleeping (a
 /// condition-variable wake-up costs more than a small matmul, and a late worker holds up the whole
 /// loop), and sleep only after `spinLimit` of idleness (the gaps inside a step are shorter; a
-/// longer spin would take CPU from other processes on the machine between steps). Which thread runs which part never affects a result: parts are fixed
-/// ranges of independent outputs.
+/// longer spin would take CPU from other processes on the machine between steps). Which thread
+/// runs which part never affects a result: parts are fixed ranges of independent outputs.
 final class WorkerPool: @unchecked Sendable {
     let threads: Int
     private let generation = Atomic<Int>(0)

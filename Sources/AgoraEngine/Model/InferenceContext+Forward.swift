@@ -93,10 +93,15 @@ extension InferenceContext {
     /// out (rows, W.rows) = input (rows, W.columns) @ W^T. The input is prepared once in the
     /// matrix's activation format; threads take fixed ranges of weight rows.
     func matmul(_ w: WeightMatrix, _ input: UnsafeMutablePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>) {
+        MatrixMultiply.multiply(w, prepared(input, rows: rows, for: w), rows: rows, out: out, pool: pool, path: path,
+                                scratch: rowScratch, scratchStride: widestRow)
+    }
+
+    /// `input` quantized in `w`'s activation format, in the buffer kept for that format and width.
+    private func prepared(_ input: UnsafeMutablePointer<Float>, rows: Int, for w: WeightMatrix) -> QuantizedActivations {
         let activations = quantized.first { $0.columns == w.columns && $0.format == w.activationFormat }!
         activations.quantize(input, rows: rows, path: path)
-        MatrixMultiply.multiply(w, activations, rows: rows, out: out, pool: pool, path: path,
-                                scratch: rowScratch, scratchStride: widestRow)
+        return activations
     }
 
     /// Two or three matrices on the same input: one parallel loop when all are packed and share
@@ -113,8 +118,7 @@ extension InferenceContext {
             if let c { matmul(c.w, input, rows: rows, out: c.out) }
             return
         }
-        let activations = quantized.first { $0.columns == a.w.columns && $0.format == a.w.activationFormat }!
-        activations.quantize(input, rows: rows, path: path)
+        let activations = prepared(input, rows: rows, for: a.w)
         withUnsafeTemporaryAllocation(of: MatrixMultiply.Product.self, capacity: 3) { products in
             products.initializeElement(at: 0, to: a)
             products.initializeElement(at: 1, to: b)

@@ -61,10 +61,9 @@ void agora_packed_matmul(int type, int use_vnni, const uint8_t *p, int groups, c
 
 // Float kernels around the matmuls (float_kernels.c), AVX2: each repeats its Swift twin's IEEE
 // operations lane by lane, in the same order, so the bits are identical.
-// FloatKernels.dot: element i in lane i % 16, folded 16 -> 8 -> 4 -> 2 -> 1, then the tail.
-float agora_dot_f32(const float *x, const float *y, int n);
 // One query head over `count` cached positions (keys/values `stride` floats apart): scores = q.k *
-// scale, softmax with DeterministicMath.exp, out = sum of weight * value (InferenceContext.attendHead).
+// scale (FloatKernels.dot's lane order), softmax with DeterministicMath.exp, out = sum of weight * value
+// (Attention.attendHead).
 void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
                        int head_dim, float scale, float *scores, float *out);
 // gate[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
