@@ -102,9 +102,35 @@ public actor Gateway {
             if ContinuousClock.now >= deadline {
                 throw GatewayError(status: 402, code: "payment_timeout", message: "no receipt within \(configuration.paymentTimeout) at the end of the credit window")
             }
-            try? await Task.sleep(for: .milliseconds(2))
+            await waitForReceipt(on: channel, until: deadline)
         }
         meter.record(channel, usage)
+    }
+
+    /// Streams waiting for credit, by channel; each is resumed once, by a receipt or its deadline.
+    private var creditWaiters: [Hash256: [(id: UInt64, continuation: CheckedContinuation<Void, Never>)]] = [:]
+    private var nextWaiterID: UInt64 = 0
+
+    /// Suspends until a receipt for `channel` is accepted or `deadline` passes, whichever is first:
+    /// the stream goes on the moment its credit arrives, not at the next tick of a poll.
+    private func waitForReceipt(on channel: Hash256, until deadline: ContinuousClock.Instant) async {
+        nextWaiterID += 1
+        let id = nextWaiterID
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            await self?.resumeWaiter(id, on: channel)
+        }
+        await withCheckedContinuation { creditWaiters[channel, default: []].append((id, $0)) }
+        timer.cancel()
+    }
+
+    private func resumeWaiter(_ id: UInt64, on channel: Hash256) {
+        guard let index = creditWaiters[channel]?.firstIndex(where: { $0.id == id }) else { return }
+        creditWaiters[channel]!.remove(at: index).continuation.resume()
+    }
+
+    private func resumeWaiters(on channel: Hash256) {
+        for waiter in creditWaiters.removeValue(forKey: channel) ?? [] { waiter.continuation.resume() }
     }
 
     /// Ends a request: the completion tokens generated are replaced by the count both sides agree
@@ -124,6 +150,7 @@ public actor Gateway {
             try await persist(receipt.channel, account)
             // Other receipts may have landed meanwhile; a lower one is simply covered.
             _ = meter.accept(receipt, signature: signature)
+            resumeWaiters(on: receipt.channel)
             return max(account.receipted, meter.accounts[receipt.channel]?.receipted ?? 0)
         case .failure(let refusal):
             throw .refused(refusal)

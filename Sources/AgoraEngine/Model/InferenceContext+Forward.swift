@@ -8,24 +8,27 @@ extension InferenceContext {
         let c = model.config
         guard !batch.isEmpty else { throw .emptyBatch }
         guard batch.count <= maxBatch else { throw .batchTooLarge(entries: batch.count, limit: maxBatch) }
-        // Validate everything before touching any cache.
-        var pending: [ObjectIdentifier: Int] = [:]
+        // Validate everything before touching any cache. Nothing here allocates (nor anywhere in
+        // a step): an entry's position follows its sequence's previous entry in this batch, found
+        // by looking back (one step in a prefill, at most the batch in a mixed decode step).
         for (t, entry) in batch.enumerated() {
             guard entry.token >= 0, Int(entry.token) < c.vocabularySize else {
                 throw .tokenOutOfRange(token: entry.token, vocabulary: c.vocabularySize)
             }
-            let id = ObjectIdentifier(entry.cache)
-            let position = entry.cache.length + pending[id, default: 0]
+            var position = entry.cache.length
+            var earlier = t - 1
+            while earlier >= 0 {
+                if batch[earlier].cache === entry.cache { position = positions[earlier] + 1; break }
+                earlier -= 1
+            }
             let capacity = min(entry.cache.capacity, maxContext)
             guard position < capacity else { throw .contextFull(position: position, capacity: capacity) }
-            pending[id, default: 0] += 1
             positions[t] = position
         }
         // After this point, the step must succeed.
 
         let n = batch.count, d = c.embeddingLength
         prepareRotations(entries: n)
-        let caches = batch.map(\.cache)
         for (t, entry) in batch.enumerated() {
             model.tokenEmbedding.dequantize(row: Int(entry.token), into: x + t * d)
         }
@@ -46,7 +49,7 @@ extension InferenceContext {
                 FloatKernels.roundToHalf(k + t * c.kvDimension, into: cache.key(layer: l, position: positions[t]), count: c.kvDimension, path: path)
                 FloatKernels.roundToHalf(v + t * c.kvDimension, into: cache.value(layer: l, position: positions[t]), count: c.kvDimension, path: path)
             }
-            attend(caches, layer: l)                           // -> attention (n, qDim)
+            attend(batch, layer: l)                           // -> attention (n, qDim)
             matmul(layer.output, attention, rows: n, out: projected)  // W (qDim -> d) -> (n, d)
             addInPlace(x, projected, count: n * d)
 
@@ -168,21 +171,22 @@ extension InferenceContext {
     }
 
     /// Causal attention of every entry over its own sequence, heads split across threads.
-    func attend(_ caches: [KVCache], layer: Int) {
+    func attend(_ batch: [BatchEntry], layer: Int) {
         let c = model.config
         let hd = c.headDimension, heads = c.headCount, group = c.headCount / c.kvHeadCount
         let qDim = heads * hd, kvDim = c.kvDimension
         let scale = 1 / Float(hd).squareRoot()
         let path = self.path, maxContext = self.maxContext
         let q = self.q, attention = self.attention, scoresBase = self.scores, queryScratch = self.rowScratch
-        let n = caches.count
+        let n = batch.count
         // Each entry's cache base pointers and length, read here: the threads below touch only raw
         // memory and integers, no Swift objects.
         withUnsafeTemporaryAllocation(of: (keys: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int).self,
                                       capacity: n) { entries in
             for t in 0..<n {
-                entries.initializeElement(at: t, to: (UnsafePointer(caches[t].key(layer: layer, position: 0)),
-                                                      UnsafePointer(caches[t].value(layer: layer, position: 0)), positions[t] + 1))
+                let cache = batch[t].cache
+                entries.initializeElement(at: t, to: (UnsafePointer(cache.key(layer: layer, position: 0)),
+                                                      UnsafePointer(cache.value(layer: layer, position: 0)), positions[t] + 1))
             }
             let entries = UnsafeBufferPointer(entries)
             // Round-robin: in a prefill chunk, later tokens attend over longer contexts.

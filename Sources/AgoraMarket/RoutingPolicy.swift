@@ -1,5 +1,3 @@
-import AgoraMarket
-import AgoraNode
 import AgoraPrimitives
 import Foundation
 
@@ -13,6 +11,11 @@ public struct Candidate: Sendable, Equatable {
     public var latency: Duration?
     /// Completion tokens per second it delivered to this bridge, when known.
     public var throughput: Double?
+
+    public init(account: AccountID, endpoint: String, price: Price, reputation: UInt16, latency: Duration? = nil, throughput: Double? = nil) {
+        self.account = account; self.endpoint = endpoint; self.price = price; self.reputation = reputation
+        self.latency = latency; self.throughput = throughput
+    }
 }
 
 /// How the bridge ranks providers: the user's limits first (allow-list, maximum price), then the

@@ -1,0 +1,69 @@
+import AgoraMarket
+import AgoraPrimitives
+import Testing
+
+/// The bridge's choice of provider: the user's limits are hard, the rest is a ranking by the
+/// expected cost of a typical request, inflated for low reputation, slowness and recent failures.
+@Suite struct RoutingPolicyTests {
+    let cheap = SigningKey(deterministicLabel: "routing/cheap").account
+    let dear = SigningKey(deterministicLabel: "routing/dear").account
+    let third = SigningKey(deterministicLabel: "routing/third").account
+
+    func candidate(_ account: AccountID, price: UInt64, reputation: UInt16 = 5_000, latencyMs: Int = 2,
+                   throughput: Double? = nil) -> Candidate {
+        Candidate(account: account, endpoint: "http://127.0.0.1:1", price: Price(promptPerMillion: price, completionPerMillion: 2 * price),
+                  reputation: reputation, latency: .milliseconds(latencyMs), throughput: throughput)
+    }
+
+    @Test func cheaperFirstWhenAllElseIsEqual() {
+        let ranked = RoutingPolicy().rank([candidate(dear, price: 200_000), candidate(cheap, price: 100_000)])
+        #expect(ranked.map(\.account) == [cheap, dear])
+    }
+
+    @Test func allowListAndMaximumPriceAreHardLimits() {
+        let all = [candidate(cheap, price: 100_000), candidate(dear, price: 200_000), candidate(third, price: 150_000)]
+        let allowOnly = RoutingPolicy(allow: [dear]).rank(all)
+        #expect(allowOnly.map(\.account) == [dear])
+        // A maximum price must cover both prices of an offer.
+        let capped = RoutingPolicy(maxPrice: Price(promptPerMillion: 150_000, completionPerMillion: 300_000)).rank(all)
+        #expect(capped.map(\.account) == [cheap, third])
+        let completionTooDear = RoutingPolicy(maxPrice: Price(promptPerMillion: 1_000_000, completionPerMillion: 250_000)).rank(all)
+        #expect(completionTooDear.map(\.account) == [cheap])
+        // Both limits at once; nothing admissible is an empty list, not a fallback.
+        #expect(RoutingPolicy(maxPrice: Price(promptPerMillion: 120_000, completionPerMillion: 240_000), allow: [dear]).rank(all).isEmpty)
+    }
+
+    @Test func reputationAndSpeedOutweighSmallPriceDifferences() {
+        // 10 % dearer, but the best reputation against the worst: worth it.
+        let reputable = RoutingPolicy().rank([candidate(cheap, price: 100_000, reputation: 0), candidate(dear, price: 110_000, reputation: 10_000)])
+        #expect(reputable.first?.account == dear)
+        // Twice the price is not bought back by reputation alone.
+        let tooDear = RoutingPolicy().rank([candidate(cheap, price: 100_000, reputation: 0), candidate(dear, price: 400_000, reputation: 10_000)])
+        #expect(tooDear.first?.account == cheap)
+        // A provider measured at 2 tokens/s loses to one at 100 tokens/s at a slightly higher price.
+        let fast = RoutingPolicy().rank([candidate(cheap, price: 100_000, throughput: 2), candidate(dear, price: 120_000, throughput: 100)])
+        #expect(fast.first?.account == dear)
+        // A slow round trip (one second) counts against a provider too.
+        let near = RoutingPolicy().rank([candidate(cheap, price: 100_000, latencyMs: 1_000), candidate(dear, price: 120_000, latencyMs: 1)])
+        #expect(near.first?.account == dear)
+    }
+
+    @Test func recentFailuresPushAProviderDown() {
+        let list = [candidate(cheap, price: 100_000), candidate(dear, price: 150_000)]
+        #expect(RoutingPolicy().rank(list, failures: [cheap: 1]).map(\.account) == [dear, cheap])
+        // A failed provider stays a candidate: the last resort, not excluded.
+        #expect(RoutingPolicy().rank(list, failures: [cheap: 3, dear: 3]).map(\.account) == [cheap, dear])
+        // The penalty is bounded, so the score never overflows to infinity and ties stay ordered.
+        let policy = RoutingPolicy()
+        #expect(policy.score(list[0], recentFailures: 1_000) == policy.score(list[0], recentFailures: 5))
+        #expect(policy.score(list[0], recentFailures: 1_000).isFinite)
+    }
+
+    @Test func orderIsDeterministicOnTies() {
+        let a = candidate(cheap, price: 100_000), b = candidate(dear, price: 100_000), c = candidate(third, price: 100_000)
+        let expected = [a, b, c].map(\.account).sorted()
+        for permutation in [[a, b, c], [c, b, a], [b, a, c], [c, a, b]] {
+            #expect(RoutingPolicy().rank(permutation).map(\.account) == expected)
+        }
+    }
+}
