@@ -1,5 +1,5 @@
 /// out (rows, W.rows) = input (rows, W.columns) @ W^T, with the input already prepared in W's
-/// activation format. Threads take fixed ranges of weight rows; each output element is one dot
+/// activation format. Threads take fixed ranges of weight rows (claimed as they come free); each output element is one dot
 /// product computed the same way whatever the split.
 import CAgoraKernels
 
@@ -18,10 +18,10 @@ public enum MatrixMultiply {
             }
             return
         }
-        parallelRanges(pool, count: outRows) { part, range in
+        parallelRanges(pool, count: outRows) { thread, range in
             for r in range {
                 if widened {
-                    let row = scratch + part * scratchStride
+                    let row = scratch + thread * scratchStride
                     w.widen(row: r, into: row)
                     for t in 0..<rows { out[t * outRows + r] = w.dot(widened: row, activations.row(t), path: path) }
                 } else {

@@ -1,29 +1,18 @@
-/// Splits `count` items into fixed contiguous ranges, one per pool thread, and runs them
-/// concurrently. Each item is computed by exactly one range and never depends on how the items
-/// were split, so the result is the same for any thread count.
+/// Splits `count` items into fixed contiguous ranges and runs them on the pool's threads, each
+/// range claimed by whichever thread is free. Each item is computed by exactly one range and never
+/// depends on how the items were split or where they ran, so the result is the same for any
+/// thread count. `chunksPerThread` above one lets a thread that the OS holds up, or items of
+/// uneven cost (causal attention's growing contexts), cost the others only a small chunk.
+/// `thread` is the running thread's index in 0..<pool.threads, for per-thread scratch.
 @inline(__always)
-func parallelRanges(_ pool: WorkerPool, count: Int, _ body: (_ part: Int, _ range: Range<Int>) -> Void) {
-    let parts = max(1, min(pool.threads, count))
-    if parts == 1 {
+func parallelRanges(_ pool: WorkerPool, count: Int, chunksPerThread: Int = 4,
+                    _ body: (_ thread: Int, _ range: Range<Int>) -> Void) {
+    let chunks = max(1, min(pool.threads * chunksPerThread, count))
+    if chunks == 1 || pool.threads == 1 {
         body(0, 0..<count)
         return
     }
-    pool.run(parts: parts) { part in
-        body(part, (count * part / parts)..<(count * (part + 1) / parts))
-    }
-}
-
-/// Splits `count` items among the pool's threads round-robin (part p takes p, p + parts, ...), for
-/// items of uneven cost in order, like causal attention's growing contexts. As above, the split
-/// decides only which thread computes an item, never its value.
-@inline(__always)
-func parallelStrided(_ pool: WorkerPool, count: Int, _ body: (_ part: Int, _ items: StrideTo<Int>) -> Void) {
-    let parts = max(1, min(pool.threads, count))
-    if parts == 1 {
-        body(0, stride(from: 0, to: count, by: 1))
-        return
-    }
-    pool.run(parts: parts) { part in
-        body(part, stride(from: part, to: count, by: parts))
+    pool.run(chunks: chunks) { thread, chunk in
+        body(thread, (count * chunk / chunks)..<(count * (chunk + 1) / chunks))
     }
 }

@@ -189,11 +189,11 @@ extension InferenceContext {
                                                       UnsafePointer(cache.value(layer: layer, position: 0)), positions[t] + 1))
             }
             let entries = UnsafeBufferPointer(entries)
-            // Round-robin: in a prefill chunk, later tokens attend over longer contexts.
-            parallelStrided(pool, count: n * heads) { part, items in
-                let scores = scoresBase + part * maxContext
+            // Small chunks: in a prefill, later tokens attend over longer contexts.
+            parallelRanges(pool, count: n * heads, chunksPerThread: 8) { thread, items in
+                let scores = scoresBase + thread * maxContext
                 // The query is rounded to F16 like the cached keys (as llama.cpp's F16 cache does).
-                let query = queryScratch + part * hd
+                let query = queryScratch + thread * hd
                 for item in items {
                     let t = item / heads, h = item % heads
                     FloatKernels.roundToHalf(q + t * qDim + h * hd, into: query, count: hd, path: path)
