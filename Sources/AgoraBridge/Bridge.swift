@@ -22,9 +22,10 @@ public actor Bridge {
         public var budget: UInt64
         /// Deposit of each new channel (and of each top-up).
         public var deposit: UInt64
-        /// A receipt every this many streamed chunks (and one at the end of every answer). Four by
-        /// default: concurrent answers share one credit window per channel (64 tokens by default),
-        /// so each may hold back only a few tokens; only the newest receipt is ever sent.
+        /// A receipt at least every this many streamed chunks (and one at the end of every
+        /// answer). Fewer streams on a channel send receipts less often: together they hold back
+        /// half the provider's credit window (`Candidate.receiptInterval`). Only the newest
+        /// receipt is ever sent.
         public var receiptEvery: Int
         /// Providers tried for one request before giving up.
         public var maxAttempts: Int
@@ -95,8 +96,12 @@ public actor Bridge {
             var candidate = Candidate(account: view.address, endpoint: view.endpoint, price: Price(promptPerMillion: offer.priceIn, completionPerMillion: offer.priceOut),
                                       reputation: view.score, latency: nil, throughput: throughput[view.address])
             let start = ContinuousClock.now
-            if (try? await GatewayClient(endpoint: view.endpoint, http: http).info()) != nil { candidate.latency = ContinuousClock.now - start }
-            else { candidate.latency = .seconds(10) }
+            if let info = try? await GatewayClient(endpoint: view.endpoint, http: http).info() {
+                candidate.latency = ContinuousClock.now - start
+                candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
+            } else {
+                candidate.latency = .seconds(10)
+            }
             list.append(candidate)
         }
         candidatesCache = list
@@ -111,6 +116,22 @@ public actor Bridge {
         failures[provider] = ((failures[provider]?.count ?? 0) + 1, .now)
         candidatesCache = nil
     }
+
+    /// Requests streaming from each provider now (they share its channel's credit window).
+    private var streaming: [AccountID: Int] = [:]
+
+    /// Counts a stream in on `provider`'s channel; returns how many stream there now.
+    func streamStarted(_ provider: AccountID) -> Int {
+        streaming[provider, default: 0] += 1
+        return streaming[provider]!
+    }
+
+    func streamEnded(_ provider: AccountID) {
+        streaming[provider] = max(0, (streaming[provider] ?? 1) - 1)
+    }
+
+    /// How many requests stream from `provider` now.
+    func streams(_ provider: AccountID) -> Int { streaming[provider] ?? 0 }
 
     func recordThroughput(_ provider: AccountID, tokensPerSecond: Double) {
         throughput[provider] = throughput[provider].map { 0.7 * $0 + 0.3 * tokensPerSecond } ?? tokensPerSecond

@@ -12,6 +12,8 @@ enum GatewayEvent: Sendable {
     /// The provider's usage figures are deliberately not read: the bridge pays only its own count.
     case done(transcript: TranscriptCommitment?, signature: Signature?)
     case error(code: String, message: String)
+    /// The provider is waiting for a receipt before it streams more.
+    case paymentDue
 }
 
 /// Errors talking to a gateway. `beforeOutput` failures may be retried elsewhere from scratch.
@@ -128,6 +130,7 @@ struct GatewayClient: Sendable {
             let signature = (done["signature"] as? String).flatMap(Hex.decode).flatMap(Signature.init(bytes:))
             return .done(transcript: transcript, signature: signature)
         }
+        if object["payment_due"] != nil { return .paymentDue }
         if let error = object["error"] as? [String: Any] {
             return .error(code: error["code"] as? String ?? "error", message: error["message"] as? String ?? "")
         }

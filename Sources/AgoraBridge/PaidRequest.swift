@@ -108,9 +108,21 @@ struct PaidRequest {
         var text = ""
         var counted: UInt64 = 0
         var chunks = 0
+        let minimum = bridge.configuration.receiptEvery
+        var interval = candidate.receiptInterval(streams: await bridge.streamStarted(candidate.account), minimum: minimum)
         var finish: String?
         var transcript: TranscriptCommitment?
         var failure: Error?
+        /// Signs for the text received so far, counted conservatively: mid-answer, the last
+        /// tokens may still merge with the next ones.
+        func payForText() async throws {
+            let now = try count(text)
+            let safe = now > 2 ? now - 2 : 0
+            if safe > counted, let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(completionTokens: safe - counted)) {
+                counted = safe
+                receipts.send(receipt, receiptSignature)
+            }
+        }
         do {
             for try await event in GatewayClient.events(response) {
                 switch event {
@@ -121,16 +133,14 @@ struct PaidRequest {
                         chunks += 1
                     }
                     if let reason { finish = reason }
-                    if chunks >= bridge.configuration.receiptEvery {
+                    if chunks >= interval {
                         chunks = 0
-                        // Mid-answer, count conservatively: the last tokens may still merge.
-                        let now = try count(text)
-                        let safe = now > 2 ? now - 2 : 0
-                        if safe > counted, let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(completionTokens: safe - counted)) {
-                            counted = safe
-                            receipts.send(receipt, receiptSignature)
-                        }
+                        interval = candidate.receiptInterval(streams: await bridge.streams(candidate.account), minimum: minimum)
+                        try await payForText()
                     }
+                case .paymentDue:
+                    chunks = 0
+                    try await payForText()
                 case .done(let commitment, _):
                     transcript = commitment
                 case .error(let code, let message):
@@ -142,6 +152,7 @@ struct PaidRequest {
         } catch {
             failure = error
         }
+        await bridge.streamEnded(candidate.account)
         // Settle what this provider delivered, exactly as counted here.
         let exact = try count(text)
         if exact > counted, let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(completionTokens: exact - counted)) {

@@ -84,6 +84,14 @@ public actor Gateway {
         return meter.accounts[header.channel]!.owed
     }
 
+    /// Charges `usage` if the channel's credit covers it now; false (and nothing charged) when the
+    /// request would have to wait for a receipt, or cannot go on at all (`charge` then says why).
+    public func chargeIfCredited(_ channel: Hash256, _ usage: Usage, request: Usage, maxCost: UInt64) -> Bool {
+        guard meter.mayServe(channel, more: usage, request: request, maxCost: maxCost) else { return false }
+        meter.record(channel, usage)
+        return true
+    }
+
     /// Charges `usage` to the channel for a request that has used `request` so far, waiting
     /// (bounded) for a receipt when the credit window is used up. Throws when the client does not
     /// pay in time, or the request reached its signed maximum, or the deposit is spent.
@@ -156,6 +164,9 @@ public actor Gateway {
             throw .refused(refusal)
         }
     }
+
+    /// The channel's account as the meter has it.
+    public func account(_ channel: Hash256) -> ProviderMeter.Account? { meter.accounts[channel] }
 
     /// Channels with a receipt, for the claimer.
     func receipts() -> [(channel: Hash256, receipt: Receipt, signature: Signature)] {

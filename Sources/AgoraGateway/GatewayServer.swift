@@ -16,7 +16,9 @@ import ServiceLifecycle
 /// `{"chunk": <OpenAI chunk>}` events, then `{"done": {"usage", "transcript", "signature"}}`
 /// (or `{"error": {...}}`), then `[DONE]`. Receipts arrive on `POST /v1/market/receipts` while the
 /// stream runs: the first, covering the prompt, as soon as the client sees the 200; the stream
-/// waits at the end of each credit window until the next one arrives.
+/// waits at the end of each credit window until the next one arrives, and says so first with a
+/// `{"payment_due": {"owed_beyond_receipts": N}}` event, so that a client pacing its receipts
+/// sends one now rather than after chunks that will not come.
 public struct GatewayServer: Sendable {
     public let gateway: Gateway
     public let service: OpenAIService
@@ -111,14 +113,19 @@ public struct GatewayServer: Sendable {
             var generated = 0
             var used = Usage()
             /// Charges this request's next usage (waiting for credit if need be).
-            func charge(_ usage: Usage) async throws {
-                try await gateway.charge(header.channel, usage, request: used, maxCost: header.maxCost)
-                used = used + usage
-            }
-            var text = ""
             func event(_ value: JSON) async throws {
                 try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + value.bytes + Array("\n\n".utf8)))
             }
+            func charge(_ usage: Usage) async throws {
+                if await !gateway.chargeIfCredited(header.channel, usage, request: used, maxCost: header.maxCost) {
+                    let account = await gateway.account(header.channel)
+                    let beyond = account.map { $0.owed - min($0.owed, $0.receipted) } ?? 0
+                    try await event(.object([("payment_due", .object([("owed_beyond_receipts", .int(Int(clamping: beyond)))]))]))
+                    try await gateway.charge(header.channel, usage, request: used, maxCost: header.maxCost)
+                }
+                used = used + usage
+            }
+            var text = ""
             do {
                 // The prompt is charged with the first token: the client, seeing the 200, sends the
                 // receipt that covers it, while the prompt is being processed.

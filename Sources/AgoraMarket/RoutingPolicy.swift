@@ -11,10 +11,25 @@ public struct Candidate: Sendable, Equatable {
     public var latency: Duration?
     /// Completion tokens per second it delivered to this bridge, when known.
     public var throughput: Double?
+    /// Completion tokens it serves beyond the last receipt, as its info endpoint declares.
+    public var creditWindowTokens: UInt64?
 
-    public init(account: AccountID, endpoint: String, price: Price, reputation: UInt16, latency: Duration? = nil, throughput: Double? = nil) {
+    public init(account: AccountID, endpoint: String, price: Price, reputation: UInt16, latency: Duration? = nil, throughput: Double? = nil,
+                creditWindowTokens: UInt64? = nil) {
         self.account = account; self.endpoint = endpoint; self.price = price; self.reputation = reputation
-        self.latency = latency; self.throughput = throughput
+        self.latency = latency; self.throughput = throughput; self.creditWindowTokens = creditWindowTokens
+    }
+
+    /// How many streamed chunks a request may take between receipts when `streams` requests share
+    /// this provider's channel: together they hold back about half the credit window, so the
+    /// provider never waits for a receipt in flight, and receipts (a signature, an HTTP request and
+    /// a durable write each) come no more often than that needs. Never fewer than `minimum`: with
+    /// many streams, the provider waits rather than the receipts becoming per-token traffic.
+    public func receiptInterval(streams: Int, minimum: Int) -> Int {
+        guard let window = creditWindowTokens else { return minimum }
+        // Each stream also holds back the last two tokens it received (they may still merge).
+        let share = Int(min(window, 1 << 20)) / (2 * max(1, streams)) - 2
+        return max(minimum, share)
     }
 }
 

@@ -74,7 +74,7 @@ extension OpenAIService {
     /// went away), generation stops at once: leaving the streams cancels their jobs. `onToken`
     /// sees each sampled token before its chunk goes out; it may wait (a paid gateway holds the
     /// stream until the client's receipt arrives) or throw to stop.
-    public func stream(_ plan: Plan, id: String, created: Int, onToken: ((Int32) async throws -> Void)? = nil,
+    public func stream(_ plan: Plan, id: String, created: Int, onToken: (Int32) async throws -> Void = { _ in },
                        send: (JSON) async throws -> Void) async throws {
         let streams = try submit(plan)
         let merged = AsyncStream<(Int, GenerationEvent)>.makeStream()
@@ -115,7 +115,7 @@ extension OpenAIService {
         for await (i, event) in merged.stream {
             switch event {
             case .token(let token, let text, let lp, let top):
-                try await onToken?(token)
+                try await onToken(token)
                 let logprobs: JSON = lp.map { plan.kind == .chat ? chatLogprobs([($0, top)]) : completionLogprobs([($0, top)]) } ?? .null
                 if !text.isEmpty || lp != nil { try await send(chunk([choice(i, text: text, logprobs: logprobs, finish: nil)])) }
             case .text(let text):
