@@ -97,6 +97,75 @@ AVX2 void agora_attend_head(const float *query, const float *keys, const float *
     }
 }
 
+// Weighted sums of 64-wide values for HEADS heads at once: each value row is loaded once for all
+// heads, a quarter row (16 floats) at a time so that the accumulators stay in registers. Per head
+// and element, the same additions in position order as agora_attend_head.
+#define ATTEND_VALUES64(HEADS)                                                                         \
+    AVX2 static void attend_values64_##HEADS(const float *weights, long weight_stride, const float *values, \
+                                              long stride, int count, float *out) {                  \
+        for (int c = 0; c < 64; c += 16) {                                                             \
+            __m256 lo[HEADS], hi[HEADS];                                                               \
+            for (int h = 0; h < HEADS; h++) { lo[h] = _mm256_setzero_ps(); hi[h] = _mm256_setzero_ps(); } \
+            for (int p = 0; p < count; p++) {                                                          \
+                const __m256 v0 = _mm256_loadu_ps(values + p * stride + c);                            \
+                const __m256 v1 = _mm256_loadu_ps(values + p * stride + c + 8);                        \
+                for (int h = 0; h < HEADS; h++) {                                                      \
+                    const __m256 w = _mm256_set1_ps(weights[h * weight_stride + p]);                   \
+                    lo[h] = _mm256_add_ps(lo[h], _mm256_mul_ps(w, v0));                                \
+                    hi[h] = _mm256_add_ps(hi[h], _mm256_mul_ps(w, v1));                                \
+                }                                                                                      \
+            }                                                                                          \
+            for (int h = 0; h < HEADS; h++) {                                                          \
+                _mm256_storeu_ps(out + h * 64 + c, lo[h]);                                             \
+                _mm256_storeu_ps(out + h * 64 + c + 8, hi[h]);                                         \
+            }                                                                                          \
+        }                                                                                              \
+    }
+ATTEND_VALUES64(2)
+ATTEND_VALUES64(3)
+ATTEND_VALUES64(4)
+
+AVX2 void agora_attend_group(const float *queries, int heads, const float *keys, const float *values, long stride,
+                             int count, int head_dim, float scale, float *scores, long score_stride, float *out) {
+    if (head_dim != 64 || heads < 2 || heads > 4) {
+        for (int h = 0; h < heads; h++)
+            agora_attend_head(queries + h * head_dim, keys, values, stride, count, head_dim, scale,
+                              scores + h * score_stride, out + h * head_dim);
+        return;
+    }
+    // Scores: each key row read once for all heads.
+    float max_score[4] = {-__builtin_inff(), -__builtin_inff(), -__builtin_inff(), -__builtin_inff()};
+    for (int p = 0; p < count; p++) {
+        const float *key = keys + p * stride;
+        for (int h = 0; h < heads; h++) {
+            float s = dot16(queries + h * 64, key, 64) * scale;
+            scores[h * score_stride + p] = s;
+            max_score[h] = s >= max_score[h] ? s : max_score[h];
+        }
+    }
+    // Softmax per head, exactly as agora_attend_head.
+    for (int h = 0; h < heads; h++) {
+        float *row = scores + h * score_stride;
+        const __m256 m = _mm256_set1_ps(max_score[h]);
+        int p = 0;
+        for (; p + 8 <= count; p += 8) _mm256_storeu_ps(row + p, exp8(_mm256_sub_ps(_mm256_loadu_ps(row + p), m)));
+        if (p < count) {
+            float tail[8] = {0};
+            memcpy(tail, row + p, (size_t)(count - p) * sizeof(float));
+            _mm256_storeu_ps(tail, exp8(_mm256_sub_ps(_mm256_loadu_ps(tail), m)));
+            memcpy(row + p, tail, (size_t)(count - p) * sizeof(float));
+        }
+        float sum = 0;
+        for (p = 0; p < count; p++) sum = sum + row[p];
+        for (p = 0; p < count; p++) row[p] = row[p] / sum;
+    }
+    switch (heads) {
+    case 2: attend_values64_2(scores, score_stride, values, stride, count, out); break;
+    case 3: attend_values64_3(scores, score_stride, values, stride, count, out); break;
+    default: attend_values64_4(scores, score_stride, values, stride, count, out); break;
+    }
+}
+
 AVX2 void agora_silu_mul(float *gate, const float *up, long n) {
     long i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -180,6 +249,11 @@ AVX2 void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float 
 void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
                        int head_dim, float scale, float *scores, float *out) {
     (void)query; (void)keys; (void)values; (void)stride; (void)count; (void)head_dim; (void)scale; (void)scores; (void)out;
+}
+void agora_attend_group(const float *queries, int heads, const float *keys, const float *values, long stride,
+                        int count, int head_dim, float scale, float *scores, long score_stride, float *out) {
+    (void)queries; (void)heads; (void)keys; (void)values; (void)stride; (void)count; (void)head_dim; (void)scale;
+    (void)scores; (void)score_stride; (void)out;
 }
 void agora_silu_mul(float *gate, const float *up, long n) { (void)gate; (void)up; (void)n; }
 void agora_round_to_half(const float *x, float *out, long n) { (void)x; (void)out; (void)n; }

@@ -191,4 +191,31 @@ struct FloatKernelTests {
             #expect(results[0] == results[1], "count \(count), head dimension \(hd)")
         }
     }
+
+    @Test func groupedAttentionIsHeadByHeadAttention() {
+        var random = RandomGenerator(seed: 23)
+        for (heads, count, hd) in [(3, 1, 64), (3, 37, 64), (2, 9, 64), (4, 130, 64), (3, 5, 20), (5, 12, 64), (1, 7, 64)] {
+            let stride = hd * 3 + 5, scoreStride = count + 3
+            let queries = (0..<(heads * hd)).map { _ in random.nextUnitFloat() * 2 - 1 }
+            let keys = (0..<(count * stride)).map { _ in random.nextUnitFloat() * 2 - 1 }
+            let values = (0..<(count * stride)).map { _ in random.nextUnitFloat() * 2 - 1 }
+            var grouped: [UInt32] = [], single: [UInt32] = []
+            for path in [KernelPath.fast, .reference] {
+                var scores = [Float](repeating: 0, count: heads * scoreStride), out = [Float](repeating: 0, count: heads * hd)
+                Attention.attendGroup(queries, heads: heads, keys, values, stride: stride, count: count, headDimension: hd,
+                                      scale: 0.125, scores: &scores, scoreStride: scoreStride, out: &out, path: path)
+                var headScores = [Float](repeating: 0, count: count), headOut = [Float](repeating: 0, count: hd)
+                for h in 0..<heads {
+                    queries.withUnsafeBufferPointer { q in
+                        Attention.attendHead(q.baseAddress! + h * hd, keys, values, stride: stride, count: count, headDimension: hd,
+                                             scale: 0.125, scores: &headScores, out: &headOut, path: .reference)
+                    }
+                    grouped += bits(Array(scores[(h * scoreStride)..<(h * scoreStride + count)]) + Array(out[(h * hd)..<((h + 1) * hd)]))
+                    single += bits(headScores + headOut)
+                }
+                #expect(grouped == single, "\(path): \(heads) heads, \(count) positions, head dimension \(hd)")
+                grouped = []; single = []
+            }
+        }
+    }
 }

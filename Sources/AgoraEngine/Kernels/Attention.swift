@@ -34,4 +34,22 @@ public enum Attention {
             for i in 0..<hd { out[i] = out[i] + scores[p] * value[i] }
         }
     }
+
+    /// `heads` consecutive query heads (`headDimension` floats each, from `queries`) over the same
+    /// keys and values: for each head exactly `attendHead` (scores row h at `scores + h *
+    /// scoreStride`, output at `out + h * headDimension`). The SIMD path reads the cache once for
+    /// the whole group rather than once per head.
+    public static func attendGroup(
+        _ queries: UnsafePointer<Float>, heads: Int, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>, stride: Int,
+        count: Int, headDimension hd: Int, scale: Float, scores: UnsafeMutablePointer<Float>, scoreStride: Int,
+        out: UnsafeMutablePointer<Float>, path: KernelPath
+    ) {
+        if path.usesSIMD {
+            return agora_attend_group(queries, Int32(heads), keys, values, stride, Int32(count), Int32(hd), scale, scores, scoreStride, out)
+        }
+        for h in 0..<heads {
+            attendHead(queries + h * hd, keys, values, stride: stride, count: count, headDimension: hd, scale: scale,
+                       scores: scores + h * scoreStride, out: out + h * hd, path: path)
+        }
+    }
 }

@@ -189,11 +189,29 @@ extension InferenceContext {
                                                       UnsafePointer(cache.value(layer: layer, position: 0)), positions[t] + 1))
             }
             let entries = UnsafeBufferPointer(entries)
+            let kvHeads = c.kvHeadCount, widestRow = self.widestRow
+            if group > 1 && n * kvHeads >= 2 * pool.threads {
+                // The query heads that share a KV head in one pass over the cache (the same bits as
+                // head by head, a third of the reads for SmolLM2), when there are items enough to
+                // keep the threads busy: batched decoding and prefill.
+                parallelRanges(pool, count: n * kvHeads, chunksPerThread: 8) { thread, items in
+                    let scores = scoresBase + thread * group * maxContext
+                    let queries = queryScratch + thread * widestRow
+                    for item in items {
+                        let t = item / kvHeads, g = item % kvHeads
+                        FloatKernels.roundToHalf(q + t * qDim + g * group * hd, into: queries, count: group * hd, path: path)
+                        Attention.attendGroup(queries, heads: group, entries[t].keys + g * hd, entries[t].values + g * hd, stride: kvDim,
+                                              count: entries[t].count, headDimension: hd, scale: scale, scores: scores,
+                                              scoreStride: maxContext, out: attention + t * qDim + g * group * hd, path: path)
+                    }
+                }
+                return
+            }
             // Small chunks: in a prefill, later tokens attend over longer contexts.
             parallelRanges(pool, count: n * heads, chunksPerThread: 8) { thread, items in
-                let scores = scoresBase + thread * maxContext
+                let scores = scoresBase + thread * group * maxContext
                 // The query is rounded to F16 like the cached keys (as llama.cpp's F16 cache does).
-                let query = queryScratch + thread * hd
+                let query = queryScratch + thread * widestRow
                 for item in items {
                     let t = item / heads, h = item % heads
                     FloatKernels.roundToHalf(q + t * qDim + h * hd, into: query, count: hd, path: path)

@@ -49,7 +49,7 @@ public final class InferenceContext: @unchecked Sendable {
     let up: UnsafeMutablePointer<Float>         // (B, ff)
     let logitsBuffer: UnsafeMutablePointer<Float>  // (B, vocab)
     let quantized: [QuantizedActivations]       // one per distinct input width
-    let scores: UnsafeMutablePointer<Float>     // (threads, maxContext) attention scores
+    let scores: UnsafeMutablePointer<Float>     // (threads, heads per KV head, maxContext) attention scores
     let rowScratch: UnsafeMutablePointer<Float> // (threads, widest row) F16/BF16 rows widened
     let ropeFrequencies: [Double]               // (ropeDims / 2)
     let ropeRotations: UnsafeMutablePointer<Float> // (B, ropeDims / 2, 2) sine and cosine of this step's angles
@@ -84,7 +84,7 @@ public final class InferenceContext: @unchecked Sendable {
             kinds.append((m.columns, m.activationFormat))
         }
         quantized = kinds.map { QuantizedActivations(format: $0.1, capacityRows: maxBatch, columns: $0.0) }
-        scores = .allocate(capacity: threads * self.maxContext)
+        scores = .allocate(capacity: threads * (c.headCount / c.kvHeadCount) * self.maxContext)
         widestRow = max(d, qDim, c.feedForwardLength)
         rowScratch = .allocate(capacity: threads * widestRow)
         let logBase = DeterministicMath.log(c.ropeBase)

@@ -66,6 +66,11 @@ void agora_packed_matmul(int type, int use_vnni, const uint8_t *p, int groups, c
 // (Attention.attendHead).
 void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
                        int head_dim, float scale, float *scores, float *out);
+// `heads` consecutive query heads (head_dim floats each) that share one key/value head, in one pass
+// over the cache: each head's scores (row h at scores + h * score_stride) and output (out + h *
+// head_dim) are bit for bit agora_attend_head's; only the memory is read once instead of per head.
+void agora_attend_group(const float *queries, int heads, const float *keys, const float *values, long stride,
+                        int count, int head_dim, float scale, float *scores, long score_stride, float *out);
 // gate[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
 void agora_silu_mul(float *gate, const float *up, long n);
 // out[i] = floatFromHalf(halfFromFloat(x[i])): round to the nearest F16, ties to even.
