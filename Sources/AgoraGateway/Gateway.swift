@@ -84,12 +84,16 @@ public actor Gateway {
         return meter.accounts[header.channel]!.owed
     }
 
-    /// Charges `usage` if the channel's credit covers it now; false (and nothing charged) when the
-    /// request would have to wait for a receipt, or cannot go on at all (`charge` then says why).
-    public func chargeIfCredited(_ channel: Hash256, _ usage: Usage, request: Usage, maxCost: UInt64) -> Bool {
-        guard meter.mayServe(channel, more: usage, request: request, maxCost: maxCost) else { return false }
+    /// Charges `usage` if the channel's credit covers it now and returns nil; otherwise charges
+    /// nothing and returns what the channel owes beyond its last receipt (the request would have to
+    /// wait for a receipt, or cannot go on at all: `charge` then says which).
+    public func chargeIfCredited(_ channel: Hash256, _ usage: Usage, request: Usage, maxCost: UInt64) -> UInt64? {
+        guard meter.mayServe(channel, more: usage, request: request, maxCost: maxCost) else {
+            let account = meter.accounts[channel]
+            return account.map { $0.owed - min($0.owed, $0.receipted) } ?? 0
+        }
         meter.record(channel, usage)
-        return true
+        return nil
     }
 
     /// Charges `usage` to the channel for a request that has used `request` so far, waiting
@@ -164,9 +168,6 @@ public actor Gateway {
             throw .refused(refusal)
         }
     }
-
-    /// The channel's account as the meter has it.
-    public func account(_ channel: Hash256) -> ProviderMeter.Account? { meter.accounts[channel] }
 
     /// Channels with a receipt, for the claimer.
     func receipts() -> [(channel: Hash256, receipt: Receipt, signature: Signature)] {

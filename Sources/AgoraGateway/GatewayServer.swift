@@ -112,14 +112,12 @@ public struct GatewayServer: Sendable {
             var tokens: [Int32] = []
             var generated = 0
             var used = Usage()
-            /// Charges this request's next usage (waiting for credit if need be).
             func event(_ value: JSON) async throws {
                 try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + value.bytes + Array("\n\n".utf8)))
             }
+            /// Charges this request's next usage; without credit, says so to the client, then waits for it.
             func charge(_ usage: Usage) async throws {
-                if await !gateway.chargeIfCredited(header.channel, usage, request: used, maxCost: header.maxCost) {
-                    let account = await gateway.account(header.channel)
-                    let beyond = account.map { $0.owed - min($0.owed, $0.receipted) } ?? 0
+                if let beyond = await gateway.chargeIfCredited(header.channel, usage, request: used, maxCost: header.maxCost) {
                     try await event(.object([("payment_due", .object([("owed_beyond_receipts", .int(Int(clamping: beyond)))]))]))
                     try await gateway.charge(header.channel, usage, request: used, maxCost: header.maxCost)
                 }

@@ -47,8 +47,7 @@ def main():
     agora, model = args.agora, args.model
     data = tempfile.mkdtemp(prefix="agora-bridge-bench-")
     procs = []
-
-    names = {}
+    names = {}  # the paid path's processes, for their CPU time
 
     def start(cmd, port):
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -66,9 +65,9 @@ def main():
         run([agora, "wallet", "new"] + wallet)
         run([agora, "wallet", "faucet", "--amount", "10"] + wallet)
         run([agora, "wallet", "register-model", "--file", model, "--name", "smollm2", "--owner-fee", "500"] + wallet)
-        names["provider"] = start([agora, "provider", "-m", model, "--node", node, "--data-dir", f"{data}/provider", "--port", "18092",
-               "--price-in", "0.05", "--price-out", "0.1", "--faucet", "--threads", str(args.threads),
-               "--parallel", str(args.slots), "--credit-window", "32"], None)
+        names["provider"] = start([agora, "provider", "-m", model, "--node", node, "--data-dir", f"{data}/provider",
+                                   "--port", "18092", "--price-in", "0.05", "--price-out", "0.1", "--faucet",
+                                   "--threads", str(args.threads), "--parallel", str(args.slots), "--credit-window", "32"], None)
         time.sleep(1)
         # The provider is ready once it is registered; the bridge finds it on chain.
         deadline = time.time() + 300
@@ -77,8 +76,8 @@ def main():
             if "18092" in out:
                 break
             time.sleep(0.5)
-        names["bridge"] = start([agora, "bridge", "-m", model, "--node", node, "--wallet", f"{data}/client.json", "--port", "18093",
-               "--model-id", "m", "--faucet", "--budget", "1000", "--deposit", "100"], 18093)
+        names["bridge"] = start([agora, "bridge", "-m", model, "--node", node, "--wallet", f"{data}/client.json",
+                                 "--port", "18093", "--model-id", "m", "--faucet", "--budget", "1000", "--deposit", "100"], 18093)
         one_request(18093, "m", 0, 8)  # opens the channel: not measured
         for n in clients:
             results[("bridge", n)] = measured_load(18093, n, args.seconds, args.max_tokens, names)
@@ -86,7 +85,7 @@ def main():
             p.terminate()
             p.wait(timeout=30)
         serve = start([agora, "serve", "-m", model, "--model-id", "m", "--port", "18090", "--parallel", str(args.slots),
-               "--threads", str(args.threads)], 18090)
+                       "--threads", str(args.threads)], 18090)
         one_request(18090, "m", 0, 8)
         for n in clients:
             results[("serve", n)] = measured_load(18090, n, args.seconds, args.max_tokens, {"serve": serve})

@@ -38,7 +38,7 @@ public enum Attention {
     /// `heads` consecutive query heads (`headDimension` floats each, from `queries`) over the same
     /// keys and values: for each head exactly `attendHead` (scores row h at `scores + h *
     /// scoreStride`, output at `out + h * headDimension`). The SIMD path reads the cache once for
-    /// the whole group rather than once per head.
+    /// the whole group rather than once per head (one head: `attendHead` itself).
     public static func attendGroup(
         _ queries: UnsafePointer<Float>, heads: Int, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>, stride: Int,
         count: Int, headDimension hd: Int, scale: Float, scores: UnsafeMutablePointer<Float>, scoreStride: Int,

@@ -1,6 +1,6 @@
 /// out (rows, W.rows) = input (rows, W.columns) @ W^T, with the input already prepared in W's
-/// activation format. Threads take fixed ranges of weight rows (claimed as they come free); each output element is one dot
-/// product computed the same way whatever the split.
+/// activation format. Threads claim fixed ranges of weight rows as they come free; each output
+/// element is one dot product computed the same way whatever the split.
 import CAgoraKernels
 
 public enum MatrixMultiply {

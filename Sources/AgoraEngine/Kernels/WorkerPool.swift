@@ -73,8 +73,8 @@ final class WorkerPool: @unchecked Sendable {
         nonisolated(unsafe) var generation: UInt64 = 0
 
         static let chunkBits: UInt64 = 20
-        static let chunkLimit = 1 << 20
-        static let chunkMask: UInt64 = (1 << 20) - 1
+        static let chunkLimit = 1 << Int(chunkBits)
+        static let chunkMask = UInt64(chunkLimit - 1)
 
         static func generation(_ word: UInt64) -> UInt64 { word >> (2 * chunkBits) }
         static func total(_ word: UInt64) -> Int { Int((word >> chunkBits) & chunkMask) }

@@ -170,15 +170,20 @@ extension InferenceContext {
         }
     }
 
-    /// Causal attention of every entry over its own sequence, heads split across threads.
+    /// Causal attention of every entry over its own sequence, split across threads by (entry, KV
+    /// head) when there are items enough to keep the threads busy — the query heads sharing a KV
+    /// head then read the cache once (a third of the reads for SmolLM2) — else by query head. The
+    /// bits are the same either way.
     func attend(_ batch: [BatchEntry], layer: Int) {
         let c = model.config
         let hd = c.headDimension, heads = c.headCount, group = c.headCount / c.kvHeadCount
         let qDim = heads * hd, kvDim = c.kvDimension
         let scale = 1 / Float(hd).squareRoot()
-        let path = self.path, maxContext = self.maxContext
+        let path = self.path, maxContext = self.maxContext, widestRow = self.widestRow
         let q = self.q, attention = self.attention, scoresBase = self.scores, queryScratch = self.rowScratch
         let n = batch.count
+        let headsPerItem = group > 1 && n * c.kvHeadCount >= 2 * pool.threads ? group : 1
+        let itemsPerEntry = heads / headsPerItem
         // Each entry's cache base pointers and length, read here: the threads below touch only raw
         // memory and integers, no Swift objects.
         withUnsafeTemporaryAllocation(of: (keys: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int).self,
@@ -189,36 +194,18 @@ extension InferenceContext {
                                                       UnsafePointer(cache.value(layer: layer, position: 0)), positions[t] + 1))
             }
             let entries = UnsafeBufferPointer(entries)
-            let kvHeads = c.kvHeadCount, widestRow = self.widestRow
-            if group > 1 && n * kvHeads >= 2 * pool.threads {
-                // The query heads that share a KV head in one pass over the cache (the same bits as
-                // head by head, a third of the reads for SmolLM2), when there are items enough to
-                // keep the threads busy: batched decoding and prefill.
-                parallelRanges(pool, count: n * kvHeads, chunksPerThread: 8) { thread, items in
-                    let scores = scoresBase + thread * group * maxContext
-                    let queries = queryScratch + thread * widestRow
-                    for item in items {
-                        let t = item / kvHeads, g = item % kvHeads
-                        FloatKernels.roundToHalf(q + t * qDim + g * group * hd, into: queries, count: group * hd, path: path)
-                        Attention.attendGroup(queries, heads: group, entries[t].keys + g * hd, entries[t].values + g * hd, stride: kvDim,
-                                              count: entries[t].count, headDimension: hd, scale: scale, scores: scores,
-                                              scoreStride: maxContext, out: attention + t * qDim + g * group * hd, path: path)
-                    }
-                }
-                return
-            }
             // Small chunks: in a prefill, later tokens attend over longer contexts.
-            parallelRanges(pool, count: n * heads, chunksPerThread: 8) { thread, items in
+            parallelRanges(pool, count: n * itemsPerEntry, chunksPerThread: 8) { thread, items in
                 let scores = scoresBase + thread * group * maxContext
-                // The query is rounded to F16 like the cached keys (as llama.cpp's F16 cache does).
-                let query = queryScratch + thread * widestRow
+                let queries = queryScratch + thread * widestRow
                 for item in items {
-                    let t = item / heads, h = item % heads
-                    FloatKernels.roundToHalf(q + t * qDim + h * hd, into: query, count: hd, path: path)
-                    let kvOffset = (h / group) * hd
-                    Attention.attendHead(query, entries[t].keys + kvOffset, entries[t].values + kvOffset, stride: kvDim,
-                                         count: entries[t].count, headDimension: hd, scale: scale, scores: scores,
-                                         out: attention + t * qDim + h * hd, path: path)
+                    let t = item / itemsPerEntry, firstHead = (item % itemsPerEntry) * headsPerItem
+                    let kvOffset = (firstHead / group) * hd
+                    // Queries are rounded to F16 like the cached keys (as llama.cpp's F16 cache does).
+                    FloatKernels.roundToHalf(q + t * qDim + firstHead * hd, into: queries, count: headsPerItem * hd, path: path)
+                    Attention.attendGroup(queries, heads: headsPerItem, entries[t].keys + kvOffset, entries[t].values + kvOffset,
+                                          stride: kvDim, count: entries[t].count, headDimension: hd, scale: scale, scores: scores,
+                                          scoreStride: maxContext, out: attention + t * qDim + firstHead * hd, path: path)
                 }
             }
         }
