@@ -110,7 +110,8 @@ let package = Package(
         // Paid inference: the provider's gateway and the client's bridge.
         .target(
             name: "AgoraGateway",
-            dependencies: ["AgoraMarket", "AgoraServer", "AgoraNodeClient", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["AgoraMarket", "AgoraServer", "AgoraNodeClient", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .target(
             name: "AgoraBridge",

@@ -105,7 +105,8 @@ struct PaidRequest {
             receipts.send(receipt, receiptSignature)
         }
         let start = ContinuousClock.now
-        var text = ""
+        // Counts the answer as it grows, encoding only its unsettled end each time.
+        var answer = TokenCounter(tokenizer: service.model.tokenizer)
         var counted: UInt64 = 0
         var chunks = 0
         let minimum = bridge.configuration.receiptEvery
@@ -116,7 +117,7 @@ struct PaidRequest {
         /// Signs for the text received so far, counted conservatively: mid-answer, the last
         /// tokens may still merge with the next ones.
         func payForText() async throws {
-            let now = try count(text)
+            let now = UInt64(try answer.count())
             let safe = now > 2 ? now - 2 : 0
             if safe > counted, let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(completionTokens: safe - counted)) {
                 counted = safe
@@ -124,11 +125,11 @@ struct PaidRequest {
             }
         }
         do {
-            for try await event in GatewayClient.events(response) {
+            for try await event in GatewayEvents(response) {
                 switch event {
                 case .text(let delta, let reason):
                     if !delta.isEmpty {
-                        text += delta
+                        answer.append(delta)
                         do { try await emit(delta) } catch { throw EmitFailure(underlying: error) }
                         chunks += 1
                     }
@@ -154,7 +155,7 @@ struct PaidRequest {
         }
         await bridge.streamEnded(candidate.account)
         // Settle what this provider delivered, exactly as counted here.
-        let exact = try count(text)
+        let exact = UInt64(try answer.count())
         if exact > counted, let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(completionTokens: exact - counted)) {
             receipts.send(receipt, receiptSignature)
         }

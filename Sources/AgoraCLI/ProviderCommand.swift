@@ -27,6 +27,8 @@ struct ProviderCommand: AsyncParsableCommand {
     @Option(help: "AGR per million prompt tokens.") var priceIn: String
     @Option(help: "AGR per million completion tokens.") var priceOut: String
     @Option(help: "Completion tokens served beyond the last receipt (the most a client can leave unpaid).") var creditWindow: UInt64 = 64
+    @Option(help: "Seconds a stream at the end of its credit waits for the client's receipt before it ends with payment_timeout.")
+    var paymentTimeout: Double = 15
     @Option(help: "Claim when unclaimed receipts exceed this many AGR.") var claimThreshold = "0.01"
     @Option(help: "Sequences decoded together.") var parallel = 2
     @Option(help: "Worker threads.") var threads = 1
@@ -45,6 +47,7 @@ struct ProviderCommand: AsyncParsableCommand {
             throw ValidationError("--parallel 1...64, --threads 1...256, --ctx 64...1048576")
         }
         guard (1...1_000_000).contains(creditWindow) else { throw ValidationError("--credit-window must be in 1...1000000") }
+        guard (0.1...600).contains(paymentTimeout) else { throw ValidationError("--payment-timeout must be in 0.1...600 seconds") }
         if let upstream {
             guard let url = URL(string: upstream), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                 throw ValidationError("--upstream must be an http(s) URL, got \(upstream)")
@@ -76,7 +79,8 @@ struct ProviderCommand: AsyncParsableCommand {
             let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: min(ctx, model.config.contextLength))
             service = OpenAIService(model: served, scheduler: BatchScheduler(core: SchedulerCore(context: context, tokenizer: tokenizer, slots: parallel, maxQueue: 64)))
         }
-        let gateway = try Gateway(configuration: .init(chainID: parameters.chainID, model: modelHash, offer: offer, creditWindowTokens: creditWindow),
+        let gateway = try Gateway(configuration: .init(chainID: parameters.chainID, model: modelHash, offer: offer, creditWindowTokens: creditWindow,
+                                                       paymentTimeout: .milliseconds(Int64(paymentTimeout * 1000))),
                                   key: key, node: client, store: try ReceiptStore(path: dataDir + "/receipts.sqlite"), logger: logger)
         let server = GatewayServer(gateway: gateway, service: service, modelName: modelID, host: host, port: port, upstream: forwarder)
         let registration = Registration(client: client, key: key, parameters: parameters, model: modelHash, offer: offer,

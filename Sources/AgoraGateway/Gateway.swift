@@ -44,6 +44,7 @@ public actor Gateway {
     public nonisolated let node: NodeClient
     let store: ReceiptStore
     let logger: Logger
+    public nonisolated let metrics = GatewayMetrics()
     private(set) var meter: ProviderMeter
     private var channels: [Hash256: (channel: Channel, read: ContinuousClock.Instant)] = [:]
 
@@ -77,7 +78,11 @@ public actor Gateway {
             // The chain may have moved (a new opening, a top-up): read it again before refusing.
             refusal = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel, fresh: true))
         }
-        if let refusal { throw .refused(refusal) }
+        if let refusal {
+            metrics.refused.increment()
+            throw .refused(refusal)
+        }
+        metrics.admitted.increment()
         // The sequence is stored with the next receipt or at the end of the request, not here:
         // a header replayed after a crash could at most make the provider work one credit window
         // unpaid, and an fsync before every answer would cost every client time to first token.
@@ -100,7 +105,15 @@ public actor Gateway {
     /// (bounded) for a receipt when the credit window is used up. Throws when the client does not
     /// pay in time, or the request reached its signed maximum, or the deposit is spent.
     public func charge(_ channel: Hash256, _ usage: Usage, request: Usage, maxCost: UInt64) async throws(GatewayError) {
-        let deadline = ContinuousClock.now + configuration.paymentTimeout
+        let waitStart = ContinuousClock.now
+        let deadline = waitStart + configuration.paymentTimeout
+        var waited = false
+        defer {
+            if waited {
+                metrics.paymentWaits.increment()
+                metrics.paymentWait.record(ContinuousClock.now - waitStart)
+            }
+        }
         while !meter.mayServe(channel, more: usage, request: request, maxCost: maxCost) {
             guard let account = meter.accounts[channel] else { throw GatewayError(status: 402, code: "channel_unknown", message: "no such channel") }
             let next = account.price.cost(prompt: account.usage.promptTokens + usage.promptTokens,
@@ -114,6 +127,7 @@ public actor Gateway {
             if ContinuousClock.now >= deadline {
                 throw GatewayError(status: 402, code: "payment_timeout", message: "no receipt within \(configuration.paymentTimeout) at the end of the credit window")
             }
+            waited = true
             await waitForReceipt(on: channel, until: deadline)
         }
         meter.record(channel, usage)
@@ -160,6 +174,7 @@ public actor Gateway {
         switch meter.applying(receipt, signature: signature) {
         case .success(let account):
             try await persist(receipt.channel, account)
+            metrics.receipts.increment()
             // Other receipts may have landed meanwhile; a lower one is simply covered.
             _ = meter.accept(receipt, signature: signature)
             resumeWaiters(on: receipt.channel)

@@ -45,6 +45,9 @@ public struct GatewayServer: Sendable {
         let router = Router()
         let gateway = self.gateway, service = self.service, server = self
         router.get("/health") { _, _ in json(.object([("status", "ok")])) }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: gateway.metrics.text())))
+        }
         router.get("/v1/market/info") { _, _ in
             let configuration = gateway.configuration
             return json(.object([

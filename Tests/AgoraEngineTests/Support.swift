@@ -20,6 +20,16 @@ enum SmolLM2 {
     }()
     static let model: LlamaModel = try! LlamaModel(file: file)
     static let tokenizer: Tokenizer = try! Tokenizer(file: file)
+
+    /// The SmolLM2 vocabulary under another `tokenizer.ggml.pre`: isolates that pre-tokenizer's rules.
+    static func tokenizer(preTokenizer name: String) throws -> Tokenizer {
+        var writer = GGUFWriter()
+        for key in file.metadataKeys where key.hasPrefix("tokenizer.") {
+            writer.set(key, file.metadata[key]!)
+        }
+        writer.set("tokenizer.ggml.pre", .string(name))
+        return try Tokenizer(file: GGUFFile(file: MappedFile(copying: writer.serialized())))
+    }
 }
 
 /// A synthetic model loaded from memory.

@@ -28,13 +28,7 @@ struct TokenizerGoldenTests {
     /// The SmolLM2 vocabulary under other pre-tokenizers: isolates each pre-tokenizer's rules.
     @Test(arguments: ["gpt-2", "llama-bpe", "qwen2"])
     func preTokenizerMatchesLlamaCpp(pre: String) throws {
-        var writer = GGUFWriter()
-        for key in SmolLM2.file.metadataKeys where key.hasPrefix("tokenizer.") {
-            writer.set(key, SmolLM2.file.metadata[key]!)
-        }
-        writer.set("tokenizer.ggml.pre", .string(pre))
-        let file = try GGUFFile(file: MappedFile(copying: writer.serialized()))
-        let tokenizer = try Tokenizer(file: file)
+        let tokenizer = try SmolLM2.tokenizer(preTokenizer: pre)
         let corpus = try Fixtures.decode(Corpus.self, "tokenizer-pre-\(pre).json")
         let failures = try mismatches(tokenizer, corpus)
         #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(3))")

@@ -7,6 +7,7 @@ import AgoraPrimitives
 import AgoraTestSupport
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Testing
 
 /// The market end to end with the real model: a dev node, a model owner, providers and a bridge,
@@ -267,6 +268,61 @@ extension PaidInferenceTests {
 }
 
 extension PaidInferenceTests {
+    /// A client that never pays: the provider streams one credit window, says `payment_due`, waits
+    /// its payment timeout, and ends the answer with `payment_timeout` — having served no more than
+    /// the window is worth, and having counted the wait on its `/metrics`.
+    @Test func aClientThatWithholdsReceiptsGetsOneWindowThenPaymentTimeout() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let provider = try market.startProvider("patient", price: Self.cheap, extra: ["--payment-timeout", "2"])
+        let providerAccount = try market.providerAccount("patient")
+        let parameters = try await market.client.parameters()
+        // The withholder opens a channel as any client would, then signs a header and no receipt.
+        let key = SigningKey(deterministicLabel: "market-test/withholder")
+        _ = try await market.client.waitForConfirmation(try await market.client.faucet(key.account, amount: 2 * Amount.unitsPerCoin).id)
+        let height = try await market.client.status().height
+        let (open, _) = try await market.client.signAndSubmit(.channelOpen(provider: providerAccount, model: market.model, deposit: Amount.unitsPerCoin,
+                                                                            expiry: height + 10_000), key: key)
+        #expect(try await market.client.waitForConfirmation(open.id).status == .confirmed)
+        let channelID = Channel.id(chainID: parameters.chainID, client: key.account, provider: providerAccount, model: market.model)
+        let channel = try await market.client.channel(channelID)
+        var meter = ClientMeter(chainID: parameters.chainID, channel: channelID, openCounter: channel.openCounter, price: Self.cheap, deposit: channel.deposit)
+        let body = Array(#"{"model":"smollm2","prompt":"The history of the bicycle begins","max_tokens":96,"temperature":0}"#.utf8)
+        let (header, signature) = meter.header(body: body, maxCost: Amount.unitsPerCoin, key: key)
+        var request = HTTPClientRequest(url: provider.rootURL + "/v1/market/completions")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Agora-Request", value: Hex.encode(header.canonicalBytes))
+        request.headers.add(name: "Agora-Signature", value: signature.hex)
+        request.body = .bytes(ByteBuffer(bytes: body))
+
+        let start = ContinuousClock.now
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        #expect(response.status == .ok)
+        let stream = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        let elapsed = ContinuousClock.now - start
+        let events = stream.components(separatedBy: "\n\n").compactMap { line -> [String: Any]? in
+            guard line.hasPrefix("data: {") else { return nil }
+            return try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
+        }
+        let kinds = events.compactMap(\.keys.first)
+        let due = try #require(kinds.firstIndex(of: "payment_due"), "no payment_due in \(kinds)")
+        let failed = try #require(kinds.firstIndex(of: "error"), "no error in \(kinds)")
+        #expect(kinds[..<due].allSatisfy { $0 == "chunk" } && due < failed)
+        #expect((events[failed]["error"] as? [String: Any])?["code"] as? String == "payment_timeout")
+        #expect(elapsed >= .seconds(2), "the provider gave up before its payment timeout")
+        // What was served is within one credit window (16 completion tokens' worth), and fills it.
+        let usage = try #require((events.last?["done"] as? [String: Any])?["usage"] as? [String: Any])
+        let prompt = UInt64(try #require(usage["prompt_tokens"] as? Int)), completion = UInt64(try #require(usage["completion_tokens"] as? Int))
+        let window = Self.cheap.cost(prompt: 0, completion: 16)!
+        #expect(Self.cheap.cost(prompt: prompt, completion: completion)! <= window, "served beyond the window: \(usage)")
+        #expect(Self.cheap.cost(prompt: prompt, completion: completion + 2)! > window, "stopped well short of the window: \(usage)")
+        // The provider's metrics saw the one wait.
+        let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/metrics"), timeout: .seconds(10))
+        let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
+        #expect(text.contains("agora_gateway_payment_waits_total 1"), "\(text)")
+    }
+
     /// A provider that reports far more tokens than it delivered is paid only for what the bridge
     /// counted with the model's tokenizer.
     @Test func aProviderThatOverReportsUsageIsPaidOnlyWhatTheBridgeCounted() async throws {

@@ -9,6 +9,8 @@ public struct Tokenizer: Sendable {
     let specialTokens: [(text: String, id: Int32, isControl: Bool)]
     /// Token ids of the byte tokens <0x00>...<0xFF> (SentencePiece byte fallback).
     let byteTokens: [Int32?]
+    /// UTF-8 length of the longest special-token text matched even without `parseSpecial`.
+    let longestNonControlSpecialBytes: Int
 
     /// Longest input accepted, in bytes: bounds the work one call can cause.
     public static let maxInputBytes = 4 << 20
@@ -34,6 +36,7 @@ public struct Tokenizer: Sendable {
         }
         special.sort { $0.0.utf8.count != $1.0.utf8.count ? $0.0.utf8.count > $1.0.utf8.count : $0.1 < $1.1 }
         specialTokens = special
+        longestNonControlSpecialBytes = special.filter { !$0.2 }.map(\.0.utf8.count).max() ?? 0
         byteTokens = (0..<256).map { b in
             vocabulary.id(of: "<0x" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true) + ">")
         }
@@ -120,38 +123,67 @@ public struct Tokenizer: Sendable {
 
     private func encodeBytePair(_ text: String, into output: inout [Int32]) {
         let scalars = Array(text.unicodeScalars)
-        let ignoreMerges = preTokenizer == .llama3
-        for range in preTokenizer!.split(scalars) {
-            // The word in byte-level form: one printable scalar per byte, kept as UTF-8 with the
-            // start of each scalar, so pieces are byte slices looked up exactly.
-            var utf8: [UInt8] = []
-            var starts: [Int] = []
-            for s in scalars[range] {
-                for b in String(s).utf8 {
-                    starts.append(utf8.count)
-                    utf8.append(contentsOf: String(ByteLevel.byteToScalar[Int(b)]).utf8)
+        for range in preTokenizer!.split(scalars) { encodeWord(scalars[range], into: &output) }
+    }
+
+    /// Each word of `text` (pre-tokenizer words and special tokens, byte-pair vocabularies only)
+    /// as its end in Unicode scalars and its number of tokens, with `parseSpecial: false`.
+    func wordTokenCounts(_ text: String) throws(EncodeError) -> [(end: Int, tokens: Int)] {
+        guard text.utf8.count <= Self.maxInputBytes else {
+            throw .inputTooLong(bytes: text.utf8.count, limit: Self.maxInputBytes)
+        }
+        var words: [(end: Int, tokens: Int)] = []
+        var offset = 0
+        var scratch: [Int32] = []
+        for fragment in partition(text, parseSpecial: false) {
+            switch fragment {
+            case .token(let id):
+                offset += vocabulary.tokens[Int(id)].unicodeScalars.count
+                words.append((offset, 1))
+            case .text(let piece):
+                let scalars = Array(piece.unicodeScalars)
+                for range in preTokenizer!.split(scalars) {
+                    scratch.removeAll(keepingCapacity: true)
+                    encodeWord(scalars[range], into: &scratch)
+                    words.append((offset + range.upperBound, scratch.count))
                 }
+                offset += scalars.count
             }
-            starts.append(utf8.count)
-            if ignoreMerges, let id = vocabulary.id(ofUTF8: utf8[...]) {
+        }
+        return words
+    }
+
+    /// Byte-pair merges within one pre-tokenizer word.
+    private func encodeWord(_ word: ArraySlice<Unicode.Scalar>, into output: inout [Int32]) {
+        // The word in byte-level form: one printable scalar per byte, kept as UTF-8 with the
+        // start of each scalar, so pieces are byte slices looked up exactly.
+        var utf8: [UInt8] = []
+        var starts: [Int] = []
+        for s in word {
+            for b in String(s).utf8 {
+                starts.append(utf8.count)
+                utf8.append(contentsOf: String(ByteLevel.byteToScalar[Int(b)]).utf8)
+            }
+        }
+        starts.append(utf8.count)
+        if preTokenizer == .llama3, let id = vocabulary.id(ofUTF8: utf8[...]) {
+            output.append(id)
+            return
+        }
+        var merger = SymbolMerger(symbolLengths: [Int](repeating: 1, count: starts.count - 1))
+        merger.run { start, leftLength, rightLength in
+            let left = utf8[starts[start]..<starts[start + leftLength]]
+            let right = utf8[starts[start + leftLength]..<starts[start + leftLength + rightLength]]
+            return vocabulary.mergeRanks[ExactText(left + [0x20] + right)].map(Double.init)
+        }
+        for symbol in merger.symbols {
+            let piece = utf8[starts[symbol.start]..<starts[symbol.start + symbol.length]]
+            if let id = vocabulary.id(ofUTF8: piece) {
                 output.append(id)
-                continue
-            }
-            var merger = SymbolMerger(symbolLengths: [Int](repeating: 1, count: starts.count - 1))
-            merger.run { start, leftLength, rightLength in
-                let left = utf8[starts[start]..<starts[start + leftLength]]
-                let right = utf8[starts[start + leftLength]..<starts[start + leftLength + rightLength]]
-                return vocabulary.mergeRanks[ExactText(left + [0x20] + right)].map(Double.init)
-            }
-            for symbol in merger.symbols {
-                let piece = utf8[starts[symbol.start]..<starts[symbol.start + symbol.length]]
-                if let id = vocabulary.id(ofUTF8: piece) {
-                    output.append(id)
-                } else {
-                    // A piece with no token: fall back to its single characters, as llama.cpp does.
-                    for i in symbol.start..<(symbol.start + symbol.length) {
-                        if let id = vocabulary.id(ofUTF8: utf8[starts[i]..<starts[i + 1]]) { output.append(id) }
-                    }
+            } else {
+                // A piece with no token: fall back to its single characters, as llama.cpp does.
+                for i in symbol.start..<(symbol.start + symbol.length) {
+                    if let id = vocabulary.id(ofUTF8: utf8[starts[i]..<starts[i + 1]]) { output.append(id) }
                 }
             }
         }
