@@ -168,6 +168,18 @@ public struct ProviderMeter: Sendable {
         return .success(account)
     }
 
+    /// Counts as credit a receipt that `applying` accepted (and the gateway has since stored),
+    /// without checking its signature again; a receipt overtaken meanwhile by a higher one, or by
+    /// a new opening, changes nothing.
+    public mutating func credit(checked receipt: Receipt, signature: Signature) {
+        guard var account = accounts[receipt.channel], receipt.openCounter == account.openCounter,
+              receipt.cumulativeAmount > account.receipted else { return }
+        account.receipted = receipt.cumulativeAmount
+        account.receipt = receipt
+        account.receiptSignature = signature
+        accounts[receipt.channel] = account
+    }
+
     /// Accepts a client's cumulative receipt for the channel's current opening; returns the new
     /// receipted amount.
     public mutating func accept(_ receipt: Receipt, signature: Signature) -> Result<UInt64, MeterRefusal> {

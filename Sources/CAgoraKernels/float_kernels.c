@@ -244,6 +244,53 @@ AVX2 void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float 
     }
 }
 
+// FloatKernels.maxFinite: the largest finite x[i] (max is exact in any order), -inf if none; + 0
+// makes a zero result +0 whichever zero won.
+AVX2 float agora_max_finite(const float *x, long n) {
+    const __m256 infinity = _mm256_set1_ps(__builtin_inff()), lowest = _mm256_set1_ps(-__builtin_inff());
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 best = lowest;
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 finite = _mm256_cmp_ps(_mm256_and_ps(v, abs_mask), infinity, _CMP_LT_OQ);  // false for NaN and +-inf
+        best = _mm256_max_ps(best, _mm256_blendv_ps(lowest, v, finite));
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, best);
+    float top = -__builtin_inff();
+    for (int k = 0; k < 8; k++) top = lanes[k] > top ? lanes[k] : top;
+    for (; i < n; i++) top = (__builtin_isfinite(x[i]) && x[i] > top) ? x[i] : top;
+    return top + 0.0f;
+}
+
+// FloatKernels.samplingWeights: w[i] = exp((x[i] - top) / temperature) for finite x[i], else 0;
+// returns the sum of w in index order (one addition at a time, as the Swift loop).
+AVX2 static inline __m256 sampling_weight8(__m256 v, __m256 top, __m256 temperature) {
+    const __m256 infinity = _mm256_set1_ps(__builtin_inff());
+    __m256 finite = _mm256_cmp_ps(_mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF))), infinity, _CMP_LT_OQ);
+    __m256 e = exp8(_mm256_div_ps(_mm256_sub_ps(v, top), temperature));
+    return _mm256_blendv_ps(_mm256_setzero_ps(), e, finite);
+}
+
+AVX2 float agora_sampling_weights(const float *x, long n, float top, float temperature, float *w) {
+    const __m256 t = _mm256_set1_ps(top), temp = _mm256_set1_ps(temperature);
+    float total = 0;
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_ps(w + i, sampling_weight8(_mm256_loadu_ps(x + i), t, temp));
+        for (int k = 0; k < 8; k++) total = total + w[i + k];
+    }
+    if (i < n) {
+        float tail[8] = {0};
+        memcpy(tail, x + i, (size_t)(n - i) * sizeof(float));
+        _mm256_storeu_ps(tail, sampling_weight8(_mm256_loadu_ps(tail), t, temp));
+        memcpy(w + i, tail, (size_t)(n - i) * sizeof(float));
+        for (; i < n; i++) total = total + w[i];
+    }
+    return total;
+}
+
 #else
 
 void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
@@ -259,6 +306,10 @@ void agora_silu_mul(float *gate, const float *up, long n) { (void)gate; (void)up
 void agora_round_to_half(const float *x, float *out, long n) { (void)x; (void)out; (void)n; }
 void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float *d_out, float *dsum_out, int32_t *sum_out) {
     (void)x; (void)blocks; (void)q; (void)d_out; (void)dsum_out; (void)sum_out;
+}
+float agora_max_finite(const float *x, long n) { (void)x; (void)n; return 0; }
+float agora_sampling_weights(const float *x, long n, float top, float temperature, float *w) {
+    (void)x; (void)n; (void)top; (void)temperature; (void)w; return 0;
 }
 
 #endif

@@ -166,6 +166,37 @@ struct FloatKernelTests {
         #expect(bits(tailFast) == bits(tailReference))
     }
 
+    /// The sampler's kernels: maximum over finite logits and the weights with their index-order
+    /// sum, on logits with infinities, NaNs and both zeros, at lengths with and without a tail.
+    @Test func samplingKernelsMatchTheirDefinitions() {
+        var random = RandomGenerator(seed: 31)
+        for count in [1, 7, 8, 13, 49_152, 49_155] {
+            for temperature: Float in [0.05, 0.8, 1, 7.5] {
+                var logits = (0..<count).map { _ in (random.nextUnitFloat() * 2 - 1) * 30 }
+                for (i, special) in [-Float.infinity, .infinity, .nan, -0.0, 0.0, 95, -120].enumerated() where i * 3 < count {
+                    logits[(i * 7_919) % count] = special
+                }
+                let tops = [KernelPath.fast, .reference].map { FloatKernels.maxFinite(logits, count: count, path: $0) }
+                #expect(tops[0].bitPattern == tops[1].bitPattern, "count \(count)")
+                var results: [[UInt32]] = []
+                for path in [KernelPath.fast, .reference] {
+                    var weights = [Float](repeating: -1, count: count)
+                    let total = FloatKernels.samplingWeights(logits, count: count, top: tops[1], temperature: temperature, into: &weights, path: path)
+                    results.append(bits(weights + [total]))
+                }
+                #expect(results[0] == results[1], "count \(count), temperature \(temperature)")
+            }
+        }
+        // Nothing finite: -infinity, and no zero of either sign ever wins by the order of comparison.
+        let none: [Float] = [.nan, .infinity, -.infinity]
+        #expect(FloatKernels.maxFinite(none, count: 3, path: .fast) == -.infinity)
+        for zeros: [Float] in [[-0.0, 0.0, -1], [0.0, -0.0, -1], Array(repeating: -0.0, count: 9) + [0.0]] {
+            for path in [KernelPath.fast, .reference] {
+                #expect(FloatKernels.maxFinite(zeros, count: zeros.count, path: path).bitPattern == Float(0).bitPattern)
+            }
+        }
+    }
+
     @Test func halfRoundingMatchesItsDefinition() {
         let x = Self.sweep(stride: 4_099)
         var fast = [Float](repeating: 0, count: x.count), reference = fast

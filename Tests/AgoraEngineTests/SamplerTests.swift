@@ -38,6 +38,30 @@ struct SamplerTests {
         #expect(Set(sample(logits, { $0.temperature = 1; $0.minP = 0.5 }, draws: 200)).isSubset(of: [1, 2, 5]))
     }
 
+    /// The vector kernels choose exactly the tokens of the scalar definitions, filtered or not, on
+    /// a vocabulary-sized distribution.
+    @Test func fastAndReferenceSamplersDrawTheSameTokens() {
+        var random = RandomGenerator(seed: 77)
+        let logits = (0..<49_152).map { i in i % 4_001 == 0 ? -Float.infinity : (random.nextUnitFloat() * 2 - 1) * 12 }
+        let settings: [(inout SamplingParameters) -> Void] = [
+            { $0.temperature = 0.8 }, { $0.temperature = 0.8; $0.topP = 0.9 }, { $0.temperature = 1.3; $0.topK = 40 },
+            { $0.temperature = 0.7; $0.minP = 0.05 }, { $0.temperature = 1; $0.topK = 100; $0.topP = 0.95; $0.minP = 0.01 },
+            { $0.temperature = 0.9; $0.repetitionPenalty = 1.2; $0.logitBias = [7: 3] },
+        ]
+        for (index, configure) in settings.enumerated() {
+            var p = SamplingParameters()
+            configure(&p)
+            p.seed = UInt64(index)
+            var fast = Sampler(parameters: p), reference = Sampler(parameters: p)
+            reference.path = .reference
+            let history: [Int32] = [7, 9, 7, 12]
+            let a = (0..<40).map { _ in logits.withUnsafeBufferPointer { fast.sample($0, history: history) } }
+            let b = (0..<40).map { _ in logits.withUnsafeBufferPointer { reference.sample($0, history: history) } }
+            #expect(a == b, "setting \(index)")
+            #expect(Set(a).count > 1, "setting \(index) drew one token only")
+        }
+    }
+
     @Test func biasAndPenaltiesMoveTheChoice() {
         #expect(sample(logits, { $0.logitBias = [3: 10] }) == [3])
         #expect(sample(logits, { $0.logitBias = [1: -100] }) == [5])

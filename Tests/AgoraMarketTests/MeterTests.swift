@@ -62,6 +62,27 @@ import Testing
         #expect(bridge.receipt(transcript: .zero, key: client) == nil)
     }
 
+    /// The gateway checks a receipt, stores it, then credits it without a second signature check:
+    /// crediting then never lowers what a higher receipt, credited meanwhile, brought.
+    @Test func aCheckedReceiptIsCreditedButNeverLowersTheCredit() throws {
+        var (gateway, bridge) = meters()
+        let body = Array("{}".utf8)
+        let (header, signature) = bridge.header(body: body, maxCost: 500, key: client)
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == nil)
+        bridge.count(Usage(promptTokens: 4))
+        let first = bridge.receipt(transcript: .zero, key: client)
+        bridge.count(Usage(completionTokens: 6))
+        let second = bridge.receipt(transcript: .zero, key: client)
+        let (low, lowSignature) = try #require(first), (high, highSignature) = try #require(second)
+        // Both checked before either is credited (two receipts in flight).
+        #expect((try? gateway.applying(low, signature: lowSignature).get())?.receipted == 4)
+        #expect((try? gateway.applying(high, signature: highSignature).get())?.receipted == 16)
+        gateway.credit(checked: high, signature: highSignature)
+        gateway.credit(checked: low, signature: lowSignature)
+        #expect(gateway.accounts[channelID]?.receipted == 16)
+        #expect(gateway.accounts[channelID]?.receipt == high)
+    }
+
     @Test func everyReplayVectorIsRefused() {
         var (gateway, bridge) = meters()
         let body = Array("b".utf8)

@@ -64,6 +64,7 @@ def main():
     a.add_argument("--client-cpus", default="1", help="CPUs of the bridge, node and load generator (separate placement)")
     a.add_argument("--threads", type=int, help="engine threads (default: the provider CPUs, or all CPUs when shared)")
     a.add_argument("--slots", type=int, default=4)
+    a.add_argument("--credit-window", type=int, help="the provider's credit window in tokens (default: the provider's own, 64)")
     a.add_argument("--seconds", type=float, default=8, help="length of one measured phase")
     a.add_argument("--rounds", type=int, default=5, help="serve/bridge phase pairs per client count")
     a.add_argument("--max-tokens", type=int, default=128)
@@ -108,7 +109,8 @@ def main():
         run([agora, "wallet", "register-model", "--file", model, "--name", "smollm2", "--owner-fee", "500"] + wallet)
         names["provider"] = start(on(provider_cpus, [agora, "provider", "-m", model, "--node", node, "--data-dir", f"{data}/provider",
                                    "--port", "18092", "--price-in", "0.05", "--price-out", "0.1", "--faucet",
-                                   "--threads", str(args.threads), "--parallel", str(args.slots), "--credit-window", "32"]), None)
+                                   "--threads", str(args.threads), "--parallel", str(args.slots)]
+                                  + (["--credit-window", str(args.credit_window)] if args.credit_window else [])), None)
         time.sleep(1)
         # The provider is ready once it is registered; the bridge finds it on chain.
         deadline = time.time() + 300
@@ -136,7 +138,8 @@ def main():
         shutil.rmtree(data, ignore_errors=True)
     median = statistics.median
     placement = f"separate (provider CPUs {args.provider_cpus}, client CPUs {args.client_cpus})" if separate else "shared"
-    print(f"placement={placement} threads={args.threads} slots={args.slots} max_tokens={args.max_tokens} rounds={args.rounds} x {args.seconds:g} s per path")
+    window = args.credit_window or "64 (default)"
+    print(f"placement={placement} credit_window={window} threads={args.threads} slots={args.slots} max_tokens={args.max_tokens} rounds={args.rounds} x {args.seconds:g} s per path")
     print("| clients | serve tok/s | bridge tok/s | ratio (median, range) | serve TTFT ms | bridge TTFT ms | added ms |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for n in clients:

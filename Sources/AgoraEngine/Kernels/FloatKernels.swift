@@ -50,6 +50,28 @@ public enum FloatKernels {
         for i in 0..<count { gate[i] = DeterministicMath.silu(gate[i]) * up[i] }
     }
 
+    /// The largest finite x[i], -infinity if there is none (a zero comes out as +0, whichever
+    /// zero came first: the vector kernel compares in another order).
+    public static func maxFinite(_ x: UnsafePointer<Float>, count: Int, path: KernelPath) -> Float {
+        if path.usesSIMD { return agora_max_finite(x, count) }
+        var top = -Float.infinity
+        for i in 0..<count where x[i].isFinite && x[i] > top { top = x[i] }
+        return top + 0
+    }
+
+    /// The sampler's weights: w[i] = exp((x[i] - top) / temperature) for finite x[i], 0 for the
+    /// others. Returns their sum, added one at a time in index order.
+    public static func samplingWeights(_ x: UnsafePointer<Float>, count: Int, top: Float, temperature: Float,
+                                       into w: UnsafeMutablePointer<Float>, path: KernelPath) -> Float {
+        if path.usesSIMD { return agora_sampling_weights(x, count, top, temperature, w) }
+        var total: Float = 0
+        for i in 0..<count {
+            w[i] = x[i].isFinite ? DeterministicMath.exp((x[i] - top) / temperature) : 0
+            total = total + w[i]
+        }
+        return total
+    }
+
     /// out[i] = x[i] rounded to the nearest F16 value, ties to even (kept as a Float).
     @inline(__always)
     public static func roundToHalf(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int, path: KernelPath) {

@@ -75,6 +75,10 @@ void agora_attend_group(const float *queries, int heads, const float *keys, cons
 void agora_silu_mul(float *gate, const float *up, long n);
 // out[i] = floatFromHalf(halfFromFloat(x[i])): round to the nearest F16, ties to even.
 void agora_round_to_half(const float *x, float *out, long n);
+// The largest finite x[i] (-infinity if none; a zero as +0).
+float agora_max_finite(const float *x, long n);
+// w[i] = exp((x[i] - top) / temperature) for finite x[i], else 0; returns their sum in index order.
+float agora_sampling_weights(const float *x, long n, float top, float temperature, float *w);
 // QuantizedActivations.quantize32 for `blocks` blocks of 32 floats.
 void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float *d_out, float *dsum_out, int32_t *sum_out);
 
