@@ -35,23 +35,26 @@ AVX2 static inline __m256 exp8(__m256 x) {
     return _mm256_blendv_ps(result, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
-// FloatKernels.dot: element i in lane i % 16 (two vectors of eight), then 16 -> 8 -> 4 -> 2 -> 1.
-AVX2 static inline float dot16(const float *x, const float *y, int n) {
+// Eight cached F16 values widened to floats (exact: every half is a float).
+AVX2 static inline __m256 load_half8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+// FloatKernels.dot of floats with cached F16 values: element i in lane i % 16 (two vectors of eight), then 16 -> 8 -> 4 -> 2 -> 1.
+AVX2 static inline float dot16(const float *x, const uint16_t *y, int n) {
     __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
     int i = 0;
     for (; i + 16 <= n; i += 16) {
-        lo = _mm256_add_ps(lo, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-        hi = _mm256_add_ps(hi, _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8)));
+        lo = _mm256_add_ps(lo, _mm256_mul_ps(_mm256_loadu_ps(x + i), load_half8(y + i)));
+        hi = _mm256_add_ps(hi, _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), load_half8(y + i + 8)));
     }
     __m256 a = _mm256_add_ps(lo, hi);
     __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
     float acc = _mm_cvtss_f32(c) + _mm_cvtss_f32(_mm_shuffle_ps(c, c, 1));
-    for (; i < n; i++) acc = acc + x[i] * y[i];
+    for (; i < n; i++) acc = acc + x[i] * _cvtsh_ss(y[i]);
     return acc;
 }
 
-AVX2 void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
+AVX2 void agora_attend_head(const float *query, const uint16_t *keys, const uint16_t *values, long stride, int count,
                             int head_dim, float scale, float *scores, float *out) {
     float max_score = -__builtin_inff();
     for (int p = 0; p < count; p++) {
@@ -78,8 +81,8 @@ AVX2 void agora_attend_head(const float *query, const float *keys, const float *
         for (int c = 0; c < 8; c++) acc[c] = _mm256_setzero_ps();
         for (p = 0; p < count; p++) {
             const __m256 w = _mm256_set1_ps(scores[p]);
-            const float *v = values + p * stride;
-            for (int c = 0; c < 8; c++) acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(w, _mm256_loadu_ps(v + 8 * c)));
+            const uint16_t *v = values + p * stride;
+            for (int c = 0; c < 8; c++) acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(w, load_half8(v + 8 * c)));
         }
         for (int c = 0; c < 8; c++) _mm256_storeu_ps(out + 8 * c, acc[c]);
         return;
@@ -87,12 +90,12 @@ AVX2 void agora_attend_head(const float *query, const float *keys, const float *
     int i = 0;
     for (; i + 8 <= head_dim; i += 8) {
         __m256 acc = _mm256_setzero_ps();
-        for (p = 0; p < count; p++) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(scores[p]), _mm256_loadu_ps(values + p * stride + i)));
+        for (p = 0; p < count; p++) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(scores[p]), load_half8(values + p * stride + i)));
         _mm256_storeu_ps(out + i, acc);
     }
     for (; i < head_dim; i++) {
         float acc = 0;
-        for (p = 0; p < count; p++) acc = acc + scores[p] * values[p * stride + i];
+        for (p = 0; p < count; p++) acc = acc + scores[p] * _cvtsh_ss(values[p * stride + i]);
         out[i] = acc;
     }
 }
@@ -101,14 +104,14 @@ AVX2 void agora_attend_head(const float *query, const float *keys, const float *
 // heads, a quarter row (16 floats) at a time so that the accumulators stay in registers. Per head
 // and element, the same additions in position order as agora_attend_head.
 #define ATTEND_VALUES64(HEADS)                                                                         \
-    AVX2 static void attend_values64_##HEADS(const float *weights, long weight_stride, const float *values, \
+    AVX2 static void attend_values64_##HEADS(const float *weights, long weight_stride, const uint16_t *values, \
                                               long stride, int count, float *out) {                  \
         for (int c = 0; c < 64; c += 16) {                                                             \
             __m256 lo[HEADS], hi[HEADS];                                                               \
             for (int h = 0; h < HEADS; h++) { lo[h] = _mm256_setzero_ps(); hi[h] = _mm256_setzero_ps(); } \
             for (int p = 0; p < count; p++) {                                                          \
-                const __m256 v0 = _mm256_loadu_ps(values + p * stride + c);                            \
-                const __m256 v1 = _mm256_loadu_ps(values + p * stride + c + 8);                        \
+                const __m256 v0 = load_half8(values + p * stride + c);                                 \
+                const __m256 v1 = load_half8(values + p * stride + c + 8);                             \
                 for (int h = 0; h < HEADS; h++) {                                                      \
                     const __m256 w = _mm256_set1_ps(weights[h * weight_stride + p]);                   \
                     lo[h] = _mm256_add_ps(lo[h], _mm256_mul_ps(w, v0));                                \
@@ -125,7 +128,7 @@ ATTEND_VALUES64(2)
 ATTEND_VALUES64(3)
 ATTEND_VALUES64(4)
 
-AVX2 void agora_attend_group(const float *queries, int heads, const float *keys, const float *values, long stride,
+AVX2 void agora_attend_group(const float *queries, int heads, const uint16_t *keys, const uint16_t *values, long stride,
                              int count, int head_dim, float scale, float *scores, long score_stride, float *out) {
     if (head_dim != 64 || heads < 2 || heads > 4) {
         for (int h = 0; h < heads; h++)
@@ -136,7 +139,7 @@ AVX2 void agora_attend_group(const float *queries, int heads, const float *keys,
     // Scores: each key row read once for all heads.
     float max_score[4] = {-__builtin_inff(), -__builtin_inff(), -__builtin_inff(), -__builtin_inff()};
     for (int p = 0; p < count; p++) {
-        const float *key = keys + p * stride;
+        const uint16_t *key = keys + p * stride;
         for (int h = 0; h < heads; h++) {
             float s = dot16(queries + h * 64, key, 64) * scale;
             scores[h * score_stride + p] = s;
@@ -199,6 +202,41 @@ AVX2 void agora_round_to_half(const float *x, float *out, long n) {
         memcpy(tail, x + i, (size_t)(n - i) * sizeof(float));
         _mm256_storeu_ps(tail, round_half8(_mm256_loadu_ps(tail)));
         memcpy(out + i, tail, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+// halfFromFloat for the KV cache: F16C rounds to nearest even like the Swift conversion; NaNs
+// become the Swift result, sign | 0x7E00.
+AVX2 void agora_store_half(const float *x, uint16_t *out, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m128i h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m256 unordered = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+        if (!_mm256_testz_ps(unordered, unordered)) {
+            uint16_t lanes[8];
+            float values[8];
+            _mm_storeu_si128((__m128i *)lanes, h);
+            _mm256_storeu_ps(values, v);
+            for (int k = 0; k < 8; k++)
+                if (values[k] != values[k]) {
+                    uint32_t bits;
+                    memcpy(&bits, &values[k], 4);
+                    lanes[k] = (uint16_t)(((bits >> 16) & 0x8000) | 0x7E00);
+                }
+            h = _mm_loadu_si128((const __m128i *)lanes);
+        }
+        _mm_storeu_si128((__m128i *)(out + i), h);
+    }
+    for (; i < n; i++) {
+        float v = x[i];
+        if (v != v) {
+            uint32_t bits;
+            memcpy(&bits, &v, 4);
+            out[i] = (uint16_t)(((bits >> 16) & 0x8000) | 0x7E00);
+        } else {
+            out[i] = _cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        }
     }
 }
 
@@ -293,17 +331,18 @@ AVX2 float agora_sampling_weights(const float *x, long n, float top, float tempe
 
 #else
 
-void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
+void agora_attend_head(const float *query, const uint16_t *keys, const uint16_t *values, long stride, int count,
                        int head_dim, float scale, float *scores, float *out) {
     (void)query; (void)keys; (void)values; (void)stride; (void)count; (void)head_dim; (void)scale; (void)scores; (void)out;
 }
-void agora_attend_group(const float *queries, int heads, const float *keys, const float *values, long stride,
+void agora_attend_group(const float *queries, int heads, const uint16_t *keys, const uint16_t *values, long stride,
                         int count, int head_dim, float scale, float *scores, long score_stride, float *out) {
     (void)queries; (void)heads; (void)keys; (void)values; (void)stride; (void)count; (void)head_dim; (void)scale;
     (void)scores; (void)score_stride; (void)out;
 }
 void agora_silu_mul(float *gate, const float *up, long n) { (void)gate; (void)up; (void)n; }
 void agora_round_to_half(const float *x, float *out, long n) { (void)x; (void)out; (void)n; }
+void agora_store_half(const float *x, uint16_t *out, long n) { (void)x; (void)out; (void)n; }
 void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float *d_out, float *dsum_out, int32_t *sum_out) {
     (void)x; (void)blocks; (void)q; (void)d_out; (void)dsum_out; (void)sum_out;
 }

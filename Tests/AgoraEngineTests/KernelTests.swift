@@ -197,6 +197,19 @@ struct FloatKernelTests {
         }
     }
 
+    /// The KV cache's F16 stores: every float class (subnormals, overflow to infinity, NaNs of
+    /// both signs), with a tail, against halfFromFloat.
+    @Test func halfStoresMatchTheirDefinition() {
+        var x = Self.sweep(stride: 4_099)
+        x += [.nan, -.nan, Float(bitPattern: 0x7FA0_0001), 65_519, 65_520, -65_520, 5.96e-8, 2.9e-8, -0.0]
+        for count in [x.count, x.count - 5] {
+            var fast = [UInt16](repeating: 1, count: count), reference = fast
+            FloatKernels.storeHalf(x, into: &fast, count: count, path: .fast)
+            FloatKernels.storeHalf(x, into: &reference, count: count, path: .reference)
+            #expect(fast == reference)
+        }
+    }
+
     @Test func halfRoundingMatchesItsDefinition() {
         let x = Self.sweep(stride: 4_099)
         var fast = [Float](repeating: 0, count: x.count), reference = fast
@@ -210,8 +223,8 @@ struct FloatKernelTests {
         for (count, hd, magnitude) in [(1, 64, Float(1)), (3, 64, 1), (8, 64, 4), (9, 20, 1), (17, 8, 30), (100, 64, 1), (300, 64, 60)] {
             let stride = hd * 3 + 5  // keys/values of one head inside wider rows
             let query = (0..<hd).map { _ in (random.nextUnitFloat() * 2 - 1) * magnitude }
-            let keys = (0..<(count * stride)).map { _ in (random.nextUnitFloat() * 2 - 1) * magnitude }
-            let values = (0..<(count * stride)).map { _ in random.nextUnitFloat() * 2 - 1 }
+            let keys = (0..<(count * stride)).map { _ in halfFromFloat((random.nextUnitFloat() * 2 - 1) * magnitude) }
+            let values = (0..<(count * stride)).map { _ in halfFromFloat(random.nextUnitFloat() * 2 - 1) }
             var results: [[UInt32]] = []
             for path in [KernelPath.fast, .reference] {
                 var scores = [Float](repeating: 0, count: count), out = [Float](repeating: 0, count: hd)
@@ -228,8 +241,8 @@ struct FloatKernelTests {
         for (heads, count, hd) in [(3, 1, 64), (3, 37, 64), (2, 9, 64), (4, 130, 64), (3, 5, 20), (5, 12, 64), (1, 7, 64)] {
             let stride = hd * 3 + 5, scoreStride = count + 3
             let queries = (0..<(heads * hd)).map { _ in random.nextUnitFloat() * 2 - 1 }
-            let keys = (0..<(count * stride)).map { _ in random.nextUnitFloat() * 2 - 1 }
-            let values = (0..<(count * stride)).map { _ in random.nextUnitFloat() * 2 - 1 }
+            let keys = (0..<(count * stride)).map { _ in halfFromFloat(random.nextUnitFloat() * 2 - 1) }
+            let values = (0..<(count * stride)).map { _ in halfFromFloat(random.nextUnitFloat() * 2 - 1) }
             var grouped: [UInt32] = [], single: [UInt32] = []
             for path in [KernelPath.fast, .reference] {
                 var scores = [Float](repeating: 0, count: heads * scoreStride), out = [Float](repeating: 0, count: heads * hd)

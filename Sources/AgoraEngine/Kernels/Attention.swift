@@ -5,10 +5,10 @@ public enum Attention {
     /// scores[p] = query . key[p] * scale; softmax over p with DeterministicMath.exp (maximum
     /// subtracted, sum in position order, then each divided by the sum); out = sum over p of
     /// score * value[p], in position order. `scores` ends holding the softmax weights. Keys and
-    /// values sit `stride` floats apart, one per position. `agora_attend_head` (AVX2) repeats these
-    /// operations lane by lane.
+    /// values are F16, `stride` halves apart, one per position, widened exactly as they are read.
+    /// `agora_attend_head` (AVX2) repeats these operations lane by lane.
     public static func attendHead(
-        _ query: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>, stride: Int,
+        _ query: UnsafePointer<Float>, _ keys: UnsafePointer<UInt16>, _ values: UnsafePointer<UInt16>, stride: Int,
         count: Int, headDimension hd: Int, scale: Float, scores: UnsafeMutablePointer<Float>,
         out: UnsafeMutablePointer<Float>, path: KernelPath
     ) {
@@ -16,10 +16,13 @@ public enum Attention {
             return agora_attend_head(query, keys, values, stride, Int32(count), Int32(hd), scale, scores, out)
         }
         var maxScore = -Float.infinity
-        for p in 0..<count {
-            let s = FloatKernels.dotReference(query, keys + p * stride, hd) * scale
-            scores[p] = s
-            maxScore = max(maxScore, s)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: hd) { key in
+            for p in 0..<count {
+                for i in 0..<hd { key[i] = floatFromHalf(keys[p * stride + i]) }
+                let s = FloatKernels.dotReference(query, key.baseAddress!, hd) * scale
+                scores[p] = s
+                maxScore = max(maxScore, s)
+            }
         }
         var sum: Float = 0
         for p in 0..<count {
@@ -31,7 +34,7 @@ public enum Attention {
         out.update(repeating: 0, count: hd)
         for p in 0..<count {
             let value = values + p * stride
-            for i in 0..<hd { out[i] = out[i] + scores[p] * value[i] }
+            for i in 0..<hd { out[i] = out[i] + scores[p] * floatFromHalf(value[i]) }
         }
     }
 
@@ -40,7 +43,7 @@ public enum Attention {
     /// scoreStride`, output at `out + h * headDimension`). The SIMD path reads the cache once for
     /// the whole group rather than once per head (one head: `attendHead` itself).
     public static func attendGroup(
-        _ queries: UnsafePointer<Float>, heads: Int, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>, stride: Int,
+        _ queries: UnsafePointer<Float>, heads: Int, _ keys: UnsafePointer<UInt16>, _ values: UnsafePointer<UInt16>, stride: Int,
         count: Int, headDimension hd: Int, scale: Float, scores: UnsafeMutablePointer<Float>, scoreStride: Int,
         out: UnsafeMutablePointer<Float>, path: KernelPath
     ) {

@@ -50,6 +50,13 @@ public enum FloatKernels {
         for i in 0..<count { gate[i] = DeterministicMath.silu(gate[i]) * up[i] }
     }
 
+    /// out[i] = halfFromFloat(x[i]): the KV cache's F16 storage.
+    @inline(__always)
+    public static func storeHalf(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<UInt16>, count: Int, path: KernelPath) {
+        if path.usesSIMD { return agora_store_half(x, out, count) }
+        for i in 0..<count { out[i] = halfFromFloat(x[i]) }
+    }
+
     /// The largest finite x[i], -infinity if there is none (a zero comes out as +0, whichever
     /// zero came first: the vector kernel compares in another order).
     public static func maxFinite(_ x: UnsafePointer<Float>, count: Int, path: KernelPath) -> Float {

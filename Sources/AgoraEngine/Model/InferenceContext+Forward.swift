@@ -46,8 +46,8 @@ extension InferenceContext {
                 rope(k + t * c.kvDimension, heads: c.kvHeadCount, entry: t)
                 let cache = batch[t].cache
                 // Keys and values are rounded to F16 as they are stored (llama.cpp's cache type).
-                FloatKernels.roundToHalf(k + t * c.kvDimension, into: cache.key(layer: l, position: positions[t]), count: c.kvDimension, path: path)
-                FloatKernels.roundToHalf(v + t * c.kvDimension, into: cache.value(layer: l, position: positions[t]), count: c.kvDimension, path: path)
+                FloatKernels.storeHalf(k + t * c.kvDimension, into: cache.key(layer: l, position: positions[t]), count: c.kvDimension, path: path)
+                FloatKernels.storeHalf(v + t * c.kvDimension, into: cache.value(layer: l, position: positions[t]), count: c.kvDimension, path: path)
             }
             attend(batch, layer: l)                           // -> attention (n, qDim)
             matmul(layer.output, attention, rows: n, out: projected)  // W (qDim -> d) -> (n, d)
@@ -186,7 +186,7 @@ extension InferenceContext {
         let itemsPerEntry = heads / headsPerItem
         // Each entry's cache base pointers and length, read here: the threads below touch only raw
         // memory and integers, no Swift objects.
-        withUnsafeTemporaryAllocation(of: (keys: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int).self,
+        withUnsafeTemporaryAllocation(of: (keys: UnsafePointer<UInt16>, values: UnsafePointer<UInt16>, count: Int).self,
                                       capacity: n) { entries in
             for t in 0..<n {
                 let cache = batch[t].cache

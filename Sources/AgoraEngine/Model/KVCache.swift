@@ -1,13 +1,13 @@
 /// Keys and values of one sequence, for every layer and every position up to `capacity`.
-/// Layout: (layer, position, kvDim) for keys and for values. The forward step rounds values to F16
-/// precision as it stores them (llama.cpp's default cache type, so attention numerics track it);
-/// they are kept widened so attention reads floats directly.
+/// Layout: (layer, position, kvDim) for keys and for values, stored as F16 (llama.cpp's default
+/// cache type, so attention numerics track it): half the bytes attention reads, which at a few
+/// hundred positions and several sequences is as much memory traffic as the weights.
 public final class KVCache: @unchecked Sendable {
     public let capacity: Int
     let layers: Int
     let kvDimension: Int
-    let keys: UnsafeMutablePointer<Float>
-    let values: UnsafeMutablePointer<Float>
+    let keys: UnsafeMutablePointer<UInt16>
+    let values: UnsafeMutablePointer<UInt16>
     /// Positions filled so far (the next token goes at `length`).
     public internal(set) var length: Int = 0
 
@@ -31,14 +31,14 @@ public final class KVCache: @unchecked Sendable {
     }
 
     @inline(__always)
-    func key(layer: Int, position: Int) -> UnsafeMutablePointer<Float> {
+    func key(layer: Int, position: Int) -> UnsafeMutablePointer<UInt16> {
         keys + (layer * capacity + position) * kvDimension
     }
 
     @inline(__always)
-    func value(layer: Int, position: Int) -> UnsafeMutablePointer<Float> {
+    func value(layer: Int, position: Int) -> UnsafeMutablePointer<UInt16> {
         values + (layer * capacity + position) * kvDimension
     }
 
-    public var bytes: Int { 2 * layers * capacity * kvDimension * MemoryLayout<Float>.size }
+    public var bytes: Int { 2 * layers * capacity * kvDimension * MemoryLayout<UInt16>.size }
 }

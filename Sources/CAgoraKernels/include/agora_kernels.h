@@ -61,20 +61,22 @@ void agora_packed_matmul(int type, int use_vnni, const uint8_t *p, int groups, c
 
 // Float kernels around the matmuls (float_kernels.c), AVX2: each repeats its Swift twin's IEEE
 // operations lane by lane, in the same order, so the bits are identical.
-// One query head over `count` cached positions (keys/values `stride` floats apart): scores = q.k *
+// One query head over `count` cached positions (F16 keys/values, `stride` halves apart): scores = q.k *
 // scale (FloatKernels.dot's lane order), softmax with DeterministicMath.exp, out = sum of weight * value
 // (Attention.attendHead).
-void agora_attend_head(const float *query, const float *keys, const float *values, long stride, int count,
+void agora_attend_head(const float *query, const uint16_t *keys, const uint16_t *values, long stride, int count,
                        int head_dim, float scale, float *scores, float *out);
 // `heads` consecutive query heads (head_dim floats each) that share one key/value head, in one pass
 // over the cache: each head's scores (row h at scores + h * score_stride) and output (out + h *
 // head_dim) are bit for bit agora_attend_head's; only the memory is read once instead of per head.
-void agora_attend_group(const float *queries, int heads, const float *keys, const float *values, long stride,
+void agora_attend_group(const float *queries, int heads, const uint16_t *keys, const uint16_t *values, long stride,
                         int count, int head_dim, float scale, float *scores, long score_stride, float *out);
 // gate[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
 void agora_silu_mul(float *gate, const float *up, long n);
 // out[i] = floatFromHalf(halfFromFloat(x[i])): round to the nearest F16, ties to even.
 void agora_round_to_half(const float *x, float *out, long n);
+// out[i] = halfFromFloat(x[i]) (the KV cache's F16 storage).
+void agora_store_half(const float *x, uint16_t *out, long n);
 // The largest finite x[i] (-infinity if none; a zero as +0).
 float agora_max_finite(const float *x, long n);
 // w[i] = exp((x[i] - top) / temperature) for finite x[i], else 0; returns their sum in index order.
