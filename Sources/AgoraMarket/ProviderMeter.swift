@@ -184,7 +184,7 @@ public struct ProviderMeter: Sendable {
     /// receipted amount.
     public mutating func accept(_ receipt: Receipt, signature: Signature) -> Result<UInt64, MeterRefusal> {
         applying(receipt, signature: signature).map { account in
-            accounts[receipt.channel] = account
+            credit(checked: receipt, signature: signature)
             return account.receipted
         }
     }

@@ -70,7 +70,6 @@ public struct Sampler: Sendable {
         // Candidates in the order weight descending, id ascending, packed in one integer key each
         // (weights are non-negative floats, whose bit patterns order like the values). They come
         // off a heap smallest key first, so only as many are ordered as the filters look at.
-        let allWeight = total
         keys.removeAll(keepingCapacity: true)
         for (i, w) in weights.enumerated() where w > 0 { keys.append(UInt64(~w.bitPattern) << 32 | UInt64(i)) }
         let limit = p.topK > 0 ? min(p.topK, keys.count) : keys.count
@@ -83,7 +82,7 @@ public struct Sampler: Sendable {
         }
         func weight(_ k: Int) -> Float { w[Int(candidate(k) & 0xFFFF_FFFF)] }
         // Top-p is a fraction of the top k's weight (summed in order) under top-k, else of all of it.
-        var kTotal = allWeight
+        var kTotal = total
         if p.topK > 0 {
             kTotal = 0
             for k in 0..<limit { kTotal = kTotal + weight(k) }

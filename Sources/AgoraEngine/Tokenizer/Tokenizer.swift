@@ -54,9 +54,7 @@ public struct Tokenizer: Sendable {
     /// Token ids of `text`. `addSpecial` adds BOS/EOS where the vocabulary asks for them;
     /// `parseSpecial` turns control-token text (e.g. "<|im_start|>") into those tokens.
     public func encode(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = true) throws(EncodeError) -> [Int32] {
-        guard text.utf8.count <= Self.maxInputBytes else {
-            throw .inputTooLong(bytes: text.utf8.count, limit: Self.maxInputBytes)
-        }
+        try Self.checkLength(text)
         var output: [Int32] = []
         if addSpecial, vocabulary.addBOS, let bos = vocabulary.bos { output.append(bos) }
         var previousWasSpecial = true
@@ -78,6 +76,10 @@ public struct Tokenizer: Sendable {
         }
         if addSpecial, vocabulary.addEOS, let eos = vocabulary.eos { output.append(eos) }
         return output
+    }
+
+    private static func checkLength(_ text: String) throws(EncodeError) {
+        guard text.utf8.count <= maxInputBytes else { throw .inputTooLong(bytes: text.utf8.count, limit: maxInputBytes) }
     }
 
     enum Fragment: Equatable { case text(String), token(Int32) }
@@ -129,9 +131,7 @@ public struct Tokenizer: Sendable {
     /// Each word of `text` (pre-tokenizer words and special tokens, byte-pair vocabularies only)
     /// as its end in Unicode scalars and its number of tokens, with `parseSpecial: false`.
     func wordTokenCounts(_ text: String) throws(EncodeError) -> [(end: Int, tokens: Int)] {
-        guard text.utf8.count <= Self.maxInputBytes else {
-            throw .inputTooLong(bytes: text.utf8.count, limit: Self.maxInputBytes)
-        }
+        try Self.checkLength(text)
         var words: [(end: Int, tokens: Int)] = []
         var offset = 0
         var scratch: [Int32] = []
