@@ -22,20 +22,20 @@ public actor Bridge {
         public var budget: UInt64
         /// Deposit of each new channel (and of each top-up).
         public var deposit: UInt64
-        /// A receipt at least every this many streamed chunks (and one at the end of every
-        /// answer). Fewer streams on a channel send receipts less often: together they hold back
-        /// half the provider's credit window (`Candidate.receiptInterval`). Only the newest
-        /// receipt is ever sent.
-        public var receiptEvery: Int
+        /// Completion tokens' worth a channel may owe unsigned before the next receipt, at the
+        /// least (and always a receipt at the end of every answer). Above it, the provider's
+        /// declared credit window sets the pace (`Candidate.receiptThresholdTokens`): about one
+        /// receipt per half window, however many streams share the channel.
+        public var receiptMinimumTokens: UInt64
         /// Providers tried for one request before giving up.
         public var maxAttempts: Int
         /// A channel unused for this long is closed, and finalized after its window.
         public var idleClose: Duration
 
         public init(modelName: String, model: Hash256, policy: RoutingPolicy = RoutingPolicy(), budget: UInt64, deposit: UInt64,
-                    receiptEvery: Int = 4, maxAttempts: Int = 3, idleClose: Duration = .seconds(600)) {
+                    receiptMinimumTokens: UInt64 = 4, maxAttempts: Int = 3, idleClose: Duration = .seconds(600)) {
             self.modelName = modelName; self.model = model; self.policy = policy; self.budget = budget; self.deposit = deposit
-            self.receiptEvery = receiptEvery; self.maxAttempts = maxAttempts; self.idleClose = idleClose
+            self.receiptMinimumTokens = receiptMinimumTokens; self.maxAttempts = maxAttempts; self.idleClose = idleClose
         }
     }
 
@@ -120,10 +120,9 @@ public actor Bridge {
     /// Requests streaming from each provider now (they share its channel's credit window).
     private var streaming: [AccountID: Int] = [:]
 
-    /// Counts a stream in on `provider`'s channel; returns how many stream there now.
-    func streamStarted(_ provider: AccountID) -> Int {
+    /// Counts a stream in on `provider`'s channel.
+    func streamStarted(_ provider: AccountID) {
         streaming[provider, default: 0] += 1
-        return streaming[provider]!
     }
 
     func streamEnded(_ provider: AccountID) {
@@ -213,10 +212,45 @@ public actor Bridge {
         return meters[provider]!.header(body: body, maxCost: maxCost, key: key)
     }
 
-    /// Counts tokens the bridge counted itself and signs the cumulative receipt for them.
-    func count(_ provider: AccountID, _ usage: Usage) -> (Receipt, Signature)? {
-        meters[provider]?.count(usage)
-        return meters[provider]?.receipt(transcript: .zero, key: key)
+    /// Adds tokens the bridge counted itself to `candidate`'s channel, and signs the cumulative
+    /// receipt for them once the channel owes its receipt threshold unsigned — or at once when
+    /// `settle` (the provider said payment is due, or an answer ended).
+    func count(_ candidate: Candidate, _ usage: Usage, settle: Bool = false) -> (Receipt, Signature)? {
+        guard var meter = meters[candidate.account] else { return nil }
+        meter.count(usage)
+        var atLeast: UInt64 = 1
+        if !settle {
+            let tokens = candidate.receiptThresholdTokens(streams: streams(candidate.account), minimum: configuration.receiptMinimumTokens)
+            atLeast = max(1, meter.price.cost(prompt: 0, completion: tokens) ?? .max)
+        }
+        let receipt = meter.receipt(transcript: .zero, key: key, atLeast: atLeast)
+        meters[candidate.account] = meter
+        return receipt
+    }
+
+    /// Answers whose last receipts are still on their way to the provider.
+    private var settling: [UInt64: Task<Void, Never>] = [:]
+    private var settlementsStarted: UInt64 = 0
+
+    /// Delivers an ended answer's last receipts, then saves the channels, off the client's path:
+    /// the answer is complete when its text is, and what it cost is signed already.
+    func settle(_ receipts: ReceiptSender) {
+        settlementsStarted += 1
+        let id = settlementsStarted
+        settling[id] = Task {
+            await receipts.finish()
+            self.settled(id)
+        }
+    }
+
+    private func settled(_ id: UInt64) {
+        settling[id] = nil
+        saveState()
+    }
+
+    /// Waits until every ended answer's receipts are delivered (or failed): at shutdown.
+    public func drainSettlements() async {
+        while let task = settling.values.first { await task.value }
     }
 
     /// The channels in use, by provider, for status displays.

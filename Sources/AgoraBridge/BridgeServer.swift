@@ -146,5 +146,6 @@ public struct ChannelKeeper: Service {
                 await bridge.tidyChannels()
             }
         }
+        await bridge.drainSettlements()
     }
 }

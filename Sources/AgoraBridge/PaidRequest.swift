@@ -100,27 +100,28 @@ struct PaidRequest {
         // Receipts go out in order on their own task, so the answer never waits for them; the
         // provider waits only if it reaches the end of its credit window first.
         let receipts = ReceiptSender(gateway: gateway)
-        // The provider admitted the request: pay for the prompt, counted here.
-        if let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(promptTokens: promptTokens)) {
+        await bridge.streamStarted(candidate.account)
+        // The provider admitted the request: count the prompt here (paid with the channel's next receipt).
+        if let (receipt, receiptSignature) = await bridge.count(candidate, Usage(promptTokens: promptTokens)) {
             receipts.send(receipt, receiptSignature)
         }
         let start = ContinuousClock.now
         // Counts the answer as it grows, encoding only its unsettled end each time.
         var answer = TokenCounter(tokenizer: service.model.tokenizer)
         var counted: UInt64 = 0
-        var chunks = 0
-        let minimum = bridge.configuration.receiptEvery
-        var interval = candidate.receiptInterval(streams: await bridge.streamStarted(candidate.account), minimum: minimum)
         var finish: String?
         var transcript: TranscriptCommitment?
         var failure: Error?
-        /// Signs for the text received so far, counted conservatively: mid-answer, the last
-        /// tokens may still merge with the next ones.
-        func payForText() async throws {
+        /// Counts the text received so far, conservatively: mid-answer, the last tokens may still
+        /// merge with the next ones. The channel signs when its threshold is reached (or now, when
+        /// `settle`).
+        func countText(settle: Bool = false) async throws {
             let now = UInt64(try answer.count())
             let safe = now > 2 ? now - 2 : 0
-            if safe > counted, let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(completionTokens: safe - counted)) {
-                counted = safe
+            guard safe > counted || settle else { return }
+            let more = Usage(completionTokens: safe - min(safe, counted))
+            counted = max(counted, safe)
+            if let (receipt, receiptSignature) = await bridge.count(candidate, more, settle: settle) {
                 receipts.send(receipt, receiptSignature)
             }
         }
@@ -131,17 +132,11 @@ struct PaidRequest {
                     if !delta.isEmpty {
                         answer.append(delta)
                         do { try await emit(delta) } catch { throw EmitFailure(underlying: error) }
-                        chunks += 1
+                        try await countText()
                     }
                     if let reason { finish = reason }
-                    if chunks >= interval {
-                        chunks = 0
-                        interval = candidate.receiptInterval(streams: await bridge.streams(candidate.account), minimum: minimum)
-                        try await payForText()
-                    }
                 case .paymentDue:
-                    chunks = 0
-                    try await payForText()
+                    try await countText(settle: true)
                 case .done(let commitment, _):
                     transcript = commitment
                 case .error(let code, let message):
@@ -154,13 +149,13 @@ struct PaidRequest {
             failure = error
         }
         await bridge.streamEnded(candidate.account)
-        // Settle what this provider delivered, exactly as counted here.
+        // Settle what this provider delivered, exactly as counted here; the receipt travels while
+        // the client already has its answer.
         let exact = UInt64(try answer.count())
-        if exact > counted, let (receipt, receiptSignature) = await bridge.count(candidate.account, Usage(completionTokens: exact - counted)) {
+        if let (receipt, receiptSignature) = await bridge.count(candidate, Usage(completionTokens: exact - min(exact, counted)), settle: true) {
             receipts.send(receipt, receiptSignature)
         }
-        await receipts.finish()
-        await bridge.saveState()
+        await bridge.settle(receipts)
         if let failure { throw failure }
         let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
         if exact > 0 && seconds > 0 { await bridge.recordThroughput(candidate.account, tokensPerSecond: Double(exact) / seconds) }

@@ -62,11 +62,33 @@ public actor Gateway {
 
     public var provider: AccountID { key.account }
 
-    /// The channel as the chain has it (cached briefly; read again when `fresh`).
+    /// Channels being read again in the background.
+    private var refreshing: Set<Hash256> = []
+
+    /// The channel as the chain has it: cached for `channelCacheTTL`, read again when `fresh`.
+    /// A cached view past half its life is still used, and read again in the background, so a
+    /// channel in steady use never makes a request wait for the node.
     func channel(_ id: Hash256, fresh: Bool = false) async -> Channel? {
-        if !fresh, let cached = channels[id], ContinuousClock.now - cached.read < configuration.channelCacheTTL { return cached.channel }
+        if !fresh, let cached = channels[id] {
+            let age = ContinuousClock.now - cached.read
+            if age < configuration.channelCacheTTL {
+                if age >= configuration.channelCacheTTL / 2 && refreshing.insert(id).inserted {
+                    Task { await self.reread(id) }
+                }
+                return cached.channel
+            }
+        }
+        return await reread(id)
+    }
+
+    @discardableResult
+    private func reread(_ id: Hash256) async -> Channel? {
+        defer { refreshing.remove(id) }
+        let started = ContinuousClock.now
         guard let view = try? await node.channel(id), let channel = Channel(view) else { return nil }
-        channels[id] = (channel, .now)
+        // A read that started before a newer one finished must not replace it.
+        if let cached = channels[id], cached.read > started { return cached.channel }
+        channels[id] = (channel, started)
         return channel
     }
 

@@ -169,7 +169,6 @@ public struct GatewayServer: Sendable {
                 // The client went away: stop at once, settle what was served.
             }
             let counted = UInt64((try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false).count) ?? tokens.count)
-            try? await gateway.finish(header.channel, generated: UInt64(generated), counted: counted)
             let transcript = TranscriptCommitment(provider: await gateway.provider, model: model, parametersDigest: Hash256.sha256(bytes),
                                                   seed: job.sampling.seed, promptDigest: TranscriptCommitment.digest(tokens: job.prompt),
                                                   outputDigest: TranscriptCommitment.digest(tokens: tokens))
@@ -182,6 +181,9 @@ public struct GatewayServer: Sendable {
             ]))]))
             try? await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
             try? await writer.finish(nil)
+            // Stored after the answer has ended, so the client's next request does not wait for
+            // this write; the receipts that made the credit were stored as they came.
+            try? await gateway.finish(header.channel, generated: UInt64(generated), counted: counted)
         })
     }
 }

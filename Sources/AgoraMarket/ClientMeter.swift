@@ -40,10 +40,10 @@ public struct ClientMeter: Sendable, Equatable {
     public mutating func count(_ more: Usage) { usage = usage + more }
 
     /// A cumulative receipt for everything counted so far (capped at the deposit), or nil when
-    /// nothing new is owed.
-    public mutating func receipt(transcript: Hash256, key: SigningKey) -> (Receipt, Signature)? {
+    /// less than `atLeast` is newly owed (by default: nothing new).
+    public mutating func receipt(transcript: Hash256, key: SigningKey, atLeast: UInt64 = 1) -> (Receipt, Signature)? {
         let amount = min(owed, deposit)
-        guard amount > signed else { return nil }
+        guard amount > signed, amount - signed >= atLeast else { return nil }
         receiptSequence += 1
         let receipt = Receipt(channel: channel, openCounter: openCounter, cumulativeAmount: amount, sequence: receiptSequence, transcript: transcript)
         signed = amount

@@ -20,16 +20,21 @@ public struct Candidate: Sendable, Equatable {
         self.latency = latency; self.throughput = throughput; self.creditWindowTokens = creditWindowTokens
     }
 
-    /// How many streamed chunks a request may take between receipts when `streams` requests share
-    /// this provider's channel: together they hold back about half the credit window, so the
-    /// provider never waits for a receipt in flight, and receipts (a signature, an HTTP request and
-    /// a durable write each) come no more often than that needs. Never fewer than `minimum`: with
-    /// many streams, the provider waits rather than the receipts becoming per-token traffic.
-    public func receiptInterval(streams: Int, minimum: Int) -> Int {
+    /// How many completion tokens' worth the bridge lets go unsigned on this provider's channel
+    /// before it signs the next receipt, when `streams` requests share the channel. The provider
+    /// runs at most its credit window ahead of the last receipt; of that window, the bridge keeps
+    /// half free for receipts in flight and each stream's last two tokens (held back uncounted:
+    /// they may still merge with the next ones), and signs when the rest is used. One threshold
+    /// per channel, not per stream: a receipt is cumulative, so whichever stream crosses it pays
+    /// for all, and receipts (a signature, an HTTP request and a durable write each) come once
+    /// per half window, however many streams share it. Never below `minimum`: with many
+    /// streams the provider waits (and says `payment_due`) rather than receipts becoming
+    /// per-token traffic. Without a declared window, `minimum`.
+    public func receiptThresholdTokens(streams: Int, minimum: UInt64) -> UInt64 {
         guard let window = creditWindowTokens else { return minimum }
-        // Each stream also holds back the last two tokens it received (they may still merge).
-        let share = Int(min(window, 1 << 20)) / (2 * max(1, streams)) - 2
-        return max(minimum, share)
+        let free = min(window, 1 << 20) / 2
+        let heldBack = 2 * UInt64(max(1, streams))
+        return max(minimum, free - min(free, heldBack))
     }
 }
 

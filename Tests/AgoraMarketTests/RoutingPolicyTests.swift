@@ -67,28 +67,29 @@ import Testing
         }
     }
 
-    @Test func receiptsComeAsRarelyAsTheCreditWindowAllows() {
+    @Test func receiptsComeOncePerHalfCreditWindowPerChannel() {
         var provider = candidate(cheap, price: 100_000)
         // Unknown window: the bridge's minimum.
-        #expect(provider.receiptInterval(streams: 1, minimum: 4) == 4)
+        #expect(provider.receiptThresholdTokens(streams: 1, minimum: 4) == 4)
         provider.creditWindowTokens = 64
-        // One stream holds back at most half the window, two tokens of it unsettled.
-        #expect(provider.receiptInterval(streams: 1, minimum: 4) == 30)
-        #expect(provider.receiptInterval(streams: 4, minimum: 4) == 6)
-        // Many streams share the window: never below the minimum.
-        #expect(provider.receiptInterval(streams: 32, minimum: 4) == 4)
-        #expect(provider.receiptInterval(streams: 0, minimum: 4) == 30)
-        // Together the streams' shares stay within half the window (plus what they hold back).
+        // Half the window, less two held-back tokens per stream sharing the channel.
+        #expect(provider.receiptThresholdTokens(streams: 1, minimum: 4) == 30)
+        #expect(provider.receiptThresholdTokens(streams: 4, minimum: 4) == 24)
+        #expect(provider.receiptThresholdTokens(streams: 0, minimum: 4) == 30)
+        // Many streams: never below the minimum.
+        #expect(provider.receiptThresholdTokens(streams: 32, minimum: 4) == 4)
+        // What goes unsigned (the threshold) plus what the streams hold back stays within half the
+        // window whenever the minimum allows it.
         for window in [UInt64(8), 32, 64, 1_000] {
             provider.creditWindowTokens = window
             for streams in 1...8 {
-                let share = provider.receiptInterval(streams: streams, minimum: 1)
-                #expect(share >= 1)
-                #expect(streams * (share + 2) <= max(Int(window) / 2, 3 * streams), "window \(window), \(streams) streams")
+                let threshold = provider.receiptThresholdTokens(streams: streams, minimum: 1)
+                #expect(threshold >= 1)
+                #expect(threshold + 2 * UInt64(streams) <= max(window / 2, 1 + 2 * UInt64(streams)), "window \(window), \(streams) streams")
             }
         }
         // A provider declaring an absurd window cannot make the bridge stop paying.
         provider.creditWindowTokens = .max
-        #expect(provider.receiptInterval(streams: 1, minimum: 4) == (1 << 20) / 2 - 2)
+        #expect(provider.receiptThresholdTokens(streams: 1, minimum: 4) == (1 << 20) / 2 - 2)
     }
 }

@@ -26,29 +26,55 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def gateway_waits(port):
-    """The provider's payment waits so far: (count, seconds), from its Prometheus metrics."""
+def thread_seconds(pid):
+    """CPU time of each thread of a process so far, by thread id."""
+    seconds = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        seconds[tid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def outside_engine(before, after):
+    """CPU seconds spent outside the busiest thread (the engine's, with one engine thread)."""
+    spent = {tid: after[tid] - before.get(tid, 0) for tid in after}
+    return sum(spent.values()) - max(spent.values(), default=0)
+
+
+def gateway_counts(port):
+    """The provider's payment waits so far (count, seconds) and receipts accepted, from its
+    Prometheus metrics."""
     text = subprocess.run(["curl", "-s", f"http://127.0.0.1:{port}/metrics"], capture_output=True, text=True).stdout
     values = {}
     for line in text.splitlines():
-        if line.startswith("agora_gateway_payment_wait") and " " in line and "{" not in line:
+        if line.startswith("agora_gateway_") and " " in line and "{" not in line:
             name, value = line.rsplit(" ", 1)
             values[name] = float(value)
-    return values.get("agora_gateway_payment_waits_total", 0), values.get("agora_gateway_payment_wait_seconds_sum", 0)
+    return (values.get("agora_gateway_payment_waits_total", 0), values.get("agora_gateway_payment_wait_seconds_sum", 0),
+            values.get("agora_gateway_receipts_total", 0))
 
 
 def measured_load(port, clients, seconds, max_tokens, processes, gateway_port=None):
     """Runs the load; returns (tok/s, TTFT, {process name: CPU ms per completion token}, payment
-    waits per 100 completion tokens, ms waited per 100 completion tokens)."""
+    waits, ms waited and receipts, each per 100 completion tokens, {server: CPU ms per completion
+    token outside its engine thread})."""
     before = {name: cpu_seconds(p.pid) for name, p in processes.items()}
-    waits_before = gateway_waits(gateway_port) if gateway_port else (0, 0)
+    servers = [name for name in processes if name in ("serve", "provider")]
+    threads_before = {name: thread_seconds(processes[name].pid) for name in servers}
+    counts_before = gateway_counts(gateway_port) if gateway_port else (0, 0, 0)
     start = time.time()
     tps, ttft = load(port, "m", clients, seconds, max_tokens)
     tokens = tps * (time.time() - start)
     cpu = {name: (cpu_seconds(p.pid) - before[name]) * 1000 / max(tokens, 1) for name, p in processes.items()}
-    waits_after = gateway_waits(gateway_port) if gateway_port else (0, 0)
+    outside = {name: outside_engine(threads_before[name], thread_seconds(processes[name].pid)) * 1000 / max(tokens, 1) for name in servers}
+    counts_after = gateway_counts(gateway_port) if gateway_port else (0, 0, 0)
     per100 = 100 / max(tokens, 1)
-    return tps, ttft, cpu, (waits_after[0] - waits_before[0]) * per100, (waits_after[1] - waits_before[1]) * 1000 * per100
+    return (tps, ttft, cpu, (counts_after[0] - counts_before[0]) * per100, (counts_after[1] - counts_before[1]) * 1000 * per100,
+            (counts_after[2] - counts_before[2]) * per100, outside)
 
 
 def run(cmd):
@@ -151,14 +177,16 @@ def main():
               f"{median(r[1] for r in bridge_runs) * 1000:.0f} | {median(added):.0f} |")
     print()
     print("CPU ms per completion token (median over rounds):")
-    print("| clients | serve | provider | bridge | node | paid path in all | payment waits /100 tok | ms waited /100 tok |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| clients | serve | provider | bridge | node | paid path in all | serve outside engine | provider outside engine | receipts /100 tok | payment waits /100 tok | ms waited /100 tok |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in clients:
         serve_cpu = median(r[2]["serve"] for r in results[("serve", n)])
         paid = {name: median(r[2][name] for r in results[("bridge", n)]) for name in names}
         print(f"| {n} | {serve_cpu:.2f} | {paid['provider']:.2f} | {paid['bridge']:.2f} | {paid['node']:.2f} | "
               f"{median(sum(r[2].values()) for r in results[('bridge', n)]):.2f} | "
-              f"{median(r[3] for r in results[('bridge', n)]):.1f} | {median(r[4] for r in results[('bridge', n)]):.1f} |")
+              f"{median(r[6]['serve'] for r in results[('serve', n)]):.2f} | {median(r[6]['provider'] for r in results[('bridge', n)]):.2f} | "
+              f"{median(r[5] for r in results[('bridge', n)]):.1f} | {median(r[3] for r in results[('bridge', n)]):.1f} | "
+              f"{median(r[4] for r in results[('bridge', n)]):.1f} |")
 
 
 if __name__ == "__main__":
