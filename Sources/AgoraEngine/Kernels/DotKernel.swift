@@ -27,13 +27,18 @@ public struct WeightMatrix: @unchecked Sendable {
     let packed: PackedRows?
 
     public init(name: String, type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer) {
+        self.init(name: name, type: type, rows: rows, columns: columns, data: data, arena: nil)
+    }
+
+    /// A matrix whose packed copy (if any) is taken from `arena`.
+    init(name: String, type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer, arena: WeightArena?) {
         self.name = name
         self.type = type
         self.rows = rows
         self.columns = columns
         self.data = data
         self.rowBytes = type.rowBytes(elements: columns)!
-        packed = KernelPath.cpuHasAVX2 ? PackedRows.make(type: type, rows: rows, columns: columns, data: data) : nil
+        packed = KernelPath.cpuHasAVX2 ? PackedRows.make(type: type, rows: rows, columns: columns, data: data, arena: arena) : nil
     }
 
     /// Whether the kernels read a packed copy rather than the rows in place.

@@ -11,10 +11,12 @@ final class PackedRows: @unchecked Sendable {
     let groupBytes: Int
     private let rowBytes: Int
     private let bytes: UnsafeMutableRawPointer
+    /// Where `bytes` lives, when it is not an allocation of its own.
+    private let arena: WeightArena?
 
     /// The packed copy of a matrix, or nil for types without packed kernels and for fewer than
     /// eight rows (decided before anything is allocated).
-    static func make(type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer) -> PackedRows? {
+    static func make(type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer, arena: WeightArena? = nil) -> PackedRows? {
         let kernelType: Int32
         switch type {
         case .q8_0: kernelType = AGORA_PACKED_Q8_0
@@ -23,15 +25,21 @@ final class PackedRows: @unchecked Sendable {
         default: return nil
         }
         guard rows >= 8 else { return nil }
-        return PackedRows(type: type, kernelType: kernelType, rows: rows, columns: columns, data: data)
+        return PackedRows(type: type, kernelType: kernelType, rows: rows, columns: columns, data: data, arena: arena)
     }
 
-    private init(type: TensorType, kernelType: Int32, rows: Int, columns: Int, data: UnsafeRawPointer) {
+    private init(type: TensorType, kernelType: Int32, rows: Int, columns: Int, data: UnsafeRawPointer, arena: WeightArena?) {
         self.type = type
         self.kernelType = kernelType
         groups = rows / 8
         groupBytes = columns / 32 * agora_packed_block_bytes(kernelType)
-        bytes = .allocate(byteCount: groups * groupBytes, alignment: 64)
+        if let arena, let bytes = arena.allocate(byteCount: groups * groupBytes) {
+            self.bytes = bytes
+            self.arena = arena
+        } else {
+            bytes = .allocate(byteCount: groups * groupBytes, alignment: 64)
+            self.arena = nil
+        }
 
         rowBytes = type.rowBytes(elements: columns)!
         for r in 0..<(groups * 8) {
@@ -67,7 +75,7 @@ final class PackedRows: @unchecked Sendable {
         }
     }
 
-    deinit { bytes.deallocate() }
+    deinit { if arena == nil { bytes.deallocate() } }
 
     @inline(__always)
     func group(_ g: Int) -> UnsafePointer<UInt8> {

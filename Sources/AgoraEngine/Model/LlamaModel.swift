@@ -37,11 +37,12 @@ public final class LlamaModel: @unchecked Sendable {
         let c = try ModelConfig(file: file)
         config = c
         let d = c.embeddingLength, qDim = c.headCount * c.headDimension, kvDim = c.kvDimension
+        let arena = WeightArena()
 
         func matrix(_ name: String, columns: Int, rows: Int) throws(GGUFError) -> WeightMatrix {
             guard let t = file.tensor(named: name) else { throw .missingTensor(name) }
             guard t.shape == [columns, rows] else { throw .wrongTensorShape(tensor: name, expected: [columns, rows], found: t.shape) }
-            let m = WeightMatrix(name: name, type: t.type, rows: rows, columns: columns, data: file.bytes(of: t).baseAddress!)
+            let m = WeightMatrix(name: name, type: t.type, rows: rows, columns: columns, data: file.bytes(of: t).baseAddress!, arena: arena)
             // Packed one matrix at a time, so at most one matrix is resident twice while loading.
             if m.isPacked { file.releaseResidentPages(of: t) }
             return m
