@@ -22,9 +22,9 @@ public struct Candidate: Sendable, Equatable {
 
     /// How many completion tokens' worth the bridge lets go unsigned on this provider's channel
     /// before it signs the next receipt, when `streams` requests share the channel. The provider
-    /// runs at most its credit window ahead of the last receipt; of that window, the bridge keeps
-    /// half free for receipts in flight and each stream's last two tokens (held back uncounted:
-    /// they may still merge with the next ones), and signs when the rest is used. One threshold
+    /// runs at most its credit window ahead of the last receipt; the bridge keeps half the window
+    /// free for receipts in flight, and of the other half each stream's last two tokens (held
+    /// back uncounted: they may still merge with the next ones); it signs when the rest is owed. One threshold
     /// per channel, not per stream: a receipt is cumulative, so whichever stream crosses it pays
     /// for all, and receipts (a signature, an HTTP request and a durable write each) come once
     /// per half window, however many streams share it. Never below `minimum`: with many

@@ -62,6 +62,25 @@ import Testing
         #expect(bridge.receipt(transcript: .zero, key: client) == nil)
     }
 
+    /// The bridge lets a channel owe up to its receipt threshold unsigned, then signs one receipt
+    /// for everything counted; a settling receipt (no threshold) signs whatever is new.
+    @Test func aReceiptWaitsUntilTheThresholdIsOwed() throws {
+        var (_, bridge) = meters()
+        bridge.count(Usage(promptTokens: 3))  // 3 units
+        #expect(bridge.receipt(transcript: .zero, key: client, atLeast: 10) == nil)
+        bridge.count(Usage(completionTokens: 3))  // 9
+        #expect(bridge.receipt(transcript: .zero, key: client, atLeast: 10) == nil)
+        #expect(bridge.signed == 0)
+        bridge.count(Usage(completionTokens: 1))  // 11
+        let signed = bridge.receipt(transcript: .zero, key: client, atLeast: 10)
+        let (receipt, _) = try #require(signed)
+        #expect(receipt.cumulativeAmount == 11 && bridge.signed == 11)
+        bridge.count(Usage(promptTokens: 1))  // 12
+        #expect(bridge.receipt(transcript: .zero, key: client, atLeast: 10) == nil)
+        #expect(bridge.receipt(transcript: .zero, key: client)?.0.cumulativeAmount == 12)
+        #expect(bridge.receipt(transcript: .zero, key: client) == nil)
+    }
+
     /// The gateway checks a receipt, stores it, then credits it without a second signature check:
     /// crediting then never lowers what a higher receipt, credited meanwhile, brought.
     @Test func aCheckedReceiptIsCreditedButNeverLowersTheCredit() throws {
