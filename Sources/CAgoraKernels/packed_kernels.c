@@ -1,7 +1,9 @@
-// Kernels over weights packed eight rows at a time (layout in agora_kernels.h). Lane j of every
-// vector belongs to row j of the group, so a block's eight integer dot products come out in the
-// lanes of one register without any horizontal reduction, and each lane's float accumulator does
-// exactly what the one-row kernel does for that row.
+// Kernels over weights packed sixteen rows at a time (layout in agora_kernels.h). Lane j of every
+// vector belongs to row j of the group (or of its half), so a block's integer dot products come out
+// in the lanes of one register without any horizontal reduction, and each lane's float accumulator
+// does exactly what the one-row kernel (kernels.c) does for that row, in the same order: every copy
+// gives the same bits as the Swift reference; only exact integer sums differ in how they are
+// computed.
 #pragma clang fp contract(off)
 
 #include "agora_kernels.h"
@@ -9,18 +11,22 @@
 
 long agora_packed_block_bytes(int type) {
     switch (type) {
-    case AGORA_PACKED_Q8_0: return 16 + 256;
-    case AGORA_PACKED_Q4_0: return 16 + 128;
-    default: return 16 + 16 + 128;
+    case AGORA_PACKED_Q8_0: return 32 + 512;
+    case AGORA_PACKED_Q4_0: return 32 + 256;
+    default: return 64 + 256;
     }
 }
+
+// Bytes of fp16 scales (and minimums) before a block's chunks.
+static inline long scale_bytes(int type) { return type == AGORA_PACKED_Q4_1 ? 64 : 32; }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 int agora_cpu_has_avx512_vnni(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vnni");
 }
 
 static inline int32_t load_i32(const int8_t *p) {
@@ -29,22 +35,25 @@ static inline int32_t load_i32(const int8_t *p) {
     return v;
 }
 
+// ---------------------------------------------------------------------------------------------
+// AVX2: eight rows per 256-bit vector, one half of each chunk at a time.
+
+#define AVX2 __attribute__((target("avx2,f16c")))
+
 // Integer block dots: w[k] holds, in lane j, row j's four weights at block positions 4k..4k+3;
 // x is the block's 32 activations (|x| <= 127). Lane j of the result is row j's exact dot product.
 
-// AVX2, unsigned nibbles: maddubs gives pair sums of at most 2 * 15 * 127 = 3,810, so eight of them
-// add up in int16 (<= 30,480) before one widening step.
-__attribute__((target("avx2")))
-static inline __m256i dot_u_avx2(const __m256i w[8], const int8_t *x) {
+// Unsigned nibbles: maddubs gives pair sums of at most 2 * 15 * 127 = 3,810, so eight of them add
+// up in int16 (<= 30,480) before one widening step.
+AVX2 static inline __m256i dot_u_avx2(const __m256i w[8], const int8_t *x) {
     __m256i s = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(load_i32(x)));
     for (int k = 1; k < 8; k++) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(w[k], _mm256_set1_epi32(load_i32(x + 4 * k))));
     return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 }
 
-// AVX2, signed bytes: |w| * (x with w's sign), since maddubs needs an unsigned operand; pair sums
-// reach 2 * 128 * 127 = 32,512, so each is widened before adding.
-__attribute__((target("avx2")))
-static inline __m256i dot_s_avx2(const __m256i w[8], const int8_t *x) {
+// Signed bytes: |w| * (x with w's sign), since maddubs needs an unsigned operand; pair sums reach
+// 2 * 128 * 127 = 32,512, so each is widened before adding.
+AVX2 static inline __m256i dot_s_avx2(const __m256i w[8], const int8_t *x) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
     for (int k = 0; k < 8; k += 2) {
@@ -55,49 +64,214 @@ static inline __m256i dot_s_avx2(const __m256i w[8], const int8_t *x) {
     return _mm256_add_epi32(a, b);
 }
 
-// AVX-512 VNNI (256-bit forms): vpdpbusd multiplies u8 by s8 and adds four products into each
-// int32 lane in one instruction, without int16 saturation. Four chains hide its latency.
-__attribute__((target("avx2,avx512vl,avx512vnni")))
-static inline __m256i dot_u_vnni(const __m256i w[8], const int8_t *x) {
-    __m256i c[4];
-    for (int k = 0; k < 4; k++) c[k] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), w[k], _mm256_set1_epi32(load_i32(x + 4 * k)));
-    for (int k = 4; k < 8; k++) c[k - 4] = _mm256_dpbusd_epi32(c[k - 4], w[k], _mm256_set1_epi32(load_i32(x + 4 * k)));
-    return _mm256_add_epi32(_mm256_add_epi32(c[0], c[1]), _mm256_add_epi32(c[2], c[3]));
-}
-
-__attribute__((target("avx2,avx512vl,avx512vnni")))
-static inline __m256i dot_s_vnni(const __m256i w[8], const int8_t *x) {
-    __m256i c[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-    for (int k = 0; k < 8; k++) {
-        __m256i xk = _mm256_set1_epi32(load_i32(x + 4 * k));
-        c[k % 4] = _mm256_dpbusd_epi32(c[k % 4], _mm256_sign_epi8(w[k], w[k]), _mm256_sign_epi8(xk, w[k]));
+// A half's nibble bytes: chunk k (64 bytes apart) holds four bytes of each row for block positions
+// 4k..4k+3 (low nibbles) and 16+4k..16+4k+3 (high nibbles).
+AVX2 static inline void unpack_q4_avx2(const uint8_t *q, __m256i w[8]) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int k = 0; k < 4; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(q + 64 * k));
+        w[k] = _mm256_and_si256(v, low4);
+        w[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
     }
-    return _mm256_add_epi32(_mm256_add_epi32(c[0], c[1]), _mm256_add_epi32(c[2], c[3]));
 }
 
-#define PACKED_TARGET "avx2,f16c"
-#define PACKED(name) name##_avx2
-#define DOT_U dot_u_avx2
-#define DOT_S dot_s_avx2
-#include "packed_template.h"
-#undef PACKED_TARGET
-#undef PACKED
-#undef DOT_U
-#undef DOT_S
+AVX2 static inline __m256 halves8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
-#define PACKED_TARGET "avx2,f16c,avx512vl,avx512vnni"
-#define PACKED(name) name##_vnni
-#define DOT_U dot_u_vnni
-#define DOT_S dot_s_vnni
-#include "packed_template.h"
-#undef PACKED_TARGET
-#undef PACKED
-#undef DOT_U
-#undef DOT_S
+// Half `half` (rows 8 * half ..< 8 * half + 8) of one group times `nt` tokens (a compile-time
+// constant at every call, so the accumulators live in registers and the tokens' dependency chains
+// interleave). `p` is the group's first block; token j's activations start at block j * nb.
+__attribute__((target("avx2,f16c"), always_inline))
+static inline void tile_avx2(int type, const uint8_t *p, int half, int nt, const int8_t *xq, const float *xd,
+                             const float *xs, const int32_t *xisum, int nb, float *out, long out_stride) {
+    const long block_bytes = agora_packed_block_bytes(type), chunks = scale_bytes(type) + 32 * half;
+    __m256 acc[4];
+    for (int j = 0; j < nt; j++) acc[j] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++, p += block_bytes) {
+        __m256i w[8];
+        const __m256 dw = halves8(p + 16 * half);
+        if (type == AGORA_PACKED_Q8_0) {
+            for (int k = 0; k < 8; k++) w[k] = _mm256_loadu_si256((const __m256i *)(p + chunks + 64 * k));
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                __m256i isum = dot_s_avx2(w, xq + at * 32);
+                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
+            }
+        } else if (type == AGORA_PACKED_Q4_0) {
+            unpack_q4_avx2(p + chunks, w);
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                // sum((q - 8) * x) = sum(q * x) - 8 * sum(x), exactly.
+                __m256i isum = _mm256_sub_epi32(dot_u_avx2(w, xq + at * 32), _mm256_set1_epi32(8 * xisum[at]));
+                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
+            }
+        } else {
+            const __m256 mw = halves8(p + 32 + 16 * half);
+            unpack_q4_avx2(p + chunks, w);
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                __m256i isum = dot_u_avx2(w, xq + at * 32);
+                __m256 a = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
+                acc[j] = _mm256_add_ps(a, _mm256_mul_ps(mw, _mm256_set1_ps(xs[at])));
+            }
+        }
+    }
+    for (int j = 0; j < nt; j++) _mm256_storeu_ps(out + j * out_stride, acc[j]);
+}
+
+// Each group's two halves in tiles of four tokens: a half's blocks (a few KiB) stay in L1 while each
+// tile re-reads them; sixteen 256-bit registers hold no more accumulators than that.
+__attribute__((target("avx2,f16c"), always_inline))
+static inline void rows_avx2(int type, const uint8_t *p, int groups, const int8_t *xq, const float *xd, const float *xs,
+                             const int32_t *xisum, int n, int tokens, float *out, long out_stride) {
+    const int nb = n / 32;
+    const long group_bytes = nb * agora_packed_block_bytes(type);
+    for (int g = 0; g < groups; g++, p += group_bytes) {
+        for (int half = 0; half < 2; half++) {
+            float *o = out + 16 * g + 8 * half;
+            int t = 0;
+            for (; t + 4 <= tokens; t += 4) {
+                const long at = (long)t * nb;
+                tile_avx2(type, p, half, 4, xq + (long)t * n, xd + at, xs + at, xisum + at, nb, o + t * out_stride, out_stride);
+            }
+            const long at = (long)t * nb;
+            const int8_t *x = xq + (long)t * n;
+            // Each remainder size is its own instantiation, so its accumulators stay in registers too.
+            switch (tokens - t) {
+            case 1: tile_avx2(type, p, half, 1, x, xd + at, xs + at, xisum + at, nb, o + t * out_stride, out_stride); break;
+            case 2: tile_avx2(type, p, half, 2, x, xd + at, xs + at, xisum + at, nb, o + t * out_stride, out_stride); break;
+            case 3: tile_avx2(type, p, half, 3, x, xd + at, xs + at, xisum + at, nb, o + t * out_stride, out_stride); break;
+            default: break;
+            }
+        }
+    }
+}
+
+AVX2 static void matmul_avx2(int type, const uint8_t *p, int groups, const int8_t *xq, const float *xd, const float *xs,
+                             const int32_t *xisum, int n, int tokens, float *out, long out_stride) {
+    // One instantiation per weight type, so each inner loop is branch-free.
+    switch (type) {
+    case AGORA_PACKED_Q8_0: rows_avx2(AGORA_PACKED_Q8_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    case AGORA_PACKED_Q4_0: rows_avx2(AGORA_PACKED_Q4_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    default: rows_avx2(AGORA_PACKED_Q4_1, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512 VNNI: sixteen rows per 512-bit vector (a whole chunk). vpdpbusd multiplies u8 by s8 and
+// adds four products into each int32 lane, without int16 saturation. On a core that runs 512-bit
+// operations as two 256-bit halves this does the same integer work per cycle as 256-bit vectors,
+// but each activation broadcast and each scale load serves sixteen rows instead of eight: those
+// had taken as many issue slots as a third of the multiplies.
+
+#define AVX512 __attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni")))
+
+// Unsigned weights (nibbles, or Q8_0 bytes offset by 128) times one block's activations. `chains`
+// (a compile-time constant) independent sums hide vpdpbusd's latency when few tokens interleave.
+__attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni"), always_inline))
+static inline __m512i dot_u_avx512(const __m512i w[8], const int8_t *x, int chains) {
+    __m512i c[4];
+    for (int k = 0; k < chains; k++) c[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_set1_epi32(load_i32(x + 4 * k)));
+    for (int k = chains; k < 8; k++) c[k % chains] = _mm512_dpbusd_epi32(c[k % chains], w[k], _mm512_set1_epi32(load_i32(x + 4 * k)));
+    for (int k = 1; k < chains; k++) c[0] = _mm512_add_epi32(c[0], c[k]);
+    return c[0];
+}
+
+// One group times `nt` tokens (a compile-time constant). With `prefetch`, the next group's block b
+// is requested while block b is computed: a tile of several tokens is compute-bound, and without
+// it the memory would idle during the tile and the compute during the next group's first loads.
+__attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni"), always_inline))
+static inline void tile_avx512(int type, const uint8_t *p, int nt, const int8_t *xq, const float *xd, const float *xs,
+                               const int32_t *xisum, int nb, float *out, long out_stride, long prefetch) {
+    const long block_bytes = agora_packed_block_bytes(type), chunks = scale_bytes(type);
+    const int chains = nt >= 6 ? 1 : nt >= 3 ? 2 : 4;
+    const __m512i low4 = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80);
+    __m512 acc[8];
+    for (int j = 0; j < nt; j++) acc[j] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++, p += block_bytes) {
+        if (prefetch) {
+            for (long line = 0; line < block_bytes; line += 64) _mm_prefetch((const char *)p + prefetch + line, _MM_HINT_T0);
+        }
+        __m512i w[8];
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+        if (type == AGORA_PACKED_Q8_0) {
+            // w + 128 as unsigned bytes: sum(w * x) = sum((w + 128) * x) - 128 * sum(x), exactly.
+            for (int k = 0; k < 8; k++) w[k] = _mm512_xor_si512(_mm512_loadu_si512(p + chunks + 64 * k), bias);
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                __m512i isum = _mm512_sub_epi32(dot_u_avx512(w, xq + at * 32, chains), _mm512_set1_epi32(128 * xisum[at]));
+                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(xd[at]))));
+            }
+            continue;
+        }
+        for (int k = 0; k < 4; k++) {
+            __m512i v = _mm512_loadu_si512(p + chunks + 64 * k);
+            w[k] = _mm512_and_si512(v, low4);
+            w[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        }
+        if (type == AGORA_PACKED_Q4_0) {
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                __m512i isum = _mm512_sub_epi32(dot_u_avx512(w, xq + at * 32, chains), _mm512_set1_epi32(8 * xisum[at]));
+                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(xd[at]))));
+            }
+        } else {
+            const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 32)));
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                __m512i isum = dot_u_avx512(w, xq + at * 32, chains);
+                __m512 a = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(xd[at]))));
+                acc[j] = _mm512_add_ps(a, _mm512_mul_ps(mw, _mm512_set1_ps(xs[at])));
+            }
+        }
+    }
+    for (int j = 0; j < nt; j++) _mm512_storeu_ps(out + j * out_stride, acc[j]);
+}
+
+// Tiles of eight tokens (thirty-two 512-bit registers hold eight accumulators beside the unpacked
+// block); the next group is prefetched when there are four tokens or more to compute (with fewer,
+// the kernel waits on memory anyway and the hardware prefetcher keeps up with the one stream).
+__attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni"), always_inline))
+static inline void rows_avx512(int type, const uint8_t *p, int groups, const int8_t *xq, const float *xd,
+                               const float *xs, const int32_t *xisum, int n, int tokens, float *out, long out_stride) {
+    const int nb = n / 32;
+    const long group_bytes = nb * agora_packed_block_bytes(type);
+    for (int g = 0; g < groups; g++, p += group_bytes) {
+        float *o = out + 16 * g;
+        // The group's first tile asks for the next group; later tiles find it on its way.
+        long prefetch = tokens >= 4 ? group_bytes : 0;
+        int t = 0;
+        for (; t + 8 <= tokens; t += 8, prefetch = 0) {
+            const long at = (long)t * nb;
+            tile_avx512(type, p, 8, xq + (long)t * n, xd + at, xs + at, xisum + at, nb, o + t * out_stride, out_stride, prefetch);
+        }
+        const long at = (long)t * nb;
+        const int8_t *x = xq + (long)t * n;
+        float *ot = o + t * out_stride;
+        switch (tokens - t) {
+        case 1: tile_avx512(type, p, 1, x, xd + at, xs + at, xisum + at, nb, ot, out_stride, prefetch); break;
+        case 2: tile_avx512(type, p, 2, x, xd + at, xs + at, xisum + at, nb, ot, out_stride, prefetch); break;
+        case 3: tile_avx512(type, p, 3, x, xd + at, xs + at, xisum + at, nb, ot, out_stride, prefetch); break;
+        case 4: tile_avx512(type, p, 4, x, xd + at, xs + at, xisum + at, nb, ot, out_stride, prefetch); break;
+        case 5: tile_avx512(type, p, 5, x, xd + at, xs + at, xisum + at, nb, ot, out_stride, prefetch); break;
+        case 6: tile_avx512(type, p, 6, x, xd + at, xs + at, xisum + at, nb, ot, out_stride, prefetch); break;
+        case 7: tile_avx512(type, p, 7, x, xd + at, xs + at, xisum + at, nb, ot, out_stride, prefetch); break;
+        default: break;
+        }
+    }
+}
+
+AVX512 static void matmul_avx512(int type, const uint8_t *p, int groups, const int8_t *xq, const float *xd,
+                                 const float *xs, const int32_t *xisum, int n, int tokens, float *out, long out_stride) {
+    switch (type) {
+    case AGORA_PACKED_Q8_0: rows_avx512(AGORA_PACKED_Q8_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    case AGORA_PACKED_Q4_0: rows_avx512(AGORA_PACKED_Q4_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    default: rows_avx512(AGORA_PACKED_Q4_1, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    }
+}
 
 void agora_packed_matmul(int type, int use_vnni, const uint8_t *p, int groups, const int8_t *xq, const float *xd,
                          const float *xs, const int32_t *xisum, int n, int tokens, float *out, long out_stride) {
-    if (use_vnni) matmul_vnni(type, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride);
+    if (use_vnni) matmul_avx512(type, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride);
     else matmul_avx2(type, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride);
 }
 

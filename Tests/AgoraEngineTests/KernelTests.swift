@@ -7,10 +7,13 @@ struct KernelTests {
     @Test(arguments: TensorType.allCases)
     func simdKernelMatchesScalarReferenceBitForBit(type: TensorType) throws {
         var random = RandomGenerator(seed: UInt64(type.rawValue) + 11)
-        let columns = 512, rows = 21  // not a multiple of 8: the packed kernels' remainder path runs too
-        for trial in 0..<20 {
-            // Packed weights take up to 64 tokens per call: 70 crosses that limit.
-            let tokens = [1, 3, 1, 9, 70][trial % 5]
+        // Two packed groups of sixteen (the second prefetched while the first is computed) and
+        // five rows for the one-row remainder path.
+        let columns = 512, rows = 37
+        for trial in 0..<24 {
+            // Every tile size of both kernels (4 and 8 tokens, each remainder); packed weights take
+            // up to 64 tokens per call: 70 crosses that limit.
+            let tokens = [1, 3, 4, 7, 9, 70][trial % 6]
             // Mix scales so blocks see tiny, huge and zero magnitudes.
             let magnitude: Float = [1e-3, 1, 30, 0][trial % 4]
             func sample() -> Float { (random.nextUnitFloat() * 2 - 1) * (random.nextUnitFloat() < 0.05 ? magnitude * 50 : magnitude) }

@@ -86,7 +86,7 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// Row `r` dequantized to floats (an embedding lookup), from the packed copy when there is one.
     public func dequantize(row r: Int, into out: UnsafeMutablePointer<Float>) {
-        guard let packed, r < packed.groups * 8 else {
+        guard let packed, r < packed.packedRows else {
             return Dequantize.row(type, row(r), into: out, count: columns)
         }
         withUnsafeTemporaryAllocation(byteCount: rowBytes, alignment: 16) { bytes in

@@ -39,14 +39,14 @@ public enum MatrixMultiply {
     }
 
     /// Packed matrices that share one input (Q, K and V; gate and up) in one parallel loop: a step
-    /// has fewer loops to synchronize. Threads take whole groups of eight rows across all the
-    /// matrices; a matrix's rows past its last group (fewer than eight) are one more unit, done one
+    /// has fewer loops to synchronize. Threads take whole groups of sixteen rows across all the
+    /// matrices; a matrix's rows past its last group (fewer than sixteen) are one more unit, done one
     /// dot at a time. Up to 64 tokens share each unpacked weight block.
     static func multiplyPacked(
         _ products: UnsafeBufferPointer<Product>, _ activations: QuantizedActivations, rows: Int,
         pool: WorkerPool, path: KernelPath
     ) {
-        func units(_ w: WeightMatrix) -> Int { w.packed!.groups + (w.packed!.groups * 8 < w.rows ? 1 : 0) }
+        func units(_ w: WeightMatrix) -> Int { w.packed!.groups + (w.packed!.packedRows < w.rows ? 1 : 0) }
         var total = 0
         for p in products { total += units(p.w) }
         let limit = Int(AGORA_MAX_BATCH_TOKENS)
@@ -67,11 +67,11 @@ public enum MatrixMultiply {
                     let x = activations.row(t)
                     agora_packed_matmul(packed.kernelType, vnni, packed.group(groups.lowerBound), Int32(groups.count),
                                         x.values, x.scales, x.sums, x.blockSums, Int32(w.columns), Int32(count),
-                                        product.out + t * outRows + groups.lowerBound * 8, outRows)
+                                        product.out + t * outRows + groups.lowerBound * PackedRows.rowsPerGroup, outRows)
                     t += count
                 }
                 if local.upperBound > packed.groups {
-                    for r in (packed.groups * 8)..<outRows {
+                    for r in packed.packedRows..<outRows {
                         for t in 0..<rows { product.out[t * outRows + r] = w.dot(row: r, activations.row(t), path: path) }
                     }
                 }

@@ -1,21 +1,25 @@
 import CAgoraKernels
 
-/// A weight matrix's rows regrouped eight at a time for the SIMD kernels (layout in
-/// agora_kernels.h): the block b of eight rows sits together, scales first, with every row's
+/// A weight matrix's rows regrouped sixteen at a time for the SIMD kernels (layout in
+/// agora_kernels.h): the block b of sixteen rows sits together, scales first, with every row's
 /// bytes in the same vector lane. Same byte count as the rows themselves; rows past the last
 /// whole group stay with the one-row kernels. Built once at load, read-only after.
 final class PackedRows: @unchecked Sendable {
     let type: TensorType
     let kernelType: Int32
+    /// Rows per group: a 512-bit vector's int32 lanes (two 256-bit halves of eight).
+    static let rowsPerGroup = Int(AGORA_PACKED_ROWS)
     let groups: Int
     let groupBytes: Int
+    /// Rows in whole groups; the rest (fewer than rowsPerGroup) are done one row at a time.
+    var packedRows: Int { groups * Self.rowsPerGroup }
     private let rowBytes: Int
     private let bytes: UnsafeMutableRawPointer
     /// Where `bytes` lives, when it is not an allocation of its own.
     private let arena: WeightArena?
 
     /// The packed copy of a matrix, or nil for types without packed kernels and for fewer than
-    /// eight rows (decided before anything is allocated).
+    /// one group of rows (decided before anything is allocated).
     static func make(type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer, arena: WeightArena? = nil) -> PackedRows? {
         let kernelType: Int32
         switch type {
@@ -24,14 +28,14 @@ final class PackedRows: @unchecked Sendable {
         case .q4_1: kernelType = AGORA_PACKED_Q4_1
         default: return nil
         }
-        guard rows >= 8 else { return nil }
+        guard rows >= rowsPerGroup else { return nil }
         return PackedRows(type: type, kernelType: kernelType, rows: rows, columns: columns, data: data, arena: arena)
     }
 
     private init(type: TensorType, kernelType: Int32, rows: Int, columns: Int, data: UnsafeRawPointer, arena: WeightArena?) {
         self.type = type
         self.kernelType = kernelType
-        groups = rows / 8
+        groups = rows / Self.rowsPerGroup
         groupBytes = columns / 32 * agora_packed_block_bytes(kernelType)
         if let arena, let bytes = arena.allocate(byteCount: groups * groupBytes) {
             self.bytes = bytes
@@ -42,14 +46,14 @@ final class PackedRows: @unchecked Sendable {
         }
 
         rowBytes = type.rowBytes(elements: columns)!
-        for r in 0..<(groups * 8) {
+        for r in 0..<packedRows {
             forEachPiece(ofRow: r) { packedOffset, rowOffset, count in
                 (bytes + packedOffset).copyMemory(from: data + r * rowBytes + rowOffset, byteCount: count)
             }
         }
     }
 
-    /// The original bytes of row `r` (< groups * 8), e.g. for an embedding lookup, so the file's
+    /// The original bytes of row `r` (< packedRows), e.g. for an embedding lookup, so the file's
     /// copy of packed rows is never read again.
     func restore(row r: Int, into out: UnsafeMutableRawPointer) {
         forEachPiece(ofRow: r) { packedOffset, rowOffset, count in
@@ -66,12 +70,15 @@ final class PackedRows: @unchecked Sendable {
         // Per source block: the fp16 fields (d, and m for Q4_1), then the quantized bytes.
         let scaleFields = type == .q4_1 ? 2 : 1
         let quantBytes = sourceBlockBytes - 2 * scaleFields
-        let (g, j) = r.quotientAndRemainder(dividingBy: 8)
+        let (g, j) = r.quotientAndRemainder(dividingBy: Self.rowsPerGroup)
+        let half = j / 8, lane = j % 8
         for b in 0..<blocks {
             let packed = g * groupBytes + b * blockBytes, source = b * sourceBlockBytes
-            for field in 0..<scaleFields { body(packed + field * 16 + j * 2, source + field * 2, 2) }
-            // Four bytes of row j per 32-byte chunk k, in lane j.
-            for k in 0..<(quantBytes / 4) { body(packed + 16 * scaleFields + k * 32 + j * 4, source + 2 * scaleFields + k * 4, 4) }
+            for field in 0..<scaleFields { body(packed + field * 32 + j * 2, source + field * 2, 2) }
+            // Four bytes of row j per 64-byte chunk k: lane j % 8 of the chunk's half j / 8.
+            for k in 0..<(quantBytes / 4) {
+                body(packed + 32 * scaleFields + k * 64 + half * 32 + lane * 4, source + 2 * scaleFields + k * 4, 4)
+            }
         }
     }
 

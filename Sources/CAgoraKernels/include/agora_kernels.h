@@ -36,15 +36,17 @@ static inline void agora_spin_pause(void) {
 // Tokens handled by one call of the batched kernel; longer inputs are split by the caller.
 #define AGORA_MAX_BATCH_TOKENS 64
 
-// Packed weights: rows regrouped eight at a time so that lane j of a vector always belongs to row j
-// of its group (no horizontal sums). A group holds, for each block b of 32 columns in order:
-//   Q8_0: d[8] (fp16 scale of each row's block b), then for k = 0..7 and row j = 0..7 the four
-//         int8 weights at block positions 4k..4k+3 of row j (256 bytes);            272 bytes
-//   Q4_0: d[8], then for k = 0..3 and row j = 0..7 the four bytes 4k..4k+3 of row j's nibble
-//         array (low nibbles: positions 4k.., high nibbles: 16+4k..) (128 bytes);  144 bytes
-//   Q4_1: d[8], m[8] (fp16 minimums), then the nibbles as Q4_0;                      160 bytes
-// The same bytes as the rows themselves, in another order (eight rows x 34, 18 or 20 bytes).
-#define AGORA_PACKED_TILE 4  // tokens per pass over a group's blocks
+// Packed weights: rows regrouped sixteen at a time so that lane j of a vector always belongs to row
+// j of its group (no horizontal sums). A group holds, for each block b of 32 columns in order:
+//   the fp16 scales d[16] of the sixteen rows' block b (Q4_1 also the fp16 minimums m[16]);
+//   then chunks of 64 bytes, each two halves of 32: chunk k holds, for rows 0..7 and then rows
+//   8..15, the four bytes 4k..4k+3 of each row's quantized block data:
+//   Q8_0: 8 chunks (int8 weights at block positions 4k..4k+3);               32 + 512 = 544 bytes
+//   Q4_0: 4 chunks (nibble bytes: low nibbles are positions 4k.., high 16+4k..); 32 + 256 = 288
+//   Q4_1: 4 chunks as Q4_0;                                                     64 + 256 = 320
+// The same bytes as the rows themselves, in another order (sixteen rows x 34, 18 or 20 bytes). A
+// 512-bit vector takes a whole chunk (sixteen rows); a 256-bit one takes a half (eight rows).
+#define AGORA_PACKED_ROWS 16  // rows per group
 #define AGORA_PACKED_Q8_0 0
 #define AGORA_PACKED_Q4_0 1
 #define AGORA_PACKED_Q4_1 2
@@ -52,10 +54,11 @@ long agora_packed_block_bytes(int type);
 int agora_cpu_has_avx512_vnni(void);
 
 // Groups [0, groups) of packed weights `p` (nb = n / 32 blocks each) times `tokens` activation rows
-// (n values each, blocks of 32; `xisum` the integer sum of each block, used by Q4_0) into
-// out[t * out_stride + 8 * g + j]. Every element is computed with exactly the one-row kernel's
+// (n values each, blocks of 32; `xisum` the integer sum of each block) into
+// out[t * out_stride + 16 * g + j]. Every element is computed with exactly the one-row kernel's
 // float operations in the same order, so the bits match it for any batch, split and instruction
-// set (`use_vnni`: AVX-512 VNNI if the CPU has it, else AVX2). tokens <= AGORA_MAX_BATCH_TOKENS.
+// set (`use_vnni`: 512-bit AVX-512 VNNI if the CPU has it, else AVX2). tokens <=
+// AGORA_MAX_BATCH_TOKENS.
 void agora_packed_matmul(int type, int use_vnni, const uint8_t *p, int groups, const int8_t *xq, const float *xd,
                          const float *xs, const int32_t *xisum, int n, int tokens, float *out, long out_stride);
 
