@@ -46,8 +46,11 @@ extension InferenceContext {
                 rope(k + t * c.kvDimension, heads: c.kvHeadCount, entry: t)
                 let cache = batch[t].cache
                 // Keys and values are rounded to F16 as they are stored (llama.cpp's cache type).
-                FloatKernels.storeHalf(k + t * c.kvDimension, into: cache.key(layer: l, position: positions[t]), count: c.kvDimension, path: path)
-                FloatKernels.storeHalf(v + t * c.kvDimension, into: cache.value(layer: l, position: positions[t]), count: c.kvDimension, path: path)
+                for h in 0..<c.kvHeadCount {
+                    let at = t * c.kvDimension + h * c.headDimension
+                    FloatKernels.storeHalf(k + at, into: cache.key(layer: l, head: h, position: positions[t]), count: c.headDimension, path: path)
+                    FloatKernels.storeHalf(v + at, into: cache.value(layer: l, head: h, position: positions[t]), count: c.headDimension, path: path)
+                }
             }
             attend(batch, layer: l)                           // -> attention (n, qDim)
             matmul(layer.output, attention, rows: n, out: projected)  // W (qDim -> d) -> (n, d)
@@ -177,21 +180,22 @@ extension InferenceContext {
     func attend(_ batch: [BatchEntry], layer: Int) {
         let c = model.config
         let hd = c.headDimension, heads = c.headCount, group = c.headCount / c.kvHeadCount
-        let qDim = heads * hd, kvDim = c.kvDimension
+        let qDim = heads * hd
         let scale = 1 / Float(hd).squareRoot()
         let path = self.path, maxContext = self.maxContext, widestRow = self.widestRow
         let q = self.q, attention = self.attention, scoresBase = self.scores, queryScratch = self.rowScratch
         let n = batch.count
         let headsPerItem = group > 1 && n * c.kvHeadCount >= 2 * pool.threads ? group : 1
         let itemsPerEntry = heads / headsPerItem
-        // Each entry's cache base pointers and length, read here: the threads below touch only raw
-        // memory and integers, no Swift objects.
-        withUnsafeTemporaryAllocation(of: (keys: UnsafePointer<UInt16>, values: UnsafePointer<UInt16>, count: Int).self,
+        // Each entry's cache base pointers, distance between KV heads and length, read here: the
+        // threads below touch only raw memory and integers, no Swift objects.
+        withUnsafeTemporaryAllocation(of: (keys: UnsafePointer<UInt16>, values: UnsafePointer<UInt16>, headStride: Int, count: Int).self,
                                       capacity: n) { entries in
             for t in 0..<n {
                 let cache = batch[t].cache
-                entries.initializeElement(at: t, to: (UnsafePointer(cache.key(layer: layer, position: 0)),
-                                                      UnsafePointer(cache.value(layer: layer, position: 0)), positions[t] + 1))
+                entries.initializeElement(at: t, to: (UnsafePointer(cache.key(layer: layer, head: 0, position: 0)),
+                                                      UnsafePointer(cache.value(layer: layer, head: 0, position: 0)),
+                                                      cache.headStride, positions[t] + 1))
             }
             let entries = UnsafeBufferPointer(entries)
             // Small chunks: in a prefill, later tokens attend over longer contexts.
@@ -200,11 +204,11 @@ extension InferenceContext {
                 let queries = queryScratch + thread * widestRow
                 for item in items {
                     let t = item / itemsPerEntry, firstHead = (item % itemsPerEntry) * headsPerItem
-                    let kvOffset = (firstHead / group) * hd
+                    let kvOffset = (firstHead / group) * entries[t].headStride
                     // Queries are rounded to F16 like the cached keys (as llama.cpp's F16 cache does).
                     FloatKernels.roundToHalf(q + t * qDim + firstHead * hd, into: queries, count: headsPerItem * hd, path: path)
                     Attention.attendGroup(queries, heads: headsPerItem, entries[t].keys + kvOffset, entries[t].values + kvOffset,
-                                          stride: kvDim, count: entries[t].count, headDimension: hd, scale: scale, scores: scores,
+                                          stride: hd, count: entries[t].count, headDimension: hd, scale: scale, scores: scores,
                                           scoreStride: maxContext, out: attention + t * qDim + firstHead * hd, path: path)
                 }
             }
