@@ -29,6 +29,36 @@ public enum FloatKernels {
         return acc
     }
 
+    /// out[i] = (x[i] * scale) * weight[i] (RMSNorm's last pass). Every element is computed
+    /// alone, so sixteen lanes at a time round exactly as one at a time.
+    @inline(__always)
+    static func scaleMultiply(_ x: UnsafePointer<Float>, _ scale: Float, _ weight: UnsafePointer<Float>,
+                              into out: UnsafeMutablePointer<Float>, count n: Int) {
+        let whole = n & ~15
+        var i = 0
+        while i < whole {
+            let a = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            let w = UnsafeRawPointer(weight + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: (a * scale) * w, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n { out[i] = (x[i] * scale) * weight[i]; i += 1 }
+    }
+
+    /// x[i] = x[i] + y[i] (the residual adds), sixteen lanes at a time: the same bits as one at a time.
+    @inline(__always)
+    static func add(_ y: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count n: Int) {
+        let whole = n & ~15
+        var i = 0
+        while i < whole {
+            let a = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            let b = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(x + i).storeBytes(of: a + b, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n { x[i] = x[i] + y[i]; i += 1 }
+    }
+
     /// Scalar twin of `dot`.
     static func dotReference(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { lanes in

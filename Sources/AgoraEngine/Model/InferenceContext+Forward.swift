@@ -91,7 +91,7 @@ extension InferenceContext {
                     ? FloatKernels.dotReference(row, row, d)
                     : FloatKernels.dot(row, row, d)
                 let scale = 1 / (sumOfSquares / Float(d) + eps).squareRoot()
-                for i in 0..<d { out[t * d + i] = (row[i] * scale) * w[i] }
+                FloatKernels.scaleMultiply(row, scale, w.baseAddress!, into: out + t * d, count: d)
             }
         }
     }
@@ -141,7 +141,7 @@ extension InferenceContext {
     }
 
     func addInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] = x[i] + y[i] }
+        FloatKernels.add(y, into: x, count: count)
     }
 
     /// Sine and cosine of every rotation angle of this step's entries, once per step (the same
