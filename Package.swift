@@ -166,7 +166,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgoraMarketTests",
-            dependencies: ["AgoraMarket", "AgoraNode", "AgoraNodeClient", "AgoraModelStore", "AgoraTestSupport",
+            dependencies: ["AgoraMarket", "AgoraGateway", "AgoraNode", "AgoraNodeClient", "AgoraModelStore", "AgoraTestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             exclude: ["bridge_client_check.py", "dishonest_gateway.py"]
         ),

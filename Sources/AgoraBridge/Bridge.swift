@@ -202,11 +202,6 @@ public actor Bridge {
         }
     }
 
-    /// Requests on one channel start one at a time (header numbered, sent, admitted), so their
-    /// sequence numbers reach the provider in order; answers then stream concurrently.
-    func beginStart(_ provider: AccountID) async { await acquire("start " + provider.address) }
-    func endStart(_ provider: AccountID) { release("start " + provider.address) }
-
     func header(_ provider: AccountID, body: [UInt8], maxCost: UInt64) -> (RequestHeader, Signature) {
         lastUsed[provider] = .now
         return meters[provider]!.header(body: body, maxCost: maxCost, key: key)

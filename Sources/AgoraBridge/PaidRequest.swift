@@ -78,24 +78,19 @@ struct PaidRequest {
         let maxCost = min(maxCostWanted, meter.remaining)
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: bridge.http)
         var response: HTTPClientResponse?
-        // Sequences must strictly increase per channel: starts are serialized per provider, and a
-        // request that still loses a race (another bridge process on the same wallet) takes a new number.
-        await bridge.beginStart(candidate.account)
-        do {
-            for attempt in 1...8 {
-                let (header, signature) = await bridge.header(candidate.account, body: body, maxCost: maxCost)
-                do {
-                    response = try await gateway.start(path: path, body: body, header: header, signature: signature)
-                    break
-                } catch let failure as GatewayFailure where failure.code == "sequence_replayed" && attempt < 8 {
-                    continue
-                }
+        // Each request takes the channel's next sequence and goes at once: the provider admits
+        // sequences in any order within its replay window, so concurrent requests do not wait for
+        // each other's admission. One refused as used (another bridge process on the same wallet
+        // took the number) tries again with a new one.
+        for attempt in 1...8 {
+            let (header, signature) = await bridge.header(candidate.account, body: body, maxCost: maxCost)
+            do {
+                response = try await gateway.start(path: path, body: body, header: header, signature: signature)
+                break
+            } catch let failure as GatewayFailure where failure.code == "sequence_replayed" && attempt < 8 {
+                continue
             }
-        } catch {
-            await bridge.endStart(candidate.account)
-            throw error
         }
-        await bridge.endStart(candidate.account)
         guard let response else { throw GatewayFailure(status: nil, code: "sequence_replayed", message: "could not get a request admitted") }
         // Receipts go out in order on their own task, so the answer never waits for them; the
         // provider waits only if it reaches the end of its credit window first.

@@ -4,7 +4,7 @@ import AgoraPrimitives
 import Foundation
 import GRDB
 
-/// The provider's durable record of every channel it serves: the last sequence admitted, the
+/// The provider's durable record of every channel it serves: the sequences admitted, the
 /// tokens served and the best receipt. A receipt is written here (synchronous=FULL) before the
 /// gateway generates further on its credit, so a crash never loses what a client signed.
 public final class ReceiptStore: Sendable {
@@ -25,6 +25,10 @@ public final class ReceiptStore: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2: replay window") { db in
+            // Rows from before the window count every sequence below their last as used.
+            try db.execute(sql: "ALTER TABLE channels ADD COLUMN recent_sequences INTEGER NOT NULL DEFAULT -1")
+        }
         try migrator.migrate(database)
     }
 
@@ -38,15 +42,20 @@ public final class ReceiptStore: Sendable {
             Int64(bitPattern: account.deposit), Int64(bitPattern: account.lastSequence),
             Int64(bitPattern: account.usage.promptTokens), Int64(bitPattern: account.usage.completionTokens),
             Int64(bitPattern: account.receipted), account.receipt.map { Data($0.canonicalBytes) },
-            account.receiptSignature.map { Data($0.bytes) },
+            account.receiptSignature.map { Data($0.bytes) }, Int64(bitPattern: account.recentSequences),
         ]
         try await database.write { db in
             try db.execute(sql: """
                 INSERT INTO channels (channel, open_counter, client, price_in, price_out, deposit, last_sequence,
-                    prompt_tokens, completion_tokens, receipted, receipt, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    prompt_tokens, completion_tokens, receipted, receipt, signature, recent_sequences)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(channel) DO UPDATE SET open_counter = excluded.open_counter, client = excluded.client,
                     price_in = excluded.price_in, price_out = excluded.price_out, deposit = excluded.deposit,
                     last_sequence = MAX(channels.last_sequence, excluded.last_sequence),
+                    recent_sequences = CASE
+                        WHEN excluded.last_sequence > channels.last_sequence THEN excluded.recent_sequences
+                        WHEN excluded.last_sequence = channels.last_sequence THEN excluded.recent_sequences | channels.recent_sequences
+                        ELSE channels.recent_sequences END,
                     prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
                     receipted = excluded.receipted, receipt = excluded.receipt, signature = excluded.signature
                 WHERE excluded.open_counter > channels.open_counter OR excluded.receipted >= channels.receipted
@@ -64,7 +73,7 @@ public final class ReceiptStore: Sendable {
                 return (channel, ProviderMeter.Account(
                     openCounter: u64("open_counter"), client: AccountID(key: client), deposit: u64("deposit"),
                     price: Price(promptPerMillion: u64("price_in"), completionPerMillion: u64("price_out")),
-                    lastSequence: u64("last_sequence"),
+                    lastSequence: u64("last_sequence"), recentSequences: u64("recent_sequences"),
                     usage: Usage(promptTokens: u64("prompt_tokens"), completionTokens: u64("completion_tokens")),
                     receipted: u64("receipted"), receipt: receipt, receiptSignature: signature))
             }

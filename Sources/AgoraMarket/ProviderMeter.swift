@@ -45,7 +45,7 @@ public enum MeterRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         case .notThisProvider: "the channel pays another provider"
         case .modelNotServed: "the channel is for a model this provider does not serve"
         case .staleOpening: "the header names an earlier opening of this channel"
-        case .sequenceReplayed(let last): "sequence already used (last accepted: \(last))"
+        case .sequenceReplayed(let last): "sequence already used, or \(ProviderMeter.replayWindow) or more below the highest accepted (\(last))"
         case .badSignature: "the client's signature does not verify"
         case .priceBelowOffer(let offer): "price below the offer (\(offer.promptPerMillion)/\(offer.completionPerMillion) per million)"
         case .priceChanged(let price): "this channel opening runs at \(price.promptPerMillion)/\(price.completionPerMillion) per million"
@@ -68,7 +68,11 @@ public struct ProviderMeter: Sendable {
         public var client: AccountID
         public var deposit: UInt64
         public var price: Price
+        /// The highest sequence admitted on this opening.
         public var lastSequence: UInt64
+        /// Which of the `replayWindow` sequences up to `lastSequence` were admitted: bit i stands
+        /// for `lastSequence - i`.
+        public var recentSequences: UInt64
         /// Tokens served on this opening, as the provider counted them.
         public var usage: Usage
         /// Highest cumulative amount the client has signed for, and that receipt.
@@ -76,15 +80,40 @@ public struct ProviderMeter: Sendable {
         public var receipt: Receipt?
         public var receiptSignature: Signature?
 
+        /// Whether `sequence` may still be admitted: never admitted, and within the replay window.
+        func accepts(_ sequence: UInt64) -> Bool {
+            if sequence > lastSequence { return true }
+            let age = lastSequence - sequence
+            return age < ProviderMeter.replayWindow && recentSequences & (1 << age) == 0
+        }
+
+        /// Marks `sequence` (which `accepts`) as used.
+        mutating func use(_ sequence: UInt64) {
+            if sequence > lastSequence {
+                let shift = sequence - lastSequence
+                recentSequences = shift >= ProviderMeter.replayWindow ? 1 : recentSequences << shift | 1
+                lastSequence = sequence
+            } else {
+                recentSequences |= 1 << (lastSequence - sequence)
+            }
+        }
+
         public var owed: UInt64 { price.cost(prompt: usage.promptTokens, completion: usage.completionTokens) ?? .max }
 
-        public init(openCounter: UInt64, client: AccountID, deposit: UInt64, price: Price, lastSequence: UInt64, usage: Usage,
-                    receipted: UInt64, receipt: Receipt? = nil, receiptSignature: Signature? = nil) {
+        public init(openCounter: UInt64, client: AccountID, deposit: UInt64, price: Price, lastSequence: UInt64,
+                    recentSequences: UInt64 = .max, usage: Usage, receipted: UInt64, receipt: Receipt? = nil,
+                    receiptSignature: Signature? = nil) {
             self.openCounter = openCounter; self.client = client; self.deposit = deposit; self.price = price
-            self.lastSequence = lastSequence; self.usage = usage; self.receipted = receipted; self.receipt = receipt
+            self.lastSequence = lastSequence; self.recentSequences = recentSequences; self.usage = usage; self.receipted = receipted; self.receipt = receipt
             self.receiptSignature = receiptSignature
         }
     }
+
+    /// Sequences of one channel are admitted once each, in any order within this many of the
+    /// highest admitted (an anti-replay window, as IPsec's and DTLS's): the client's concurrent
+    /// requests need not reach the provider in the order it numbered them, so it never waits
+    /// for one request's admission before sending the next.
+    public static let replayWindow: UInt64 = 64
 
     public let chainID: String
     public let provider: AccountID
@@ -119,18 +148,18 @@ public struct ProviderMeter: Sendable {
         if account == nil || account!.openCounter != channel.openCounter {
             if !header.price.covers(offer) { return .priceBelowOffer(offer) }
             account = Account(openCounter: channel.openCounter, client: channel.client, deposit: channel.deposit, price: header.price,
-                              lastSequence: 0, usage: Usage(), receipted: 0)
+                              lastSequence: 0, recentSequences: 1, usage: Usage(), receipted: 0)
         }
         guard var account else { return .channelUnknown }
         if header.price != account.price { return .priceChanged(account.price) }
-        if header.sequence <= account.lastSequence { return .sequenceReplayed(last: account.lastSequence) }
+        if !account.accepts(header.sequence) { return .sequenceReplayed(last: account.lastSequence) }
         account.deposit = channel.deposit
         if account.owed >= account.deposit { return .depositExhausted(deposit: account.deposit, owed: account.owed) }
         if account.owed > account.receipted + creditWindow(account.price) {
             return .arrears(owed: account.owed, receipted: account.receipted)
         }
         // After this point, the request is admitted.
-        account.lastSequence = header.sequence
+        account.use(header.sequence)
         accounts[header.channel] = account
         return nil
     }

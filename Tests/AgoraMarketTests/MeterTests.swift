@@ -131,6 +131,37 @@ import Testing
         #expect(gateway.admit(next, signature: nextSignature, body: body, channel: channel()) == nil)
     }
 
+    /// Concurrent requests may reach the provider out of order: each sequence is admitted once,
+    /// in any order within the replay window, and never once it falls out of the window.
+    @Test func sequencesAreAdmittedOnceInAnyOrderWithinTheWindow() {
+        var (gateway, bridge) = meters(deposit: 1_000_000)
+        let body = Array("b".utf8)
+        let headers = (0..<70).map { _ in bridge.header(body: body, maxCost: 10, key: client) }  // sequences 1...70
+        func admit(_ sequence: Int) -> MeterRefusal? {
+            gateway.admit(headers[sequence - 1].0, signature: headers[sequence - 1].1, body: body, channel: channel())
+        }
+        #expect(admit(3) == nil)
+        #expect(admit(1) == nil)
+        #expect(admit(2) == nil)
+        for sequence in [1, 2, 3] { #expect(admit(sequence) == .sequenceReplayed(last: 3)) }
+        #expect(admit(66) == nil)  // the window now holds 3...66: 1 and 2 are out of it
+        #expect(admit(5) == nil)   // inside, never used
+        #expect(admit(5) == .sequenceReplayed(last: 66))
+        #expect(admit(2) == .sequenceReplayed(last: 66))
+        #expect(admit(4) == nil)
+        #expect(admit(70) == nil)  // the window moves to 7...70
+        #expect(admit(6) == .sequenceReplayed(last: 70))
+        #expect(admit(7) == nil)
+        #expect(admit(69) == nil)
+        #expect(admit(69) == .sequenceReplayed(last: 70))
+        #expect(admit(70) == .sequenceReplayed(last: 70))
+        // A restored account keeps which sequences were used.
+        var restored = ProviderMeter(chainID: chainID, provider: provider.account, model: model, offer: offer, creditWindowTokens: 16)
+        restored.restore(channelID, gateway.accounts[channelID]!)
+        #expect(restored.admit(headers[68].0, signature: headers[68].1, body: body, channel: channel()) == .sequenceReplayed(last: 70))
+        #expect(restored.admit(headers[67].0, signature: headers[67].1, body: body, channel: channel()) == nil)
+    }
+
     @Test func aClientThatStopsPayingGetsAtMostOneWindow() {
         var (gateway, bridge) = meters(window: 8)
         let body = Array("x".utf8)
