@@ -76,7 +76,8 @@ struct ProviderCommand: AsyncParsableCommand {
             service = OpenAIService(model: served, contextLength: min(ctx, model.config.contextLength))
             forwarder = UpstreamForwarder(client: .shared, baseURL: upstream, upstreamModel: upstreamModel)
         } else {
-            let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: min(ctx, model.config.contextLength))
+            let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: min(ctx, model.config.contextLength),
+                                           workerNice: BatchScheduler.engineNice)
             service = OpenAIService(model: served, scheduler: BatchScheduler(core: SchedulerCore(context: context, tokenizer: tokenizer, slots: parallel, maxQueue: 64)))
         }
         let gateway = try Gateway(configuration: .init(chainID: parameters.chainID, model: modelHash, offer: offer, creditWindowTokens: creditWindow,

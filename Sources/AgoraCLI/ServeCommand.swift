@@ -53,7 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
             service = OpenAIService(model: served, contextLength: contextLength)
             forwarder = UpstreamForwarder(client: HTTPClient(eventLoopGroupProvider: .singleton), baseURL: upstream, upstreamModel: upstreamModel)
         } else {
-            let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: contextLength)
+            let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: contextLength,
+                                           workerNice: BatchScheduler.engineNice)
             let core = SchedulerCore(context: context, tokenizer: tokenizer, slots: parallel, maxQueue: queue)
             service = OpenAIService(model: served, scheduler: BatchScheduler(core: core))
         }

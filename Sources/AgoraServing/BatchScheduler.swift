@@ -94,7 +94,20 @@ public final class BatchScheduler: @unchecked Sendable {
         return body()
     }
 
+    /// The nice value of the scheduler thread, relative to the process's other threads.
+    /// Inference is a batch job: at equal priority a thread woken to take a request, a receipt or
+    /// an event write can wait for the engine's time slice to run out, and every such hop adds
+    /// to the time to first token. Niced, the engine yields to them at once and still gets all
+    /// the time they leave (they need little).
+    public static let engineNice: Int32 = 5
+
     private func loop() {
+        #if os(Linux)
+        // On Linux the nice value belongs to the thread: who 0 is the calling thread. The
+        // engine's helper threads get theirs from `InferenceContext(workerNice:)`.
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        _ = setpriority(which, 0, getpriority(which, 0) + Self.engineNice)
+        #endif
         while true {
             condition.lock()
             while running && inbox.isEmpty && cancelled.isEmpty && !core.hasWork { condition.wait() }

@@ -21,20 +21,31 @@ final class WorkerPool: @unchecked Sendable {
     private let shared: Shared
     private var workers: [pthread_t] = []
 
-    init(threads: Int) {
+    /// `nice`: added to each worker's nice value (Linux, where it is per thread), so that a server
+    /// can put its engine below its I/O threads.
+    init(threads: Int, nice: Int32 = 0) {
         self.threads = max(1, threads)
         shared = Shared()
         for index in 1..<self.threads {
-            let box = Unmanaged.passRetained(WorkerStart(shared: shared, index: index))
+            let box = Unmanaged.passRetained(WorkerStart(shared: shared, index: index, nice: nice))
             var thread = pthread_t()
             let status = pthread_create(&thread, nil, { raw in
                 let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
+                if start.nice != 0 { WorkerPool.lowerPriority(by: start.nice) }
                 start.shared.work(thread: start.index)
                 return nil
             }, box.toOpaque())
             precondition(status == 0, "cannot start a worker thread")
             workers.append(thread)
         }
+    }
+
+    /// Adds `nice` to the calling thread's nice value (Linux: who 0 of PRIO_PROCESS is the thread).
+    static func lowerPriority(by nice: Int32) {
+        #if os(Linux)
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        _ = setpriority(which, 0, getpriority(which, 0) + nice)
+        #endif
     }
 
     deinit {
@@ -185,6 +196,7 @@ final class WorkerPool: @unchecked Sendable {
     private final class WorkerStart {
         let shared: Shared
         let index: Int
-        init(shared: Shared, index: Int) { self.shared = shared; self.index = index }
+        let nice: Int32
+        init(shared: Shared, index: Int, nice: Int32) { self.shared = shared; self.index = index; self.nice = nice }
     }
 }

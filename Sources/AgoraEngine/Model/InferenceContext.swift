@@ -58,14 +58,17 @@ public final class InferenceContext: @unchecked Sendable {
     var positions: [Int]
     public internal(set) var logitRows = 0
 
-    public init(model: LlamaModel, threads: Int = 1, path: KernelPath = .fast, maxBatch: Int = 64, maxContext: Int? = nil) {
+    /// `workerNice`: added to the nice value of the helper threads (see `WorkerPool`); the calling
+    /// thread keeps its own.
+    public init(model: LlamaModel, threads: Int = 1, path: KernelPath = .fast, maxBatch: Int = 64, maxContext: Int? = nil,
+                workerNice: Int32 = 0) {
         precondition(threads >= 1 && maxBatch >= 1)
         let c = model.config
         self.model = model
         self.threads = threads
         self.path = path
         self.maxBatch = maxBatch
-        pool = WorkerPool(threads: threads)
+        pool = WorkerPool(threads: threads, nice: workerNice)
         self.maxContext = maxContext ?? c.contextLength
         let d = c.embeddingLength, qDim = c.headCount * c.headDimension
         x = .allocate(capacity: maxBatch * d)
