@@ -102,12 +102,8 @@ public final class BatchScheduler: @unchecked Sendable {
     public static let engineNice: Int32 = 5
 
     private func loop() {
-        #if os(Linux)
-        // On Linux the nice value belongs to the thread: who 0 is the calling thread. The
-        // engine's helper threads get theirs from `InferenceContext(workerNice:)`.
-        let which = __priority_which_t(PRIO_PROCESS.rawValue)
-        _ = setpriority(which, 0, getpriority(which, 0) + Self.engineNice)
-        #endif
+        // The engine's helper threads get theirs from `InferenceContext(workerNice:)`.
+        ThreadPriority.lower(by: Self.engineNice)
         while true {
             condition.lock()
             while running && inbox.isEmpty && cancelled.isEmpty && !core.hasWork { condition.wait() }

@@ -31,21 +31,13 @@ final class WorkerPool: @unchecked Sendable {
             var thread = pthread_t()
             let status = pthread_create(&thread, nil, { raw in
                 let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
-                if start.nice != 0 { WorkerPool.lowerPriority(by: start.nice) }
+                if start.nice != 0 { ThreadPriority.lower(by: start.nice) }
                 start.shared.work(thread: start.index)
                 return nil
             }, box.toOpaque())
             precondition(status == 0, "cannot start a worker thread")
             workers.append(thread)
         }
-    }
-
-    /// Adds `nice` to the calling thread's nice value (Linux: who 0 of PRIO_PROCESS is the thread).
-    static func lowerPriority(by nice: Int32) {
-        #if os(Linux)
-        let which = __priority_which_t(PRIO_PROCESS.rawValue)
-        _ = setpriority(which, 0, getpriority(which, 0) + nice)
-        #endif
     }
 
     deinit {
