@@ -32,9 +32,10 @@ public final class ReceiptStore: Sendable {
         try migrator.migrate(database)
     }
 
-    /// Writes a channel's state, unless the stored receipt is already higher (receipts accepted
-    /// concurrently may be stored out of order; the store never goes back). Runs on GRDB's own
-    /// queue: the fsync never blocks the concurrency pool's few threads.
+    /// Writes a channel's state, unless the stored one is of a later opening or has a higher
+    /// receipt (receipts accepted concurrently may be stored out of order; the store never goes
+    /// back). A later opening replaces the record whole: its sequences start again from 1. Runs on
+    /// GRDB's own queue: the fsync never blocks the concurrency pool's few threads.
     public func save(_ channel: Hash256, _ account: ProviderMeter.Account) async throws {
         let arguments: StatementArguments = [
             Data(channel.bytes), Int64(bitPattern: account.openCounter), Data(account.client.key.bytes),
@@ -51,14 +52,17 @@ public final class ReceiptStore: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(channel) DO UPDATE SET open_counter = excluded.open_counter, client = excluded.client,
                     price_in = excluded.price_in, price_out = excluded.price_out, deposit = excluded.deposit,
-                    last_sequence = MAX(channels.last_sequence, excluded.last_sequence),
+                    last_sequence = CASE WHEN excluded.open_counter > channels.open_counter THEN excluded.last_sequence
+                        ELSE MAX(channels.last_sequence, excluded.last_sequence) END,
                     recent_sequences = CASE
-                        WHEN excluded.last_sequence > channels.last_sequence THEN excluded.recent_sequences
+                        WHEN excluded.open_counter > channels.open_counter OR excluded.last_sequence > channels.last_sequence
+                            THEN excluded.recent_sequences
                         WHEN excluded.last_sequence = channels.last_sequence THEN excluded.recent_sequences | channels.recent_sequences
                         ELSE channels.recent_sequences END,
                     prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
                     receipted = excluded.receipted, receipt = excluded.receipt, signature = excluded.signature
-                WHERE excluded.open_counter > channels.open_counter OR excluded.receipted >= channels.receipted
+                WHERE excluded.open_counter > channels.open_counter
+                    OR (excluded.open_counter = channels.open_counter AND excluded.receipted >= channels.receipted)
                 """, arguments: arguments)
         }
     }
