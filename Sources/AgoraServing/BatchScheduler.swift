@@ -4,6 +4,12 @@ import Foundation
 /// Runs a `SchedulerCore` on its own thread (inference is compute-bound and must not occupy the
 /// async executors that serve HTTP). Requests come in through a small locked inbox, so submitting
 /// or cancelling never waits for a forward pass; each job's events go out on its own stream.
+///
+/// The lock is never held while a stream is resumed, finished or released. Resuming a stream
+/// takes its consumer task's own lock; cancelling that task (a client going away) holds the task's
+/// lock while the stream's termination handler runs `cancel`, which takes ours. Holding ours across
+/// a yield was a lock-order inversion that froze the scheduler and everything that asked it for
+/// anything (`BatchSchedulerTests`).
 public final class BatchScheduler: @unchecked Sendable {
     public typealias JobID = SchedulerCore.JobID
 
@@ -108,10 +114,11 @@ public final class BatchScheduler: @unchecked Sendable {
             condition.lock()
             while running && inbox.isEmpty && cancelled.isEmpty && !core.hasWork { condition.wait() }
             if !running {
-                for (_, c) in streams { c.yield(.failed(.shuttingDown)); c.finish() }
+                let left = Array(streams.values)
                 streams.removeAll()
                 pendingJobs = 0
                 condition.unlock()
+                for c in left { c.yield(.failed(.shuttingDown)); c.finish() }
                 return
             }
             let arriving = inbox, leaving = cancelled
@@ -131,19 +138,34 @@ public final class BatchScheduler: @unchecked Sendable {
     }
 
     private func deliver(_ events: [(JobID, GenerationEvent)], cancelled: [JobID]) {
+        var outgoing: [(stream: AsyncStream<GenerationEvent>.Continuation, event: GenerationEvent, last: Bool)] = []
+        var gone: [AsyncStream<GenerationEvent>.Continuation] = []
         condition.lock()
-        defer { condition.unlock() }
-        for id in cancelled where streams.removeValue(forKey: id) != nil { pendingJobs -= 1 }
+        for id in cancelled {
+            guard let c = streams.removeValue(forKey: id) else { continue }
+            gone.append(c)
+            pendingJobs -= 1
+        }
         for (id, event) in events {
             guard let c = streams[id] else { continue }
-            c.yield(event)
+            let last: Bool
             switch event {
-            case .finished, .failed:
-                c.finish()
+            case .finished, .failed: last = true
+            default: last = false
+            }
+            if last {
                 streams[id] = nil
                 pendingJobs -= 1
-            default: break
             }
+            outgoing.append((c, event, last))
         }
+        condition.unlock()
+        // Only this thread yields, so each stream still sees its events in order.
+        for (c, event, last) in outgoing {
+            c.yield(event)
+            if last { c.finish() }
+        }
+        // Releasing a stream's last reference may run its termination handler, which takes the lock.
+        withExtendedLifetime(gone) {}
     }
 }
