@@ -91,7 +91,7 @@ struct DevnetCommand: AsyncParsableCommand {
             guard let status = try? await client.status() else { continue }
             let channels = (try? await client.channels(client: clientAccount)) ?? []
             let claimed = channels.reduce(0) { $0 + $1.claimed }
-            say("height \(status.height) (+\(status.height - min(status.height, lastHeight))) · mempool \(status.mempoolTransactions) · channels \(channels.count) · settled to providers \(Amount.format(claimed)) AGR")
+            say("height \(status.height) (+\(status.height - min(status.height, lastHeight))) · mempool \(status.mempoolTransactions) · channels \(channels.count) · claimed by providers \(Amount.format(claimed)) AGR")
             lastHeight = status.height
             if let exited = children.exited() { throw CommandFailure("\(exited) stopped; see \(directory)/logs/\(exited).log") }
         }
@@ -101,6 +101,10 @@ struct DevnetCommand: AsyncParsableCommand {
         let parameters = try await client.parameters()
         let treasuryBefore = try await client.account(parameters.treasury).balance
         let ownerBefore = try await client.account(owner).balance
+        // What each channel opening had claimed before the demo: a restarted devnet reuses its
+        // channels, so the settlement shown is the difference, not the channel's running total.
+        let claimedBefore = Dictionary((try await client.channels(client: clientAccount)).map { (ChannelOpening($0), $0.claimed) },
+                                       uniquingKeysWith: { first, _ in first })
         say("demo request: \"What is the capital of France? Answer in one short sentence.\"")
         var request = HTTPClientRequest(url: bridgeURL + "/v1/chat/completions")
         request.method = .POST
@@ -118,21 +122,22 @@ struct DevnetCommand: AsyncParsableCommand {
         out("  answer: \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
         out("  \(usage["prompt_tokens"] as? Int ?? 0) prompt + \(usage["completion_tokens"] as? Int ?? 0) completion tokens, served by \(provider)")
         // The provider claims its receipts; show the settlement once all of it is in a block.
-        guard let providerID = AccountID(address: provider) else { return }
-        let spent = try await bridgeSpend(bridgeURL)
+        guard let providerID = AccountID(address: provider),
+              let signed = try await bridgeSignatures(bridgeURL).first(where: { $0.provider == providerID }) else { return }
         // The claim waits for a mined block: allow a dozen block times (the retarget may still be
         // slowing blocks down from the fast start).
         say("waiting for the provider's claim to be mined")
         let deadline = ContinuousClock.now + .seconds(Int64(blockSeconds) * 12 + 10)
         while ContinuousClock.now < deadline {
             let channels = (try? await client.channels(client: clientAccount)) ?? []
-            if let channel = channels.first(where: { $0.provider == providerID && $0.claimed >= spent }) {
+            if let channel = channels.first(where: { ChannelOpening($0) == signed.opening && $0.claimed >= signed.amount }) {
                 // Only settlements pay the treasury and the model owner here, so their balance
-                // changes are this claim's fees, to the unit.
+                // changes are the fees of what was claimed meanwhile, to the unit.
+                let claimed = channel.claimed - (claimedBefore[signed.opening] ?? 0)
                 let platform = try await client.account(parameters.treasury).balance - treasuryBefore
                 let ownerFee = try await client.account(owner).balance - ownerBefore
-                out("  settled on chain: \(Amount.format(channel.claimed)) AGR claimed from channel \(channel.id.hex.prefix(16))…: "
-                      + "provider \(Amount.format(channel.claimed - platform - ownerFee)) + platform fee \(Amount.format(platform)) "
+                out("  settled on chain: \(Amount.format(claimed)) AGR claimed from channel \(channel.id.hex.prefix(16))…: "
+                      + "provider \(Amount.format(claimed - platform - ownerFee)) + platform fee \(Amount.format(platform)) "
                       + "+ model owner \(Amount.format(ownerFee))\n")
                 return
             }
@@ -167,12 +172,26 @@ struct DevnetCommand: AsyncParsableCommand {
         return path
     }
 
-    /// Everything the bridge has signed for (its `/v1/spend`).
-    func bridgeSpend(_ bridgeURL: String) async throws -> UInt64 {
+    /// What the bridge has signed for on each of its channels (its `/v1/spend`).
+    func bridgeSignatures(_ bridgeURL: String) async throws -> [(provider: AccountID, opening: ChannelOpening, amount: UInt64)] {
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: bridgeURL + "/v1/spend"), timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 16)
-        return UInt64((try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any])?["spent"] as? Int ?? 0)
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let channels = (try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any])?["channels"] as? [[String: Any]] ?? []
+        return channels.compactMap { entry in
+            guard let provider = (entry["provider"] as? String).flatMap(AccountID.init(address:)),
+                  let id = (entry["channel"] as? String).flatMap(Hash256.init(hex:)),
+                  let counter = entry["open_counter"] as? Int, let signed = entry["signed"] as? Int else { return nil }
+            return (provider, ChannelOpening(id: id, openCounter: UInt64(counter)), UInt64(signed))
+        }
     }
+}
+
+/// One opening of a channel: a closed channel reopened under the same id starts counting anew.
+struct ChannelOpening: Hashable {
+    let id: Hash256
+    let openCounter: UInt64
+    init(id: Hash256, openCounter: UInt64) { self.id = id; self.openCounter = openCounter }
+    init(_ view: ChannelView) { self.init(id: view.id, openCounter: view.openCounter) }
 }
 
 /// The devnet's child processes: started in order, each ready when its first stdout line names its
