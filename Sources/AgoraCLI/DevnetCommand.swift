@@ -209,9 +209,10 @@ final class Children: @unchecked Sendable {
         let output = Pipe()
         process.standardOutput = output
         let logPath = logs + "/\(name).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = FileHandle(forWritingAtPath: logPath)
-        log?.seekToEndOfFile()
+        // Appended to across restarts: createFile would empty an existing log.
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw CommandFailure("cannot write the log \(logPath)") }
+        log.seekToEndOfFile()
         process.standardError = log
         try process.run()
         lock.withLock { launched.append((name, process)) }
@@ -220,7 +221,7 @@ final class Children: @unchecked Sendable {
             process.terminate()
             throw CommandFailure("\(name) did not start; see \(logPath)")
         }
-        log?.write(line)
+        log.write(line)
         return Child(name: name, process: process, port: port)
     }
 

@@ -32,6 +32,8 @@ struct ProviderCommand: AsyncParsableCommand {
     @Option(help: "Claim when unclaimed receipts exceed this many AGR.") var claimThreshold = "0.01"
     @Option(help: "Sequences decoded together.") var parallel = 2
     @Option(help: "Worker threads.") var threads = 1
+    @Option(help: "Nice value added to the engine\'s threads, 0...19: above 0 the HTTP and payment threads preempt the busy engine at once; 0 keeps the engine level with other processes (a node, a miner).")
+    var engineNice: Int32 = BatchScheduler.defaultEngineNice
     @Option(help: "Context size per sequence.") var ctx = 2048
     @Option(help: "Model id clients use.") var modelID = "smollm2"
     @Flag(help: "Ask a dev node's faucet for the bond and fees when the balance is short.") var faucet = false
@@ -42,6 +44,7 @@ struct ProviderCommand: AsyncParsableCommand {
     @Option(help: "Model name to send upstream (default: the client's).") var upstreamModel: String?
 
     func validate() throws {
+        guard (0...19).contains(engineNice) else { throw ValidationError("--engine-nice must be in 0...19") }
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard (1...64).contains(parallel), (1...256).contains(threads), (64...(1 << 20)).contains(ctx) else {
             throw ValidationError("--parallel 1...64, --threads 1...256, --ctx 64...1048576")
@@ -77,8 +80,9 @@ struct ProviderCommand: AsyncParsableCommand {
             forwarder = UpstreamForwarder(client: .shared, baseURL: upstream, upstreamModel: upstreamModel)
         } else {
             let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: min(ctx, model.config.contextLength),
-                                           workerNice: BatchScheduler.engineNice)
-            service = OpenAIService(model: served, scheduler: BatchScheduler(core: SchedulerCore(context: context, tokenizer: tokenizer, slots: parallel, maxQueue: 64)))
+                                           workerNice: engineNice)
+            service = OpenAIService(model: served, scheduler: BatchScheduler(core: SchedulerCore(context: context, tokenizer: tokenizer, slots: parallel, maxQueue: 64),
+                                                                          engineNice: engineNice))
         }
         let gateway = try Gateway(configuration: .init(chainID: parameters.chainID, model: modelHash, offer: offer, creditWindowTokens: creditWindow,
                                                        paymentTimeout: .milliseconds(Int64(paymentTimeout * 1000))),

@@ -19,6 +19,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Context size per sequence, in tokens.") var ctx = 2048
     @Option(help: "Requests that may wait for a slot before new ones get 429.") var queue = 64
     @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Nice value added to the engine\'s threads, 0...19: above 0 the HTTP and payment threads preempt the busy engine at once; 0 keeps the engine level with other processes (a node, a miner).")
+    var engineNice: Int32 = BatchScheduler.defaultEngineNice
     @Option(help: "Model id clients use (default: the file name without extension).") var modelID: String?
     @Option(help: "Chat template to use instead of the model's: chatml, llama2, llama3, mistral, zephyr.") var template: String?
     @Option(help: "Largest request body, in bytes.") var maxBody = 4 << 20
@@ -27,6 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Model name to send upstream (default: the client's).") var upstreamModel: String?
 
     func validate() throws {
+        guard (0...19).contains(engineNice) else { throw ValidationError("--engine-nice must be in 0...19") }
         guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be in 1...256") }
         guard (16...(1 << 20)).contains(ctx) else { throw ValidationError("--ctx must be in 16...1048576") }
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
@@ -54,9 +57,9 @@ struct ServeCommand: AsyncParsableCommand {
             forwarder = UpstreamForwarder(client: HTTPClient(eventLoopGroupProvider: .singleton), baseURL: upstream, upstreamModel: upstreamModel)
         } else {
             let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: contextLength,
-                                           workerNice: BatchScheduler.engineNice)
+                                           workerNice: engineNice)
             let core = SchedulerCore(context: context, tokenizer: tokenizer, slots: parallel, maxQueue: queue)
-            service = OpenAIService(model: served, scheduler: BatchScheduler(core: core))
+            service = OpenAIService(model: served, scheduler: BatchScheduler(core: core, engineNice: engineNice))
         }
         let server = InferenceServer(service: service, configuration: .init(host: host, port: port, maxBodyBytes: maxBody), upstream: forwarder)
         var logger = Logger(label: "agora.serve")

@@ -29,13 +29,16 @@ public final class BatchScheduler: @unchecked Sendable {
 
     public let contextLength: Int
     public let maxQueue: Int
+    /// Added to the scheduler thread's nice value (see `defaultEngineNice`).
+    public let engineNice: Int32
     /// Jobs that may be submitted and unfinished at once: running slots plus the queue.
     private let capacity: Int
     /// Called on the scheduler thread after every step (metrics): active and queued jobs.
     public var onStep: (@Sendable (_ active: Int, _ queued: Int) -> Void)?
 
-    public init(core: SchedulerCore) {
+    public init(core: SchedulerCore, engineNice: Int32 = BatchScheduler.defaultEngineNice) {
         self.core = core
+        self.engineNice = engineNice
         contextLength = core.contextLength
         maxQueue = core.maxQueue
         capacity = core.maxQueue + core.slotCount
@@ -104,12 +107,13 @@ public final class BatchScheduler: @unchecked Sendable {
     /// Inference is a batch job: at equal priority a thread woken to take a request, a receipt or
     /// an event write can wait for the engine's time slice to run out, and every such hop adds
     /// to the time to first token. Niced, the engine yields to them at once and still gets all
-    /// the time they leave (they need little).
-    public static let engineNice: Int32 = 5
+    /// the time they leave (they need little). It also yields to other processes at nice 0 on the
+    /// machine (a node, a miner): `agora serve|provider --engine-nice 0` keeps it level with them.
+    public static let defaultEngineNice: Int32 = 5
 
     private func loop() {
         // The engine's helper threads get theirs from `InferenceContext(workerNice:)`.
-        ThreadPriority.lower(by: Self.engineNice)
+        ThreadPriority.lower(by: engineNice)
         while true {
             condition.lock()
             while running && inbox.isEmpty && cancelled.isEmpty && !core.hasWork { condition.wait() }
