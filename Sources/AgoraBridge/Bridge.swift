@@ -53,12 +53,13 @@ public actor Bridge {
     private var throughput: [AccountID: Double] = [:]
     /// Signed on channels already closed (their meters are gone).
     private var settledSpend: UInt64 = 0
-    /// Where the channels are saved after every answer (nil: not saved).
+    /// Where the channels are saved before each signature leaves the bridge (nil: not saved).
     public var statePath: String?
 
     var settled: UInt64 { settledSpend }
     var restoredProviders: Set<AccountID> { Set(meters.keys) }
-    func install(_ provider: AccountID, _ meter: ClientMeter) { meters[provider] = meter }
+    /// A channel restored from disk counts as used now, so the idle timer closes it if it stays unused.
+    func install(_ provider: AccountID, _ meter: ClientMeter) { meters[provider] = meter; lastUsed[provider] = .now }
     func addSettled(_ amount: UInt64) { settledSpend += amount }
     public func setStatePath(_ path: String) { statePath = path }
     func saveState() { if let statePath { save(to: statePath) } }
@@ -170,6 +171,7 @@ public actor Bridge {
         let opened = try await node.channel(id)
         let meter = ClientMeter(chainID: chainID, channel: id, openCounter: opened.openCounter, price: candidate.price, deposit: opened.deposit)
         meters[candidate.account] = meter
+        sequencesReserved[candidate.account] = nil   // a new opening counts from 1
         logger.notice("opened channel", metadata: ["provider": "\(candidate.account)", "deposit": "\(Amount.format(deposit))"])
         return meter
     }
@@ -202,9 +204,26 @@ public actor Bridge {
         }
     }
 
+    /// Request sequences saved as used before they are, by provider: a restarted bridge starts
+    /// after them, so it never reuses one, and only one request in `sequenceReservation` waits
+    /// for a write before it leaves.
+    private var sequencesReserved: [AccountID: UInt64] = [:]
+    static let sequenceReservation: UInt64 = 32
+
+    /// The next signed request header on `provider`'s channel; its sequence is on disk first.
     func header(_ provider: AccountID, body: [UInt8], maxCost: UInt64) -> (RequestHeader, Signature) {
         lastUsed[provider] = .now
-        return meters[provider]!.header(body: body, maxCost: maxCost, key: key)
+        let header = meters[provider]!.header(body: body, maxCost: maxCost, key: key)
+        if header.0.sequence >= sequencesReserved[provider, default: 0] {
+            sequencesReserved[provider] = header.0.sequence + Self.sequenceReservation
+            saveState()
+        }
+        return header
+    }
+
+    /// Where a restarted bridge goes on with `provider`'s request sequences.
+    func sequenceToResume(_ provider: AccountID, _ meter: ClientMeter) -> UInt64 {
+        max(meter.nextSequence, sequencesReserved[provider] ?? 0)
     }
 
     /// Adds tokens the bridge counted itself to `candidate`'s channel, and signs the cumulative
@@ -220,6 +239,7 @@ public actor Bridge {
         }
         let receipt = meter.receipt(transcript: .zero, key: key, atLeast: atLeast)
         meters[candidate.account] = meter
+        if receipt != nil { saveState() }
         return receipt
     }
 
@@ -227,8 +247,8 @@ public actor Bridge {
     private var settling: [UInt64: Task<Void, Never>] = [:]
     private var settlementsStarted: UInt64 = 0
 
-    /// Delivers an ended answer's last receipts, then saves the channels, off the client's path:
-    /// the answer is complete when its text is, and what it cost is signed already.
+    /// Delivers an ended answer's last receipts off the client's path: the answer is complete when
+    /// its text is, and what it cost is signed (and saved) already.
     func settle(_ receipts: ReceiptSender) {
         settlementsStarted += 1
         let id = settlementsStarted
@@ -238,10 +258,7 @@ public actor Bridge {
         }
     }
 
-    private func settled(_ id: UInt64) {
-        settling[id] = nil
-        saveState()
-    }
+    private func settled(_ id: UInt64) { settling[id] = nil }
 
     /// Waits until every ended answer's receipts are delivered (or failed): at shutdown.
     public func drainSettlements() async {

@@ -4,6 +4,14 @@ import Foundation
 
 /// The bridge's channels on disk, so a restarted bridge resumes them: without its last sequence
 /// and signed amount it could not use a channel it opened before.
+///
+/// Written ahead: the bridge saves a receipt's amount before the receipt leaves (`Bridge.count`),
+/// and reserves request sequences on disk a batch at a time before it uses them (`Bridge.header`).
+/// Saved only after each answer, a bridge killed mid-answer came back behind the provider: on a
+/// channel's first answer it had no record at all and refused the still-open channel as another
+/// run's; later, it signed again amounts the provider already held, so its next answers went
+/// unpaid by that much, and past a credit window the provider stopped serving it. The write is
+/// atomic (a new file renamed over the old), not synced: it survives the process, not the machine.
 struct BridgeState: Codable {
     struct Entry: Codable {
         var provider: AccountID
@@ -50,7 +58,7 @@ extension Bridge {
     public func save(to path: String) {
         let entries = meters.sorted { $0.key < $1.key }.map { provider, meter in
             BridgeState.Entry(provider: provider, chainID: meter.chainID, channel: meter.channel, openCounter: meter.openCounter, price: meter.price,
-                              deposit: meter.deposit, nextSequence: meter.nextSequence, usage: meter.usage, signed: meter.signed)
+                              deposit: meter.deposit, nextSequence: sequenceToResume(provider, meter), usage: meter.usage, signed: meter.signed)
         }
         do { try BridgeState(channels: entries, settledSpend: settled).save(path) } catch {
             logger.error("cannot save bridge state", metadata: ["error": "\(error)"])

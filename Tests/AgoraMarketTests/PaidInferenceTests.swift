@@ -380,6 +380,47 @@ extension PaidInferenceTests {
     }
 }
 
+extension PaidInferenceTests {
+    /// A bridge killed in the middle of an answer — the first on its channel — comes back with the
+    /// channel as it last signed it: its next answer goes to the same provider on the same channel,
+    /// and the provider claims exactly what the bridge says it signed.
+    @Test func aBridgeKilledMidAnswerResumesItsChannel() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        // A window wider than the killed answer: the tail it streamed unpaid stays owed on the
+        // channel (the provider's declared risk), and must not leave the next answer without credit.
+        _ = try market.startProvider("steady", price: Self.cheap, extra: ["--credit-window", "256"])
+        let provider = try market.providerAccount("steady")
+        let bridge = try market.startBridge(allow: [provider])
+        let outputPath = market.directory + "/killed.txt"
+        let curl = Process()
+        curl.standardError = FileHandle.nullDevice
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-sSN", "-o", outputPath, bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                          #"{"model":"smollm2","max_tokens":160,"temperature":0,"stream":true,"messages":[{"role":"user","content":"Write a long story about a lighthouse keeper."}]}"#]
+        try curl.run()
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(120) {
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            if text.components(separatedBy: "data: ").count > 30 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        bridge.kill9()
+        while curl.isRunning && ContinuousClock.now - start < .seconds(150) { try await Task.sleep(for: .milliseconds(50)) }
+        let killed = try String(contentsOfFile: outputPath, encoding: .utf8)
+        #expect(!killed.contains("data: [DONE]"), "the answer finished before the bridge was killed")
+
+        let restarted = try market.startBridge(allow: [provider])
+        let (status, output) = try runCommand(["curl", "-sS", restarted.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                               #"{"model":"smollm2","max_tokens":48,"messages":[{"role":"user","content":"Say hello."}]}"#])
+        #expect(status == 0 && output.contains("\"finish_reason\"") && !output.contains("\"error\""), "\(output)")
+        let channels = try await market.waitForClaims()
+        #expect(channels.count == 1 && channels.first?.provider == provider)
+        #expect(channels.first?.openCounter == 1, "the restarted bridge opened the channel again")
+        #expect(try await market.client.channels(client: KeyFile.load(path: market.directory + "/client.json").account).count == 1)
+    }
+}
+
 func sha256(_ path: String) throws -> Hash256 {
     try #require(Hash256(hex: try ModelStore.sha256(of: URL(fileURLWithPath: path))))
 }
