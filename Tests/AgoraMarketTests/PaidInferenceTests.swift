@@ -93,6 +93,24 @@ struct PaidInferenceTests {
             throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "claims did not reach what the bridge signed"])
         }
 
+        /// Starts a long streamed answer through `bridge` (curl, its output in `path`) and returns
+        /// once 30 chunks of it have arrived, or after 120 s.
+        func streamLongAnswer(through bridge: AgoraProcess, to path: String) async throws -> Process {
+            let curl = Process()
+            curl.standardError = FileHandle.nullDevice
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            curl.arguments = ["curl", "-sSN", "-o", path, bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                              #"{"model":"smollm2","max_tokens":160,"temperature":0,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Write a long story about a lighthouse keeper."}]}"#]
+            try curl.run()
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < .seconds(120) {
+                let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+                if text.components(separatedBy: "data: ").count > 30 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return curl
+        }
+
         func stop() {
             _ = bridge?.stop()
             for process in providers.values { _ = process.stop() }
@@ -149,18 +167,8 @@ struct PaidInferenceTests {
 
         // A long streamed answer; the provider serving it is killed once some of it has arrived.
         let outputPath = market.directory + "/stream.txt"
-        let curl = Process()
-        curl.standardError = FileHandle.nullDevice
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = ["curl", "-sSN", "-o", outputPath, bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
-                          #"{"model":"smollm2","max_tokens":160,"temperature":0,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Write a long story about a lighthouse keeper."}]}"#]
-        try curl.run()
         let start = ContinuousClock.now
-        while ContinuousClock.now - start < .seconds(120) {
-            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            if text.components(separatedBy: "data: ").count > 30 { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        let curl = try await market.streamLongAnswer(through: bridge, to: outputPath)
         // Which one serves is the bridge's choice (price, latency, throughput): the one it pays.
         let serving = (try await market.spend()["channels"] as? [[String: Any]] ?? []).compactMap { $0["provider"] as? String }
         let killed = try #require(accounts.first { serving.contains($0.value.address) }?.key, "no provider is being paid: \(serving)")
@@ -393,18 +401,8 @@ extension PaidInferenceTests {
         let provider = try market.providerAccount("steady")
         let bridge = try market.startBridge(allow: [provider])
         let outputPath = market.directory + "/killed.txt"
-        let curl = Process()
-        curl.standardError = FileHandle.nullDevice
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = ["curl", "-sSN", "-o", outputPath, bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
-                          #"{"model":"smollm2","max_tokens":160,"temperature":0,"stream":true,"messages":[{"role":"user","content":"Write a long story about a lighthouse keeper."}]}"#]
-        try curl.run()
         let start = ContinuousClock.now
-        while ContinuousClock.now - start < .seconds(120) {
-            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            if text.components(separatedBy: "data: ").count > 30 { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        let curl = try await market.streamLongAnswer(through: bridge, to: outputPath)
         bridge.kill9()
         while curl.isRunning && ContinuousClock.now - start < .seconds(150) { try await Task.sleep(for: .milliseconds(50)) }
         let killed = try String(contentsOfFile: outputPath, encoding: .utf8)
