@@ -281,9 +281,12 @@ public actor Bridge {
                 _ = try? await node.signAndSubmit(.channelClose(channel: meter.channel), key: key)
             } else if view.status == "closing" && height >= view.finalizeHeight {
                 _ = try? await node.signAndSubmit(.channelFinalize(channel: meter.channel), key: key)
-            } else if view.status == "closed" {
-                settledSpend += meter.signed
+            } else if view.status == "closed",
+                      let current = meters[provider], current.channel == meter.channel, current.openCounter == meter.openCounter {
+                // Read again after the awaits above: a new opening installed meanwhile stays.
+                settledSpend += current.signed
                 meters[provider] = nil
+                saveState()
             }
         }
     }
