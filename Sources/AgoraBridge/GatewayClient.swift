@@ -55,6 +55,18 @@ struct GatewayClient: Sendable {
         }
     }
 
+    /// Asks the provider to stop a running answer; true when it will end it (false: it has ended).
+    func stop(_ request: StopRequest, _ signature: Signature, timeout: TimeAmount = .seconds(3)) async throws -> Bool {
+        var http = HTTPClientRequest(url: endpoint + "/v1/market/stop")
+        http.method = .POST
+        http.headers.add(name: "Content-Type", value: "application/json")
+        http.body = .bytes(ByteBuffer(string: "{\"stop\":\"\(Hex.encode(request.canonicalBytes))\",\"signature\":\"\(signature.hex)\"}"))
+        let response = try await self.http.execute(http, timeout: timeout)
+        let answer = try await response.body.collect(upTo: 64 * 1024)
+        guard response.status == .ok else { throw Self.failure(status: response.status.code, body: String(buffer: answer)) }
+        return (try? JSONSerialization.jsonObject(with: Data(buffer: answer)) as? [String: Any])?["stopping"] as? Bool ?? false
+    }
+
     /// The provider's error answer as a failure with its code.
     static func failure(status: UInt, body: String) -> GatewayFailure {
         var code = "http_\(status)", message = body

@@ -78,6 +78,7 @@ struct PaidRequest {
         let maxCost = min(maxCostWanted, meter.remaining)
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: bridge.http)
         var response: HTTPClientResponse?
+        var admitted: RequestHeader?
         // Each request takes the channel's next sequence and goes at once: the provider admits
         // sequences in any order within its replay window, so concurrent requests do not wait for
         // each other's admission. One refused as used (another bridge process on the same wallet
@@ -86,12 +87,13 @@ struct PaidRequest {
             let (header, signature) = await bridge.header(candidate.account, body: body, maxCost: maxCost)
             do {
                 response = try await gateway.start(path: path, body: body, header: header, signature: signature)
+                admitted = header
                 break
             } catch let failure as GatewayFailure where failure.code == "sequence_replayed" && attempt < 8 {
                 continue
             }
         }
-        guard let response else { throw GatewayFailure(status: nil, code: "sequence_replayed", message: "could not get a request admitted") }
+        guard let response, let admitted else { throw GatewayFailure(status: nil, code: "sequence_replayed", message: "could not get a request admitted") }
         // Receipts go out in order on their own task, so the answer never waits for them; the
         // provider waits only if it reaches the end of its credit window first.
         let receipts = ReceiptSender(gateway: gateway)
@@ -107,6 +109,9 @@ struct PaidRequest {
         var finish: String?
         var transcript: TranscriptCommitment?
         var failure: Error?
+        /// Once the client has gone and the provider agreed to stop: the count at which the bridge
+        /// stops reading anyway (a provider that streams on regardless is cut off there).
+        var drainLimit: UInt64?
         /// Counts the text received so far, conservatively: mid-answer, the last tokens may still
         /// merge with the next ones. The channel signs when its threshold is reached (or now, when
         /// `settle`).
@@ -121,13 +126,24 @@ struct PaidRequest {
             }
         }
         do {
-            for try await event in GatewayEvents(response) {
+            events: for try await event in GatewayEvents(response) {
                 switch event {
                 case .text(let delta, let reason):
                     if !delta.isEmpty {
                         answer.append(delta)
-                        do { try await emit(delta) } catch { throw EmitFailure(underlying: error) }
+                        if failure == nil {
+                            do { try await emit(delta) } catch {
+                                // The client went away. Dropping the connection would leave what the
+                                // provider sent meanwhile unpaid on the channel for good; instead it
+                                // is asked to stop, and its answer is read to the end and paid, so
+                                // both sides count the same text.
+                                failure = EmitFailure(underlying: error)
+                                guard await stopAnswer(admitted, chainID: meter.chainID, gateway: gateway) else { break events }
+                                drainLimit = counted + Self.drainTokens
+                            }
+                        }
                         try await countText()
+                        if let drainLimit, counted >= drainLimit { break events }
                     }
                     if let reason { finish = reason }
                 case .paymentDue:
@@ -138,10 +154,9 @@ struct PaidRequest {
                     throw BridgeError(status: 502, code: code, message: "provider \(candidate.account): \(message)")
                 }
             }
-        } catch let error as EmitFailure {
-            failure = error
         } catch {
-            failure = error
+            // A failure while draining for a client that has gone is not the provider's to answer for.
+            if failure == nil { failure = error }
         }
         await bridge.streamEnded(candidate.account)
         // Settle what this provider delivered, exactly as counted here; the receipt travels while
@@ -155,6 +170,24 @@ struct PaidRequest {
         let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
         if exact > 0 && seconds > 0 { await bridge.recordThroughput(candidate.account, tokensPerSecond: Double(exact) / seconds) }
         return Attempt(finish: finish, transcript: transcript)
+    }
+
+    /// Tokens the bridge reads (and pays) after asking a provider to stop, at most: an honest one
+    /// stops within the token or two already on their way.
+    static let drainTokens: UInt64 = 32
+
+    /// Asks the provider to stop the answer `header` started; whether it answered (in 3 s) that
+    /// it stops it or that the answer has ended already: either way its stream ends soon.
+    private func stopAnswer(_ header: RequestHeader, chainID: String, gateway: GatewayClient) async -> Bool {
+        let request = StopRequest(header)
+        let signature = bridge.key.sign(request.signingBytes(chainID: chainID))
+        do {
+            _ = try await gateway.stop(request, signature)
+            return true
+        } catch {
+            logger.notice("provider did not take the stop; dropping the answer", metadata: ["error": "\(error)"])
+            return false
+        }
     }
 
     /// Completion tokens in `text`, by the model's tokenizer.

@@ -16,6 +16,10 @@ public struct GatewayError: Error, CustomStringConvertible {
     static func refused(_ refusal: MeterRefusal) -> GatewayError {
         GatewayError(status: 402, code: refusal.code, message: refusal.description)
     }
+
+    /// The client asked the answer to stop: it ends like a finished one, not as a failure.
+    public static let stopped = GatewayError(status: 499, code: "stopped", message: "the client stopped the answer")
+    public var isStop: Bool { code == Self.stopped.code }
 }
 
 /// The provider's gateway state: the meter (which requests to admit, how far to run ahead of the
@@ -92,9 +96,15 @@ public actor Gateway {
         return channel
     }
 
-    /// Admits a request; returns what the channel owed when it started.
+    /// Answers being generated, by the request that started them: the client may stop them.
+    private var running: [StopRequest: StopSignal] = [:]
+    /// Above this many entries, those of answers that can no longer be running are dropped (an
+    /// answer whose response was never written never calls `finish`).
+    static let runningPruneThreshold = 1_024
+
+    /// Admits a request; returns the signal by which its client may stop its answer.
     @discardableResult
-    public func admit(_ header: RequestHeader, signature: Signature, body: [UInt8]) async throws(GatewayError) -> UInt64 {
+    public func admit(_ header: RequestHeader, signature: Signature, body: [UInt8]) async throws(GatewayError) -> StopSignal {
         var refusal = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel))
         if let first = refusal, ["channel_unknown", "channel_not_open", "stale_opening", "deposit_exhausted"].contains(first.code) {
             // The chain may have moved (a new opening, a top-up): read it again before refusing.
@@ -108,7 +118,31 @@ public actor Gateway {
         // The sequence is stored with the next receipt or at the end of the request, not here:
         // a header replayed after a crash could at most make the provider work one credit window
         // unpaid, and an fsync before every answer would cost every client time to first token.
-        return meter.accounts[header.channel]!.owed
+        let signal = StopSignal()
+        running[StopRequest(header)] = signal
+        if running.count > Self.runningPruneThreshold { pruneRunning() }
+        return signal
+    }
+
+    /// Drops the stop signals of answers that cannot still be running: of an earlier opening, or
+    /// of a sequence that has left the replay window.
+    private func pruneRunning() {
+        running = running.filter { request, _ in
+            guard let account = meter.accounts[request.channel], account.openCounter == request.openCounter else { return false }
+            return account.lastSequence - min(account.lastSequence, request.sequence) < ProviderMeter.replayWindow
+        }
+    }
+
+    /// Stops a running answer at its client's signed request; false when it is not running (it
+    /// has ended, or never started here).
+    public func stop(_ request: StopRequest, signature: Signature) throws(GatewayError) -> Bool {
+        if let refusal = meter.checkStop(request, signature: signature) { throw .refused(refusal) }
+        guard let signal = running[request] else { return false }
+        signal.stop()
+        metrics.stops.increment()
+        // A stream waiting for credit sees the stop now, not at its payment timeout.
+        resumeWaiters(on: request.channel)
+        return true
     }
 
     /// Charges `usage` if the channel's credit covers it now and returns nil; otherwise charges
@@ -126,7 +160,7 @@ public actor Gateway {
     /// Charges `usage` to the channel for a request that has used `request` so far, waiting
     /// (bounded) for a receipt when the credit window is used up. Throws when the client does not
     /// pay in time, or the request reached its signed maximum, or the deposit is spent.
-    public func charge(_ channel: Hash256, _ usage: Usage, request: Usage, maxCost: UInt64) async throws(GatewayError) {
+    public func charge(_ channel: Hash256, _ usage: Usage, request: Usage, maxCost: UInt64, stop: StopSignal? = nil) async throws(GatewayError) {
         let waitStart = ContinuousClock.now
         let deadline = waitStart + configuration.paymentTimeout
         var waited = false
@@ -146,6 +180,7 @@ public actor Gateway {
             if requestCost > maxCost {
                 throw GatewayError(status: 402, code: "max_cost_reached", message: "the request reached its signed maximum cost \(maxCost)")
             }
+            if stop?.isStopped == true { throw .stopped }
             if ContinuousClock.now >= deadline {
                 throw GatewayError(status: 402, code: "payment_timeout", message: "no receipt within \(configuration.paymentTimeout) at the end of the credit window")
             }
@@ -183,7 +218,9 @@ public actor Gateway {
 
     /// Ends a request: the completion tokens generated are replaced by the count both sides agree
     /// on (the finished text re-tokenized with the model's tokenizer), and the account is stored.
-    public func finish(_ channel: Hash256, generated: UInt64, counted: UInt64) async throws(GatewayError) {
+    public func finish(_ header: RequestHeader, generated: UInt64, counted: UInt64) async throws(GatewayError) {
+        running[StopRequest(header)] = nil
+        let channel = header.channel
         guard var account = meter.accounts[channel] else { return }
         account.usage.completionTokens = account.usage.completionTokens - min(account.usage.completionTokens, generated) + counted
         meter.restore(channel, account)
@@ -206,6 +243,9 @@ public actor Gateway {
             throw .refused(refusal)
         }
     }
+
+    /// The provider's account of one channel.
+    public func account(_ channel: Hash256) -> ProviderMeter.Account? { meter.accounts[channel] }
 
     /// Channels with a receipt, for the claimer.
     func receipts() -> [(channel: Hash256, receipt: Receipt, signature: Signature)] {

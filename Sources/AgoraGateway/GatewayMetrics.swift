@@ -9,6 +9,7 @@ public final class GatewayMetrics: Sendable {
     let refused: Counter
     let receipts: Counter
     let paymentWaits: Counter
+    let stops: Counter
     let paymentWait: DurationHistogram
 
     public init() {
@@ -18,6 +19,7 @@ public final class GatewayMetrics: Sendable {
         admitted = registry.makeCounter(descriptor: name("paid_requests", "total", "Paid requests admitted"))
         refused = registry.makeCounter(descriptor: name("refused_requests", "total", "Paid requests refused (header, channel or credit)"))
         receipts = registry.makeCounter(descriptor: name("receipts", "total", "Receipts accepted and stored"))
+        stops = registry.makeCounter(descriptor: name("stopped_answers", "total", "Answers stopped at their client's request"))
         paymentWaits = registry.makeCounter(descriptor: name("payment_waits", "total", "Times a stream stopped at the end of its credit window"))
         paymentWait = registry.makeDurationHistogram(
             descriptor: name("payment_wait", "seconds", "How long a stream waited for a receipt at the end of its credit window"),

@@ -59,18 +59,45 @@ public struct GatewayServer: Sendable {
                 ("context_length", .int(service.contextLength)),
             ]))
         }
+        // The provider's books for one channel: what it counts as owed and what the client's
+        // receipts cover. A client compares them with its own count; equal when no answer was cut.
+        router.get("/v1/market/channels/:id") { _, context in
+            guard let id = context.parameters.get("id").flatMap(Hash256.init(hex:)) else {
+                return failure(400, "invalid_channel", "expected a channel id (64 hex digits)")
+            }
+            guard let account = await gateway.account(id) else { return failure(404, "channel_unknown", "no paid request on this channel yet") }
+            return json(.object([
+                ("channel", .string(id.hex)), ("open_counter", .int(Int(clamping: account.openCounter))),
+                ("owed", .int(Int(clamping: account.owed))), ("receipted", .int(Int(clamping: account.receipted))),
+                ("prompt_tokens", .int(Int(clamping: account.usage.promptTokens))),
+                ("completion_tokens", .int(Int(clamping: account.usage.completionTokens))),
+                ("last_sequence", .int(Int(clamping: account.lastSequence))),
+            ]))
+        }
         router.post("/v1/market/receipts") { request, _ in
-            let body: ByteBuffer
-            do { body = try await request.body.collect(upTo: 4_096) } catch { return failure(413, "request_too_large", "receipt body over 4 KiB") }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
-                  let receiptHex = object["receipt"] as? String, let signatureHex = object["signature"] as? String,
-                  let receiptBytes = Hex.decode(receiptHex), let receipt = try? Receipt(canonicalBytes: receiptBytes),
-                  let signatureBytes = Hex.decode(signatureHex), let signature = Signature(bytes: signatureBytes) else {
-                return failure(400, "invalid_receipt", "expected {\"receipt\": hex, \"signature\": hex}")
+            let (receipt, signature): (Receipt, Signature)
+            switch await signedMessage(Receipt.self, field: "receipt", from: request) {
+            case .success(let message): (receipt, signature) = message
+            case .failure(let error): return error.response
             }
             do {
                 let receipted = try await gateway.accept(receipt, signature: signature)
                 return json(.object([("receipted", .int(Int(clamping: receipted)))]))
+            } catch let error as GatewayError {
+                return failure(error.status, error.code, error.message)
+            } catch {
+                return failure(500, "internal", "\(error)")
+            }
+        }
+        router.post("/v1/market/stop") { request, _ in
+            let (stop, signature): (StopRequest, Signature)
+            switch await signedMessage(StopRequest.self, field: "stop", from: request) {
+            case .success(let message): (stop, signature) = message
+            case .failure(let error): return error.response
+            }
+            do {
+                let stopping = try await gateway.stop(stop, signature: signature)
+                return json(.object([("stopping", .bool(stopping))]))
             } catch let error as GatewayError {
                 return failure(error.status, error.code, error.message)
             } catch {
@@ -106,7 +133,8 @@ public struct GatewayServer: Sendable {
         guard planned.jobs.count == 1 else { return failure(400, "unsupported_n", "paid requests generate one choice (n = 1)") }
         planned.includeUsage = true
         let plan = planned
-        do { try await gateway.admit(header, signature: signature, body: bytes) } catch {
+        let stop: StopSignal
+        do { stop = try await gateway.admit(header, signature: signature, body: bytes) } catch {
             return failure(error.status, error.code, error.message)
         }
         let gateway = self.gateway, service = self.service, upstream = self.upstream, chainID = gateway.configuration.chainID
@@ -122,7 +150,7 @@ public struct GatewayServer: Sendable {
             func charge(_ usage: Usage) async throws {
                 if let beyond = await gateway.chargeIfCredited(header.channel, usage, request: used, maxCost: header.maxCost) {
                     try await event(.object([("payment_due", .object([("owed_beyond_receipts", .int(Int(clamping: beyond)))]))]))
-                    try await gateway.charge(header.channel, usage, request: used, maxCost: header.maxCost)
+                    try await gateway.charge(header.channel, usage, request: used, maxCost: header.maxCost, stop: stop)
                 }
                 used = used + usage
             }
@@ -141,6 +169,7 @@ public struct GatewayServer: Sendable {
                     try await upstream.streamText(path, body: planBytes) { delta, finish in
                         let pieces = max(delta.isEmpty ? 0 : 1, (try? service.model.tokenizer.encode(delta, addSpecial: false, parseSpecial: false).count) ?? 1)
                         try await chargePrompt()
+                        if stop.isStopped { throw GatewayError.stopped }
                         if pieces > 0 {
                             try await charge(Usage(completionTokens: UInt64(pieces)))
                             generated += pieces
@@ -151,7 +180,9 @@ public struct GatewayServer: Sendable {
                     tokens = (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)) ?? []
                 } else {
                     try await service.stream(plan, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970), onToken: { token in
+                        // The prompt was processed: it is paid even when the client stops now.
                         try await chargePrompt()
+                        if stop.isStopped { throw GatewayError.stopped }
                         tokens.append(token)
                         generated += 1
                         try await charge(Usage(completionTokens: 1))
@@ -161,12 +192,12 @@ public struct GatewayServer: Sendable {
                     })
                 }
                 try await chargePrompt()
-            } catch let error as GatewayError {
+            } catch let error as GatewayError where !error.isStop {
                 try? await event(.object([("error", .object([("code", .string(error.code)), ("message", .string(error.message))]))]))
             } catch let error as OpenAIError {
                 try? await event(.object([("error", .object([("code", .string(error.code ?? "error")), ("message", .string(error.message))]))]))
             } catch {
-                // The client went away: stop at once, settle what was served.
+                // The client went away, or asked to stop: stop at once, settle what was served.
             }
             let counted = UInt64((try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false).count) ?? tokens.count)
             let transcript = TranscriptCommitment(provider: await gateway.provider, model: model, parametersDigest: Hash256.sha256(bytes),
@@ -183,10 +214,29 @@ public struct GatewayServer: Sendable {
             try? await writer.finish(nil)
             // Stored after the answer has ended, so the client's next request does not wait for
             // this write; the receipts that made the credit were stored as they came.
-            try? await gateway.finish(header.channel, generated: UInt64(generated), counted: counted)
+            try? await gateway.finish(header, generated: UInt64(generated), counted: counted)
         })
     }
 }
+
+/// A small signed message posted as `{"FIELD": hex of its canonical bytes, "signature": hex}`
+/// (receipts, stops), or the 4xx answer that says why it is not one.
+func signedMessage<Message: CanonicalCodable>(_: Message.Type, field: String, from request: Request) async -> Result<(Message, Signature), ErrorResponse> {
+    let body: ByteBuffer
+    do { body = try await request.body.collect(upTo: 4_096) } catch {
+        return .failure(ErrorResponse(failure(413, "request_too_large", "\(field) body over 4 KiB")))
+    }
+    guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+          let messageHex = object[field] as? String, let signatureHex = object["signature"] as? String,
+          let messageBytes = Hex.decode(messageHex), let message = try? Message(canonicalBytes: messageBytes),
+          let signatureBytes = Hex.decode(signatureHex), let signature = Signature(bytes: signatureBytes) else {
+        return .failure(ErrorResponse(failure(400, "invalid_\(field)", "expected {\"\(field)\": hex, \"signature\": hex}")))
+    }
+    return .success((message, signature))
+}
+
+/// An error answer carried in a `Result`.
+struct ErrorResponse: Error { let response: Response; init(_ response: Response) { self.response = response } }
 
 func failure(_ status: Int, _ code: String, _ message: String) -> Response {
     json(.object([("error", .object([("message", .string(message)), ("type", "payment_error"), ("code", .string(code))]))]),

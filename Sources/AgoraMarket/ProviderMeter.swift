@@ -209,6 +209,15 @@ public struct ProviderMeter: Sendable {
         accounts[receipt.channel] = account
     }
 
+    /// Checks a client's request to stop one of its answers: for the channel's current opening,
+    /// signed by its client. Changes nothing: the gateway stops the answer if it is still running.
+    public func checkStop(_ stop: StopRequest, signature: Signature) -> MeterRefusal? {
+        guard let account = accounts[stop.channel] else { return .channelUnknown }
+        if stop.openCounter != account.openCounter { return .staleOpening }
+        if !account.client.verifies(signature, of: stop.signingBytes(chainID: chainID)) { return .badSignature }
+        return nil
+    }
+
     /// Accepts a client's cumulative receipt for the channel's current opening; returns the new
     /// receipted amount.
     public mutating func accept(_ receipt: Receipt, signature: Signature) -> Result<UInt64, MeterRefusal> {

@@ -15,6 +15,7 @@ public enum DomainTag: String, Sendable, CaseIterable {
     case parameters = "agora/parameters/v1"
     case requestHeader = "agora/request/v1"
     case transcript = "agora/transcript/v1"
+    case stopRequest = "agora/stop/v1"
     case encryptionKey = "agora/x25519-from-seed/v1"
 
     /// The tag as it is hashed: its length, then its UTF-8 bytes.

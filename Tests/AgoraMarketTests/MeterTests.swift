@@ -131,6 +131,25 @@ import Testing
         #expect(gateway.admit(next, signature: nextSignature, body: body, channel: channel()) == nil)
     }
 
+    /// Only the channel's client can stop its answers, on the current opening and this chain.
+    @Test func onlyTheClientMayStopItsAnswers() throws {
+        var (gateway, bridge) = meters()
+        let body = Array("b".utf8)
+        let (header, signature) = bridge.header(body: body, maxCost: 10, key: client)
+        let stop = StopRequest(header)
+        #expect(gateway.checkStop(stop, signature: client.sign(stop.signingBytes(chainID: chainID))) == .channelUnknown)
+        #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == nil)
+        #expect(gateway.checkStop(stop, signature: client.sign(stop.signingBytes(chainID: chainID))) == nil)
+        #expect(gateway.checkStop(stop, signature: provider.sign(stop.signingBytes(chainID: chainID))) == .badSignature)
+        #expect(gateway.checkStop(stop, signature: client.sign(stop.signingBytes(chainID: "agora-other-1"))) == .badSignature)
+        // A request header's signature is no stop: the domain tags differ.
+        #expect(gateway.checkStop(stop, signature: signature) == .badSignature)
+        var earlier = stop
+        earlier.openCounter = 0
+        #expect(gateway.checkStop(earlier, signature: client.sign(earlier.signingBytes(chainID: chainID))) == .staleOpening)
+        #expect(try StopRequest(canonicalBytes: stop.canonicalBytes) == stop)
+    }
+
     /// Concurrent requests may reach the provider out of order: each sequence is admitted once,
     /// in any order within the replay window, and never once it falls out of the window.
     @Test func sequencesAreAdmittedOnceInAnyOrderWithinTheWindow() {

@@ -419,6 +419,52 @@ extension PaidInferenceTests {
     }
 }
 
+extension PaidInferenceTests {
+    /// Clients that stop reading in the middle of answers (a chat window's stop button) leave
+    /// nothing unpaid behind: the bridge asks the provider to stop, reads the answer to its end and
+    /// pays for it, so the provider's books match the client's receipts to the unit, and a channel
+    /// stopped more often than its credit window could absorb still serves the next answer.
+    @Test func answersStoppedByTheirClientsLeaveTheChannelSquare() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let provider = try market.startProvider("steady", price: Self.cheap)
+        let account = try market.providerAccount("steady")
+        let bridge = try market.startBridge(allow: [account])
+        let stops = 4
+        for round in 0..<stops {
+            let curl = try await market.streamLongAnswer(through: bridge, to: market.directory + "/stopped-\(round).txt")
+            // SIGKILL: children of the test runner inherit a mask that blocks SIGTERM.
+            kill(curl.processIdentifier, SIGKILL)
+            curl.waitUntilExit()
+        }
+        let entry = try #require((try await market.spend()["channels"] as? [[String: Any]])?.first)
+        let channel = try #require(entry["channel"] as? String)
+        // The provider's account of the channel: what it counts as owed, and what receipts cover.
+        func books() async throws -> (owed: Int, receipted: Int, signed: Int) {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/v1/market/channels/" + channel), timeout: .seconds(10))
+            let object = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 16))) as? [String: Any]
+            let signed = (try await market.spend()["channels"] as? [[String: Any]])?.first?["signed"] as? Int
+            return (object?["owed"] as? Int ?? -1, object?["receipted"] as? Int ?? -2, signed ?? -3)
+        }
+        var last = try await books()
+        let start = ContinuousClock.now
+        while !(last.owed == last.receipted && last.receipted == last.signed) && ContinuousClock.now - start < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(200))
+            last = try await books()
+        }
+        #expect(last.owed == last.receipted && last.receipted == last.signed, "provider owed \(last.owed), receipted \(last.receipted); bridge signed \(last.signed)")
+        let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/metrics"), timeout: .seconds(10))
+        let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
+        #expect(text.contains("agora_gateway_stopped_answers_total \(stops)"), "\(text)")
+        // The next answer streams whole, on the same channel.
+        let (status, output) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                               #"{"model":"smollm2","max_tokens":48,"messages":[{"role":"user","content":"Say hello."}]}"#])
+        #expect(status == 0 && output.contains("\"finish_reason\"") && !output.contains("\"error\""), "\(output)")
+        let channels = try await market.waitForClaims()
+        #expect(channels.count == 1 && channels.first?.openCounter == 1)
+    }
+}
+
 func sha256(_ path: String) throws -> Hash256 {
     try #require(Hash256(hex: try ModelStore.sha256(of: URL(fileURLWithPath: path))))
 }
