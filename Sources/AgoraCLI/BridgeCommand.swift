@@ -3,6 +3,7 @@ import AgoraMarket
 import AgoraNode
 import AgoraNodeClient
 import AgoraPrimitives
+import AgoraServer
 import AgoraServing
 import ArgumentParser
 import AsyncHTTPClient
@@ -28,11 +29,14 @@ struct BridgeCommand: AsyncParsableCommand {
     @Option(help: "AGR deposited in each channel.") var deposit = "5"
     @Option(help: "Only these providers (repeatable).") var allow: [String] = []
     @Option(help: "Seconds a channel may stay unused before it is closed and refunded.") var idleClose = 600
+    @Option(help: "Seconds a provider's answer may send nothing (providers send a keep-alive every 2 s) before the bridge gives up on it and continues with another.")
+    var providerIdleTimeout = 30
     @Flag(help: "Ask a dev node's faucet for the budget when the balance is short.") var faucet = false
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard (1...86_400 * 30).contains(idleClose) else { throw ValidationError("--idle-close must be in 1...2592000 seconds") }
+        guard (5...3_600).contains(providerIdleTimeout) else { throw ValidationError("--provider-idle-timeout must be in 5...3600 seconds") }
     }
 
     func run() async throws {
@@ -57,17 +61,22 @@ struct BridgeCommand: AsyncParsableCommand {
                 catch { throw CommandFailure("faucet: \(error)") }
             }
         }
+        // Providers' connections fail when silent for the idle timeout: a provider that hangs
+        // mid-answer (stopped, deadlocked, cut off without a reset) is then replaced.
+        let providers = HTTPClient(eventLoopGroupProvider: .singleton,
+                                   configuration: .init(timeout: .init(connect: .seconds(10), read: .seconds(Int64(providerIdleTimeout)))))
         let served = ServedModel(id: modelID, tokenizer: tokenizer, chatTemplate: model.file.string("tokenizer.chat_template"))
         let bridge = Bridge(configuration: .init(modelName: modelID, model: modelHash, policy: policy, budget: budgetUnits, deposit: depositUnits,
                                                  idleClose: .seconds(idleClose)),
-                            key: key, node: client, logger: logger)
+                            key: key, node: client, http: providers, logger: logger)
         let statePath = (wallet as NSString).deletingPathExtension + ".channels.json"
         await bridge.setStatePath(statePath)
         await bridge.restore(from: statePath)
         let server = BridgeServer(bridge: bridge, service: OpenAIService(model: served, contextLength: model.config.contextLength),
                                   host: host, port: port, logger: logger)
         let host = self.host
-        let app = server.application(services: [ChannelKeeper(bridge: bridge)]) { port in
+        // Stopped in reverse order: the keeper delivers its last receipts before the client closes.
+        let app = server.application(services: [HTTPClientService(client: providers), ChannelKeeper(bridge: bridge)]) { port in
             FileHandle.standardOutput.write(Data("agora bridge: \(key.account.address) on http://\(host):\(port)/v1 (model \(self.modelID))\n".utf8))
         }
         try await app.runService()

@@ -29,6 +29,10 @@ public struct GatewayServer: Sendable {
     /// When set, answers come from this OpenAI-compatible server instead of the built-in engine;
     /// the gateway meters the text it passes on with the model's tokenizer.
     public let upstream: UpstreamForwarder?
+    /// How long an answer may go without sending anything before it sends a keep-alive comment
+    /// (waiting for a slot, processing a long prompt): the bridge gives up on a provider whose
+    /// stream stays silent for its `--provider-idle-timeout`, which must be longer than this.
+    public static let heartbeat: Duration = .seconds(2)
 
     public init(gateway: Gateway, service: OpenAIService, modelName: String, host: String, port: Int, maxBodyBytes: Int = 1 << 20,
                 upstream: UpstreamForwarder? = nil) {
@@ -146,6 +150,8 @@ public struct GatewayServer: Sendable {
             func event(_ value: JSON) async throws {
                 try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + value.bytes + Array("\n\n".utf8)))
             }
+            /// An SSE comment, while nothing else is sent: the client sees the answer is alive.
+            func keepAlive() async throws { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
             /// Charges this request's next usage; without credit, says so to the client, then waits for it.
             func charge(_ usage: Usage) async throws {
                 if let beyond = await gateway.chargeIfCredited(header.channel, usage, request: used, maxCost: header.maxCost) {
@@ -166,7 +172,7 @@ public struct GatewayServer: Sendable {
                 }
                 if let upstream {
                     // Metered as it passes: each delta's tokens (at least one) before it goes out.
-                    try await upstream.streamText(path, body: planBytes) { delta, finish in
+                    try await upstream.streamText(path, body: planBytes, heartbeat: Self.heartbeat, onHeartbeat: keepAlive) { delta, finish in
                         let pieces = max(delta.isEmpty ? 0 : 1, (try? service.model.tokenizer.encode(delta, addSpecial: false, parseSpecial: false).count) ?? 1)
                         try await chargePrompt()
                         if stop.isStopped { throw GatewayError.stopped }
@@ -179,7 +185,8 @@ public struct GatewayServer: Sendable {
                     }
                     tokens = (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)) ?? []
                 } else {
-                    try await service.stream(plan, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970), onToken: { token in
+                    try await service.stream(plan, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970),
+                                             heartbeat: Self.heartbeat, onHeartbeat: keepAlive, onToken: { token in
                         // The prompt was processed: it is paid even when the client stops now.
                         try await chargePrompt()
                         if stop.isStopped { throw GatewayError.stopped }

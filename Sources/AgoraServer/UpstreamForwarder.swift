@@ -1,4 +1,5 @@
 import AgoraServing
+import AsyncAlgorithms
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
@@ -117,7 +118,8 @@ public struct UpstreamForwarder: Sendable {
     /// Streams the first choice of a request from the upstream (asking it to stream), handing each
     /// text delta and the finish reason, when it comes, to `onText`. For a paid gateway in front of
     /// the upstream: it meters what it passes on.
-    public func streamText(_ path: String, body: [UInt8], onText: (String, String?) async throws -> Void) async throws {
+    public func streamText(_ path: String, body: [UInt8], heartbeat: Duration? = nil, onHeartbeat: () async throws -> Void = {},
+                           onText: (String, String?) async throws -> Void) async throws {
         guard var object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
             throw OpenAIError.invalid("the body is not a JSON object")
         }
@@ -137,7 +139,18 @@ public struct UpstreamForwarder: Sendable {
             throw OpenAIError(status: Int(response.status.code), message: "upstream: \(answer.prefix(300))", type: "server_error", code: "upstream_error")
         }
         var pending: [UInt8] = []
-        for try await buffer in response.body {
+        // With a heartbeat, the upstream's bytes are merged with a timer's ticks (nil), and a tick
+        // with no text since the last one runs `onHeartbeat`: an upstream that queues or processes
+        // a long prompt sends nothing for a while.
+        let ticks = AsyncTimerSequence(interval: heartbeat ?? .seconds(86_400), clock: .continuous).map { _ -> ByteBuffer? in nil }
+        let items = merge(response.body.map { Optional($0) }, ticks)
+        var textSinceTick = false
+        for try await item in items {
+            guard let buffer = item else {
+                if !textSinceTick { try await onHeartbeat() }
+                textSinceTick = false
+                continue
+            }
             pending += Array(buffer: buffer)
             guard pending.count <= 1 << 20 else { throw OpenAIError(status: 502, message: "upstream event over 1 MiB", type: "server_error") }
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -150,6 +163,7 @@ public struct UpstreamForwarder: Sendable {
                 guard let chunk = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any],
                       let choice = (chunk["choices"] as? [[String: Any]])?.first(where: { ($0["index"] as? Int ?? 0) == 0 }) else { continue }
                 let delta = (choice["delta"] as? [String: Any])?["content"] as? String ?? choice["text"] as? String ?? ""
+                textSinceTick = true
                 try await onText(delta, choice["finish_reason"] as? String)
             }
         }

@@ -58,9 +58,9 @@ struct PaidInferenceTests {
             return process
         }
 
-        func startBridge(allow: [AccountID] = []) throws -> AgoraProcess {
+        func startBridge(allow: [AccountID] = [], extra: [String] = []) throws -> AgoraProcess {
             let process = try AgoraProcess(command: ["bridge", "-m", PaidInferenceTests.modelPath, "--node", node.rootURL, "--wallet", directory + "/client.json",
-                                                     "--port", "0", "--faucet", "--budget", "20", "--deposit", "1"] + allow.flatMap { ["--allow", $0.address] },
+                                                     "--port", "0", "--faucet", "--budget", "20", "--deposit", "1"] + allow.flatMap { ["--allow", $0.address] } + extra,
                                            deadline: .seconds(180))
             bridge = process
             return process
@@ -462,6 +462,37 @@ extension PaidInferenceTests {
         #expect(status == 0 && output.contains("\"finish_reason\"") && !output.contains("\"error\""), "\(output)")
         let channels = try await market.waitForClaims()
         #expect(channels.count == 1 && channels.first?.openCounter == 1)
+    }
+}
+
+extension PaidInferenceTests {
+    /// A provider that hangs in the middle of an answer — stopped here with SIGSTOP: its connection
+    /// stays open and silent, as a deadlocked process or a host cut off without a reset leaves it —
+    /// is given up after the bridge's idle timeout, and the other provider finishes the answer.
+    @Test func aProviderThatHangsMidStreamIsReplaced() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let processes = ["first": try market.startProvider("first", price: Self.cheap),
+                         "second": try market.startProvider("second", price: Self.dear)]
+        let accounts = ["first": try market.providerAccount("first"), "second": try market.providerAccount("second")]
+        let bridge = try market.startBridge(extra: ["--provider-idle-timeout", "6"])
+        let outputPath = market.directory + "/hung.txt"
+        let start = ContinuousClock.now
+        let curl = try await market.streamLongAnswer(through: bridge, to: outputPath)
+        defer { if curl.isRunning { kill(curl.processIdentifier, SIGKILL) } }
+        let serving = (try await market.spend()["channels"] as? [[String: Any]] ?? []).compactMap { $0["provider"] as? String }
+        let hung = try #require(accounts.first { serving.contains($0.value.address) }?.key, "no provider is being paid: \(serving)")
+        processes[hung]!.signal(SIGSTOP)
+        defer { processes[hung]!.signal(SIGCONT) }
+        while curl.isRunning && ContinuousClock.now - start < .seconds(120) { try await Task.sleep(for: .milliseconds(100)) }
+        let stream = try String(contentsOfFile: outputPath, encoding: .utf8)
+        #expect(stream.contains("data: [DONE]"))
+        #expect(!stream.contains("\"error\""), "\(stream.suffix(400))")
+        #expect(stream.contains("\"finish_reason\":\"length\"") || stream.contains("\"finish_reason\":\"stop\""))
+        let perProvider = (try await market.spend()["channels"] as? [[String: Any]] ?? [])
+            .reduce(into: [String: Int]()) { $0[$1["provider"] as? String ?? ""] = $1["signed"] as? Int }
+        let other = hung == "first" ? "second" : "first"
+        #expect(perProvider[accounts[other]!.address] ?? 0 > 0, "the other provider was not paid for the rest: \(perProvider)")
     }
 }
 

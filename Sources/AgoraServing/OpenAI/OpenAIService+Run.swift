@@ -70,23 +70,47 @@ extension OpenAIService {
         }
     }
 
+    /// What the chunk loop of `stream` waits for: a choice's next event, or the heartbeat's tick.
+    enum StreamItem: Sendable {
+        case event(Int, GenerationEvent)
+        case tick
+    }
+
     /// Runs a plan as a stream of chunks, handed to `send` in order. If `send` throws (the client
     /// went away), generation stops at once: leaving the streams cancels their jobs. `onToken`
     /// sees each sampled token before its chunk goes out; it may wait (a paid gateway holds the
-    /// stream until the client's receipt arrives) or throw to stop.
-    public func stream(_ plan: Plan, id: String, created: Int, onToken: (Int32) async throws -> Void = { _ in },
+    /// stream until the client's receipt arrives) or throw to stop. With a `heartbeat`,
+    /// `onHeartbeat` runs whenever that long has passed without a chunk — while the request
+    /// waits for a slot, or its prompt is being processed — so that a client can tell a slow
+    /// answer from a dead connection.
+    public func stream(_ plan: Plan, id: String, created: Int, heartbeat: Duration? = nil,
+                       onHeartbeat: () async throws -> Void = {}, onToken: (Int32) async throws -> Void = { _ in },
                        send: (JSON) async throws -> Void) async throws {
         let streams = try submit(plan)
-        let merged = AsyncStream<(Int, GenerationEvent)>.makeStream()
+        let merged = AsyncStream<StreamItem>.makeStream()
         let feeders = Task {
             await withTaskGroup(of: Void.self) { group in
                 for (i, s) in streams.enumerated() {
-                    group.addTask { for await e in s { merged.continuation.yield((i, e)) } }
+                    group.addTask { for await e in s { merged.continuation.yield(.event(i, e)) } }
                 }
             }
             merged.continuation.finish()
         }
-        defer { feeders.cancel() }
+        // Ticks queue behind a loop that is waiting (for a receipt: at most the payment timeout).
+        let ticker = heartbeat.map { interval in
+            Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    merged.continuation.yield(.tick)
+                }
+            }
+        }
+        defer { feeders.cancel(); ticker?.cancel() }
+        var sentSinceTick = false
+        func emit(_ chunk: JSON) async throws {
+            sentSinceTick = true
+            try await send(chunk)
+        }
 
         let usageField: [(String, JSON)] = plan.includeUsage ? [("usage", .null)] : []
         func chunk(_ choices: [JSON]) -> JSON {
@@ -109,26 +133,31 @@ extension OpenAIService {
         }
 
         if plan.kind == .chat {
-            try await send(chunk(streams.indices.map { choice($0, text: "", logprobs: .null, finish: nil, role: true) }))
+            try await emit(chunk(streams.indices.map { choice($0, text: "", logprobs: .null, finish: nil, role: true) }))
         }
         var completionTokens = 0
-        for await (i, event) in merged.stream {
+        for await item in merged.stream {
+            guard case .event(let i, let event) = item else {
+                if !sentSinceTick { try await onHeartbeat() }
+                sentSinceTick = false
+                continue
+            }
             switch event {
             case .token(let token, let text, let lp, let top):
                 try await onToken(token)
                 let logprobs: JSON = lp.map { plan.kind == .chat ? chatLogprobs([($0, top)]) : completionLogprobs([($0, top)]) } ?? .null
-                if !text.isEmpty || lp != nil { try await send(chunk([choice(i, text: text, logprobs: logprobs, finish: nil)])) }
+                if !text.isEmpty || lp != nil { try await emit(chunk([choice(i, text: text, logprobs: logprobs, finish: nil)])) }
             case .text(let text):
-                try await send(chunk([choice(i, text: text, logprobs: .null, finish: nil)]))
+                try await emit(chunk([choice(i, text: text, logprobs: .null, finish: nil)]))
             case .finished(let reason, _, let completion):
                 completionTokens += completion
-                try await send(chunk([choice(i, text: "", logprobs: .null, finish: reason)]))
+                try await emit(chunk([choice(i, text: "", logprobs: .null, finish: reason)]))
             case .failed(let e):
                 throw OpenAIError.from(e)
             }
         }
         if plan.includeUsage {
-            try await send(.object([
+            try await emit(.object([
                 ("id", .string(id)),
                 ("object", .string(plan.kind == .chat ? "chat.completion.chunk" : "text_completion")),
                 ("created", .int(created)), ("model", .string(model.id)), ("choices", .array([])),
