@@ -139,17 +139,21 @@ public struct UpstreamForwarder: Sendable {
             throw OpenAIError(status: Int(response.status.code), message: "upstream: \(answer.prefix(300))", type: "server_error", code: "upstream_error")
         }
         var pending: [UInt8] = []
-        // With a heartbeat, the upstream's bytes are merged with a timer's ticks (nil), and a tick
-        // with no text since the last one runs `onHeartbeat`: an upstream that queues or processes
-        // a long prompt sends nothing for a while.
-        let ticks = AsyncTimerSequence(interval: heartbeat ?? .seconds(86_400), clock: .continuous).map { _ -> ByteBuffer? in nil }
-        let items = merge(response.body.map { Optional($0) }, ticks)
+        // The upstream's bytes merged with a timer's ticks: a tick with no text since the last one
+        // runs `onHeartbeat` (an upstream that queues a request or processes a long prompt sends
+        // nothing for a while). The timer never ends, so the body's end is marked.
+        let bytes = chain(response.body.map { UpstreamItem.bytes($0) }, [UpstreamItem.end].async)
+        let ticks = AsyncTimerSequence(interval: heartbeat ?? .seconds(86_400), clock: .continuous).map { _ in UpstreamItem.tick }
         var textSinceTick = false
-        for try await item in items {
-            guard let buffer = item else {
+        for try await item in merge(bytes, ticks) {
+            let buffer: ByteBuffer
+            switch item {
+            case .end: return
+            case .tick:
                 if !textSinceTick { try await onHeartbeat() }
                 textSinceTick = false
                 continue
+            case .bytes(let bytes): buffer = bytes
             }
             pending += Array(buffer: buffer)
             guard pending.count <= 1 << 20 else { throw OpenAIError(status: 502, message: "upstream event over 1 MiB", type: "server_error") }
@@ -172,6 +176,13 @@ public struct UpstreamForwarder: Sendable {
     func count(_ service: OpenAIService, _ text: String) -> Int {
         (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false).count) ?? 0
     }
+}
+
+/// What `streamText` reads: the upstream's bytes, their end, or a heartbeat's tick.
+enum UpstreamItem: Sendable {
+    case bytes(ByteBuffer)
+    case end
+    case tick
 }
 
 /// Shuts the HTTP client down when the server stops.
