@@ -18,7 +18,10 @@ import ServiceLifecycle
 /// stream runs: the first, covering the prompt, as soon as the client sees the 200; the stream
 /// waits at the end of each credit window until the next one arrives, and says so first with a
 /// `{"payment_due": {"owed_beyond_receipts": N}}` event, so that a client pacing its receipts
-/// sends one now rather than after chunks that will not come.
+/// sends one now rather than after chunks that will not come. While an answer has nothing to send
+/// it writes a `: keep-alive` comment every `heartbeat`. A client that no longer wants an answer
+/// posts a signed `StopRequest` to `/v1/market/stop`: the answer ends before its next token, with
+/// its usage and transcript as usual, so the client can pay exactly what was sent.
 public struct GatewayServer: Sendable {
     public let gateway: Gateway
     public let service: OpenAIService
