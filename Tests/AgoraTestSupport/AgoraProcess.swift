@@ -1,5 +1,6 @@
 import AgoraSubprocess
 import Foundation
+import Synchronization
 
 /// An `agora` server process (serve, node, ...) on 127.0.0.1 with an ephemeral port: started with
 /// its arguments, ready once its first stdout line names the bound port, stopped with SIGTERM (or
@@ -72,15 +73,22 @@ public func runCommand(_ arguments: [String], deadline: Duration = .seconds(600)
     process.standardOutput = pipe
     process.standardError = pipe
     try process.run()
-    final class Box: @unchecked Sendable { var data = Data() }
-    let box = Box()
-    let reader = Thread { box.data = pipe.fileHandleForReading.readDataToEndOfFile() }
+    // The output is read on its own thread (a full pipe would block the child), and handed over
+    // under a lock with a signal: polling `Thread.isFinished` orders nothing (ThreadSanitizer
+    // reported the read of the data as a race with its write).
+    let output = Mutex(Data())
+    let read = DispatchSemaphore(value: 0)
+    let reader = Thread {
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        output.withLock { $0 = data }
+        read.signal()
+    }
     reader.start()
     let start = ContinuousClock.now
     while process.isRunning && ContinuousClock.now - start < deadline { Thread.sleep(forTimeInterval: 0.05) }
     // SIGKILL: children of the test runner inherit a signal mask that blocks SIGTERM.
     if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     process.waitUntilExit()
-    while !reader.isFinished { Thread.sleep(forTimeInterval: 0.01) }
-    return (process.terminationStatus, String(decoding: box.data, as: UTF8.self))
+    read.wait()
+    return (process.terminationStatus, String(decoding: output.withLock { $0 }, as: UTF8.self))
 }
