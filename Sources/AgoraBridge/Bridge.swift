@@ -49,17 +49,27 @@ public actor Bridge {
     private var lastUsed: [AccountID: ContinuousClock.Instant] = [:]
     private var failures: [AccountID: (count: Int, at: ContinuousClock.Instant)] = [:]
     /// The directory as last read (nil: read it before the next request).
-    private var candidatesCache: [Candidate]?
+    var candidatesCache: [Candidate]?
     private var throughput: [AccountID: Double] = [:]
     /// Signed on channels already closed (their meters are gone).
     private var settledSpend: UInt64 = 0
     /// Where the channels are saved before each signature leaves the bridge (nil: not saved).
     public var statePath: String?
+    /// Channels whose provider's books may hold more than the bridge counted (answers were cut
+    /// on them), to be compared once no answer streams on them: see `reconcile`.
+    var unreconciled: [AccountID: BooksCheck] = [:]
+    /// Providers whose channel is closing: not used until it is closed and can be opened afresh.
+    var retiring: Set<AccountID> = []
 
     var settled: UInt64 { settledSpend }
     var restoredProviders: Set<AccountID> { Set(meters.keys) }
-    /// A channel restored from disk counts as used now, so the idle timer closes it if it stays unused.
-    func install(_ provider: AccountID, _ meter: ClientMeter) { meters[provider] = meter; lastUsed[provider] = .now }
+    /// A channel restored from disk counts as used now, so the idle timer closes it if it stays
+    /// unused; answers may have been cut on it when the earlier run ended, so its provider's books
+    /// are compared with the restored count before it is used.
+    func install(_ provider: AccountID, _ meter: ClientMeter) {
+        meters[provider] = meter; lastUsed[provider] = .now
+        unreconciled[provider] = .afterClientCrash
+    }
     func addSettled(_ amount: UInt64) { settledSpend += amount }
     public func setStatePath(_ path: String) { statePath = path }
     func saveState() { if let statePath { save(to: statePath) } }
@@ -110,7 +120,8 @@ public actor Bridge {
 
     private func rank(_ list: [Candidate]) -> [Candidate] {
         let recent = failures.filter { ContinuousClock.now - $0.value.at < .seconds(60) }.mapValues(\.count)
-        return configuration.policy.rank(list.map { var c = $0; c.throughput = throughput[c.account]; return c }, failures: recent)
+        return configuration.policy.rank(list.filter { !retiring.contains($0.account) }.map { var c = $0; c.throughput = throughput[c.account]; return c },
+                                         failures: recent)
     }
 
     func recordFailure(_ provider: AccountID) {
@@ -277,8 +288,8 @@ public actor Bridge {
         for (provider, meter) in meters.sorted(by: { $0.key < $1.key }) {
             guard let view = try? await node.channel(meter.channel) else { continue }
             let idle = ContinuousClock.now - (lastUsed[provider] ?? .now) > configuration.idleClose
-            if view.status == "open" && idle {
-                _ = try? await node.signAndSubmit(.channelClose(channel: meter.channel), key: key)
+            if view.status == "open" && (idle || retiring.contains(provider)) {
+                await close(provider, meter)
             } else if view.status == "closing" && height >= view.finalizeHeight {
                 _ = try? await node.signAndSubmit(.channelFinalize(channel: meter.channel), key: key)
             } else if view.status == "closed",
@@ -286,9 +297,22 @@ public actor Bridge {
                 // Read again after the awaits above: a new opening installed meanwhile stays.
                 settledSpend += current.signed
                 meters[provider] = nil
+                retiring.remove(provider)
+                unreconciled[provider] = nil
                 saveState()
             }
         }
+        for provider in unreconciled.keys.sorted() { await reconcile(provider) }
+    }
+
+    /// Closes `provider`'s channel on chain; the provider is not used again until the channel is
+    /// closed and a new opening can be made.
+    func close(_ provider: AccountID, _ meter: ClientMeter) async {
+        retiring.insert(provider)
+        // One wallet, one transaction at a time (its nonce).
+        await acquire("channels")
+        defer { release("channels") }
+        _ = try? await node.signAndSubmit(.channelClose(channel: meter.channel), key: key)
     }
 
     /// What `/v1/models` shows: the model with the best current price on the network.

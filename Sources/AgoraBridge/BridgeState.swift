@@ -52,6 +52,8 @@ extension Bridge {
         }
         addSettled(saved.settledSpend + saved.channels.filter { entry in !restoredProviders.contains(entry.provider) }.reduce(0) { $0 + $1.signed })
         logger.notice("restored channels", metadata: ["count": "\(restored)"])
+        // Before the first request: a channel left a credit window behind would stall it.
+        for provider in restoredProviders.sorted() { await reconcile(provider) }
     }
 
     /// Writes the channels to `path` (atomically).

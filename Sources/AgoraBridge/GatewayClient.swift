@@ -24,6 +24,15 @@ struct GatewayFailure: Error, CustomStringConvertible {
     var description: String { "\(code): \(message)" }
 }
 
+/// A provider's account of one channel opening, as its gateway reports it.
+struct ProviderBooks: Decodable, Sendable {
+    let openCounter: UInt64
+    let promptTokens: UInt64
+    let completionTokens: UInt64
+    var usage: Usage { Usage(promptTokens: promptTokens, completionTokens: completionTokens) }
+    enum CodingKeys: String, CodingKey { case openCounter = "open_counter", promptTokens = "prompt_tokens", completionTokens = "completion_tokens" }
+}
+
 /// The bridge's HTTP side of the metered protocol with one provider.
 struct GatewayClient: Sendable {
     let endpoint: String
@@ -53,6 +62,19 @@ struct GatewayClient: Sendable {
             if failure.code == "receipt_not_increasing" { return }
             throw failure
         }
+    }
+
+    /// The provider's books of one channel (`GET /v1/market/channels/{id}`); nil when it has no
+    /// record of the channel.
+    func books(_ channel: Hash256, timeout: TimeAmount = .seconds(5)) async throws -> ProviderBooks? {
+        let response = try await http.execute(HTTPClientRequest(url: endpoint + "/v1/market/channels/" + channel.hex), timeout: timeout)
+        let body = try await response.body.collect(upTo: 64 * 1024)
+        if response.status == .notFound { return nil }
+        guard response.status == .ok else { throw Self.failure(status: response.status.code, body: String(buffer: body)) }
+        guard let books = try? JSONDecoder().decode(ProviderBooks.self, from: Data(buffer: body)) else {
+            throw GatewayFailure(status: Int(response.status.code), code: "bad_books", message: "the provider's books are not readable")
+        }
+        return books
     }
 
     /// Asks the provider to stop a running answer; true when it will end it (false: it has ended).

@@ -108,6 +108,8 @@ struct PaidRequest {
         var counted: UInt64 = 0
         var finish: String?
         var transcript: TranscriptCommitment?
+        /// Whether the provider ended its stream itself (its `done`): then both sides counted the same text.
+        var ended = false
         var failure: Error?
         /// Once the client has gone and the provider agreed to stop: the count at which the bridge
         /// stops reading anyway (a provider that streams on regardless is cut off there).
@@ -150,6 +152,7 @@ struct PaidRequest {
                     try await countText(settle: true)
                 case .done(let commitment, _):
                     transcript = commitment
+                    ended = true
                 case .error(let code, let message):
                     throw BridgeError(status: 502, code: code, message: "provider \(candidate.account): \(message)")
                 }
@@ -159,6 +162,7 @@ struct PaidRequest {
             if failure == nil { failure = error }
         }
         await bridge.streamEnded(candidate.account)
+        if !ended { await bridge.answerCut(on: candidate.account) }
         // Settle what this provider delivered, exactly as counted here; the receipt travels while
         // the client already has its answer.
         let exact = UInt64(try answer.count())

@@ -229,3 +229,32 @@ import Testing
         #expect(served == 10 && gateway.accounts[channelID]!.owed == 20)
     }
 }
+
+extension MeterTests {
+    /// After its own crash the client pays the provider's count of what it lost, up to one credit
+    /// window and never more; after a provider's cut it pays nothing beyond its own count, and
+    /// closes a channel left with half a window or less of credit.
+    @Test func aClientReconcilesWithTheProvidersBooksWithinOneWindow() {
+        let own = Usage(promptTokens: 100, completionTokens: 50)
+        func decide(_ books: Usage, crash: Bool) -> Reconciliation {
+            Reconciliation.decide(own: own, books: books, price: offer, windowTokens: 16, afterClientCrash: crash)
+        }
+        // Window: 16 completion tokens, 32 units at this price.
+        #expect(decide(own, crash: true) == .square)
+        #expect(decide(Usage(promptTokens: 100, completionTokens: 40), crash: true) == .square)
+        // A prompt the client counted but the provider never charged is no credit against its tokens.
+        #expect(decide(Usage(promptTokens: 80, completionTokens: 53), crash: false) == .tolerate(gap: 6))
+        #expect(decide(Usage(promptTokens: 80, completionTokens: 53), crash: true) == .pay(Usage(completionTokens: 3)))
+        #expect(decide(Usage(promptTokens: 100, completionTokens: 66), crash: true) == .pay(Usage(completionTokens: 16)))
+        #expect(decide(Usage(promptTokens: 132, completionTokens: 50), crash: true) == .pay(Usage(promptTokens: 32)))
+        #expect(decide(Usage(promptTokens: 100, completionTokens: 67), crash: true) == .close(gap: 34))
+        #expect(decide(Usage(promptTokens: 133, completionTokens: 50), crash: true) == .close(gap: 33))
+        #expect(decide(Usage(promptTokens: 100, completionTokens: 57), crash: false) == .tolerate(gap: 14))
+        #expect(decide(Usage(promptTokens: 100, completionTokens: 58), crash: false) == .close(gap: 16))
+        #expect(decide(Usage(promptTokens: .max, completionTokens: .max), crash: true) == .close(gap: .max))
+        // Paid, the client's count then matches the books.
+        var meter = ClientMeter(chainID: chainID, channel: channelID, openCounter: 1, price: offer, deposit: 1_000, usage: own)
+        if case .pay(let more) = decide(Usage(promptTokens: 100, completionTokens: 60), crash: true) { meter.count(more) }
+        #expect(meter.usage == Usage(promptTokens: 100, completionTokens: 60))
+    }
+}

@@ -377,29 +377,47 @@ extension PaidInferenceTests {
         #expect(completion < 20 && prompt < 100, "the bridge took the provider's word: \(usage)")
         let signed = (try await market.spend()["channels"] as? [[String: Any]])?.first?["signed"] as? Int
         #expect(UInt64(signed ?? -1) == Self.cheap.cost(prompt: UInt64(prompt), completion: UInt64(completion)))
-        // Every receipt the liar holds is within that amount.
+        let channelID = try #require(((try await market.spend()["channels"] as? [[String: Any]])?.first?["channel"] as? String).flatMap(Hash256.init(hex:)))
+        // An answer broken off without its end of stream: the bridge compares the liar's books,
+        // which claim thousands of tokens, pays none of them, and closes the channel.
+        let (_, broken) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                          #"{"model":"smollm2","max_tokens":32,"messages":[{"role":"user","content":"Break off."}]}"#])
+        #expect(broken.contains("\"error\""), "\(broken)")
+        var channelStatus = try await market.client.channel(channelID).status
+        let closeStart = ContinuousClock.now
+        while channelStatus == "open" && ContinuousClock.now - closeStart < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(250))
+            channelStatus = try await market.client.channel(channelID).status
+        }
+        #expect(channelStatus != "open", "the bridge kept a channel whose books claim far more than it counted")
+        // Spent in all (the channel may be closed and gone from the bridge's list by now).
+        let finalSigned = UInt64(try await market.spend()["spent"] as? Int ?? 0)
+        #expect(finalSigned > UInt64(signed ?? 0) && finalSigned < UInt64(signed ?? 0) * 2, "signed \(finalSigned) after \(signed ?? 0)")
+        // Every receipt the liar holds is within what the bridge counted.
         let receipts = try String(contentsOfFile: receiptsFile, encoding: .utf8).split(separator: "\n")
         #expect(!receipts.isEmpty)
         for line in receipts {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             let receipt = try Receipt(canonicalBytes: try #require(Hex.decode(object?["receipt"] as? String ?? "")))
-            #expect(receipt.cumulativeAmount <= UInt64(signed ?? 0))
+            #expect(receipt.cumulativeAmount <= finalSigned)
         }
     }
 }
 
 extension PaidInferenceTests {
     /// A bridge killed in the middle of an answer — the first on its channel — comes back with the
-    /// channel as it last signed it: its next answer goes to the same provider on the same channel,
-    /// and the provider claims exactly what the bridge says it signed.
+    /// channel as it last signed it, compares it with the provider's books and pays what the
+    /// killed answer streamed beyond its last receipt (at most one credit window): its next answer
+    /// goes to the same provider on the same channel with full credit, the books are square, and
+    /// the provider claims exactly what the bridge says it signed.
     @Test func aBridgeKilledMidAnswerResumesItsChannel() async throws {
         let market = try await Market()
         defer { market.stop() }
-        // A window wider than the killed answer: the tail it streamed unpaid stays owed on the
-        // channel (the provider's declared risk), and must not leave the next answer without credit.
-        _ = try market.startProvider("steady", price: Self.cheap, extra: ["--credit-window", "256"])
-        let provider = try market.providerAccount("steady")
-        let bridge = try market.startBridge(allow: [provider])
+        // A 16-token window: the tail the killed answer streamed unpaid would fill it, and without
+        // the restarted bridge paying it every later answer would stall at its first tokens.
+        let provider = try market.startProvider("steady", price: Self.cheap)
+        let account = try market.providerAccount("steady")
+        let bridge = try market.startBridge(allow: [account])
         let outputPath = market.directory + "/killed.txt"
         let start = ContinuousClock.now
         let curl = try await market.streamLongAnswer(through: bridge, to: outputPath)
@@ -407,13 +425,33 @@ extension PaidInferenceTests {
         while curl.isRunning && ContinuousClock.now - start < .seconds(150) { try await Task.sleep(for: .milliseconds(50)) }
         let killed = try String(contentsOfFile: outputPath, encoding: .utf8)
         #expect(!killed.contains("data: [DONE]"), "the answer finished before the bridge was killed")
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: market.directory + "/client.channels.json"))) as? [String: Any]
+        let savedUsage = try #require(((saved?["channels"] as? [[String: Any]])?.first)?["usage"] as? [String: Any])
+        let savedCost = try #require(Self.cheap.cost(prompt: UInt64(savedUsage["prompt_tokens"] as? Int ?? 0),
+                                                     completion: UInt64(savedUsage["completion_tokens"] as? Int ?? 0)))
 
-        let restarted = try market.startBridge(allow: [provider])
+        let restarted = try market.startBridge(allow: [account])
+        let entry = try #require((try await market.spend()["channels"] as? [[String: Any]])?.first)
+        let channel = try #require(entry["channel"] as? String), paidAtRestart = UInt64(try #require(entry["signed"] as? Int))
+        let window = try #require(Self.cheap.cost(prompt: 0, completion: 16))
+        #expect(paidAtRestart >= savedCost && paidAtRestart - savedCost <= window,
+                "paid \(paidAtRestart) after restart, \(savedCost) counted before: the interruption cost more than one window (\(window))")
         let (status, output) = try runCommand(["curl", "-sS", restarted.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
                                                #"{"model":"smollm2","max_tokens":48,"messages":[{"role":"user","content":"Say hello."}]}"#])
         #expect(status == 0 && output.contains("\"finish_reason\"") && !output.contains("\"error\""), "\(output)")
+        // The provider's books match the bridge's receipts to the unit.
+        var books: [String: Any] = [:], signed = -1
+        let booksStart = ContinuousClock.now
+        repeat {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/v1/market/channels/" + channel), timeout: .seconds(10))
+            books = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 16))) as? [String: Any] ?? [:]
+            signed = (try await market.spend()["channels"] as? [[String: Any]])?.first?["signed"] as? Int ?? -1
+            if books["owed"] as? Int == signed && books["receipted"] as? Int == signed { break }
+            try await Task.sleep(for: .milliseconds(200))
+        } while ContinuousClock.now - booksStart < .seconds(30)
+        #expect(books["owed"] as? Int == signed && books["receipted"] as? Int == signed, "provider's books \(books); bridge signed \(signed)")
         let channels = try await market.waitForClaims()
-        #expect(channels.count == 1 && channels.first?.provider == provider)
+        #expect(channels.count == 1 && channels.first?.provider == account)
         #expect(channels.first?.openCounter == 1, "the restarted bridge opened the channel again")
         #expect(try await market.client.channels(client: KeyFile.load(path: market.directory + "/client.json").account).count == 1)
     }

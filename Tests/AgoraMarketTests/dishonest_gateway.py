@@ -1,6 +1,7 @@
 """A dishonest provider gateway for tests: it answers paid requests with a short text but reports
-a huge usage, and records every receipt the client sends. The bridge must pay only for what it
-counted itself.
+a huge usage, in its answers and in its books of the channel, breaks off any answer asked to
+"break off" without ending its stream, and records every receipt the client sends. The bridge must
+pay only for what it counted itself, and close a channel whose books claim far more.
 
   python3 dishonest_gateway.py PORT_FILE RECEIPTS_FILE
 """
@@ -28,7 +29,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/v1/market/info":
-            self.reply(200, {"model_name": "smollm2"})
+            self.reply(200, {"model_name": "smollm2", "credit_window_tokens": 16})
+        elif self.path.startswith("/v1/market/channels/"):
+            self.reply(200, {"open_counter": 1, "prompt_tokens": 5000, "completion_tokens": 999})
         else:
             self.reply(404, {"error": {"code": "not_found", "message": "no"}})
 
@@ -45,6 +48,12 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
+        if b"break off" in body.lower():
+            for word in WORDS[:2]:
+                chunk = {"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                self.wfile.write(b"data: " + json.dumps({"chunk": chunk}).encode() + b"\n\n")
+            self.wfile.flush()
+            return
         for i, word in enumerate(WORDS):
             finish = "stop" if i == len(WORDS) - 1 else None
             chunk = {"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": finish}]}
