@@ -157,19 +157,14 @@ public actor Gateway {
         return nil
     }
 
-    /// Charges `usage` to the channel for a request that has used `request` so far, waiting
-    /// (bounded) for a receipt when the credit window is used up. Throws when the client does not
-    /// pay in time, or the request reached its signed maximum, or the deposit is spent.
-    public func charge(_ channel: Hash256, _ usage: Usage, request: Usage, maxCost: UInt64, stop: StopSignal? = nil) async throws(GatewayError) {
-        let waitStart = ContinuousClock.now
-        let deadline = waitStart + configuration.paymentTimeout
-        var waited = false
-        defer {
-            if waited {
-                metrics.paymentWaits.increment()
-                metrics.paymentWait.record(ContinuousClock.now - waitStart)
-            }
-        }
+    /// Charges `usage` to the channel for a request that has used `request` so far, waiting for a
+    /// receipt when the credit window is used up — until `deadline` at most, and returning false
+    /// (nothing charged) once `slice` has passed without credit, so the caller can show the client
+    /// the answer is alive and call again. Throws when the client does not pay by the deadline, the
+    /// request reached its signed maximum, the deposit is spent, or the client stopped the answer.
+    public func charge(_ channel: Hash256, _ usage: Usage, request: Usage, maxCost: UInt64, stop: StopSignal? = nil,
+                       until deadline: ContinuousClock.Instant, slice: Duration) async throws(GatewayError) -> Bool {
+        let wake = min(deadline, ContinuousClock.now + slice)
         while !meter.mayServe(channel, more: usage, request: request, maxCost: maxCost) {
             guard let account = meter.accounts[channel] else { throw GatewayError(status: 402, code: "channel_unknown", message: "no such channel") }
             let next = account.price.cost(prompt: account.usage.promptTokens + usage.promptTokens,
@@ -184,10 +179,11 @@ public actor Gateway {
             if ContinuousClock.now >= deadline {
                 throw GatewayError(status: 402, code: "payment_timeout", message: "no receipt within \(configuration.paymentTimeout) at the end of the credit window")
             }
-            waited = true
-            await waitForReceipt(on: channel, until: deadline)
+            if ContinuousClock.now >= wake { return false }
+            await waitForReceipt(on: channel, until: wake)
         }
         meter.record(channel, usage)
+        return true
     }
 
     /// Streams waiting for credit, by channel; each is resumed once, by a receipt or its deadline.

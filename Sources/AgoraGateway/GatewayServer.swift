@@ -19,7 +19,7 @@ import ServiceLifecycle
 /// waits at the end of each credit window until the next one arrives, and says so first with a
 /// `{"payment_due": {"owed_beyond_receipts": N}}` event, so that a client pacing its receipts
 /// sends one now rather than after chunks that will not come. While an answer has nothing to send
-/// it writes a `: keep-alive` comment every `heartbeat`. A client that no longer wants an answer
+/// (no token yet, or waiting for a receipt) it writes a `: keep-alive` comment every `heartbeat`. A client that no longer wants an answer
 /// posts a signed `StopRequest` to `/v1/market/stop`: the answer ends before its next token, with
 /// its usage and transcript as usual, so the client can pay exactly what was sent.
 public struct GatewayServer: Sendable {
@@ -155,11 +155,22 @@ public struct GatewayServer: Sendable {
             }
             /// An SSE comment, while nothing else is sent: the client sees the answer is alive.
             func keepAlive() async throws { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
-            /// Charges this request's next usage; without credit, says so to the client, then waits for it.
+            /// Charges this request's next usage; without credit, says so to the client, then waits for
+            /// it (bounded by the payment timeout), with a keep-alive every heartbeat: a client whose
+            /// idle timeout is shorter than the payment timeout still sees the answer is alive.
             func charge(_ usage: Usage) async throws {
                 if let beyond = await gateway.chargeIfCredited(header.channel, usage, request: used, maxCost: header.maxCost) {
                     try await event(.object([("payment_due", .object([("owed_beyond_receipts", .int(Int(clamping: beyond)))]))]))
-                    try await gateway.charge(header.channel, usage, request: used, maxCost: header.maxCost, stop: stop)
+                    let waitStart = ContinuousClock.now
+                    defer {
+                        gateway.metrics.paymentWaits.increment()
+                        gateway.metrics.paymentWait.record(ContinuousClock.now - waitStart)
+                    }
+                    let deadline = waitStart + gateway.configuration.paymentTimeout
+                    while try await !gateway.charge(header.channel, usage, request: used, maxCost: header.maxCost, stop: stop,
+                                                    until: deadline, slice: Self.heartbeat) {
+                        try await keepAlive()
+                    }
                 }
                 used = used + usage
             }

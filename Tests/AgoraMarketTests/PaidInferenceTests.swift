@@ -282,7 +282,8 @@ extension PaidInferenceTests {
     @Test func aClientThatWithholdsReceiptsGetsOneWindowThenPaymentTimeout() async throws {
         let market = try await Market()
         defer { market.stop() }
-        let provider = try market.startProvider("patient", price: Self.cheap, extra: ["--payment-timeout", "2"])
+        // Longer than two heartbeats: the wait for a receipt shows it is alive.
+        let provider = try market.startProvider("patient", price: Self.cheap, extra: ["--payment-timeout", "5"])
         let providerAccount = try market.providerAccount("patient")
         let parameters = try await market.client.parameters()
         // The withholder opens a channel as any client would, then signs a header and no receipt.
@@ -318,7 +319,11 @@ extension PaidInferenceTests {
         let failed = try #require(kinds.firstIndex(of: "error"), "no error in \(kinds)")
         #expect(kinds[..<due].allSatisfy { $0 == "chunk" } && due < failed)
         #expect((events[failed]["error"] as? [String: Any])?["code"] as? String == "payment_timeout")
-        #expect(elapsed >= .seconds(2), "the provider gave up before its payment timeout")
+        #expect(elapsed >= .seconds(5), "the provider gave up before its payment timeout")
+        // While it waited it sent a keep-alive every 2 s, so a bridge's idle timeout shorter than
+        // the payment timeout does not take the waiting provider for a hung one.
+        let waiting = try #require(stream.range(of: "payment_due")).upperBound
+        #expect(stream[waiting...].components(separatedBy: ": keep-alive").count - 1 >= 2, "\(stream[waiting...])")
         // What was served is within one credit window (16 completion tokens' worth), and fills it.
         let usage = try #require((events.last?["done"] as? [String: Any])?["usage"] as? [String: Any])
         let prompt = UInt64(try #require(usage["prompt_tokens"] as? Int)), completion = UInt64(try #require(usage["completion_tokens"] as? Int))
