@@ -166,6 +166,14 @@ public actor Bridge {
         }
         let id = Channel.id(chainID: chainID, client: key.account, provider: candidate.account, model: configuration.model)
         let existing = try? await node.channel(id)
+        if meters[candidate.account] == nil, let existing, existing.status != "closed" {
+            // A channel from an earlier run this bridge has no record of.
+            let recovered = await recover(existing, candidate: candidate, chainID: chainID)
+            if retiring.contains(candidate.account) {
+                throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) from an earlier run is closing")
+            }
+            if recovered.remaining >= need { return recovered }
+        }
         if let meter = meters[candidate.account], let existing, existing.status == "open", existing.openCounter == meter.openCounter {
             let amount = min(configuration.deposit, available)
             try await confirm(.channelTopUp(channel: id, amount: amount, expiry: existing.expiry))
@@ -173,8 +181,7 @@ public actor Bridge {
             return meters[candidate.account]!
         }
         if let existing, existing.status != "closed" {
-            // A channel from an earlier run: its state here is unknown, so settle it and start afresh.
-            throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) from an earlier run is still \(existing.status)")
+            throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) is still \(existing.status)")
         }
         let height = try await node.status().height
         let deposit = min(max(configuration.deposit, need), available)

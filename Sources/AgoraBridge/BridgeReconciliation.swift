@@ -1,4 +1,5 @@
 import AgoraMarket
+import AgoraNode
 import AgoraPrimitives
 import Logging
 
@@ -55,5 +56,60 @@ extension Bridge {
             logger.warning("the provider's books hold \(Amount.format(gap)) AGR beyond the bridge's count; closing the channel", metadata: metadata)
             await close(provider, meter)
         }
+    }
+}
+
+extension Bridge {
+    /// A channel open or closing on chain that this bridge has no record of (its channel file was
+    /// lost, or another bridge process on the same wallet opened it). An open one is resumed from
+    /// the provider's books where the bridge can check them: the last receipt carries its own
+    /// signature, the opening's price is the provider's current offer, and the tokens beyond that
+    /// receipt are paid as after a crash, at most one credit window. Otherwise the channel is
+    /// closed (the provider claims its receipts), and the provider is used again once it is
+    /// closed and can be opened afresh. Returns the meter now installed.
+    func recover(_ view: ChannelView, candidate: Candidate, chainID: String) async -> ClientMeter {
+        let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
+        var books: ProviderBooks?
+        var booksRead = false
+        if view.status == "open" {
+            do { books = try await gateway.books(view.id); booksRead = true } catch {}
+        }
+        let receipt = books?.receipt(signedBy: key.account, chainID: chainID)
+        let windowTokens = candidate.creditWindowTokens ?? 0
+        var meter: ClientMeter?
+        if booksRead {
+            if let books {
+                let signed = receipt?.cumulativeAmount ?? 0
+                if books.openCounter == view.openCounter, books.price == candidate.price, (books.receipt == nil) == (receipt == nil),
+                   receipt.map({ $0.channel == view.id && $0.openCounter == view.openCounter }) ?? true, signed >= view.claimed,
+                   let owed = candidate.price.cost(prompt: books.promptTokens, completion: books.completionTokens),
+                   owed - min(owed, signed) <= candidate.price.cost(prompt: 0, completion: windowTokens) ?? 0 {
+                    meter = ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit,
+                                        nextSequence: (books.lastSequence ?? 0) + 1, usage: books.usage, signed: signed)
+                }
+            } else if view.claimed == 0 {
+                // The provider has served nothing on this opening.
+                meter = ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit)
+            }
+        }
+        if let meter {
+            install(candidate.account, meter)
+            unreconciled[candidate.account] = nil
+            logger.notice("resumed a channel this bridge had no record of from the provider's books",
+                          metadata: ["provider": "\(candidate.account)", "signed": "\(Amount.format(meter.signed))"])
+            // What the books hold beyond the last receipt is paid now (within one window).
+            if let (receipt, signature) = count(candidate, Usage(), settle: true) { try? await gateway.sendReceipt(receipt, signature) }
+            saveState()
+            return meter
+        }
+        // Tracked as closing, so the channel keeper finalizes it and the refund comes back.
+        let orphan = ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit,
+                                 signed: max(receipt?.cumulativeAmount ?? 0, view.claimed))
+        install(candidate.account, orphan)
+        unreconciled[candidate.account] = nil
+        logger.warning("closing a channel this bridge has no record of and cannot resume", metadata: ["provider": "\(candidate.account)"])
+        if view.status == "open" { await close(candidate.account, orphan) } else { retiring.insert(candidate.account) }
+        saveState()
+        return orphan
     }
 }

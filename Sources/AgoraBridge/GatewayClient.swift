@@ -29,8 +29,25 @@ struct ProviderBooks: Decodable, Sendable {
     let openCounter: UInt64
     let promptTokens: UInt64
     let completionTokens: UInt64
+    let lastSequence: UInt64?
+    let priceIn: UInt64?
+    let priceOut: UInt64?
+    /// The client's last receipt the provider holds (hex of its canonical bytes) and its signature.
+    let receipt: String?
+    let receiptSignature: String?
     var usage: Usage { Usage(promptTokens: promptTokens, completionTokens: completionTokens) }
-    enum CodingKeys: String, CodingKey { case openCounter = "open_counter", promptTokens = "prompt_tokens", completionTokens = "completion_tokens" }
+    var price: Price? { priceIn.flatMap { priceIn in priceOut.map { Price(promptPerMillion: priceIn, completionPerMillion: $0) } } }
+    /// The receipt, if it is one the client signed.
+    func receipt(signedBy client: AccountID, chainID: String) -> Receipt? {
+        guard let bytes = receipt.flatMap(Hex.decode), let receipt = try? Receipt(canonicalBytes: bytes),
+              let signature = receiptSignature.flatMap(Hex.decode).flatMap(Signature.init(bytes:)),
+              client.verifies(signature, of: receipt.signingBytes(chainID: chainID)) else { return nil }
+        return receipt
+    }
+    enum CodingKeys: String, CodingKey {
+        case openCounter = "open_counter", promptTokens = "prompt_tokens", completionTokens = "completion_tokens", lastSequence = "last_sequence"
+        case priceIn = "price_in", priceOut = "price_out", receipt, receiptSignature = "receipt_signature"
+    }
 }
 
 /// The bridge's HTTP side of the metered protocol with one provider.

@@ -67,7 +67,8 @@ public struct GatewayServer: Sendable {
             ]))
         }
         // The provider's books for one channel: what it counts as owed and what the client's
-        // receipts cover. A client compares them with its own count; equal when no answer was cut.
+        // receipts cover. A client compares them with its own count (equal when no answer was
+        // cut), and resumes from them a channel it has no record of.
         router.get("/v1/market/channels/:id") { _, context in
             guard let id = context.parameters.get("id").flatMap(Hash256.init(hex:)) else {
                 return failure(400, "invalid_channel", "expected a channel id (64 hex digits)")
@@ -79,6 +80,12 @@ public struct GatewayServer: Sendable {
                 ("prompt_tokens", .int(Int(clamping: account.usage.promptTokens))),
                 ("completion_tokens", .int(Int(clamping: account.usage.completionTokens))),
                 ("last_sequence", .int(Int(clamping: account.lastSequence))),
+                ("price_in", .int(Int(clamping: account.price.promptPerMillion))),
+                ("price_out", .int(Int(clamping: account.price.completionPerMillion))),
+                // The client's own last receipt: a client that lost its records recovers from it
+                // what it signed (the signature proves it); the chain sees it at the claim anyway.
+                ("receipt", account.receipt.map { .string(Hex.encode($0.canonicalBytes)) } ?? .null),
+                ("receipt_signature", account.receiptSignature.map { .string($0.hex) } ?? .null),
             ]))
         }
         router.post("/v1/market/receipts") { request, _ in

@@ -463,6 +463,44 @@ extension PaidInferenceTests {
 }
 
 extension PaidInferenceTests {
+    /// A bridge killed mid-answer whose channel file is then lost resumes the channel still open on
+    /// chain from the provider's books — its own last receipt, checked by its signature, and the
+    /// tokens beyond it, at most one window — instead of leaving the provider unusable: the next
+    /// answer goes on the same opening and the books end square.
+    @Test func aBridgeThatLostItsChannelFileResumesFromTheProvidersBooks() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let provider = try market.startProvider("steady", price: Self.cheap)
+        let account = try market.providerAccount("steady")
+        let bridge = try market.startBridge(allow: [account])
+        let curl = try await market.streamLongAnswer(through: bridge, to: market.directory + "/lost.txt")
+        bridge.kill9()
+        kill(curl.processIdentifier, SIGKILL)
+        curl.waitUntilExit()
+        try FileManager.default.removeItem(atPath: market.directory + "/client.channels.json")
+
+        let restarted = try market.startBridge(allow: [account])
+        let (status, output) = try runCommand(["curl", "-sS", restarted.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                               #"{"model":"smollm2","max_tokens":48,"messages":[{"role":"user","content":"Say hello."}]}"#])
+        #expect(status == 0 && output.contains("\"finish_reason\"") && !output.contains("\"error\""), "\(output)")
+        let entry = try #require((try await market.spend()["channels"] as? [[String: Any]])?.first)
+        let channel = try #require(entry["channel"] as? String)
+        var books: [String: Any] = [:], signed = -1
+        let start = ContinuousClock.now
+        repeat {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/v1/market/channels/" + channel), timeout: .seconds(10))
+            books = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 16))) as? [String: Any] ?? [:]
+            signed = (try await market.spend()["channels"] as? [[String: Any]])?.first?["signed"] as? Int ?? -1
+            if books["owed"] as? Int == signed && books["receipted"] as? Int == signed { break }
+            try await Task.sleep(for: .milliseconds(200))
+        } while ContinuousClock.now - start < .seconds(30)
+        #expect(books["owed"] as? Int == signed && books["receipted"] as? Int == signed, "provider's books \(books); bridge signed \(signed)")
+        let channels = try await market.waitForClaims()
+        #expect(channels.count == 1 && channels.first?.openCounter == 1, "the channel was not resumed on its opening")
+    }
+}
+
+extension PaidInferenceTests {
     /// Clients that stop reading in the middle of answers (a chat window's stop button) leave
     /// nothing unpaid behind: the bridge asks the provider to stop, reads the answer to its end and
     /// pays for it, so the provider's books match the client's receipts to the unit, and a channel
