@@ -75,6 +75,33 @@ struct PaidInferenceTests {
             return try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] ?? [:]
         }
 
+        /// Asks `bridge` for one short answer (curl) and checks it finished without an error.
+        func expectShortAnswer(through bridge: AgoraProcess, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let (status, output) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                                   #"{"model":"smollm2","max_tokens":48,"messages":[{"role":"user","content":"Say hello."}]}"#])
+            #expect(status == 0 && output.contains("\"finish_reason\"") && !output.contains("\"error\""), "\(output)", sourceLocation: sourceLocation)
+        }
+
+        /// The provider's books of the bridge's (only) channel and what the bridge signed on it,
+        /// polled for up to 60 s until they are square: owed = receipted = signed.
+        func squareBooks(of provider: AgoraProcess) async throws -> (owed: Int, receipted: Int, signed: Int) {
+            let entry = try #require((try await spend()["channels"] as? [[String: Any]])?.first)
+            let channel = try #require(entry["channel"] as? String)
+            func books() async throws -> (owed: Int, receipted: Int, signed: Int) {
+                let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/v1/market/channels/" + channel), timeout: .seconds(10))
+                let object = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 16))) as? [String: Any]
+                let signed = (try await spend()["channels"] as? [[String: Any]])?.first?["signed"] as? Int
+                return (object?["owed"] as? Int ?? -1, object?["receipted"] as? Int ?? -2, signed ?? -3)
+            }
+            var last = try await books()
+            let start = ContinuousClock.now
+            while !(last.owed == last.receipted && last.receipted == last.signed) && ContinuousClock.now - start < .seconds(60) {
+                try await Task.sleep(for: .milliseconds(200))
+                last = try await books()
+            }
+            return last
+        }
+
         /// Polls until every channel of the bridge is claimed up to what the bridge signed (or, for
         /// the channels in `partial`, claimed at all: their last receipt may never have arrived).
         func waitForClaims(partial: Set<AccountID> = [], deadline: Duration = .seconds(60)) async throws -> [ChannelView] {
@@ -437,24 +464,14 @@ extension PaidInferenceTests {
 
         let restarted = try market.startBridge(allow: [account])
         let entry = try #require((try await market.spend()["channels"] as? [[String: Any]])?.first)
-        let channel = try #require(entry["channel"] as? String), paidAtRestart = UInt64(try #require(entry["signed"] as? Int))
+        let paidAtRestart = UInt64(try #require(entry["signed"] as? Int))
         let window = try #require(Self.cheap.cost(prompt: 0, completion: 16))
         #expect(paidAtRestart >= savedCost && paidAtRestart - savedCost <= window,
                 "paid \(paidAtRestart) after restart, \(savedCost) counted before: the interruption cost more than one window (\(window))")
-        let (status, output) = try runCommand(["curl", "-sS", restarted.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
-                                               #"{"model":"smollm2","max_tokens":48,"messages":[{"role":"user","content":"Say hello."}]}"#])
-        #expect(status == 0 && output.contains("\"finish_reason\"") && !output.contains("\"error\""), "\(output)")
+        try market.expectShortAnswer(through: restarted)
         // The provider's books match the bridge's receipts to the unit.
-        var books: [String: Any] = [:], signed = -1
-        let booksStart = ContinuousClock.now
-        repeat {
-            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/v1/market/channels/" + channel), timeout: .seconds(10))
-            books = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 16))) as? [String: Any] ?? [:]
-            signed = (try await market.spend()["channels"] as? [[String: Any]])?.first?["signed"] as? Int ?? -1
-            if books["owed"] as? Int == signed && books["receipted"] as? Int == signed { break }
-            try await Task.sleep(for: .milliseconds(200))
-        } while ContinuousClock.now - booksStart < .seconds(30)
-        #expect(books["owed"] as? Int == signed && books["receipted"] as? Int == signed, "provider's books \(books); bridge signed \(signed)")
+        let books = try await market.squareBooks(of: provider)
+        #expect(books.owed == books.receipted && books.receipted == books.signed, "provider owed \(books.owed), receipted \(books.receipted); bridge signed \(books.signed)")
         let channels = try await market.waitForClaims()
         #expect(channels.count == 1 && channels.first?.provider == account)
         #expect(channels.first?.openCounter == 1, "the restarted bridge opened the channel again")
@@ -480,21 +497,9 @@ extension PaidInferenceTests {
         try FileManager.default.removeItem(atPath: market.directory + "/client.channels.json")
 
         let restarted = try market.startBridge(allow: [account])
-        let (status, output) = try runCommand(["curl", "-sS", restarted.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
-                                               #"{"model":"smollm2","max_tokens":48,"messages":[{"role":"user","content":"Say hello."}]}"#])
-        #expect(status == 0 && output.contains("\"finish_reason\"") && !output.contains("\"error\""), "\(output)")
-        let entry = try #require((try await market.spend()["channels"] as? [[String: Any]])?.first)
-        let channel = try #require(entry["channel"] as? String)
-        var books: [String: Any] = [:], signed = -1
-        let start = ContinuousClock.now
-        repeat {
-            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/v1/market/channels/" + channel), timeout: .seconds(10))
-            books = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 16))) as? [String: Any] ?? [:]
-            signed = (try await market.spend()["channels"] as? [[String: Any]])?.first?["signed"] as? Int ?? -1
-            if books["owed"] as? Int == signed && books["receipted"] as? Int == signed { break }
-            try await Task.sleep(for: .milliseconds(200))
-        } while ContinuousClock.now - start < .seconds(30)
-        #expect(books["owed"] as? Int == signed && books["receipted"] as? Int == signed, "provider's books \(books); bridge signed \(signed)")
+        try market.expectShortAnswer(through: restarted)
+        let books = try await market.squareBooks(of: provider)
+        #expect(books.owed == books.receipted && books.receipted == books.signed, "provider owed \(books.owed), receipted \(books.receipted); bridge signed \(books.signed)")
         let channels = try await market.waitForClaims()
         #expect(channels.count == 1 && channels.first?.openCounter == 1, "the channel was not resumed on its opening")
     }
@@ -518,29 +523,14 @@ extension PaidInferenceTests {
             kill(curl.processIdentifier, SIGKILL)
             curl.waitUntilExit()
         }
-        let entry = try #require((try await market.spend()["channels"] as? [[String: Any]])?.first)
-        let channel = try #require(entry["channel"] as? String)
         // The provider's account of the channel: what it counts as owed, and what receipts cover.
-        func books() async throws -> (owed: Int, receipted: Int, signed: Int) {
-            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/v1/market/channels/" + channel), timeout: .seconds(10))
-            let object = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 16))) as? [String: Any]
-            let signed = (try await market.spend()["channels"] as? [[String: Any]])?.first?["signed"] as? Int
-            return (object?["owed"] as? Int ?? -1, object?["receipted"] as? Int ?? -2, signed ?? -3)
-        }
-        var last = try await books()
-        let start = ContinuousClock.now
-        while !(last.owed == last.receipted && last.receipted == last.signed) && ContinuousClock.now - start < .seconds(60) {
-            try await Task.sleep(for: .milliseconds(200))
-            last = try await books()
-        }
+        let last = try await market.squareBooks(of: provider)
         #expect(last.owed == last.receipted && last.receipted == last.signed, "provider owed \(last.owed), receipted \(last.receipted); bridge signed \(last.signed)")
         let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/metrics"), timeout: .seconds(10))
         let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
         #expect(text.contains("agora_gateway_stopped_answers_total \(stops)"), "\(text)")
         // The next answer streams whole, on the same channel.
-        let (status, output) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
-                                               #"{"model":"smollm2","max_tokens":48,"messages":[{"role":"user","content":"Say hello."}]}"#])
-        #expect(status == 0 && output.contains("\"finish_reason\"") && !output.contains("\"error\""), "\(output)")
+        try market.expectShortAnswer(through: bridge)
         let channels = try await market.waitForClaims()
         #expect(channels.count == 1 && channels.first?.openCounter == 1)
     }
