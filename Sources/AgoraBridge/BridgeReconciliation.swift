@@ -66,7 +66,8 @@ extension Bridge {
     /// signature, the opening's price is the provider's current offer, and the tokens beyond that
     /// receipt are paid as after a crash, at most one credit window. Otherwise the channel is
     /// closed (the provider claims its receipts), and the provider is used again once it is
-    /// closed and can be opened afresh. Returns the meter now installed.
+    /// closed and can be opened afresh. Returns the meter now installed. Called with the
+    /// wallet's transaction lock ("channels") held.
     func recover(_ view: ChannelView, candidate: Candidate, chainID: String) async -> ClientMeter {
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
         var books: ProviderBooks?
@@ -108,7 +109,9 @@ extension Bridge {
         install(candidate.account, orphan)
         unreconciled[candidate.account] = nil
         logger.warning("closing a channel this bridge has no record of and cannot resume", metadata: ["provider": "\(candidate.account)"])
-        if view.status == "open" { await close(candidate.account, orphan) } else { retiring.insert(candidate.account) }
+        retiring.insert(candidate.account)
+        // The caller (`channel(to:)`) holds the wallet's transaction lock already.
+        if view.status == "open" { _ = try? await node.signAndSubmit(.channelClose(channel: view.id), key: key) }
         saveState()
         return orphan
     }

@@ -433,6 +433,30 @@ extension PaidInferenceTests {
             let receipt = try Receipt(canonicalBytes: try #require(Hex.decode(object?["receipt"] as? String ?? "")))
             #expect(receipt.cumulativeAmount <= finalSigned)
         }
+        // Closed and finalized, the channel is opened afresh for the next answer.
+        let reopenStart = ContinuousClock.now
+        while !((try await market.spend()["channels"] as? [[String: Any]]) ?? []).isEmpty && ContinuousClock.now - reopenStart < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let (_, second) = try runCommand(["curl", "-sS", "-m", "60", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                          #"{"model":"smollm2","max_tokens":32,"messages":[{"role":"user","content":"Greet me."}]}"#])
+        #expect(second.contains("Hello there, my good friend."), "\(second)")
+        #expect(try await market.client.channel(channelID).openCounter == 2)
+        // A bridge that lost its channel file cannot check the liar's books (no price, another
+        // opening): it closes the channel rather than resume it, and says why.
+        bridge.kill9()
+        try FileManager.default.removeItem(atPath: market.directory + "/client.channels.json")
+        let restarted = try market.startBridge()
+        let (_, refused) = try runCommand(["curl", "-sS", "-m", "60", restarted.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                           #"{"model":"smollm2","max_tokens":32,"messages":[{"role":"user","content":"Greet me."}]}"#])
+        #expect(refused.contains("channel_busy"), "\(refused)")
+        channelStatus = try await market.client.channel(channelID).status
+        let orphanStart = ContinuousClock.now
+        while channelStatus == "open" && ContinuousClock.now - orphanStart < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(250))
+            channelStatus = try await market.client.channel(channelID).status
+        }
+        #expect(channelStatus != "open", "the restarted bridge left open a channel it could not resume")
     }
 }
 
