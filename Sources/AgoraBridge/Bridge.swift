@@ -301,8 +301,10 @@ public actor Bridge {
                 _ = try? await node.signAndSubmit(.channelFinalize(channel: meter.channel), key: key)
             } else if view.status == "closed",
                       let current = meters[provider], current.channel == meter.channel, current.openCounter == meter.openCounter {
-                // Read again after the awaits above: a new opening installed meanwhile stays.
-                settledSpend += current.signed
+                // Read again after the awaits above: a new opening installed meanwhile stays. The
+                // chain's claim is the final figure (it is higher only for a channel resumed
+                // without the bridge's own record).
+                settledSpend += max(current.signed, view.claimed)
                 meters[provider] = nil
                 retiring.remove(provider)
                 unreconciled[provider] = nil

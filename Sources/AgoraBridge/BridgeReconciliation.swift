@@ -70,42 +70,24 @@ extension Bridge {
     /// wallet's transaction lock ("channels") held.
     func recover(_ view: ChannelView, candidate: Candidate, chainID: String) async -> ClientMeter {
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
-        var books: ProviderBooks?
-        var booksRead = false
+        var resumed: ClientMeter?
         if view.status == "open" {
-            do { books = try await gateway.books(view.id); booksRead = true } catch {}
+            do { resumed = resumable(try await gateway.books(view.id), view: view, candidate: candidate, chainID: chainID) } catch {}
         }
-        let receipt = books?.receipt(signedBy: key.account, chainID: chainID)
-        let windowTokens = candidate.creditWindowTokens ?? 0
-        var meter: ClientMeter?
-        if booksRead {
-            if let books {
-                let signed = receipt?.cumulativeAmount ?? 0
-                if books.openCounter == view.openCounter, books.price == candidate.price, (books.receipt == nil) == (receipt == nil),
-                   receipt.map({ $0.channel == view.id && $0.openCounter == view.openCounter }) ?? true, signed >= view.claimed,
-                   let owed = candidate.price.cost(prompt: books.promptTokens, completion: books.completionTokens),
-                   owed - min(owed, signed) <= candidate.price.cost(prompt: 0, completion: windowTokens) ?? 0 {
-                    meter = ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit,
-                                        nextSequence: (books.lastSequence ?? 0) + 1, usage: books.usage, signed: signed)
-                }
-            } else if view.claimed == 0 {
-                // The provider has served nothing on this opening.
-                meter = ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit)
-            }
-        }
-        if let meter {
-            install(candidate.account, meter)
+        if let resumed {
+            install(candidate.account, resumed)
             unreconciled[candidate.account] = nil
             logger.notice("resumed a channel this bridge had no record of from the provider's books",
-                          metadata: ["provider": "\(candidate.account)", "signed": "\(Amount.format(meter.signed))"])
+                          metadata: ["provider": "\(candidate.account)", "signed": "\(Amount.format(resumed.signed))"])
             // What the books hold beyond the last receipt is paid now (within one window).
             if let (receipt, signature) = count(candidate, Usage(), settle: true) { try? await gateway.sendReceipt(receipt, signature) }
             saveState()
-            return meter
+            return resumed
         }
-        // Tracked as closing, so the channel keeper finalizes it and the refund comes back.
+        // Tracked as closing, so the channel keeper finalizes it and the refund comes back; what it
+        // cost is counted from the chain's claim once it is closed.
         let orphan = ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit,
-                                 signed: max(receipt?.cumulativeAmount ?? 0, view.claimed))
+                                 signed: view.claimed)
         install(candidate.account, orphan)
         unreconciled[candidate.account] = nil
         logger.warning("closing a channel this bridge has no record of and cannot resume", metadata: ["provider": "\(candidate.account)"])
@@ -114,5 +96,26 @@ extension Bridge {
         if view.status == "open" { _ = try? await node.signAndSubmit(.channelClose(channel: view.id), key: key) }
         saveState()
         return orphan
+    }
+
+    /// The meter of `view`'s opening as the provider's `books` show it, if the bridge can check
+    /// them; nil if not.
+    private func resumable(_ books: ProviderBooks?, view: ChannelView, candidate: Candidate, chainID: String) -> ClientMeter? {
+        guard let books else {
+            // No record: the provider served nothing on this opening (unless the chain shows a claim).
+            guard view.claimed == 0 else { return nil }
+            return ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit)
+        }
+        guard books.openCounter == view.openCounter, books.price == candidate.price else { return nil }
+        let receipt = books.receipt(signedBy: key.account, chainID: chainID)
+        // A receipt the bridge did not sign, or for another channel or opening, proves nothing.
+        if books.receipt != nil && receipt == nil { return nil }
+        if let receipt, receipt.channel != view.id || receipt.openCounter != view.openCounter { return nil }
+        let signed = receipt?.cumulativeAmount ?? 0
+        let window = candidate.price.cost(prompt: 0, completion: candidate.creditWindowTokens ?? 0) ?? 0
+        guard signed >= view.claimed, let owed = candidate.price.cost(prompt: books.promptTokens, completion: books.completionTokens),
+              owed - min(owed, signed) <= window else { return nil }
+        return ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit,
+                           nextSequence: (books.lastSequence ?? 0) + 1, usage: books.usage, signed: signed)
     }
 }
