@@ -118,7 +118,8 @@ let package = Package(
         ),
         .target(
             name: "AgoraBridge",
-            dependencies: ["AgoraMarket", "AgoraServing", "AgoraNodeClient", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["AgoraMarket", "AgoraServing", "AgoraNodeClient", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         // Proof of AI: quizzes bound to the chain, and the teacher-forced work every validator re-runs.
         .target(

@@ -43,6 +43,7 @@ public actor Bridge {
     public let key: SigningKey
     public nonisolated let node: NodeClient
     nonisolated let http: HTTPClient
+    public nonisolated let metrics = BridgeMetrics()
     let logger: Logger
     private var chainID: String?
     private(set) var meters: [AccountID: ClientMeter] = [:]
@@ -125,6 +126,7 @@ public actor Bridge {
     }
 
     func recordFailure(_ provider: AccountID) {
+        metrics.failovers.increment()
         failures[provider] = ((failures[provider]?.count ?? 0) + 1, .now)
         candidatesCache = nil
     }
@@ -257,7 +259,11 @@ public actor Bridge {
         }
         let receipt = meter.receipt(transcript: .zero, key: key, atLeast: atLeast)
         meters[candidate.account] = meter
-        if receipt != nil { saveState() }
+        metrics.completionTokens.increment(by: Int64(clamping: usage.completionTokens))
+        if receipt != nil {
+            metrics.receipts.increment()
+            saveState()
+        }
         return receipt
     }
 

@@ -48,11 +48,14 @@ extension Bridge {
         case .square:
             return
         case .pay(let more):
+            metrics.booksPaid.increment()
             logger.notice("paying the provider's count of answers cut when the bridge last stopped", metadata: metadata)
             if let (receipt, signature) = count(candidate, more, settle: true) { try? await gateway.sendReceipt(receipt, signature) }
         case .tolerate(let gap):
+            metrics.booksTolerated.increment()
             logger.notice("the provider's books hold \(Amount.format(gap)) AGR beyond the bridge's count; left unpaid", metadata: metadata)
         case .close(let gap):
+            metrics.booksClosed.increment()
             logger.warning("the provider's books hold \(Amount.format(gap)) AGR beyond the bridge's count; closing the channel", metadata: metadata)
             await close(provider, meter)
         }
@@ -90,6 +93,7 @@ extension Bridge {
                                  signed: view.claimed)
         install(candidate.account, orphan)
         unreconciled[candidate.account] = nil
+        metrics.booksClosed.increment()
         logger.warning("closing a channel this bridge has no record of and cannot resume", metadata: ["provider": "\(candidate.account)"])
         retiring.insert(candidate.account)
         // The caller (`channel(to:)`) holds the wallet's transaction lock already.

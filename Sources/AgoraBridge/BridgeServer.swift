@@ -31,6 +31,10 @@ public struct BridgeServer: Sendable {
         let router = Router()
         let server = self
         router.get("/health") { _, _ in reply(.object([("status", "ok")])) }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: server.bridge.metrics.text())))
+        }
         router.get("/v1/models") { _, _ in
             let price = await server.bridge.bestPrice()
             var entry: [(String, JSON)] = [("id", .string(server.bridge.configuration.modelName)), ("object", "model"),

@@ -27,6 +27,17 @@ struct PaidRequest {
 
     /// Runs the request, handing every text delta to `emit` as it arrives.
     func run(emit: (String) async throws -> Void) async throws -> Outcome {
+        do {
+            let outcome = try await runOnProviders(emit: emit)
+            bridge.metrics.answered.increment()
+            return outcome
+        } catch {
+            bridge.metrics.failed.increment()
+            throw error
+        }
+    }
+
+    private func runOnProviders(emit: (String) async throws -> Void) async throws -> Outcome {
         let candidates = try await bridge.ranked()
         guard !candidates.isEmpty else {
             throw BridgeError(status: 503, code: "no_provider", message: "no provider offers this model within the bridge's limits")

@@ -75,6 +75,12 @@ struct PaidInferenceTests {
             return try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] ?? [:]
         }
 
+        /// The bridge's Prometheus metrics, as text.
+        func bridgeMetrics() async throws -> String {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: bridge!.rootURL + "/metrics"), timeout: .seconds(10))
+            return String(buffer: try await response.body.collect(upTo: 1 << 20))
+        }
+
         /// Asks `bridge` for one short answer (curl) and checks it finished without an error.
         func expectShortAnswer(through bridge: AgoraProcess, sourceLocation: SourceLocation = #_sourceLocation) throws {
             let (status, output) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
@@ -182,6 +188,12 @@ struct PaidInferenceTests {
         let providerShare = providerAfter.balance + claimFees - providerBefore.balance
         #expect(providerShare + platform + ownerFee == claimed)
         #expect(platform > 0 && ownerFee > 0 && providerShare > platform)
+        // The bridge's metrics count the same answers and tokens.
+        let metrics = try await market.bridgeMetrics()
+        for line in ["agora_bridge_answered_requests_total 4", "agora_bridge_failed_requests_total 0",
+                     "agora_bridge_completion_tokens_total \(completion)", "agora_bridge_provider_failures_total 0"] {
+            #expect(metrics.contains(line + "\n"), "\(line) not in \(metrics)")
+        }
     }
 
     @Test func aProviderKilledMidStreamIsReplacedAndStillClaims() async throws {
@@ -422,6 +434,8 @@ extension PaidInferenceTests {
             channelStatus = try await market.client.channel(channelID).status
         }
         #expect(channelStatus != "open", "the bridge kept a channel whose books claim far more than it counted")
+        let metrics = try await market.bridgeMetrics()
+        #expect(metrics.contains("agora_bridge_books_closed_total 1\n") && metrics.contains("agora_bridge_provider_failures_total 1\n"), "\(metrics)")
         // Spent in all (the channel may be closed and gone from the bridge's list by now).
         let finalSigned = UInt64(try await market.spend()["spent"] as? Int ?? 0)
         #expect(finalSigned > UInt64(signed ?? 0) && finalSigned < UInt64(signed ?? 0) * 2, "signed \(finalSigned) after \(signed ?? 0)")
@@ -457,6 +471,7 @@ extension PaidInferenceTests {
             channelStatus = try await market.client.channel(channelID).status
         }
         #expect(channelStatus != "open", "the restarted bridge left open a channel it could not resume")
+        #expect(try await market.bridgeMetrics().contains("agora_bridge_books_closed_total 1\n"))
     }
 }
 
@@ -493,6 +508,8 @@ extension PaidInferenceTests {
         #expect(paidAtRestart >= savedCost && paidAtRestart - savedCost <= window,
                 "paid \(paidAtRestart) after restart, \(savedCost) counted before: the interruption cost more than one window (\(window))")
         try market.expectShortAnswer(through: restarted)
+        let metrics = try await market.bridgeMetrics()
+        #expect(metrics.contains("agora_bridge_books_paid_total \(paidAtRestart > savedCost ? 1 : 0)\n"), "\(metrics)")
         // The provider's books match the bridge's receipts to the unit.
         let books = try await market.squareBooks(of: provider)
         #expect(books.owed == books.receipted && books.receipted == books.signed, "provider owed \(books.owed), receipted \(books.receipted); bridge signed \(books.signed)")

@@ -1,0 +1,37 @@
+import Prometheus
+
+/// The client's market metrics, served on the bridge's `/metrics` (a registry of its own): what
+/// its users asked and got, how often a provider failed under them, what the bridge signed for,
+/// and how its channels squared with the providers' books.
+public final class BridgeMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    let answered: Counter
+    let failed: Counter
+    let failovers: Counter
+    let completionTokens: Counter
+    let receipts: Counter
+    let booksPaid: Counter
+    let booksTolerated: Counter
+    let booksClosed: Counter
+
+    public init() {
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "agora_bridge", metricName: metric, unitName: unit, helpText: help)
+        }
+        answered = registry.makeCounter(descriptor: name("answered_requests", "total", "OpenAI requests answered"))
+        failed = registry.makeCounter(descriptor: name("failed_requests", "total", "OpenAI requests that ended without a whole answer (no provider, all failed, or the client left)"))
+        failovers = registry.makeCounter(descriptor: name("provider_failures", "total", "Times a provider failed a request and the next was tried"))
+        completionTokens = registry.makeCounter(descriptor: name("completion_tokens", "total", "Completion tokens counted by the bridge and paid"))
+        receipts = registry.makeCounter(descriptor: name("receipts", "total", "Cumulative receipts signed"))
+        booksPaid = registry.makeCounter(descriptor: name("books_paid", "total", "Channels whose provider's count of cut answers was paid after a restart"))
+        booksTolerated = registry.makeCounter(descriptor: name("books_tolerated", "total", "Small gaps in a provider's books left unpaid"))
+        booksClosed = registry.makeCounter(descriptor: name("books_closed", "total", "Channels closed because the provider's books could not be squared"))
+    }
+
+    /// The Prometheus text exposition.
+    public func text() -> [UInt8] {
+        var out: [UInt8] = []
+        registry.emit(into: &out)
+        return out
+    }
+}
