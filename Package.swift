@@ -47,10 +47,16 @@ let package = Package(
             name: "AgoraServing",
             dependencies: ["AgoraEngine"]
         ),
+        // A process's Prometheus registry, names and text exposition (server, node, gateway, bridge).
+        .target(
+            name: "AgoraMetrics",
+            dependencies: [.product(name: "Prometheus", package: "swift-prometheus")]
+        ),
         .target(
             name: "AgoraServer",
             dependencies: [
                 "AgoraServing",
+                "AgoraMetrics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,6 +99,7 @@ let package = Package(
             dependencies: [
                 "AgoraChainStore",
                 "AgoraNetwork",
+                "AgoraMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -113,12 +120,12 @@ let package = Package(
         // Paid inference: the provider's gateway and the client's bridge.
         .target(
             name: "AgoraGateway",
-            dependencies: ["AgoraMarket", "AgoraServer", "AgoraNodeClient", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["AgoraMarket", "AgoraServer", "AgoraNodeClient", "AgoraMetrics", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .target(
             name: "AgoraBridge",
-            dependencies: ["AgoraMarket", "AgoraServing", "AgoraNodeClient", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["AgoraMarket", "AgoraServing", "AgoraNodeClient", "AgoraMetrics", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         // Proof of AI: quizzes bound to the chain, and the teacher-forced work every validator re-runs.

@@ -1,10 +1,11 @@
+import AgoraMetrics
 import Prometheus
 
 /// The client's market metrics, served on the bridge's `/metrics` (a registry of its own): what
 /// its users asked and got, how often a provider failed under them, what the bridge signed for,
 /// and how its channels squared with the providers' books.
 public final class BridgeMetrics: Sendable {
-    public let registry = PrometheusCollectorRegistry()
+    let metrics = MetricSet(namespace: "agora_bridge")
     let answered: Counter
     let failed: Counter
     let failovers: Counter
@@ -15,9 +16,7 @@ public final class BridgeMetrics: Sendable {
     let booksClosed: Counter
 
     public init() {
-        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(namespace: "agora_bridge", metricName: metric, unitName: unit, helpText: help)
-        }
+        let name = metrics.name, registry = metrics.registry
         answered = registry.makeCounter(descriptor: name("answered_requests", "total", "OpenAI requests answered"))
         failed = registry.makeCounter(descriptor: name("failed_requests", "total", "OpenAI requests that ended without a whole answer (no provider, all failed, or the client left)"))
         failovers = registry.makeCounter(descriptor: name("provider_failures", "total", "Times a provider failed a request and the next was tried"))
@@ -29,9 +28,5 @@ public final class BridgeMetrics: Sendable {
     }
 
     /// The Prometheus text exposition.
-    public func text() -> [UInt8] {
-        var out: [UInt8] = []
-        registry.emit(into: &out)
-        return out
-    }
+    public func text() -> [UInt8] { metrics.text() }
 }

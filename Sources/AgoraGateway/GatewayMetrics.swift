@@ -1,10 +1,11 @@
+import AgoraMetrics
 import Prometheus
 
 /// The provider's market metrics, served on its `/metrics` (a registry of its own): what it
 /// admits and refuses, the receipts it gets, and how long its streams stand waiting for them —
 /// a stream that waits is compute the provider holds back from a slow-paying client.
 public final class GatewayMetrics: Sendable {
-    public let registry = PrometheusCollectorRegistry()
+    let metrics = MetricSet(namespace: "agora_gateway")
     let admitted: Counter
     let refused: Counter
     let receipts: Counter
@@ -13,9 +14,7 @@ public final class GatewayMetrics: Sendable {
     let paymentWait: DurationHistogram
 
     public init() {
-        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(namespace: "agora_gateway", metricName: metric, unitName: unit, helpText: help)
-        }
+        let name = metrics.name, registry = metrics.registry
         admitted = registry.makeCounter(descriptor: name("paid_requests", "total", "Paid requests admitted"))
         refused = registry.makeCounter(descriptor: name("refused_requests", "total", "Paid requests refused (header, channel or credit)"))
         receipts = registry.makeCounter(descriptor: name("receipts", "total", "Receipts accepted and stored"))
@@ -28,9 +27,5 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// The Prometheus text exposition.
-    public func text() -> [UInt8] {
-        var out: [UInt8] = []
-        registry.emit(into: &out)
-        return out
-    }
+    public func text() -> [UInt8] { metrics.text() }
 }

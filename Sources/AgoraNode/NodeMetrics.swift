@@ -1,8 +1,9 @@
+import AgoraMetrics
 import Prometheus
 
 /// The node's Prometheus metrics, in a registry of its own.
 public final class NodeMetrics: Sendable {
-    public let registry = PrometheusCollectorRegistry()
+    let metrics = MetricSet(namespace: "agora_node")
     let height: Gauge
     let mempool: Gauge
     let blocks: Counter
@@ -17,9 +18,7 @@ public final class NodeMetrics: Sendable {
     let bannedPeers: Counter
 
     public init() {
-        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(namespace: "agora_node", metricName: metric, unitName: unit, helpText: help)
-        }
+        let name = metrics.name, registry = metrics.registry
         height = registry.makeGauge(descriptor: name("height", "blocks", "Height of the tip block"))
         mempool = registry.makeGauge(descriptor: name("mempool", "transactions", "Transactions waiting in the mempool"))
         blocks = registry.makeCounter(descriptor: name("blocks_connected", "total", "Blocks added to the main chain"))
@@ -36,9 +35,6 @@ public final class NodeMetrics: Sendable {
         bannedPeers = registry.makeCounter(descriptor: name("peers_banned", "total", "Peers banned for misbehaviour"))
     }
 
-    public func text() -> [UInt8] {
-        var out: [UInt8] = []
-        registry.emit(into: &out)
-        return out
-    }
+    /// The Prometheus text exposition.
+    public func text() -> [UInt8] { metrics.text() }
 }

@@ -1,8 +1,9 @@
+import AgoraMetrics
 import Prometheus
 
 /// The server's Prometheus metrics, kept in a registry of its own (no global metrics system).
 public final class ServerMetrics: Sendable {
-    public let registry = PrometheusCollectorRegistry()
+    let metrics = MetricSet(namespace: "agora")
     let requests: Counter
     let failures: Counter
     let promptTokens: Counter
@@ -13,9 +14,7 @@ public final class ServerMetrics: Sendable {
     let activeSequences: Gauge
 
     public init() {
-        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(namespace: "agora", metricName: metric, unitName: unit, helpText: help)
-        }
+        let name = metrics.name, registry = metrics.registry
         requests = registry.makeCounter(descriptor: name("requests", "total", "Completion requests received"))
         failures = registry.makeCounter(descriptor: name("request_errors", "total", "Requests answered with an error"))
         promptTokens = registry.makeCounter(descriptor: name("prompt_tokens", "total", "Prompt tokens processed"))
@@ -31,9 +30,6 @@ public final class ServerMetrics: Sendable {
         activeSequences = registry.makeGauge(descriptor: name("active_sequences", "count", "Sequences being decoded"))
     }
 
-    public func text() -> [UInt8] {
-        var out: [UInt8] = []
-        registry.emit(into: &out)
-        return out
-    }
+    /// The Prometheus text exposition.
+    public func text() -> [UInt8] { metrics.text() }
 }
