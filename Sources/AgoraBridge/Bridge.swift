@@ -64,13 +64,9 @@ public actor Bridge {
 
     var settled: UInt64 { settledSpend }
     var restoredProviders: Set<AccountID> { Set(meters.keys) }
-    /// A channel restored from disk counts as used now, so the idle timer closes it if it stays
-    /// unused; answers may have been cut on it when the earlier run ended, so its provider's books
-    /// are compared with the restored count before it is used.
-    func install(_ provider: AccountID, _ meter: ClientMeter) {
-        meters[provider] = meter; lastUsed[provider] = .now
-        unreconciled[provider] = .afterClientCrash
-    }
+    /// A channel taken over from an earlier run (restored from disk, or resumed from the
+    /// provider's books) counts as used now, so the idle timer closes it if it stays unused.
+    func install(_ provider: AccountID, _ meter: ClientMeter) { meters[provider] = meter; lastUsed[provider] = .now }
     func addSettled(_ amount: UInt64) { settledSpend += amount }
     public func setStatePath(_ path: String) { statePath = path }
     func saveState() { if let statePath { save(to: statePath) } }

@@ -20,7 +20,7 @@ public final class BridgeMetrics: Sendable {
         answered = registry.makeCounter(descriptor: name("answered_requests", "total", "OpenAI requests answered"))
         failed = registry.makeCounter(descriptor: name("failed_requests", "total", "OpenAI requests that ended without a whole answer (no provider, all failed, or the client left)"))
         failovers = registry.makeCounter(descriptor: name("provider_failures", "total", "Times a provider failed a request and the next was tried"))
-        completionTokens = registry.makeCounter(descriptor: name("completion_tokens", "total", "Completion tokens counted by the bridge and paid"))
+        completionTokens = registry.makeCounter(descriptor: name("completion_tokens", "total", "Completion tokens paid for (counted by the bridge; after its restart, the provider's count of cut answers)"))
         receipts = registry.makeCounter(descriptor: name("receipts", "total", "Cumulative receipts signed"))
         booksPaid = registry.makeCounter(descriptor: name("books_paid", "total", "Channels whose provider's count of cut answers was paid after a restart"))
         booksTolerated = registry.makeCounter(descriptor: name("books_tolerated", "total", "Small gaps in a provider's books left unpaid"))

@@ -29,19 +29,22 @@ extension Bridge {
         guard let reason = unreconciled[provider], streams(provider) == 0, let meter = meters[provider] else { return }
         // A channel already closing is settled on chain by the provider's claim.
         if retiring.contains(provider) { unreconciled[provider] = nil; return }
-        if candidatesCache?.contains(where: { $0.account == provider }) != true { try? await refreshCandidates() }
-        guard let candidate = candidatesCache?.first(where: { $0.account == provider }) else { return }
+        var candidate = candidatesCache?.first { $0.account == provider }
+        if candidate == nil {
+            try? await refreshCandidates()
+            candidate = candidatesCache?.first { $0.account == provider }
+        }
+        guard let candidate else { return }
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
         let books: ProviderBooks?
         do { books = try await gateway.books(meter.channel) } catch { return }
-        var windowTokens = candidate.creditWindowTokens
-        if windowTokens == nil, let declared = (try? await gateway.info())?["credit_window_tokens"] as? Int { windowTokens = UInt64(max(0, declared)) }
+        let windowTokens = await creditWindowTokens(of: candidate, gateway)
         // Anything may have happened during the awaits: compare only a still quiet, unchanged channel.
         guard streams(provider) == 0, meters[provider] == meter, unreconciled[provider] == reason else { return }
         unreconciled[provider] = nil
         // No record of the opening: the provider served nothing on it, so nothing can be owed.
         guard let books, books.openCounter == meter.openCounter else { return }
-        let decision = Reconciliation.decide(own: meter.usage, books: books.usage, price: meter.price, windowTokens: windowTokens ?? 0,
+        let decision = Reconciliation.decide(own: meter.usage, books: books.usage, price: meter.price, windowTokens: windowTokens,
                                              afterClientCrash: reason == .afterClientCrash)
         let metadata: Logger.Metadata = ["provider": "\(provider)", "books": "\(books.usage)", "counted": "\(meter.usage)"]
         switch decision {
@@ -75,11 +78,14 @@ extension Bridge {
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
         var resumed: ClientMeter?
         if view.status == "open" {
-            do { resumed = resumable(try await gateway.books(view.id), view: view, candidate: candidate, chainID: chainID) } catch {}
+            // Unreadable books (the provider unreachable) cannot be checked: the channel is closed.
+            do {
+                let books = try await gateway.books(view.id)
+                resumed = resumable(books, view: view, candidate: candidate, windowTokens: await creditWindowTokens(of: candidate, gateway), chainID: chainID)
+            } catch {}
         }
         if let resumed {
             install(candidate.account, resumed)
-            unreconciled[candidate.account] = nil
             logger.notice("resumed a channel this bridge had no record of from the provider's books",
                           metadata: ["provider": "\(candidate.account)", "signed": "\(Amount.format(resumed.signed))"])
             // What the books hold beyond the last receipt is paid now (within one window).
@@ -92,7 +98,6 @@ extension Bridge {
         let orphan = ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit,
                                  signed: view.claimed)
         install(candidate.account, orphan)
-        unreconciled[candidate.account] = nil
         metrics.booksClosed.increment()
         logger.warning("closing a channel this bridge has no record of and cannot resume", metadata: ["provider": "\(candidate.account)"])
         retiring.insert(candidate.account)
@@ -104,7 +109,7 @@ extension Bridge {
 
     /// The meter of `view`'s opening as the provider's `books` show it, if the bridge can check
     /// them; nil if not.
-    private func resumable(_ books: ProviderBooks?, view: ChannelView, candidate: Candidate, chainID: String) -> ClientMeter? {
+    private func resumable(_ books: ProviderBooks?, view: ChannelView, candidate: Candidate, windowTokens: UInt64, chainID: String) -> ClientMeter? {
         guard let books else {
             // No record: the provider served nothing on this opening (unless the chain shows a claim).
             guard view.claimed == 0 else { return nil }
@@ -116,10 +121,18 @@ extension Bridge {
         if books.receipt != nil && receipt == nil { return nil }
         if let receipt, receipt.channel != view.id || receipt.openCounter != view.openCounter { return nil }
         let signed = receipt?.cumulativeAmount ?? 0
-        let window = candidate.price.cost(prompt: 0, completion: candidate.creditWindowTokens ?? 0) ?? 0
+        let window = candidate.price.cost(prompt: 0, completion: windowTokens) ?? 0
         guard signed >= view.claimed, let owed = candidate.price.cost(prompt: books.promptTokens, completion: books.completionTokens),
               owed - min(owed, signed) <= window else { return nil }
         return ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit,
                            nextSequence: (books.lastSequence ?? 0) + 1, usage: books.usage, signed: signed)
+    }
+
+    /// The provider's declared credit window, read again from its info when the directory's
+    /// reading failed; 0 when unknown (then no gap can be paid or tolerated).
+    private func creditWindowTokens(of candidate: Candidate, _ gateway: GatewayClient) async -> UInt64 {
+        if let tokens = candidate.creditWindowTokens { return tokens }
+        let declared = (try? await gateway.info())?["credit_window_tokens"] as? Int
+        return UInt64(max(0, declared ?? 0))
     }
 }

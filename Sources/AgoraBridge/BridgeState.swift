@@ -48,6 +48,8 @@ extension Bridge {
             guard let view = try? await node.channel(entry.channel), view.status == "open", view.openCounter == entry.openCounter else { continue }
             install(entry.provider, ClientMeter(chainID: entry.chainID, channel: entry.channel, openCounter: entry.openCounter, price: entry.price,
                                                 deposit: view.deposit, nextSequence: entry.nextSequence, usage: entry.usage, signed: entry.signed))
+            // Answers may have been cut on it when the earlier run ended.
+            unreconciled[entry.provider] = .afterClientCrash
             restored += 1
         }
         addSettled(saved.settledSpend + saved.channels.filter { entry in !restoredProviders.contains(entry.provider) }.reduce(0) { $0 + $1.signed })

@@ -380,25 +380,12 @@ extension PaidInferenceTests {
     @Test func aProviderThatOverReportsUsageIsPaidOnlyWhatTheBridgeCounted() async throws {
         let market = try await Market()
         defer { market.stop() }
-        let portFile = market.directory + "/liar.port", receiptsFile = market.directory + "/liar.receipts"
-        let liar = Process()
-        liar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        liar.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("dishonest_gateway.py").path,
-                          portFile, receiptsFile]
-        // Its output goes nowhere (a child holding the test runner's stdout would keep the run
-        // open), and it is stopped with SIGKILL: children of the test runner inherit a signal
-        // mask that blocks SIGTERM.
-        liar.standardOutput = FileHandle.nullDevice
-        liar.standardError = FileHandle.nullDevice
-        try liar.run()
-        defer { kill(liar.processIdentifier, SIGKILL); liar.waitUntilExit() }
-        var port: Int?
-        let start = ContinuousClock.now
-        while port == nil && ContinuousClock.now - start < .seconds(20) {
-            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        let liarPort = try #require(port)
+        let receiptsFile = market.directory + "/liar.receipts"
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("dishonest_gateway.py").path
+        let liar = try AgoraProcess(command: [script, receiptsFile], executable: URL(fileURLWithPath: "/usr/bin/python3"), deadline: .seconds(20))
+        // SIGKILL: children of the test runner inherit a signal mask that blocks SIGTERM.
+        defer { liar.kill9() }
+        let liarPort = liar.port
         // The liar registers on chain like any provider.
         let key = SigningKey(deterministicLabel: "market-test/liar")
         let parameters = try await market.client.parameters()

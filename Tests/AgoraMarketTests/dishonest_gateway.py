@@ -3,13 +3,15 @@ a huge usage, in its answers and in its books of the channel, breaks off any ans
 "break off" without ending its stream, and records every receipt the client sends. The bridge must
 pay only for what it counted itself, and close a channel whose books claim far more.
 
-  python3 dishonest_gateway.py PORT_FILE RECEIPTS_FILE
+  python3 dishonest_gateway.py RECEIPTS_FILE
+
+Prints its address (`127.0.0.1:PORT`) on its first line, as an `agora` server does.
 """
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-port_file, receipts_file = sys.argv[1], sys.argv[2]
+receipts_file = sys.argv[1]
 WORDS = ["Hello", " there", ",", " my", " good", " friend", "."]
 
 
@@ -66,6 +68,5 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-with open(port_file, "w") as f:
-    f.write(str(server.server_address[1]))
+print(f"dishonest gateway on 127.0.0.1:{server.server_address[1]}", flush=True)
 server.serve_forever()

@@ -1,4 +1,5 @@
 import AgoraServer
+import AgoraTestSupport
 import AsyncHTTPClient
 import Foundation
 import Testing
@@ -8,26 +9,11 @@ import Testing
 /// ends, even without `data: [DONE]`.
 @Suite struct UpstreamStreamTests {
     @Test func aSilentUpstreamBeatsAndAStreamEndingWithoutDoneEnds() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agora-upstream-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let portFile = directory + "/port"
-        let upstream = Process()
-        upstream.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        upstream.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("slow_upstream.py").path,
-                              portFile, "1.5"]
-        upstream.standardOutput = FileHandle.nullDevice
-        upstream.standardError = FileHandle.nullDevice
-        try upstream.run()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("slow_upstream.py").path
+        let upstream = try AgoraProcess(command: [script, "1.5"], executable: URL(fileURLWithPath: "/usr/bin/python3"), deadline: .seconds(20))
         // SIGKILL: children of the test runner inherit a mask that blocks SIGTERM.
-        defer { kill(upstream.processIdentifier, SIGKILL); upstream.waitUntilExit() }
-        var port: Int?
-        let start = ContinuousClock.now
-        while port == nil && ContinuousClock.now - start < .seconds(20) {
-            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        let forwarder = UpstreamForwarder(client: .shared, baseURL: "http://127.0.0.1:\(try #require(port))")
+        defer { upstream.kill9() }
+        let forwarder = UpstreamForwarder(client: .shared, baseURL: upstream.rootURL)
         let body = Array(#"{"model":"m","messages":[{"role":"user","content":"Hello"}]}"#.utf8)
         // Bounded: a stream that never ends fails the test after 30 s instead of hanging it.
         let outcome = try await withThrowingTaskGroup(of: (beats: Int, texts: [String])?.self) { group in

@@ -2,14 +2,16 @@
 a server queueing the request or processing a long prompt would), then sends one text delta and
 closes the stream without `data: [DONE]`.
 
-  python3 slow_upstream.py PORT_FILE SILENT_SECONDS
+  python3 slow_upstream.py SILENT_SECONDS
+
+Prints its address (`127.0.0.1:PORT`) on its first line, as an `agora` server does.
 """
 import json
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-port_file, silent = sys.argv[1], float(sys.argv[2])
+silent = float(sys.argv[1])
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -31,8 +33,5 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(server.server_address[1]))
-import os  # noqa: E402
-os.rename(port_file + ".tmp", port_file)
+print(f"slow upstream on 127.0.0.1:{server.server_address[1]}", flush=True)
 server.serve_forever()
