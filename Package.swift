@@ -1,14 +1,16 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layering (dependencies point inward):
+// Layering (dependencies point inward; docs/architecture.md draws the whole picture):
 //   CAgoraKernels  <- AgoraEngine          (pure compute: no I/O beyond mmap of the model file)
-//   AgoraEngine    <- AgoraServing          (continuous batching, OpenAI API types: no networking)
-//   AgoraServing   <- AgoraServer           (Hummingbird HTTP server, metrics)
+//   AgoraEngine    <- AgoraOpenAI           (continuous batching, OpenAI API types: no networking)
+//   AgoraOpenAI    <- AgoraServe            (`agora serve`: Hummingbird HTTP server, upstream forwarding)
 //   AgoraModelStore                         (fetching and caching model files)
 //   AgoraPrimitives <- AgoraLedger          (the chain's pure state machine: no I/O, no clock, no floats)
-//   AgoraLedger + AgoraEngine <- AgoraConsensus <- AgoraNodeCore <- AgoraNetwork  (all I/O-free)
+//   AgoraLedger <- AgoraChainRules <- AgoraNodeCore <- AgoraNetwork  (all I/O-free, no engine)
+//   AgoraChainRules + AgoraEngine <- AgoraProofOfAI   (the quiz and its teacher-forced pass)
 //   AgoraNodeCore <- AgoraChainStore (SQLite) <- AgoraNode (RPC, miner, SwiftNIO P2P: the shell)
+//   AgoraLedger <- AgoraNodeAPI <- AgoraNodeClient   (the REST API's JSON, shared by node and clients)
 //   AgoraCLI (`agora`)                      (the shell: argument parsing, printing)
 let package = Package(
     name: "Agora",
@@ -43,9 +45,16 @@ let package = Package(
             name: "AgoraEngine",
             dependencies: ["CAgoraKernels", .product(name: "HeapModule", package: "swift-collections")]
         ),
+        // An ordered JSON value written exactly as built (OpenAI's shapes, field order and nulls).
+        .target(name: "AgoraJSON"),
         .target(
-            name: "AgoraServing",
-            dependencies: ["AgoraEngine"]
+            name: "AgoraOpenAI",
+            dependencies: ["AgoraEngine", "AgoraJSON"]
+        ),
+        // What every HTTP server of Agora answers alike: JSON replies, SSE framing, /health, /metrics, body limits.
+        .target(
+            name: "AgoraHTTP",
+            dependencies: ["AgoraJSON", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")]
         ),
         // A process's Prometheus registry, names and text exposition (server, node, gateway, bridge).
         .target(
@@ -53,9 +62,10 @@ let package = Package(
             dependencies: [.product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .target(
-            name: "AgoraServer",
+            name: "AgoraServe",
             dependencies: [
-                "AgoraServing",
+                "AgoraOpenAI",
+                "AgoraHTTP",
                 "AgoraMetrics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -75,10 +85,15 @@ let package = Package(
             name: "AgoraLedger",
             dependencies: ["AgoraPrimitives"]
         ),
+        // Header rules, difficulty and Proof of AI's hashes: what checks a block without running it.
+        .target(
+            name: "AgoraChainRules",
+            dependencies: ["AgoraLedger"]
+        ),
         // The node: its I/O-free core (mempool, chain rules) <- SQLite storage <- the RPC shell.
         .target(
             name: "AgoraNodeCore",
-            dependencies: ["AgoraLedger", "AgoraConsensus"]
+            dependencies: ["AgoraLedger", "AgoraChainRules"]
         ),
         // The peer-to-peer protocol as an I/O-free state machine over the node core.
         .target(
@@ -88,17 +103,30 @@ let package = Package(
         // Several node cores over a simulated, faulty network, from a seed (the tests).
         .target(
             name: "AgoraSimulation",
-            dependencies: ["AgoraNetwork", "AgoraConsensus"]
+            dependencies: ["AgoraNetwork", "AgoraProofOfAI"]
         ),
         .target(
             name: "AgoraChainStore",
             dependencies: ["AgoraNodeCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The node's REST API: JSON views and requests, shared by the node and its clients.
+        .target(
+            name: "AgoraNodeAPI",
+            dependencies: ["AgoraLedger"]
+        ),
+        // A signing key on disk (wallets, providers, bridges, a node's reward key).
+        .target(
+            name: "AgoraKeyFile",
+            dependencies: ["AgoraPrimitives"]
+        ),
         .target(
             name: "AgoraNode",
             dependencies: [
-                "AgoraChainStore",
                 "AgoraNetwork",
+                "AgoraNodeAPI",
+                "AgoraKeyFile",
+                "AgoraProofOfAI",
+                "AgoraHTTP",
                 "AgoraMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -110,7 +138,8 @@ let package = Package(
         ),
         .target(
             name: "AgoraNodeClient",
-            dependencies: ["AgoraNode", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+            dependencies: ["AgoraNodeAPI", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOFoundationCompat", package: "swift-nio")]
         ),
         // The market protocol without I/O: prices, request headers, transcript commitments, meters.
         .target(
@@ -120,18 +149,18 @@ let package = Package(
         // Paid inference: the provider's gateway and the client's bridge.
         .target(
             name: "AgoraGateway",
-            dependencies: ["AgoraMarket", "AgoraServer", "AgoraNodeClient", "AgoraMetrics", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["AgoraMarket", "AgoraServe", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .target(
             name: "AgoraBridge",
-            dependencies: ["AgoraMarket", "AgoraServing", "AgoraNodeClient", "AgoraMetrics", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
-        // Proof of AI: quizzes bound to the chain, and the teacher-forced work every validator re-runs.
+        // Proof of AI's work: quizzes bound to the chain, and the teacher-forced pass every validator re-runs.
         .target(
-            name: "AgoraConsensus",
-            dependencies: ["AgoraLedger", "AgoraEngine"]
+            name: "AgoraProofOfAI",
+            dependencies: ["AgoraChainRules", "AgoraEngine"]
         ),
         // Waiting for a started `agora` server's ready line (the devnet and the tests).
         .target(name: "AgoraSubprocess"),
@@ -144,13 +173,17 @@ let package = Package(
             dependencies: [
                 "AgoraEngine",
                 "AgoraModelStore",
-                "AgoraServer",
+                "AgoraServe",
                 "AgoraNode",
                 "AgoraNodeCore",
+                "AgoraChainStore",
                 "AgoraNodeClient",
+                "AgoraNodeAPI",
+                "AgoraKeyFile",
                 "AgoraGateway",
                 "AgoraBridge",
-                "AgoraConsensus",
+                "AgoraChainRules",
+                "AgoraProofOfAI",
                 "AgoraSubprocess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -171,24 +204,24 @@ let package = Package(
             path: "Tests/AgoraTestSupport"
         ),
         .testTarget(
-            name: "AgoraConsensusTests",
-            dependencies: ["AgoraConsensus"]
+            name: "AgoraProofOfAITests",
+            dependencies: ["AgoraProofOfAI"]
         ),
         .testTarget(
             name: "AgoraMarketTests",
-            dependencies: ["AgoraMarket", "AgoraGateway", "AgoraNode", "AgoraNodeClient", "AgoraModelStore", "AgoraTestSupport",
+            dependencies: ["AgoraMarket", "AgoraGateway", "AgoraNode", "AgoraNodeAPI", "AgoraKeyFile", "AgoraNodeClient", "AgoraModelStore", "AgoraTestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             exclude: ["bridge_client_check.py", "dishonest_gateway.py"]
         ),
         .testTarget(
             name: "AgoraNodeTests",
             dependencies: ["AgoraNode", "AgoraNodeCore", "AgoraChainStore", "AgoraNodeClient", "AgoraTestSupport", "AgoraNetwork",
-                           "AgoraConsensus", "AgoraModelStore", "AgoraSimulation"],
+                           "AgoraChainRules", "AgoraProofOfAI", "AgoraNodeAPI", "AgoraModelStore", "AgoraSimulation"],
             exclude: ["misbehaving_peer.py", "partition_proxy.py"]
         ),
         .testTarget(
-            name: "AgoraServingTests",
-            dependencies: ["AgoraServing", "AgoraServer", "AgoraModelStore", "AgoraTestSupport",
+            name: "AgoraServeTests",
+            dependencies: ["AgoraOpenAI", "AgoraServe", "AgoraModelStore", "AgoraTestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             exclude: ["openai_client_check.py", "slow_upstream.py"]
         ),

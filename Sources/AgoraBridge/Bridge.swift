@@ -1,9 +1,10 @@
+import AgoraJSON
 import AgoraLedger
 import AgoraMarket
-import AgoraNode
+import AgoraNodeAPI
 import AgoraNodeClient
 import AgoraPrimitives
-import AgoraServing
+import AgoraOpenAI
 import AsyncHTTPClient
 import Foundation
 import Logging
@@ -164,7 +165,7 @@ public actor Bridge {
         }
         let id = Channel.id(chainID: chainID, client: key.account, provider: candidate.account, model: configuration.model)
         let existing = try? await node.channel(id)
-        if meters[candidate.account] == nil, let existing, existing.status != "closed" {
+        if meters[candidate.account] == nil, let existing, existing.status != .closed {
             // A channel from an earlier run this bridge has no record of.
             let recovered = await recover(existing, candidate: candidate, chainID: chainID)
             if retiring.contains(candidate.account) {
@@ -172,13 +173,13 @@ public actor Bridge {
             }
             if recovered.remaining >= need { return recovered }
         }
-        if let meter = meters[candidate.account], let existing, existing.status == "open", existing.openCounter == meter.openCounter {
+        if let meter = meters[candidate.account], let existing, existing.status == .open, existing.openCounter == meter.openCounter {
             let amount = min(configuration.deposit, available)
             try await confirm(.channelTopUp(channel: id, amount: amount, expiry: existing.expiry))
             meters[candidate.account]!.toppedUp(to: existing.deposit + amount)
             return meters[candidate.account]!
         }
-        if let existing, existing.status != "closed" {
+        if let existing, existing.status != .closed {
             throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) is still \(existing.status)")
         }
         let height = try await node.status().height
@@ -245,7 +246,7 @@ public actor Bridge {
     /// Adds tokens the bridge counted itself to `candidate`'s channel, and signs the cumulative
     /// receipt for them once the channel owes its receipt threshold unsigned — or at once when
     /// `settle` (the provider said payment is due, or an answer ended).
-    func count(_ candidate: Candidate, _ usage: Usage, settle: Bool = false) -> (Receipt, Signature)? {
+    func signReceipt(adding usage: Usage, to candidate: Candidate, settle: Bool = false) -> (Receipt, Signature)? {
         guard var meter = meters[candidate.account] else { return nil }
         meter.count(usage)
         var atLeast: UInt64 = 1
@@ -297,11 +298,11 @@ public actor Bridge {
         for (provider, meter) in meters.sorted(by: { $0.key < $1.key }) {
             guard let view = try? await node.channel(meter.channel) else { continue }
             let idle = ContinuousClock.now - (lastUsed[provider] ?? .now) > configuration.idleClose
-            if view.status == "open" && (idle || retiring.contains(provider)) {
+            if view.status == .open && (idle || retiring.contains(provider)) {
                 await close(provider, meter)
-            } else if view.status == "closing" && height >= view.finalizeHeight {
+            } else if view.status == .closing && height >= view.finalizeHeight {
                 _ = try? await node.signAndSubmit(.channelFinalize(channel: meter.channel), key: key)
-            } else if view.status == "closed",
+            } else if view.status == .closed,
                       let current = meters[provider], current.channel == meter.channel, current.openCounter == meter.openCounter {
                 // Read again after the awaits above: a new opening installed meanwhile stays. The
                 // chain's claim is the final figure (it is higher only for a channel resumed

@@ -1,5 +1,5 @@
 import AgoraMarket
-import AgoraNode
+import AgoraNodeAPI
 import AgoraPrimitives
 import Logging
 
@@ -53,7 +53,7 @@ extension Bridge {
         case .pay(let more):
             metrics.booksPaid.increment()
             logger.notice("paying the provider's count of answers cut when the bridge last stopped", metadata: metadata)
-            if let (receipt, signature) = count(candidate, more, settle: true) { try? await gateway.sendReceipt(receipt, signature) }
+            if let (receipt, signature) = signReceipt(adding: more, to: candidate, settle: true) { try? await gateway.sendReceipt(receipt, signature) }
         case .tolerate(let gap):
             metrics.booksTolerated.increment()
             logger.notice("the provider's books hold \(Amount.format(gap)) AGR beyond the bridge's count; left unpaid", metadata: metadata)
@@ -77,7 +77,7 @@ extension Bridge {
     func recover(_ view: ChannelView, candidate: Candidate, chainID: String) async -> ClientMeter {
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
         var resumed: ClientMeter?
-        if view.status == "open" {
+        if view.status == .open {
             // Unreadable books (the provider unreachable) cannot be checked: the channel is closed.
             do {
                 let books = try await gateway.books(view.id)
@@ -89,7 +89,7 @@ extension Bridge {
             logger.notice("resumed a channel this bridge had no record of from the provider's books",
                           metadata: ["provider": "\(candidate.account)", "signed": "\(Amount.format(resumed.signed))"])
             // What the books hold beyond the last receipt is paid now (within one window).
-            if let (receipt, signature) = count(candidate, Usage(), settle: true) { try? await gateway.sendReceipt(receipt, signature) }
+            if let (receipt, signature) = signReceipt(adding: Usage(), to: candidate, settle: true) { try? await gateway.sendReceipt(receipt, signature) }
             saveState()
             return resumed
         }
@@ -102,7 +102,7 @@ extension Bridge {
         logger.warning("closing a channel this bridge has no record of and cannot resume", metadata: ["provider": "\(candidate.account)"])
         retiring.insert(candidate.account)
         // The caller (`channel(to:)`) holds the wallet's transaction lock already.
-        if view.status == "open" { _ = try? await node.signAndSubmit(.channelClose(channel: view.id), key: key) }
+        if view.status == .open { _ = try? await node.signAndSubmit(.channelClose(channel: view.id), key: key) }
         saveState()
         return orphan
     }

@@ -1,6 +1,8 @@
+import AgoraJSON
+import AgoraHTTP
 import AgoraMarket
 import AgoraPrimitives
-import AgoraServing
+import AgoraOpenAI
 import Foundation
 import Hummingbird
 import Logging
@@ -30,11 +32,7 @@ public struct BridgeServer: Sendable {
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         let server = self
-        router.get("/health") { _, _ in reply(.object([("status", "ok")])) }
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: server.bridge.metrics.text())))
-        }
+        router.addHealthAndMetrics(metrics: server.bridge.metrics.text)
         router.get("/v1/models") { _, _ in
             let price = await server.bridge.bestPrice()
             var entry: [(String, JSON)] = [("id", .string(server.bridge.configuration.modelName)), ("object", "model"),
@@ -43,7 +41,7 @@ public struct BridgeServer: Sendable {
                 entry.append(("agora_price", .object([("prompt_per_million", .int(Int(clamping: price.promptPerMillion))),
                                                       ("completion_per_million", .int(Int(clamping: price.completionPerMillion)))])))
             }
-            return reply(.object([("object", "list"), ("data", .array(price == nil ? [] : [.object(entry)]))]))
+            return Response.json(.object([("object", "list"), ("data", .array(price == nil ? [] : [.object(entry)]))]))
         }
         router.get("/v1/spend") { _, _ in
             let channels = await server.bridge.channelSummaries().map { entry -> JSON in
@@ -53,7 +51,7 @@ public struct BridgeServer: Sendable {
                          ("prompt_tokens", .int(Int(clamping: entry.meter.usage.promptTokens))),
                          ("completion_tokens", .int(Int(clamping: entry.meter.usage.completionTokens)))])
             }
-            return reply(.object([("spent", .int(Int(clamping: await server.bridge.spent))),
+            return Response.json(.object([("spent", .int(Int(clamping: await server.bridge.spent))),
                                   ("budget", .int(Int(clamping: server.bridge.configuration.budget))), ("channels", .array(channels))]))
         }
         router.post("/v1/chat/completions") { request, _ in await server.handle(request, kind: .chat) }
@@ -63,78 +61,50 @@ public struct BridgeServer: Sendable {
 
     func handle(_ request: Request, kind: OpenAIService.Kind) async -> Response {
         let bytes: [UInt8]
-        do { bytes = Array(buffer: try await request.body.collect(upTo: maxBodyBytes)) } catch {
-            return reply(OpenAIError(status: 413, message: "the request body exceeds \(maxBodyBytes) bytes", code: "request_too_large"))
-        }
+        do { bytes = try await request.collectBody(upTo: maxBodyBytes) } catch { return OpenAIError.tooLarge(error).response }
         let plan: OpenAIService.Plan
-        do { plan = try kind == .chat ? service.planChat(bytes) : service.planCompletion(bytes) } catch { return reply(error) }
-        guard plan.jobs.count == 1 else { return reply(OpenAIError.invalid("the bridge generates one choice per request (n = 1)", param: "n")) }
+        do { plan = try kind == .chat ? service.planChat(bytes) : service.planCompletion(bytes) } catch { return error.response }
+        guard plan.jobs.count == 1 else { return OpenAIError.invalid("the bridge generates one choice per request (n = 1)", param: "n").response }
         let paid = PaidRequest(bridge: bridge, service: service, plan: plan, body: bytes, kind: kind, logger: logger)
         let id = (kind == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)
         let model = bridge.configuration.modelName
+        let wire = OpenAIWire(kind: kind, id: String(id), created: created, model: model)
         @Sendable func chunk(_ text: String?, finish: String?, role: Bool = false) -> JSON {
-            let finishJSON: JSON = finish.map { .string($0) } ?? .null
-            let choice: JSON
-            switch kind {
-            case .chat:
-                var delta: [(String, JSON)] = role ? [("role", "assistant")] : []
-                if let text { delta.append(("content", .string(text))) }
-                choice = .object([("index", 0), ("delta", .object(delta)), ("logprobs", .null), ("finish_reason", finishJSON)])
-            case .completion:
-                choice = .object([("text", .string(text ?? "")), ("index", 0), ("logprobs", .null), ("finish_reason", finishJSON)])
-            }
-            return .object([("id", .string(String(id))), ("object", .string(kind == .chat ? "chat.completion.chunk" : "text_completion")),
-                            ("created", .int(created)), ("model", .string(model)), ("choices", .array([choice]))])
+            wire.chunk([wire.delta(0, text: text, finish: finish, role: role)])
         }
         @Sendable func usageJSON(_ usage: Usage) -> JSON {
-            .object([("prompt_tokens", .int(Int(usage.promptTokens))), ("completion_tokens", .int(Int(usage.completionTokens))),
-                     ("total_tokens", .int(Int(usage.promptTokens + usage.completionTokens)))])
+            OpenAIWire.usage(prompt: Int(usage.promptTokens), completion: Int(usage.completionTokens))
         }
         if plan.stream {
-            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody { writer in
-                func send(_ value: JSON) async throws { try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + value.bytes + Array("\n\n".utf8))) }
+            return .eventStream(ResponseBody { writer in
+                func send(_ value: JSON) async throws { try await writer.write(SSE.event(value.bytes)) }
                 do {
                     if kind == .chat { try await send(chunk(nil, finish: nil, role: true)) }
                     let outcome = try await paid.run { text in try await send(chunk(text, finish: nil)) }
                     try await send(chunk(kind == .chat ? nil : "", finish: outcome.finishReason))
-                    if plan.includeUsage {
-                        try await send(.object([("id", .string(String(id))), ("object", .string(kind == .chat ? "chat.completion.chunk" : "text_completion")),
-                                                ("created", .int(created)), ("model", .string(model)), ("choices", .array([])), ("usage", usageJSON(outcome.usage))]))
-                    }
+                    if plan.includeUsage { try await send(wire.chunk([], usage: usageJSON(outcome.usage))) }
                 } catch let error as BridgeError {
                     try? await send(error.openAI.json)
                 } catch {
                     try? await send(OpenAIError(status: 502, message: "\(error)", type: "provider_error").json)
                 }
-                try? await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                try? await writer.write(SSE.done)
                 try? await writer.finish(nil)
             })
         }
         do {
             var text = ""
             let outcome = try await paid.run { text += $0 }
-            let choice: JSON = kind == .chat
-                ? .object([("index", 0), ("message", .object([("role", "assistant"), ("content", .string(text))])), ("logprobs", .null),
-                           ("finish_reason", .string(outcome.finishReason))])
-                : .object([("text", .string(text)), ("index", 0), ("logprobs", .null), ("finish_reason", .string(outcome.finishReason))])
-            return reply(.object([("id", .string(String(id))), ("object", .string(kind == .chat ? "chat.completion" : "text_completion")),
-                                  ("created", .int(created)), ("model", .string(model)), ("choices", .array([choice])),
-                                  ("usage", usageJSON(outcome.usage)),
-                                  ("agora", .object([("provider", .string(outcome.provider.address))]))]))
+            return Response.json(wire.response(choices: [wire.choice(0, text: text, finish: outcome.finishReason)], usage: usageJSON(outcome.usage),
+                                       extra: [("agora", .object([("provider", .string(outcome.provider.address))]))]))
         } catch let error as BridgeError {
-            return reply(error.openAI)
+            return error.openAI.response
         } catch {
-            return reply(OpenAIError(status: 502, message: "\(error)", type: "provider_error"))
+            return OpenAIError(status: 502, message: "\(error)", type: "provider_error").response
         }
     }
 }
-
-func reply(_ value: JSON, status: HTTPResponse.Status = .ok) -> Response {
-    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.bytes)))
-}
-
-func reply(_ error: OpenAIError) -> Response { reply(error.json, status: .init(code: error.status)) }
 
 /// Every few seconds: refreshes the provider directory, closes idle channels and finalizes
 /// closed ones.

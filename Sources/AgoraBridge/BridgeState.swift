@@ -45,7 +45,7 @@ extension Bridge {
         guard let saved = BridgeState.load(path) else { return }
         var restored = 0
         for entry in saved.channels {
-            guard let view = try? await node.channel(entry.channel), view.status == "open", view.openCounter == entry.openCounter else { continue }
+            guard let view = try? await node.channel(entry.channel), view.status == .open, view.openCounter == entry.openCounter else { continue }
             install(entry.provider, ClientMeter(chainID: entry.chainID, channel: entry.channel, openCounter: entry.openCounter, price: entry.price,
                                                 deposit: view.deposit, nextSequence: entry.nextSequence, usage: entry.usage, signed: entry.signed))
             // Answers may have been cut on it when the earlier run ended.

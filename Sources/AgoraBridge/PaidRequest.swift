@@ -2,7 +2,7 @@ import AgoraEngine
 import AgoraLedger
 import AgoraMarket
 import AgoraPrimitives
-import AgoraServing
+import AgoraOpenAI
 import AsyncHTTPClient
 import Foundation
 import Logging
@@ -110,7 +110,7 @@ struct PaidRequest {
         let receipts = ReceiptSender(gateway: gateway)
         await bridge.streamStarted(candidate.account)
         // The provider admitted the request: count the prompt here (paid with the channel's next receipt).
-        if let (receipt, receiptSignature) = await bridge.count(candidate, Usage(promptTokens: promptTokens)) {
+        if let (receipt, receiptSignature) = await bridge.signReceipt(adding: Usage(promptTokens: promptTokens), to: candidate) {
             receipts.send(receipt, receiptSignature)
         }
         let start = ContinuousClock.now
@@ -134,7 +134,7 @@ struct PaidRequest {
             guard safe > counted || settle else { return }
             let more = Usage(completionTokens: safe - min(safe, counted))
             counted = max(counted, safe)
-            if let (receipt, receiptSignature) = await bridge.count(candidate, more, settle: settle) {
+            if let (receipt, receiptSignature) = await bridge.signReceipt(adding: more, to: candidate, settle: settle) {
                 receipts.send(receipt, receiptSignature)
             }
         }
@@ -177,7 +177,7 @@ struct PaidRequest {
         // Settle what this provider delivered, exactly as counted here; the receipt travels while
         // the client already has its answer.
         let exact = UInt64(try answer.count())
-        if let (receipt, receiptSignature) = await bridge.count(candidate, Usage(completionTokens: exact - min(exact, counted)), settle: true) {
+        if let (receipt, receiptSignature) = await bridge.signReceipt(adding: Usage(completionTokens: exact - min(exact, counted)), to: candidate, settle: true) {
             receipts.send(receipt, receiptSignature)
         }
         await bridge.settle(receipts)

@@ -1,10 +1,11 @@
 import AgoraBridge
+import AgoraKeyFile
 import AgoraMarket
 import AgoraNode
 import AgoraNodeClient
 import AgoraPrimitives
-import AgoraServer
-import AgoraServing
+import AgoraServe
+import AgoraOpenAI
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation

@@ -1,9 +1,12 @@
-import AgoraConsensus
+import AgoraChainRules
+import AgoraKeyFile
 import AgoraLedger
+import AgoraNodeAPI
 import AgoraModelStore
 import AgoraNode
 import AgoraNodeClient
 import AgoraPrimitives
+import AgoraProofOfAI
 import AgoraSubprocess
 import ArgumentParser
 import AsyncHTTPClient

@@ -1,4 +1,6 @@
-import AgoraConsensus
+import AgoraChainRules
+import AgoraChainStore
+import AgoraProofOfAI
 import AgoraEngine
 import AgoraLedger
 import AgoraModelStore
@@ -111,7 +113,9 @@ struct NodeCommand: AsyncParsableCommand {
             configuration.seeds = peers.compactMap(PeerAddress.init)
             configuration.connectOnly = connectOnly
             configuration.faucet = faucet
-            node = try Node(configuration: configuration, genesis: genesis, logger: logger)
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            let store = try SQLiteChainStore(path: dataDir + "/chain.sqlite")
+            node = try Node(configuration: configuration, genesis: genesis, store: store, logger: logger)
         } catch {
             throw ValidationError("cannot open \(dataDir): \(error)")
         }
@@ -123,9 +127,9 @@ struct NodeCommand: AsyncParsableCommand {
             // Every non-dev node re-runs the work of the blocks it receives; a miner runs its own
             // attempts on a second engine, so validation never waits behind mining.
             let (model, tokenizer) = try loadConsensusModel(expected: node.genesis.parameters.consensusModel)
-            await node.useValidator(WorkQueue(engine: try WorkEngine(model: model, tokenizer: tokenizer, threads: workThreads), label: "validator"))
+            await node.useValidator(ConsensusModelThread(engine: try ConsensusModel(model: model, tokenizer: tokenizer, threads: workThreads), label: "validator"))
             if mine {
-                let engine = WorkQueue(engine: try WorkEngine(model: model, tokenizer: tokenizer, threads: workThreads), label: "miner")
+                let engine = ConsensusModelThread(engine: try ConsensusModel(model: model, tokenizer: tokenizer, threads: workThreads), label: "miner")
                 services.append(Miner(node: node, engine: engine, miner: node.rewardAccount, logger: logger))
             }
             let p2p = P2PServer(node: node, host: p2pHost, port: p2pPort, logger: logger)

@@ -1,4 +1,5 @@
-import AgoraConsensus
+import AgoraChainRules
+import AgoraProofOfAI
 import AgoraEngine
 import AgoraPrimitives
 import ArgumentParser
@@ -32,7 +33,7 @@ struct PoAIBenchCommand: ParsableCommand {
             let seed = Hash256.sha256(Array("poai-bench/\(rep)".utf8))
             let quiz = Quiz.generate(seed: seed)
             let start = DispatchTime.now()
-            let work: ProofOfAI.Work
+            let work: ProofOfAI.QuizScore
             do { work = try ProofOfAI.work(quiz: quiz, context: context, tokenizer: tokenizer, template: template) } catch {
                 throw CommandFailure("work failed: \(error)")
             }

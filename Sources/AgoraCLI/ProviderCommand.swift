@@ -1,16 +1,16 @@
 import AgoraEngine
 import AgoraGateway
+import AgoraKeyFile
 import AgoraLedger
 import AgoraMarket
-import AgoraNode
 import AgoraNodeClient
 import AgoraPrimitives
-import AgoraServer
-import AgoraServing
+import AgoraServe
+import AgoraOpenAI
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Logging
-import AsyncHTTPClient
 
 struct ProviderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -88,70 +88,25 @@ struct ProviderCommand: AsyncParsableCommand {
                                                        paymentTimeout: .milliseconds(Int64(paymentTimeout * 1000))),
                                   key: key, node: client, store: try ReceiptStore(path: dataDir + "/receipts.sqlite"), logger: logger)
         let server = GatewayServer(gateway: gateway, service: service, modelName: modelID, host: host, port: port, upstream: forwarder)
-        let registration = Registration(client: client, key: key, parameters: parameters, model: modelHash, offer: offer,
-                                        context: UInt32(min(ctx, model.config.contextLength)), capacity: UInt32(parallel),
-                                        faucet: faucet, registerModel: registerModel, ownerFee: ownerFee)
-        let endpoint = self.endpoint, host = self.host
+        let plan = ProviderRegistration.Plan(key: key, parameters: parameters, model: modelHash, offer: offer,
+                                             contextLength: UInt32(min(ctx, model.config.contextLength)), capacity: UInt32(parallel),
+                                             faucet: faucet, registerModel: registerModel, ownerFeeBasisPoints: ownerFee)
+        let (boundPort, announce) = AsyncStream<Int>.makeStream()
+        let endpoint = self.endpoint, host = self.host, priceIn = self.priceIn, priceOut = self.priceOut
+        // Progress goes to stderr: the first line on stdout is the ready line, once registered.
+        let registration = ProviderRegistration(client: client, plan: plan, boundPort: boundPort,
+                                                endpoint: { endpoint ?? "http://\(host):\($0)" }) { step in
+            guard case .ready(_, _, let port) = step else { return printError("agora provider: \(step)") }
+            FileHandle.standardOutput.write(Data("agora provider: \(key.account.address) serving \(modelHash.hex.prefix(16))… at \(priceIn)/\(priceOut) AGR per million tokens (\(step)) on http://\(host):\(port)\n".utf8))
+        }
         let app = server.application(services: (service.scheduler.map { [SchedulerService(scheduler: $0)] } ?? [])
-                                         + [Claimer(gateway: gateway, highWater: highWater, logger: logger)],
+                                         + [Claimer(gateway: gateway, highWater: highWater, logger: logger), registration],
                                      logger: logger) { port in
-            Task {
-                do {
-                    let url = endpoint ?? "http://\(host):\(port)"
-                    try await registration.ensure(endpoint: url)
-                    FileHandle.standardOutput.write(Data("agora provider: \(key.account.address) serving \(modelHash.hex.prefix(16))… at \(priceIn)/\(priceOut) AGR per million tokens on http://\(host):\(port)\n".utf8))
-                } catch {
-                    printError("agora provider: registration failed: \(error)")
-                    Foundation.exit(1)
-                }
-            }
+            announce.yield(port)
+            announce.finish()
         }
-        try await app.runService()
-    }
-}
-
-/// Puts the provider on chain as configured: funds (dev faucet), bond, model, offer.
-struct Registration: Sendable {
-    let client: NodeClient
-    let key: SigningKey
-    let parameters: ChainParameters
-    let model: Hash256
-    let offer: Price
-    let context: UInt32
-    let capacity: UInt32
-    let faucet: Bool
-    let registerModel: String?
-    let ownerFee: UInt16
-
-    func ensure(endpoint: String) async throws {
-        let account = try await client.account(key.account)
-        let bondNeeded = parameters.minimumProviderBond - min(parameters.minimumProviderBond, account.bonded)
-        if account.balance < bondNeeded + 100 * parameters.minimumFee {
-            guard faucet else {
-                throw CommandFailure("\(key.account.address) holds \(Amount.format(account.balance)) AGR; it needs \(Amount.format(bondNeeded)) AGR for the bond plus fees")
-            }
-            let status = try await client.faucet(key.account, amount: bondNeeded + Amount.unitsPerCoin)
-            _ = try await client.waitForConfirmation(status.id)
+        do { try await app.runService() } catch let failure as ProviderRegistration.Failure {
+            throw CommandFailure("registration failed: \(failure)")
         }
-        if (try? await client.models())?.contains(where: { $0.id == model }) != true {
-            guard let registerModel else { throw CommandFailure("model \(model.hex) is not registered on chain; pass --register-model NAME") }
-            try await confirm(.modelRegister(model: model, name: registerModel, source: "", ownerFeeBasisPoints: ownerFee))
-        }
-        if bondNeeded > 0 { try await confirm(.stakeBond(amount: bondNeeded)) }
-        let profile = ProviderProfile(endpoint: endpoint, offers: [Offer(model: model, priceIn: offer.promptPerMillion, priceOut: offer.completionPerMillion,
-                                                                         contextLength: context)],
-                                      encryptionKey: key.encryptionPublicKey, capacity: capacity)
-        let current = try? await client.provider(key.account)
-        if current == nil || current?.retired == true {
-            try await confirm(.providerRegister(profile))
-        } else if current?.endpoint != endpoint || current?.offers != profile.offers || current?.capacity != capacity {
-            try await confirm(.providerUpdate(profile))
-        }
-    }
-
-    private func confirm(_ payload: Payload) async throws {
-        let (transaction, _) = try await client.signAndSubmit(payload, key: key)
-        let status = try await client.waitForConfirmation(transaction.id)
-        guard status.status == .confirmed else { throw CommandFailure("\(payload.kind) rejected: \(status.rejection ?? "?")") }
     }
 }

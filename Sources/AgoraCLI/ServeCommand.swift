@@ -1,7 +1,7 @@
 import AgoraEngine
-import AgoraServer
+import AgoraServe
 import AsyncHTTPClient
-import AgoraServing
+import AgoraOpenAI
 import ArgumentParser
 import Foundation
 import Logging

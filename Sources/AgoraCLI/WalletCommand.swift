@@ -1,3 +1,4 @@
+import AgoraKeyFile
 import AgoraLedger
 import AgoraModelStore
 import AgoraNode

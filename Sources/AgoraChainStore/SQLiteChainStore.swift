@@ -4,20 +4,6 @@ import AgoraPrimitives
 import Foundation
 import GRDB
 
-/// Operating errors of the store, with what was being done.
-public enum ChainStoreError: Error, CustomStringConvertible {
-    case corrupt(String)
-    case otherChain(stored: Hash256, given: Hash256)
-
-    public var description: String {
-        switch self {
-        case .corrupt(let what): "the data directory is corrupt: \(what)"
-        case .otherChain(let stored, let given):
-            "the data directory holds chain \(stored.hex.prefix(16))…, not the chain of this genesis (\(given.hex.prefix(16))…)"
-        }
-    }
-}
-
 /// The chain in SQLite (WAL, synchronous=FULL): blocks by height, a transaction index, the
 /// current state as key/value rows, and per-block undo records. Every block is one SQLite
 /// transaction, so a crash at any instant leaves the store at the last committed block.

@@ -30,7 +30,7 @@ public struct Claimer: Service {
     public func claimDue() async -> [Hash256] {
         var submitted: [Hash256] = []
         for (id, receipt, signature) in await gateway.receipts() {
-            guard let view = try? await gateway.node.channel(id), let channel = Channel(view),
+            guard let view = try? await gateway.node.channel(id), case let channel = Channel(view),
                   channel.status != .closed, channel.openCounter == receipt.openCounter else { continue }
             let payable = min(receipt.cumulativeAmount, channel.deposit)
             guard payable > channel.claimed else { continue }

@@ -1,6 +1,6 @@
 import AgoraLedger
 import AgoraMarket
-import AgoraNode
+import AgoraNodeAPI
 import AgoraNodeClient
 import AgoraPrimitives
 import Foundation
@@ -89,7 +89,8 @@ public actor Gateway {
     private func reread(_ id: Hash256) async -> Channel? {
         defer { refreshing.remove(id) }
         let started = ContinuousClock.now
-        guard let view = try? await node.channel(id), let channel = Channel(view) else { return nil }
+        guard let view = try? await node.channel(id) else { return nil }
+        let channel = Channel(view)
         // A read that started before a newer one finished must not replace it.
         if let cached = channels[id], cached.read > started { return cached.channel }
         channels[id] = (channel, started)
@@ -128,7 +129,7 @@ public actor Gateway {
     /// of a sequence that has left the replay window.
     private func pruneRunning() {
         running = running.filter { request, _ in
-            guard let account = meter.accounts[request.channel], account.openCounter == request.openCounter else { return false }
+            guard let account = meter.books[request.channel], account.openCounter == request.openCounter else { return false }
             return account.lastSequence - min(account.lastSequence, request.sequence) < ProviderMeter.replayWindow
         }
     }
@@ -150,7 +151,7 @@ public actor Gateway {
     /// wait for a receipt, or cannot go on at all: `charge` then says which).
     public func chargeIfCredited(_ channel: Hash256, _ usage: Usage, request: Usage, maxCost: UInt64) -> UInt64? {
         guard meter.mayServe(channel, more: usage, request: request, maxCost: maxCost) else {
-            let account = meter.accounts[channel]
+            let account = meter.books[channel]
             return account.map { $0.owed - min($0.owed, $0.receipted) } ?? 0
         }
         meter.record(channel, usage)
@@ -166,7 +167,7 @@ public actor Gateway {
                        until deadline: ContinuousClock.Instant, slice: Duration) async throws(GatewayError) -> Bool {
         let wake = min(deadline, ContinuousClock.now + slice)
         while !meter.mayServe(channel, more: usage, request: request, maxCost: maxCost) {
-            guard let account = meter.accounts[channel] else { throw GatewayError(status: 402, code: "channel_unknown", message: "no such channel") }
+            guard let account = meter.books[channel] else { throw GatewayError(status: 402, code: "channel_unknown", message: "no such channel") }
             let next = account.price.cost(prompt: account.usage.promptTokens + usage.promptTokens,
                                           completion: account.usage.completionTokens + usage.completionTokens) ?? .max
             if next > account.deposit { throw .refused(.depositExhausted(deposit: account.deposit, owed: account.owed)) }
@@ -217,7 +218,7 @@ public actor Gateway {
     public func finish(_ header: RequestHeader, generated: UInt64, counted: UInt64) async throws(GatewayError) {
         running[StopRequest(header)] = nil
         let channel = header.channel
-        guard var account = meter.accounts[channel] else { return }
+        guard var account = meter.books[channel] else { return }
         account.usage.completionTokens = account.usage.completionTokens - min(account.usage.completionTokens, generated) + counted
         meter.restore(channel, account)
         try await persist(channel, account)
@@ -234,24 +235,24 @@ public actor Gateway {
             // signature was checked above: one Ed25519 verification per receipt, not two.
             meter.credit(checked: receipt, signature: signature)
             resumeWaiters(on: receipt.channel)
-            return max(account.receipted, meter.accounts[receipt.channel]?.receipted ?? 0)
+            return max(account.receipted, meter.books[receipt.channel]?.receipted ?? 0)
         case .failure(let refusal):
             throw .refused(refusal)
         }
     }
 
     /// The provider's account of one channel.
-    public func account(_ channel: Hash256) -> ProviderMeter.Account? { meter.accounts[channel] }
+    public func books(_ channel: Hash256) -> ProviderMeter.ChannelBooks? { meter.books[channel] }
 
     /// Channels with a receipt, for the claimer.
     func receipts() -> [(channel: Hash256, receipt: Receipt, signature: Signature)] {
-        meter.accounts.keys.sorted().compactMap { id in
-            guard let account = meter.accounts[id], let receipt = account.receipt, let signature = account.receiptSignature else { return nil }
+        meter.books.keys.sorted().compactMap { id in
+            guard let account = meter.books[id], let receipt = account.receipt, let signature = account.receiptSignature else { return nil }
             return (id, receipt, signature)
         }
     }
 
-    private func persist(_ channel: Hash256, _ account: ProviderMeter.Account) async throws(GatewayError) {
+    private func persist(_ channel: Hash256, _ account: ProviderMeter.ChannelBooks) async throws(GatewayError) {
         do { try await store.save(channel, account) } catch {
             logger.error("cannot store channel state", metadata: ["error": "\(error)"])
             throw GatewayError(status: 503, code: "storage_failed", message: "the provider cannot store receipts right now")
@@ -259,19 +260,4 @@ public actor Gateway {
     }
 
     public func sign(_ transcript: TranscriptCommitment) -> Signature { key.sign(transcript.signingBytes(chainID: configuration.chainID)) }
-}
-
-extension Channel {
-    /// The ledger's channel from its RPC view.
-    public init?(_ view: ChannelView) {
-        let status: Channel.Status
-        switch view.status {
-        case "open": status = .open
-        case "closing": status = .closing
-        case "closed": status = .closed
-        default: return nil
-        }
-        self.init(client: view.client, provider: view.provider, model: view.model, openCounter: view.openCounter, status: status,
-                  deposit: view.deposit, claimed: view.claimed, expiry: view.expiry, finalizeHeight: view.finalizeHeight)
-    }
 }

@@ -1,8 +1,10 @@
+import AgoraJSON
 import AgoraLedger
 import AgoraMarket
 import AgoraPrimitives
-import AgoraServer
-import AgoraServing
+import AgoraHTTP
+import AgoraServe
+import AgoraOpenAI
 import Foundation
 import Hummingbird
 import Logging
@@ -51,13 +53,10 @@ public struct GatewayServer: Sendable {
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         let gateway = self.gateway, service = self.service, server = self
-        router.get("/health") { _, _ in json(.object([("status", "ok")])) }
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: gateway.metrics.text())))
-        }
+        router.addHealthAndMetrics(metrics: gateway.metrics.text)
         router.get("/v1/market/info") { _, _ in
             let configuration = gateway.configuration
-            return json(.object([
+            return Response.json(.object([
                 ("provider", .string(await gateway.provider.address)), ("chain_id", .string(configuration.chainID)),
                 ("model", .string(configuration.model.hex)), ("model_name", .string(server.modelName)),
                 ("price_in", .int(Int(clamping: configuration.offer.promptPerMillion))),
@@ -73,8 +72,8 @@ public struct GatewayServer: Sendable {
             guard let id = context.parameters.get("id").flatMap(Hash256.init(hex:)) else {
                 return failure(400, "invalid_channel", "expected a channel id (64 hex digits)")
             }
-            guard let account = await gateway.account(id) else { return failure(404, "channel_unknown", "no paid request on this channel yet") }
-            return json(.object([
+            guard let account = await gateway.books(id) else { return failure(404, "channel_unknown", "no paid request on this channel yet") }
+            return Response.json(.object([
                 ("channel", .string(id.hex)), ("open_counter", .int(Int(clamping: account.openCounter))),
                 ("owed", .int(Int(clamping: account.owed))), ("receipted", .int(Int(clamping: account.receipted))),
                 ("prompt_tokens", .int(Int(clamping: account.usage.promptTokens))),
@@ -96,7 +95,7 @@ public struct GatewayServer: Sendable {
             }
             do {
                 let receipted = try await gateway.accept(receipt, signature: signature)
-                return json(.object([("receipted", .int(Int(clamping: receipted)))]))
+                return Response.json(.object([("receipted", .int(Int(clamping: receipted)))]))
             } catch let error as GatewayError {
                 return failure(error.status, error.code, error.message)
             } catch {
@@ -111,7 +110,7 @@ public struct GatewayServer: Sendable {
             }
             do {
                 let stopping = try await gateway.stop(stop, signature: signature)
-                return json(.object([("stopping", .bool(stopping))]))
+                return Response.json(.object([("stopping", .bool(stopping))]))
             } catch let error as GatewayError {
                 return failure(error.status, error.code, error.message)
             } catch {
@@ -131,9 +130,7 @@ public struct GatewayServer: Sendable {
             return failure(400, "missing_payment_header", "paid requests carry Agora-Request and Agora-Signature headers (hex)")
         }
         let bytes: [UInt8]
-        do { bytes = Array(buffer: try await request.body.collect(upTo: maxBodyBytes)) } catch {
-            return failure(413, "request_too_large", "the request body exceeds \(maxBodyBytes) bytes")
-        }
+        do { bytes = try await request.collectBody(upTo: maxBodyBytes) } catch { return OpenAIError.tooLarge(error).response }
         // The channel names the model (by its hash); whatever name the client's software put in the
         // body, the provider plans with its own. The signed digest stays over the bytes as sent.
         let servedID = self.service.model.id
@@ -153,79 +150,52 @@ public struct GatewayServer: Sendable {
         }
         let gateway = self.gateway, service = self.service, upstream = self.upstream, chainID = gateway.configuration.chainID
         let model = gateway.configuration.model, job = plan.jobs[0]
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody { writer in
-            var tokens: [Int32] = []
-            var generated = 0
-            var used = Usage()
-            func event(_ value: JSON) async throws {
-                try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + value.bytes + Array("\n\n".utf8)))
-            }
+        let wire = OpenAIWire(kind: plan.kind, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970), model: modelName)
+        return .eventStream(ResponseBody { writer in
+            func event(_ value: JSON) async throws { try await writer.write(SSE.event(value.bytes)) }
             /// An SSE comment, while nothing else is sent: the client sees the answer is alive.
-            func keepAlive() async throws { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
-            /// Charges this request's next usage; without credit, says so to the client, then waits for
-            /// it (bounded by the payment timeout), with a keep-alive every heartbeat: a client whose
-            /// idle timeout is shorter than the payment timeout still sees the answer is alive.
-            func charge(_ usage: Usage) async throws {
-                if let beyond = await gateway.chargeIfCredited(header.channel, usage, request: used, maxCost: header.maxCost) {
-                    try await event(.object([("payment_due", .object([("owed_beyond_receipts", .int(Int(clamping: beyond)))]))]))
-                    let waitStart = ContinuousClock.now
-                    defer {
-                        gateway.metrics.paymentWaits.increment()
-                        gateway.metrics.paymentWait.record(ContinuousClock.now - waitStart)
-                    }
-                    let deadline = waitStart + gateway.configuration.paymentTimeout
-                    while try await !gateway.charge(header.channel, usage, request: used, maxCost: header.maxCost, stop: stop,
-                                                    until: deadline, slice: Self.heartbeat) {
-                        try await keepAlive()
-                    }
-                }
-                used = used + usage
-            }
+            func keepAlive() async throws { try await writer.write(SSE.keepAlive) }
+            var answer = PaidAnswer(promptTokens: UInt64(plan.promptTokens))
+            let meter = AnswerMeterShell(gateway: gateway, header: header, stop: stop)
+            /// Carries out the answer's actions until its tokens may go out (or it ends, thrown).
+            func pay(_ action: PaidAnswer.Action) async throws { try await meter.run(action, &answer, send: event, keepAlive: keepAlive) }
+            var tokens: [Int32] = []
             var text = ""
+            var ending: PaidAnswer.Ending
             do {
-                // The prompt is charged with the first token: the client, seeing the 200, sends the
-                // receipt that covers it, while the prompt is being processed.
-                var promptCharged = false
-                func chargePrompt() async throws {
-                    if promptCharged { return }
-                    promptCharged = true
-                    try await charge(Usage(promptTokens: UInt64(plan.promptTokens)))
-                }
                 if let upstream {
                     // Metered as it passes: each delta's tokens (at least one) before it goes out.
                     try await upstream.streamText(path, body: planBytes, heartbeat: Self.heartbeat, onHeartbeat: keepAlive) { delta, finish in
                         let pieces = max(delta.isEmpty ? 0 : 1, (try? service.model.tokenizer.encode(delta, addSpecial: false, parseSpecial: false).count) ?? 1)
-                        try await chargePrompt()
-                        if stop.isStopped { throw GatewayError.stopped }
-                        if pieces > 0 {
-                            try await charge(Usage(completionTokens: UInt64(pieces)))
-                            generated += pieces
-                        }
+                        try await pay(answer.tokensReady(UInt64(pieces)))
                         text += delta
-                        try await event(.object([("chunk", upstreamChunk(delta, finish: finish, kind: plan.kind))]))
+                        try await event(.object([("chunk", wire.chunk([wire.delta(0, text: delta.isEmpty ? nil : delta, finish: finish)]))]))
                     }
                     tokens = (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)) ?? []
                 } else {
-                    try await service.stream(plan, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970),
+                    try await service.stream(plan, id: wire.id, created: wire.created,
                                              heartbeat: Self.heartbeat, onHeartbeat: keepAlive, onToken: { token in
-                        // The prompt was processed: it is paid even when the client stops now.
-                        try await chargePrompt()
-                        if stop.isStopped { throw GatewayError.stopped }
+                        try await pay(answer.tokensReady(1))
                         tokens.append(token)
-                        generated += 1
-                        try await charge(Usage(completionTokens: 1))
                     }, send: { chunk in
                         text += chunk.choiceText
                         try await event(.object([("chunk", chunk)]))
                     })
                 }
-                try await chargePrompt()
-            } catch let error as GatewayError where !error.isStop {
-                try? await event(.object([("error", .object([("code", .string(error.code)), ("message", .string(error.message))]))]))
+                try await pay(answer.generationEnded())
+                ending = .finished
+            } catch let ended as AnswerMeterShell.Ended {
+                ending = ended.ending
             } catch let error as OpenAIError {
-                try? await event(.object([("error", .object([("code", .string(error.code ?? "error")), ("message", .string(error.message))]))]))
+                _ = answer.generationFailed(code: error.code ?? "error", message: error.message)
+                ending = .failed(code: error.code ?? "error", message: error.message)
             } catch {
-                // The client went away, or asked to stop: stop at once, settle what was served.
+                // The client went away: stop at once, settle what was served.
+                _ = answer.clientGone()
+                ending = .clientGone
+            }
+            if case .failed(let code, let message) = ending {
+                try? await event(.object([("error", .object([("code", .string(code)), ("message", .string(message))]))]))
             }
             let counted = UInt64((try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false).count) ?? tokens.count)
             let transcript = TranscriptCommitment(provider: await gateway.provider, model: model, parametersDigest: Hash256.sha256(bytes),
@@ -238,12 +208,74 @@ public struct GatewayServer: Sendable {
                 ("transcript", .string(Hex.encode(transcript.canonicalBytes))), ("signature", .string(signature.hex)),
                 ("chain_id", .string(chainID)),
             ]))]))
-            try? await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            try? await writer.write(SSE.done)
             try? await writer.finish(nil)
             // Stored after the answer has ended, so the client's next request does not wait for
             // this write; the receipts that made the credit were stored as they came.
-            try? await gateway.finish(header, generated: UInt64(generated), counted: counted)
+            try? await gateway.finish(header, generated: answer.used.completionTokens, counted: counted)
         })
+    }
+}
+
+/// Carries out a `PaidAnswer`'s actions against the gateway's meter and the client's stream,
+/// until the tokens are paid for (and may go out) or the answer ends (thrown as `Ended`).
+struct AnswerMeterShell: Sendable {
+    struct Ended: Error { let ending: PaidAnswer.Ending }
+
+    let gateway: Gateway
+    let header: RequestHeader
+    let stop: StopSignal
+
+    func run(_ first: PaidAnswer.Action, _ answer: inout PaidAnswer, send: (JSON) async throws -> Void,
+             keepAlive: () async throws -> Void) async throws {
+        var action = first
+        var waitStarted: ContinuousClock.Instant?
+        var deadline = ContinuousClock.now
+        while true {
+            if stop.isStopped { answer.stop() }
+            switch action {
+            case .charge(let usage):
+                if let beyond = await gateway.chargeIfCredited(header.channel, usage, request: answer.used, maxCost: header.maxCost) {
+                    action = answer.short(owedBeyondReceipts: beyond)
+                } else {
+                    action = answer.charged()
+                }
+            case .announcePaymentDue(let owed, let usage):
+                try await send(.object([("payment_due", .object([("owed_beyond_receipts", .int(Int(clamping: owed)))]))]))
+                waitStarted = .now
+                deadline = .now + gateway.configuration.paymentTimeout
+                action = await wait(usage, until: deadline, &answer)
+            case .keepAliveAndWait(let usage):
+                try await keepAlive()
+                action = await wait(usage, until: deadline, &answer)
+            case .waitForReceipt(let usage):
+                action = await wait(usage, until: deadline, &answer)
+            case .release, .none:
+                recordWait(since: waitStarted)
+                return
+            case .end(let ending):
+                recordWait(since: waitStarted)
+                throw Ended(ending: ending)
+            }
+        }
+    }
+
+    /// Waits a heartbeat's slice at most for a receipt that covers `usage`, and charges it.
+    private func wait(_ usage: Usage, until deadline: ContinuousClock.Instant, _ answer: inout PaidAnswer) async -> PaidAnswer.Action {
+        do throws(GatewayError) {
+            let credited = try await gateway.charge(header.channel, usage, request: answer.used, maxCost: header.maxCost, stop: stop,
+                                                    until: deadline, slice: GatewayServer.heartbeat)
+            return credited ? answer.charged() : answer.sliceElapsed()
+        } catch {
+            if error.isStop { answer.stop() }
+            return answer.refused(code: error.code, message: error.message)
+        }
+    }
+
+    private func recordWait(since start: ContinuousClock.Instant?) {
+        guard let start else { return }
+        gateway.metrics.paymentWaits.increment()
+        gateway.metrics.paymentWait.record(ContinuousClock.now - start)
     }
 }
 
@@ -267,21 +299,7 @@ func signedMessage<Message: CanonicalCodable>(_: Message.Type, field: String, fr
 struct ErrorResponse: Error { let response: Response; init(_ response: Response) { self.response = response } }
 
 func failure(_ status: Int, _ code: String, _ message: String) -> Response {
-    json(.object([("error", .object([("message", .string(message)), ("type", "payment_error"), ("code", .string(code))]))]),
-         status: .init(code: status))
-}
-
-func json(_ value: JSON, status: HTTPResponse.Status = .ok) -> Response {
-    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.bytes)))
-}
-
-/// A minimal OpenAI chunk for a delta passed on from an upstream server.
-func upstreamChunk(_ text: String, finish: String?, kind: OpenAIService.Kind) -> JSON {
-    let finishJSON: JSON = finish.map { .string($0) } ?? .null
-    let choice: JSON = kind == .chat
-        ? .object([("index", 0), ("delta", .object(text.isEmpty ? [] : [("content", .string(text))])), ("finish_reason", finishJSON)])
-        : .object([("index", 0), ("text", .string(text)), ("finish_reason", finishJSON)])
-    return .object([("object", .string(kind == .chat ? "chat.completion.chunk" : "text_completion")), ("choices", .array([choice]))])
+    OpenAIError(status: status, message: message, type: "payment_error", code: code).response
 }
 
 extension JSON {

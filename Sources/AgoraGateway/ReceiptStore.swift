@@ -36,7 +36,7 @@ public final class ReceiptStore: Sendable {
     /// receipt (receipts accepted concurrently may be stored out of order; the store never goes
     /// back). A later opening replaces the record whole: its sequences start again from 1. Runs on
     /// GRDB's own queue: the fsync never blocks the concurrency pool's few threads.
-    public func save(_ channel: Hash256, _ account: ProviderMeter.Account) async throws {
+    public func save(_ channel: Hash256, _ account: ProviderMeter.ChannelBooks) async throws {
         let arguments: StatementArguments = [
             Data(channel.bytes), Int64(bitPattern: account.openCounter), Data(account.client.key.bytes),
             Int64(bitPattern: account.price.promptPerMillion), Int64(bitPattern: account.price.completionPerMillion),
@@ -67,14 +67,14 @@ public final class ReceiptStore: Sendable {
         }
     }
 
-    public func loadAll() throws -> [(Hash256, ProviderMeter.Account)] {
+    public func loadAll() throws -> [(Hash256, ProviderMeter.ChannelBooks)] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM channels ORDER BY channel").compactMap { row in
                 func u64(_ column: String) -> UInt64 { UInt64(bitPattern: row[column] as Int64) }
                 guard let channel = Hash256(bytes: row["channel"] as Data), let client = Hash256(bytes: row["client"] as Data) else { return nil }
                 let receipt = (row["receipt"] as Data?).flatMap { try? Receipt(canonicalBytes: Array($0)) }
                 let signature = (row["signature"] as Data?).flatMap { Signature(bytes: Array($0)) }
-                return (channel, ProviderMeter.Account(
+                return (channel, ProviderMeter.ChannelBooks(
                     openCounter: u64("open_counter"), client: AccountID(key: client), deposit: u64("deposit"),
                     price: Price(promptPerMillion: u64("price_in"), completionPerMillion: u64("price_out")),
                     lastSequence: u64("last_sequence"), recentSequences: u64("recent_sequences"),

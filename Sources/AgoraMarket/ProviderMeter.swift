@@ -63,7 +63,7 @@ public enum MeterRefusal: Error, Equatable, Sendable, CustomStringConvertible {
 /// gateway feeds it the channel as the chain has it and persists every accepted receipt before it
 /// generates further.
 public struct ProviderMeter: Sendable {
-    public struct Account: Sendable, Equatable {
+    public struct ChannelBooks: Sendable, Equatable {
         public var openCounter: UInt64
         public var client: AccountID
         public var deposit: UInt64
@@ -121,7 +121,7 @@ public struct ProviderMeter: Sendable {
     public let offer: Price
     /// Completion tokens the provider serves beyond the last receipt before it waits.
     public let creditWindowTokens: UInt64
-    public private(set) var accounts: [Hash256: Account] = [:]
+    public private(set) var books: [Hash256: ChannelBooks] = [:]
 
     public init(chainID: String, provider: AccountID, model: Hash256, offer: Price, creditWindowTokens: UInt64) {
         self.chainID = chainID; self.provider = provider; self.model = model; self.offer = offer
@@ -132,7 +132,7 @@ public struct ProviderMeter: Sendable {
     public func creditWindow(_ price: Price) -> UInt64 { price.cost(prompt: 0, completion: creditWindowTokens) ?? .max }
 
     /// Restores a channel's state from storage (after a restart).
-    public mutating func restore(_ id: Hash256, _ account: Account) { accounts[id] = account }
+    public mutating func restore(_ id: Hash256, _ account: ChannelBooks) { books[id] = account }
 
     /// Checks a request against the channel as the chain shows it: nil when admitted (the sequence
     /// is then used up and the request may start), otherwise why not.
@@ -144,10 +144,10 @@ public struct ProviderMeter: Sendable {
         if header.openCounter != channel.openCounter { return .staleOpening }
         if !channel.client.verifies(signature, of: header.signingBytes(chainID: chainID)) { return .badSignature }
         if Hash256.sha256(body) != header.bodyDigest { return .bodyMismatch }
-        var account = accounts[header.channel]
+        var account = books[header.channel]
         if account == nil || account!.openCounter != channel.openCounter {
             if !header.price.covers(offer) { return .priceBelowOffer(offer) }
-            account = Account(openCounter: channel.openCounter, client: channel.client, deposit: channel.deposit, price: header.price,
+            account = ChannelBooks(openCounter: channel.openCounter, client: channel.client, deposit: channel.deposit, price: header.price,
                               lastSequence: 0, recentSequences: 1, usage: Usage(), receipted: 0)
         }
         guard var account else { return .channelUnknown }
@@ -160,7 +160,7 @@ public struct ProviderMeter: Sendable {
         }
         // After this point, the request is admitted.
         account.use(header.sequence)
-        accounts[header.channel] = account
+        books[header.channel] = account
         return nil
     }
 
@@ -169,7 +169,7 @@ public struct ProviderMeter: Sendable {
     /// signed maximum, or one credit window past the last receipt. (Other requests on the same
     /// channel share the deposit and the window, not the request's maximum.)
     public func mayServe(_ channel: Hash256, more: Usage, request: Usage, maxCost: UInt64) -> Bool {
-        guard let account = accounts[channel],
+        guard let account = books[channel],
               let owed = account.price.cost(prompt: account.usage.promptTokens + more.promptTokens,
                                             completion: account.usage.completionTokens + more.completionTokens),
               let requestCost = account.price.cost(prompt: request.promptTokens + more.promptTokens,
@@ -178,16 +178,16 @@ public struct ProviderMeter: Sendable {
     }
 
     public mutating func record(_ channel: Hash256, _ usage: Usage) {
-        guard var account = accounts[channel] else { return }
+        guard var account = books[channel] else { return }
         account.usage = account.usage + usage
-        accounts[channel] = account
+        books[channel] = account
     }
 
     /// The channel's account with `receipt` applied, if the receipt is acceptable: for the
     /// channel's current opening, signed by its client, and above the last one. Changes nothing,
     /// so a gateway can store the result before it counts as credit.
-    public func applying(_ receipt: Receipt, signature: Signature) -> Result<Account, MeterRefusal> {
-        guard var account = accounts[receipt.channel] else { return .failure(.channelUnknown) }
+    public func applying(_ receipt: Receipt, signature: Signature) -> Result<ChannelBooks, MeterRefusal> {
+        guard var account = books[receipt.channel] else { return .failure(.channelUnknown) }
         if receipt.openCounter != account.openCounter { return .failure(.staleOpening) }
         if !account.client.verifies(signature, of: receipt.signingBytes(chainID: chainID)) { return .failure(.badSignature) }
         if receipt.cumulativeAmount <= account.receipted { return .failure(.receiptNotIncreasing(receipted: account.receipted)) }
@@ -201,18 +201,18 @@ public struct ProviderMeter: Sendable {
     /// without checking its signature again; a receipt overtaken meanwhile by a higher one, or by
     /// a new opening, changes nothing.
     public mutating func credit(checked receipt: Receipt, signature: Signature) {
-        guard var account = accounts[receipt.channel], receipt.openCounter == account.openCounter,
+        guard var account = books[receipt.channel], receipt.openCounter == account.openCounter,
               receipt.cumulativeAmount > account.receipted else { return }
         account.receipted = receipt.cumulativeAmount
         account.receipt = receipt
         account.receiptSignature = signature
-        accounts[receipt.channel] = account
+        books[receipt.channel] = account
     }
 
     /// Checks a client's request to stop one of its answers: for the channel's current opening,
     /// signed by its client. Changes nothing: the gateway stops the answer if it is still running.
     public func checkStop(_ stop: StopRequest, signature: Signature) -> MeterRefusal? {
-        guard let account = accounts[stop.channel] else { return .channelUnknown }
+        guard let account = books[stop.channel] else { return .channelUnknown }
         if stop.openCounter != account.openCounter { return .staleOpening }
         if !account.client.verifies(signature, of: stop.signingBytes(chainID: chainID)) { return .badSignature }
         return nil

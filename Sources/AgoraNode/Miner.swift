@@ -10,13 +10,13 @@ import ServiceLifecycle
 /// transactions get in.
 public struct Miner: Service {
     let node: Node
-    let engine: WorkQueue
+    let engine: ConsensusModelThread
     let miner: AccountID
     let logger: Logger
     /// Longest time one template is mined before it is rebuilt with the current mempool.
     let templateLifetime: Duration
 
-    public init(node: Node, engine: WorkQueue, miner: AccountID, logger: Logger, templateLifetime: Duration = .seconds(5)) {
+    public init(node: Node, engine: ConsensusModelThread, miner: AccountID, logger: Logger, templateLifetime: Duration = .seconds(5)) {
         self.node = node; self.engine = engine; self.miner = miner; self.logger = logger; self.templateLifetime = templateLifetime
     }
 

@@ -1,9 +1,11 @@
-import AgoraChainStore
-import AgoraConsensus
+import AgoraChainRules
+import AgoraKeyFile
 import AgoraLedger
+import AgoraNodeAPI
 import AgoraNetwork
 import AgoraNodeCore
 import AgoraPrimitives
+import AgoraProofOfAI
 import Foundation
 import Logging
 
@@ -34,20 +36,9 @@ public actor Node {
         }
     }
 
-    public enum OpenError: Error, CustomStringConvertible {
-        case invalidGenesis(String)
-        case stateRootMismatch(height: UInt64)
-
-        public var description: String {
-            switch self {
-            case .invalidGenesis(let problem): "invalid genesis: \(problem)"
-            case .stateRootMismatch(let height): "the stored state does not match the state root of block \(height); the data directory is corrupt"
-            }
-        }
-    }
-
     public let configuration: Configuration
-    private var core: ChainCore
+    /// The node's logic: chain core and peer-to-peer protocol, the same machine the simulation runs.
+    private var machine: NodeMachine
     private let store: any ChainStore
     private let logger: Logger
     public nonisolated let metrics: NodeMetrics
@@ -55,35 +46,25 @@ public actor Node {
     public nonisolated let genesis: Genesis
     private let faucetKey: SigningKey?
     /// Re-runs the Proof-of-AI pass of blocks from elsewhere (absent on a dev node).
-    private var validator: WorkQueue?
-    /// The peer-to-peer protocol and the connections it runs over, once the P2P server listens.
-    private var network: PeerNetwork?
+    private var validator: ConsensusModelThread?
+    /// The connections the peer-to-peer protocol runs over, once the P2P server listens.
     private var transport: (any PeerTransport)?
 
-    /// Opens the data directory: resumes its chain, or starts `genesis` in an empty one. The stored
-    /// state is checked against the tip's state root before anything else happens. A node that is
-    /// not in dev mode needs `validator`, the consensus model, to check blocks from elsewhere.
-    public init(configuration: Configuration, genesis proposed: Genesis?, validator: WorkQueue? = nil, logger: Logger) throws {
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        let store = try SQLiteChainStore(path: configuration.dataDirectory + "/chain.sqlite")
+    /// Opens `store`: resumes its chain, or starts `genesis` in an empty one. The stored state is
+    /// checked against the tip's state root before anything else happens. A node that is not in
+    /// dev mode needs `validator`, the consensus model, to check blocks from elsewhere.
+    public init(configuration: Configuration, genesis proposed: Genesis?, store: any ChainStore, validator: ConsensusModelThread? = nil,
+                logger: Logger) throws {
         let mode: ConsensusMode = configuration.dev ? .devSealing : .proofOfAI
-        let core: ChainCore
-        if let stored = try store.load(recentDepth: Int(ChainRules.maxReorgDepth) + 1) {
-            if let proposed {
-                let storedHash = ChainCore.genesisBlock(stored.genesis).block.hash, givenHash = ChainCore.genesisBlock(proposed).block.hash
-                if storedHash != givenHash { throw ChainStoreError.otherChain(stored: storedHash, given: givenHash) }
-            }
-            core = try Self.resume(stored, mode: mode, mempool: Mempool(bounds: configuration.mempool))
-            logger.info("resumed chain", metadata: ["block.height": "\(stored.tip.height)", "chain.id": "\(stored.genesis.parameters.chainID)"])
+        let (machine, resumed) = try NodeMachine.open(store: store, proposed: proposed, mode: mode, mempool: Mempool(bounds: configuration.mempool),
+                                                      storedBlock: { try? store.block(hash: $0) })
+        let core = machine.core
+        if resumed {
+            logger.info("resumed chain", metadata: ["block.height": "\(core.height)", "chain.id": "\(core.parameters.chainID)"])
         } else {
-            let genesis = proposed ?? Genesis.devnet()
-            if let problem = genesis.problem() { throw OpenError.invalidGenesis(problem) }
-            let (block, state) = ChainCore.genesisBlock(genesis)
-            try store.initialize(genesis: genesis, block: block, records: state.sortedRecords())
-            core = ChainCore(genesis: genesis, mode: mode, mempool: Mempool(bounds: configuration.mempool))
-            logger.info("started chain", metadata: ["chain.id": "\(genesis.parameters.chainID)", "genesis": "\(block.hash)"])
+            logger.info("started chain", metadata: ["chain.id": "\(core.parameters.chainID)", "genesis": "\(core.genesisHash)"])
         }
-        self.core = core
+        self.machine = machine
         self.store = store
         self.logger = logger
         self.configuration = configuration
@@ -96,26 +77,10 @@ public actor Node {
         metrics.height.set(Int64(core.height))
     }
 
-    private static func resume(_ stored: StoredChain, mode: ConsensusMode, mempool: Mempool) throws -> ChainCore {
-        var state = LedgerState(parameters: stored.genesis.parameters, records: stored.records.map { ($0.key, $0.value) })
-        guard state.stateRoot() == stored.tip.stateRoot else { throw OpenError.stateRootMismatch(height: stored.tip.height) }
-        return ChainCore(genesis: stored.genesis, mode: mode, state: state, mainChain: stored.headers,
-                         recentBlocks: stored.recentBlocks, mempool: mempool)
-    }
-
-    /// After a failed write, memory is rebuilt from what the store holds (the mempool is kept).
-    private func reloadFromStore() {
-        do {
-            guard let stored = try store.load(recentDepth: Int(ChainRules.maxReorgDepth) + 1) else { return }
-            core = try Self.resume(stored, mode: core.mode, mempool: core.mempool)
-            metrics.height.set(Int64(core.height))
-        } catch {
-            logger.critical("cannot reload the chain from storage", metadata: ["error": "\(error)"])
-        }
-    }
-
     /// Sets the engine that re-runs received blocks' Proof-of-AI passes.
-    public func useValidator(_ validator: WorkQueue) { self.validator = validator }
+    public func useValidator(_ validator: ConsensusModelThread) { self.validator = validator }
+
+    private var core: ChainCore { machine.core }
 
     // MARK: Reading
 
@@ -152,15 +117,9 @@ public actor Node {
 
     // MARK: Writing
 
-    public func submit(_ transaction: Transaction) -> Result<Hash256, SubmitError> {
-        let result = core.submit(transaction, time: Self.now())
-        switch result {
-        case .success(let id):
-            metrics.acceptedTransactions.increment()
-            runNetwork { network, _, _ in network.transactionAccepted(id, from: nil) }
-        case .failure: metrics.rejectedTransactions.increment()
-        }
-        metrics.mempool.set(Int64(core.mempool.count))
+    public func submit(_ transaction: Transaction) -> Result<Hash256, MempoolRejection> {
+        let (result, outputs) = machine.submit(transaction, now: Self.now())
+        carryOut(outputs)
         return result
     }
 
@@ -168,79 +127,26 @@ public actor Node {
     /// chain in memory is reloaded from the store, and the error is thrown.
     @discardableResult
     public func seal() throws -> Block {
-        let (block, diff) = core.sealBlock(time: Self.now(), miner: rewardAccount)
-        var update = ChainUpdate()
-        update.connected = [(block, diff)]
-        try persist(update)
+        let (block, outputs) = machine.seal(now: Self.now(), miner: rewardAccount)
+        try carryOutThrowing(outputs)
         logger.debug("sealed block", metadata: ["block.height": "\(block.header.height)", "block.transactions": "\(block.transactions.count)"])
         return block
-    }
-
-    /// Writes a change of the main chain; if that fails, memory goes back to what is stored.
-    private func persist(_ update: ChainUpdate) throws {
-        guard !update.isEmpty else { return }
-        do {
-            try store.reorganize(disconnecting: update.disconnected.count, connecting: update.connected)
-        } catch {
-            logger.error("could not store blocks", metadata: ["error": "\(error)"])
-            reloadFromStore()
-            throw error
-        }
-        if !update.disconnected.isEmpty {
-            metrics.reorganizations.increment()
-            logger.notice("reorganized", metadata: ["blocks.disconnected": "\(update.disconnected.count)",
-                                                    "blocks.connected": "\(update.connected.count)", "block.height": "\(core.height)"])
-        }
-        metrics.height.set(Int64(core.height))
-        metrics.blocks.increment(by: Int64(update.connected.count))
-        metrics.mempool.set(Int64(core.mempool.count))
-        let tip = core.tipHash
-        runNetwork { network, _, _ in network.tipChanged(tip) }
     }
 
     // MARK: Proof-of-AI blocks
 
     /// The next block on the tip, without work, and the epoch key to mine it under.
     public func blockTemplate(miner: AccountID) -> (block: Block, epochKey: Hash256) {
-        core.blockTemplate(now: Self.now(), miner: miner)
+        machine.blockTemplate(now: Self.now(), miner: miner)
     }
 
     /// A block mined here: its work was just computed, so it is not run again.
     @discardableResult
     public func submitMined(_ block: Block) -> BlockProblem? {
-        return accept(block)
-    }
-
-    /// A block from elsewhere: cheap checks, then the Proof-of-AI pass (off this actor, so the
-    /// node keeps serving meanwhile), then fork choice. Returns why it was not taken, if it was not.
-    public func receive(_ block: Block) async -> BlockProblem? {
-        let epochKey: Hash256
-        switch core.admitForWork(block, now: Self.now()) {
-        case .failure(let problem): return problem
-        case .success(nil): return nil
-        case .success(let key?): epochKey = key
-        }
-        if core.mode == .proofOfAI {
-            // A node without the consensus model cannot judge work; `agora node` always sets it.
-            guard let validator else { preconditionFailure("a Proof-of-AI node without a validator") }
-            let (valid, took) = await validator.verify(block.header, epochKey: epochKey)
-            metrics.validationSeconds.record(took)
-            guard valid else {
-                core.rejectWork(block.header, now: Self.now())
-                return .invalidWork
-            }
-        }
-        return accept(block)
-    }
-
-    private func accept(_ block: Block) -> BlockProblem? {
-        let (update, problem) = core.acceptBlock(block, now: Self.now())
-        do { try persist(update) } catch { return nil }
+        let (problem, outputs) = machine.blockMined(block, now: Self.now())
+        carryOut(outputs)
         return problem
     }
-
-    /// A header from a peer (headers-first sync); `true` when it was new.
-    public func receive(_ header: BlockHeader) -> Result<Bool, BlockProblem> { core.acceptHeader(header, now: Self.now()) }
 
     // MARK: Network
 
@@ -251,84 +157,104 @@ public actor Node {
         self.transport = transport
         var settings = PeerNetwork.Configuration(listenPort: listenPort)
         settings.discovery = !configuration.connectOnly
-        network = PeerNetwork(configuration: settings, nodeNonce: UInt64.random(in: 1...UInt64.max), seeds: configuration.seeds)
-        runNetwork { network, chain, now in network.tick(chain: chain, now: now) }
+        machine.startNetwork(PeerNetwork(configuration: settings, nodeNonce: UInt64.random(in: 1...UInt64.max), seeds: configuration.seeds))
+        networkTick()
     }
 
     public func peerConnected(_ id: PeerID, address: PeerAddress, outbound: Bool) {
-        runNetwork { network, chain, now in network.connected(id, address: address, outbound: outbound, chain: chain, now: now) }
-        metrics.peers.set(Int64(network?.peerCount ?? 0))
+        carryOut(machine.peerConnected(id, address: address, outbound: outbound, now: Self.now()))
     }
 
-    public func peerFrame(_ id: PeerID, _ frame: [UInt8]) {
-        runNetwork { network, chain, now in network.received(id, frame: frame, chain: chain, now: now) }
-        metrics.peers.set(Int64(network?.peerCount ?? 0))
-    }
+    public func peerFrame(_ id: PeerID, _ frame: [UInt8]) { carryOut(machine.frameReceived(id, frame, now: Self.now())) }
 
     public func peerClosed(_ id: PeerID) {
-        network?.disconnected(id)
-        metrics.peers.set(Int64(network?.peerCount ?? 0))
+        machine.peerClosed(id)
+        metrics.peers.set(Int64(machine.peerCount))
     }
 
     /// The transport saw an offence below the message layer (an oversized frame).
-    public func peerMisbehaved(_ id: PeerID, reason: String) {
-        runNetwork { network, _, now in network.punish(id, reason, now: now) }
-    }
+    public func peerMisbehaved(_ id: PeerID, reason: String) { carryOut(machine.peerMisbehaved(id, reason: reason, now: Self.now())) }
 
-    public func networkTick() {
-        runNetwork { network, chain, now in network.tick(chain: chain, now: now) }
-        metrics.peers.set(Int64(network?.peerCount ?? 0))
-    }
+    public func networkTick() { carryOut(machine.tick(now: Self.now())) }
 
-    public var peerCount: Int { network?.peerCount ?? 0 }
+    public var peerCount: Int { machine.peerCount }
 
-    /// Runs one input of the network state machine against a read-only view of the chain (which
-    /// is released before the resulting actions change anything), then carries out the actions.
-    private func runNetwork(_ input: (inout PeerNetwork, CoreChainView, UInt64) -> [NetworkAction]) {
-        guard network != nil else { return }
-        let store = self.store
-        let actions = input(&network!, CoreChainView(core: core) { try? store.block(hash: $0) }, Self.now())
-        for action in actions { carryOut(action) }
-    }
+    // MARK: Carrying out the machine's outputs
 
-    private func carryOut(_ action: NetworkAction) {
-        logger.trace("network action", metadata: ["action": .string(String("\(action)".prefix(200)))])
-        switch action {
-        case .send(let id, let message):
-            transport?.send(id, message.encoded())
-        case .disconnect(let id, let ban, let reason):
-            logger.log(level: ban ? .notice : .debug, ban ? "banned peer" : "disconnected peer", metadata: ["peer": "\(id)", "reason": "\(reason)"])
-            if ban { metrics.bannedPeers.increment() }
-            transport?.close(id)
-        case .dial(let address):
-            transport?.dial(address)
-        case .acceptHeaders(let id, let headers):
-            let (accepted, problem) = core.acceptHeaders(headers, now: Self.now())
-            runNetwork { network, chain, now in
-                network.headersProcessed(id, count: headers.count, accepted: accepted, problem: problem, chain: chain, now: now)
-            }
-        case .acceptBlock(let id, let block):
-            Task {
-                let problem = await self.receive(block)
-                if let problem, problem.isOffence {
-                    self.logger.notice("invalid block from peer", metadata: ["peer": "\(id)", "problem": "\(problem)"])
-                }
-                self.blockProcessed(id, hash: block.hash, problem: problem)
-            }
-        case .acceptTransaction(let id, let transaction):
-            if case .success(let txID) = core.submit(transaction, time: Self.now()) {
+    private func carryOut(_ outputs: [NodeMachine.Output]) { try? carryOutThrowing(outputs) }
+
+    /// Carries out outputs in order. A failed write reloads the chain from the store (nothing of
+    /// it is announced); the rest is still carried out, and the error is thrown at the end.
+    private func carryOutThrowing(_ outputs: [NodeMachine.Output]) throws {
+        var failure: (any Error)?
+        for output in outputs {
+            switch output {
+            case .send(let id, let message):
+                transport?.send(id, message.encoded())
+            case .close(let id, let ban, let reason):
+                logger.log(level: ban ? .notice : .debug, ban ? "banned peer" : "disconnected peer", metadata: ["peer": "\(id)", "reason": "\(reason)"])
+                if ban { metrics.bannedPeers.increment() }
+                transport?.close(id)
+            case .dial(let address):
+                transport?.dial(address)
+            case .verifyWork(let block, let epochKey, let peer):
+                verifyWork(block, epochKey: epochKey, from: peer)
+            case .persist(let update):
+                do { try persist(update) } catch { failure = failure ?? error }
+            case .note(.transactionAccepted):
                 metrics.acceptedTransactions.increment()
-                runNetwork { network, _, _ in network.transactionAccepted(txID, from: id) }
+            case .note(.transactionRefused):
+                metrics.rejectedTransactions.increment()
+            case .note(.invalidBlock(let peer, let problem)):
+                logger.notice("invalid block from peer", metadata: ["peer": "\(peer)", "problem": "\(problem)"])
             }
+        }
+        metrics.mempool.set(Int64(core.mempool.count))
+        metrics.peers.set(Int64(machine.peerCount))
+        if let failure { throw failure }
+    }
+
+    /// Runs a block's forward pass off this actor (the node keeps serving meanwhile), then hands
+    /// the verdict back to the machine.
+    private func verifyWork(_ block: Block, epochKey: Hash256, from peer: PeerID?) {
+        // A node without the consensus model cannot judge work; `agora node` always sets it.
+        guard let validator else { preconditionFailure("a Proof-of-AI node without a validator") }
+        Task {
+            let (valid, took) = await validator.verify(block.header, epochKey: epochKey)
+            self.workChecked(block, from: peer, valid: valid, took: took)
         }
     }
 
-    private func blockProcessed(_ id: PeerID, hash: Hash256, problem: BlockProblem?) {
-        runNetwork { network, chain, now in network.blockProcessed(id, hash: hash, problem: problem, chain: chain, now: now) }
+    private func workChecked(_ block: Block, from peer: PeerID?, valid: Bool, took: Duration) {
+        metrics.validationSeconds.record(took)
+        carryOut(machine.workChecked(block, from: peer, valid: valid, now: Self.now()))
+    }
+
+    /// Writes a change of the main chain, then lets the machine announce it; if the write fails,
+    /// memory goes back to what is stored.
+    private func persist(_ update: ChainUpdate) throws {
+        do {
+            try store.reorganize(disconnecting: update.disconnected.count, connecting: update.connected)
+        } catch {
+            logger.error("could not store blocks", metadata: ["error": "\(error)"])
+            do { try machine.reload(from: store) } catch {
+                logger.critical("cannot reload the chain from storage", metadata: ["error": "\(error)"])
+            }
+            metrics.height.set(Int64(core.height))
+            throw error
+        }
+        if !update.disconnected.isEmpty {
+            metrics.reorganizations.increment()
+            logger.notice("reorganized", metadata: ["blocks.disconnected": "\(update.disconnected.count)",
+                                                    "blocks.connected": "\(update.connected.count)", "block.height": "\(core.height)"])
+        }
+        metrics.height.set(Int64(core.height))
+        metrics.blocks.increment(by: Int64(update.connected.count))
+        carryOut(machine.persisted(update))
     }
 
     /// Sends `amount` from the devnet faucet to `account` (dev nodes whose genesis has the faucet).
-    public func faucet(to account: AccountID, amount: UInt64) -> Result<Hash256, SubmitError>? {
+    public func faucet(to account: AccountID, amount: UInt64) -> Result<Hash256, MempoolRejection>? {
         guard let faucetKey else { return nil }
         let transaction = Transaction.signed(by: faucetKey, chainID: core.parameters.chainID, nonce: core.nextNonce(for: faucetKey.account),
                                              fee: core.parameters.minimumFee, payload: .transfer(to: account, amount: min(amount, configuration.faucetLimit)))

@@ -1,4 +1,6 @@
+import AgoraHTTP
 import AgoraLedger
+import AgoraNodeAPI
 import AgoraNodeCore
 import AgoraPrimitives
 import Foundation
@@ -31,9 +33,7 @@ public struct NodeRPC: Sendable {
         let router = Router()
         let node = self.node, limits = configuration
         router.add(middleware: CountingMiddleware(metrics: node.metrics))
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: node.metrics.text())))
-        }
+        router.addHealthAndMetrics(metrics: node.metrics.text)
         router.get("/v1/status") { _, _ in try json(await node.status()) }
         router.get("/v1/params") { _, _ in try json(node.genesis.parameters) }
         router.get("/v1/genesis") { _, _ in try json(node.genesis) }
@@ -216,12 +216,7 @@ extension ErrorView {
     func http(_ status: HTTPResponse.Status) -> RPCError { RPCError(status: status, view: self) }
 }
 
-func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    let data = try encoder.encode(value)
-    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-}
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response { try .json(encoding: value, status: status) }
 
 func decodeBody<T: Decodable>(_ request: Request, limit: Int) async throws -> T {
     let body: ByteBuffer

@@ -149,13 +149,6 @@ public final class P2PServer: Service, PeerTransport {
     }
 }
 
-/// Where the node's network logic sends its actions.
-public protocol PeerTransport: Sendable {
-    func send(_ id: PeerID, _ frame: [UInt8])
-    func close(_ id: PeerID)
-    func dial(_ address: PeerAddress)
-}
-
 enum FrameError: Error, CustomStringConvertible {
     case tooLarge(Int)
     var description: String {

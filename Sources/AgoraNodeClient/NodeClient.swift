@@ -1,9 +1,10 @@
 import AgoraLedger
-import AgoraNode
+import AgoraNodeAPI
 import AgoraPrimitives
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOFoundationCompat
 import NIOHTTP1
 
 /// Errors talking to a node, with what the node said.

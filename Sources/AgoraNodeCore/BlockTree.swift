@@ -1,4 +1,4 @@
-import AgoraConsensus
+import AgoraChainRules
 import AgoraLedger
 import AgoraPrimitives
 

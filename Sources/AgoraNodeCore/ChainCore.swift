@@ -1,9 +1,6 @@
-import AgoraConsensus
+import AgoraChainRules
 import AgoraLedger
 import AgoraPrimitives
-
-/// Why a submitted transaction was not accepted into the mempool.
-public typealias SubmitError = MempoolRejection
 
 /// How blocks are made on this chain.
 public enum ConsensusMode: Sendable, Equatable {
@@ -130,7 +127,7 @@ public struct ChainCore: Sendable {
     /// Checks a transaction and adds it to the mempool. The next in line for its sender is run
     /// against the ledger (and rolled back) so that most failures are reported at once; later
     /// nonces are checked when their turn comes.
-    public mutating func submit(_ transaction: Transaction, time: UInt64) -> Result<Hash256, SubmitError> {
+    public mutating func submit(_ transaction: Transaction, time: UInt64) -> Result<Hash256, MempoolRejection> {
         if let rejection = transaction.sanityCheck(parameters) { return .failure(.ledger(rejection)) }
         guard let account = state.account(transaction.sender) else { return .failure(.ledger(.unknownSender)) }
         if transaction.nonce == account.nonce {

@@ -40,3 +40,22 @@ public struct StoredChain: Sendable {
 
     public var tip: BlockHeader { headers[headers.count - 1] }
 }
+
+/// Why a node could not open its stored chain, with what was found.
+public enum ChainStoreError: Error, CustomStringConvertible {
+    case corrupt(String)
+    case otherChain(stored: Hash256, given: Hash256)
+    case stateRootMismatch(height: UInt64)
+    case invalidGenesis(String)
+
+    public var description: String {
+        switch self {
+        case .corrupt(let what): "the data directory is corrupt: \(what)"
+        case .otherChain(let stored, let given):
+            "the data directory holds chain \(stored.hex.prefix(16))…, not the chain of this genesis (\(given.hex.prefix(16))…)"
+        case .stateRootMismatch(let height):
+            "the stored state does not match the state root of block \(height); the data directory is corrupt"
+        case .invalidGenesis(let problem): "invalid genesis: \(problem)"
+        }
+    }
+}

@@ -1,14 +1,16 @@
-import AgoraConsensus
+import AgoraChainRules
+import AgoraProofOfAI
 import AgoraEngine
 import AgoraLedger
 import AgoraNetwork
 import AgoraNodeCore
 import AgoraPrimitives
 
-/// Several nodes — each a `ChainCore` and a `PeerNetwork`, the same code the real node runs — over
-/// a simulated network driven by one seed: messages are delayed, lost, duplicated and reordered,
-/// the network splits into partitions and heals, nodes crash and restart from what they had
-/// stored, and miners run real Proof-of-AI attempts on a tiny generated model. Invariants are
+/// Several nodes — each a `NodeMachine`, the machine the real node's shell drives, over an
+/// in-memory `ChainStore` — on a simulated network driven by one seed: messages are delayed, lost,
+/// duplicated and reordered, the network splits into partitions and heals, nodes crash (the
+/// machine's memory is lost) and restart by opening their store as a real node does, and miners
+/// run real Proof-of-AI attempts on a tiny generated model. Invariants are
 /// checked after every step; at the end the faults stop and every node must reach the same tip and
 /// state. A failure names its seed, and the same seed replays it exactly.
 public struct NetworkSimulation {
@@ -46,12 +48,13 @@ public struct NetworkSimulation {
     }
 
     struct SimNode {
-        var core: ChainCore
-        var network: PeerNetwork
-        /// What survives a crash: the main chain's blocks, lowest first.
-        var stored: [Block] = []
-        var alive = true
+        /// The node's memory: nil while it is down.
+        var machine: NodeMachine?
+        /// What survives a crash.
+        let store: MemoryChainStore
         let miner: AccountID?
+        var alive: Bool { machine != nil }
+        var core: ChainCore { machine!.core }
     }
 
     struct Envelope {
@@ -69,7 +72,7 @@ public struct NetworkSimulation {
     let configuration: Configuration
     let seed: UInt64
     let genesis: Genesis
-    let engine: WorkEngine
+    let engine: ConsensusModel
     var random: SeededStream
     var nodes: [SimNode] = []
     var links: [Link] = []
@@ -94,7 +97,7 @@ public struct NetworkSimulation {
         return genesis
     }
 
-    public init(seed: UInt64, configuration: Configuration = .init(), genesis: Genesis, engine: WorkEngine) {
+    public init(seed: UInt64, configuration: Configuration = .init(), genesis: Genesis, engine: ConsensusModel) {
         self.seed = seed
         self.configuration = configuration
         self.genesis = genesis
@@ -105,8 +108,22 @@ public struct NetworkSimulation {
         now = genesis.time + 60
         for index in 0..<configuration.nodes {
             let miner = index < configuration.miners ? SigningKey(deterministicLabel: "sim/miner/\(index)").account : nil
-            nodes.append(SimNode(core: ChainCore(genesis: genesis, mode: .proofOfAI), network: Self.network(index, configuration: configuration),
-                                 miner: miner))
+            nodes.append(SimNode(machine: nil, store: MemoryChainStore(), miner: miner))
+            start(index)
+        }
+    }
+
+    /// Starts (or restarts) a node the way the real node does: it opens its store, and joins the
+    /// network with a new protocol state (bans and addresses are not persisted).
+    mutating func start(_ index: Int) {
+        let store = nodes[index].store
+        do {
+            var (machine, _) = try NodeMachine.open(store: store, proposed: genesis, mode: .proofOfAI, mempool: Mempool(),
+                                                    storedBlock: { try? store.block(hash: $0) })
+            machine.startNetwork(Self.network(index, configuration: configuration))
+            nodes[index].machine = machine
+        } catch {
+            preconditionFailure("node \(index) cannot open its store: \(error)")
         }
     }
 
@@ -130,7 +147,7 @@ public struct NetworkSimulation {
         }
         // Heal: everyone up, one network, no loss; mining goes on for a while to break ties.
         partition = nil
-        for index in nodes.indices where !nodes[index].alive { restart(index) }
+        for index in nodes.indices where !nodes[index].alive { start(index) }
         // Half the settling time as usual; then one miner alone until it finds a block (so a tie
         // between two branches of equal work cannot outlast the run); then quiet propagation.
         let halfway = now + configuration.settleSeconds / 2
@@ -154,7 +171,7 @@ public struct NetworkSimulation {
         faulty = faults
         if faults {
             if chance(configuration.crashPerMille * nodes.count) { crash(pick(nodes.count)) }
-            for index in nodes.indices where !nodes[index].alive && chance(100) { restart(index) }
+            for index in nodes.indices where !nodes[index].alive && chance(100) { start(index) }
             if partition == nil, chance(configuration.partitionPerMille) {
                 partition = nodes.indices.map { _ in pick(2) }
                 report.partitions += 1
@@ -166,8 +183,7 @@ public struct NetworkSimulation {
             if chance(configuration.attemptPerMille) { try mine(index) }
         }
         for index in nodes.indices where nodes[index].alive {
-            let actions = nodes[index].network.tick(chain: view(index), now: now)
-            try carryOut(actions, at: index)
+            try carryOut(nodes[index].machine!.tick(now: now), at: index)
         }
         try deliver(faults: faults)
         try checkInvariants()
@@ -183,19 +199,21 @@ public struct NetworkSimulation {
             if delivered > 20_000 { throw fail("a message storm: over 20,000 messages in one second") }
             guard nodes[envelope.to].alive, link(envelope.to, envelope.toPeer) != nil else { continue }
             report.messages += 1
-            let actions = nodes[envelope.to].network.received(envelope.toPeer, frame: envelope.frame, chain: view(envelope.to), now: now)
-            try carryOut(actions, at: envelope.to)
+            try carryOut(nodes[envelope.to].machine!.frameReceived(envelope.toPeer, envelope.frame, now: now), at: envelope.to)
         }
     }
 
-    // MARK: Actions
+    // MARK: Outputs
 
-    mutating func carryOut(_ actions: [NetworkAction], at index: Int) throws(Failure) {
-        for action in actions {
-            switch action {
+    /// Carries out a node's outputs as the node's shell does, over the simulated network, the
+    /// in-memory store and a synchronous verifier.
+    mutating func carryOut(_ outputs: [NodeMachine.Output], at index: Int) throws(Failure) {
+        for output in outputs {
+            guard nodes[index].alive else { return }
+            switch output {
             case .send(let peer, let message):
                 send(message, from: index, peer: peer)
-            case .disconnect(let peer, let ban, let reason):
+            case .close(let peer, let ban, let reason):
                 if ban { throw fail("node \(index) banned an honest peer: \(reason)") }
                 close(index, peer)
             case .dial(let address):
@@ -204,80 +222,46 @@ public struct NetworkSimulation {
                 let aPeer = nextPeerID, bPeer = nextPeerID + 1
                 nextPeerID += 2
                 links.append(Link(a: index, aPeer: aPeer, b: target, bPeer: bPeer))
-                try carryOut(nodes[index].network.connected(aPeer, address: address, outbound: true, chain: view(index), now: now), at: index)
-                try carryOut(nodes[target].network.connected(bPeer, address: Self.address(index), outbound: false, chain: view(target), now: now), at: target)
-            case .acceptHeaders(let peer, let headers):
-                let (accepted, problem) = nodes[index].core.acceptHeaders(headers, now: now)
-                try carryOut(nodes[index].network.headersProcessed(peer, count: headers.count, accepted: accepted, problem: problem,
-                                                                   chain: view(index), now: now), at: index)
-            case .acceptBlock(let peer, let block):
-                let problem = receive(block, at: index)
-                if let problem, problem.isOffence { throw fail("node \(index) refused an honest block: \(problem)") }
-                try carryOut(nodes[index].network.blockProcessed(peer, hash: block.hash, problem: problem, chain: view(index), now: now), at: index)
-            case .acceptTransaction(let peer, let transaction):
-                if case .success(let id) = nodes[index].core.submit(transaction, time: now) {
-                    try carryOut(nodes[index].network.transactionAccepted(id, from: peer), at: index)
+                try carryOut(nodes[index].machine!.peerConnected(aPeer, address: address, outbound: true, now: now), at: index)
+                try carryOut(nodes[target].machine!.peerConnected(bPeer, address: Self.address(index), outbound: false, now: now), at: target)
+            case .verifyWork(let block, let epochKey, let peer):
+                let valid = engine.verify(block.header, epochKey: epochKey)
+                try carryOut(nodes[index].machine!.workChecked(block, from: peer, valid: valid, now: now), at: index)
+            case .persist(let update):
+                do { try nodes[index].store.reorganize(disconnecting: update.disconnected.count, connecting: update.connected) } catch {
+                    throw fail("node \(index) could not store blocks: \(error)")
                 }
+                if !update.disconnected.isEmpty { report.reorganizations += 1 }
+                try carryOut(nodes[index].machine!.persisted(update), at: index)
+            case .note(.invalidBlock(_, let problem)):
+                throw fail("node \(index) refused an honest block: \(problem)")
+            case .note:
+                break
             }
         }
     }
 
-    /// What the node shell does with a block: cheap checks, the forward pass, fork choice, storage.
-    mutating func receive(_ block: Block, at index: Int) -> BlockProblem? {
-        let epochKey: Hash256
-        switch nodes[index].core.admitForWork(block, now: now) {
-        case .failure(let problem): return problem
-        case .success(nil): return nil
-        case .success(let key?): epochKey = key
-        }
-        guard engine.verify(block.header, epochKey: epochKey) else {
-            nodes[index].core.rejectWork(block.header, now: now)
-            return .invalidWork
-        }
-        let (update, problem) = nodes[index].core.acceptBlock(block, now: now)
-        record(update, at: index)
-        return problem
-    }
-
-    mutating func record(_ update: ChainUpdate, at index: Int) {
-        guard !update.isEmpty else { return }
-        if !update.disconnected.isEmpty { report.reorganizations += 1 }
-        nodes[index].stored.removeLast(update.disconnected.count)
-        nodes[index].stored += update.connected.map(\.block)
-        let actions = nodes[index].network.tipChanged(nodes[index].core.tipHash)
-        for case .send(let peer, let message) in actions { send(message, from: index, peer: peer) }
-    }
-
     mutating func mine(_ index: Int) throws(Failure) {
         guard let miner = nodes[index].miner else { return }
-        var (template, epochKey) = nodes[index].core.blockTemplate(now: now, miner: miner)
+        var (template, epochKey) = nodes[index].machine!.blockTemplate(now: now, miner: miner)
         template.header.nonce = random.nextUInt64()
         let found: Bool
         do { found = try engine.attempt(&template.header, epochKey: epochKey) } catch { throw fail("mining failed: \(error)") }
         guard found else { return }
         report.blocksMined += 1
-        let (update, problem) = nodes[index].core.acceptBlock(template, now: now)
+        let (problem, outputs) = nodes[index].machine!.blockMined(template, now: now)
         if let problem { throw fail("node \(index) refused its own block: \(problem)") }
-        record(update, at: index)
+        try carryOut(outputs, at: index)
     }
 
     // MARK: Faults
 
+    /// A crash: the node's memory (chain core, mempool, peers) is gone; its store is not.
     mutating func crash(_ index: Int) {
         guard nodes[index].alive else { return }
-        nodes[index].alive = false
         report.crashes += 1
         for link in links where link.a == index || link.b == index { drop(link) }
-    }
-
-    /// A restart: a new core rebuilt from the stored blocks (their work was verified when they
-    /// came), an empty mempool, a new network state (bans and addresses are not persisted).
-    mutating func restart(_ index: Int) {
-        var core = ChainCore(genesis: genesis, mode: .proofOfAI)
-        for block in nodes[index].stored { _ = core.acceptBlock(block, now: now) }
-        nodes[index].core = core
-        nodes[index].network = Self.network(index, configuration: configuration)
-        nodes[index].alive = true
+        nodes[index].machine = nil
     }
 
     func partitioned(_ a: Int, _ b: Int) -> Bool { partition.map { $0[a] != $0[b] } ?? false }
@@ -318,8 +302,8 @@ public struct NetworkSimulation {
 
     mutating func drop(_ link: Link) {
         links.removeAll { $0.aPeer == link.aPeer }
-        nodes[link.a].network.disconnected(link.aPeer)
-        nodes[link.b].network.disconnected(link.bPeer)
+        nodes[link.a].machine?.peerClosed(link.aPeer)
+        nodes[link.b].machine?.peerClosed(link.bPeer)
     }
 
     // MARK: Checks
@@ -328,8 +312,9 @@ public struct NetworkSimulation {
         for (index, node) in nodes.enumerated() where node.alive {
             var state = node.core.state
             guard state.stateRoot() == node.core.tip.stateRoot else { throw fail("node \(index): state does not match its tip's root") }
-            guard node.stored.last?.hash ?? node.core.genesisHash == node.core.tipHash,
-                  UInt64(node.stored.count) == node.core.height else { throw fail("node \(index): stored chain differs from the tip") }
+            let stored = node.store.blocks
+            guard stored.last?.hash ?? node.core.genesisHash == node.core.tipHash,
+                  UInt64(stored.count) == node.core.height else { throw fail("node \(index): stored chain differs from the tip") }
             if now % 50 == 0, !node.core.state.invariantViolations().isEmpty { throw fail("node \(index): ledger invariants broken") }
         }
         // Links never cross a partition for long: cut them (a partition closes connections).
@@ -343,9 +328,4 @@ public struct NetworkSimulation {
     mutating func chance(_ perMille: Int) -> Bool { random.next(in: 0...999) < perMille }
     mutating func pick(_ count: Int) -> Int { random.next(in: 0...(count - 1)) }
     func fail(_ problem: String) -> Failure { Failure(seed: seed, time: now, problem: problem) }
-
-    func view(_ index: Int) -> CoreChainView {
-        let blocks = nodes[index].stored
-        return CoreChainView(core: nodes[index].core) { hash in blocks.last { $0.hash == hash } }
-    }
 }

@@ -98,8 +98,8 @@ import Testing
         #expect((try? gateway.applying(high, signature: highSignature).get())?.receipted == 16)
         gateway.credit(checked: high, signature: highSignature)
         gateway.credit(checked: low, signature: lowSignature)
-        #expect(gateway.accounts[channelID]?.receipted == 16)
-        #expect(gateway.accounts[channelID]?.receipt == high)
+        #expect(gateway.books[channelID]?.receipted == 16)
+        #expect(gateway.books[channelID]?.receipt == high)
     }
 
     @Test func everyReplayVectorIsRefused() {
@@ -176,7 +176,7 @@ import Testing
         #expect(admit(70) == .sequenceReplayed(last: 70))
         // A restored account keeps which sequences were used.
         var restored = ProviderMeter(chainID: chainID, provider: provider.account, model: model, offer: offer, creditWindowTokens: 16)
-        restored.restore(channelID, gateway.accounts[channelID]!)
+        restored.restore(channelID, gateway.books[channelID]!)
         #expect(restored.admit(headers[68].0, signature: headers[68].1, body: body, channel: channel()) == .sequenceReplayed(last: 70))
         #expect(restored.admit(headers[67].0, signature: headers[67].1, body: body, channel: channel()) == nil)
     }
@@ -194,7 +194,7 @@ import Testing
             }
         }
         #expect(total == 8)
-        #expect(gateway.accounts[channelID]!.owed == gateway.creditWindow(offer))
+        #expect(gateway.books[channelID]!.owed == gateway.creditWindow(offer))
     }
 
     @Test func pricesBelowTheOfferOrChangedMidChannelAreRefused() {
@@ -226,7 +226,7 @@ import Testing
         while gateway.mayServe(channelID, more: Usage(completionTokens: 1), request: Usage(completionTokens: second), maxCost: 1_000) {
             gateway.record(channelID, Usage(completionTokens: 1)); served += 1; second += 1
         }
-        #expect(served == 10 && gateway.accounts[channelID]!.owed == 20)
+        #expect(served == 10 && gateway.books[channelID]!.owed == 20)
     }
 }
 

@@ -1,7 +1,9 @@
 import AgoraLedger
 import AgoraMarket
 import AgoraModelStore
+import AgoraKeyFile
 import AgoraNode
+import AgoraNodeAPI
 import AgoraNodeClient
 import AgoraPrimitives
 import AgoraTestSupport
@@ -20,10 +22,7 @@ struct PaidInferenceTests {
     static let cheap = Price(promptPerMillion: 50_000_000, completionPerMillion: 100_000_000)
     static let dear = Price(promptPerMillion: 80_000_000, completionPerMillion: 160_000_000)
 
-    static func openAIAvailable() -> Bool {
-        if (try? runCommand(["python3", "-c", "import openai"]))?.0 == 0 { return true }
-        return (try? runCommand(["python3", "-m", "pip", "install", "--quiet", "openai"]))?.0 == 0
-    }
+    static func openAIAvailable() -> Bool { openAIPythonPackageReady }
 
     /// A running market: node, model (registered by its own owner, 5% fee), providers, bridge.
     final class Market: @unchecked Sendable {
@@ -262,7 +261,7 @@ extension PaidInferenceTests {
         let (close, _) = try await market.client.signAndSubmit(.channelClose(channel: channelID), key: clientKey)
         _ = try await market.client.waitForConfirmation(close.id)
         let closing = try await market.client.channel(channelID)
-        #expect(closing.status == "closing")
+        #expect(closing.status == .closing)
         let start = ContinuousClock.now
         var claimed: ChannelView?
         while ContinuousClock.now - start < .seconds(30) {
@@ -416,11 +415,11 @@ extension PaidInferenceTests {
         #expect(broken.contains("\"error\""), "\(broken)")
         var channelStatus = try await market.client.channel(channelID).status
         let closeStart = ContinuousClock.now
-        while channelStatus == "open" && ContinuousClock.now - closeStart < .seconds(30) {
+        while channelStatus == .open && ContinuousClock.now - closeStart < .seconds(30) {
             try await Task.sleep(for: .milliseconds(250))
             channelStatus = try await market.client.channel(channelID).status
         }
-        #expect(channelStatus != "open", "the bridge kept a channel whose books claim far more than it counted")
+        #expect(channelStatus != .open, "the bridge kept a channel whose books claim far more than it counted")
         let metrics = try await market.bridgeMetrics()
         #expect(metrics.contains("agora_bridge_books_closed_total 1\n") && metrics.contains("agora_bridge_provider_failures_total 1\n"), "\(metrics)")
         // Spent in all (the channel may be closed and gone from the bridge's list by now).
@@ -453,11 +452,11 @@ extension PaidInferenceTests {
         #expect(refused.contains("channel_busy"), "\(refused)")
         channelStatus = try await market.client.channel(channelID).status
         let orphanStart = ContinuousClock.now
-        while channelStatus == "open" && ContinuousClock.now - orphanStart < .seconds(30) {
+        while channelStatus == .open && ContinuousClock.now - orphanStart < .seconds(30) {
             try await Task.sleep(for: .milliseconds(250))
             channelStatus = try await market.client.channel(channelID).status
         }
-        #expect(channelStatus != "open", "the restarted bridge left open a channel it could not resume")
+        #expect(channelStatus != .open, "the restarted bridge left open a channel it could not resume")
         #expect(try await market.bridgeMetrics().contains("agora_bridge_books_closed_total 1\n"))
     }
 }

@@ -9,8 +9,8 @@ import Testing
 @Suite struct ReceiptStoreTests {
     let channel = Hash256.sha256([7])
 
-    func account(opening: UInt64 = 1, last: UInt64, recent: UInt64, receipted: UInt64) -> ProviderMeter.Account {
-        ProviderMeter.Account(openCounter: opening, client: SigningKey(deterministicLabel: "store/client").account, deposit: 1_000,
+    func account(opening: UInt64 = 1, last: UInt64, recent: UInt64, receipted: UInt64) -> ProviderMeter.ChannelBooks {
+        ProviderMeter.ChannelBooks(openCounter: opening, client: SigningKey(deterministicLabel: "store/client").account, deposit: 1_000,
                               price: Price(promptPerMillion: 1, completionPerMillion: 2), lastSequence: last,
                               recentSequences: recent, usage: Usage(promptTokens: 3, completionTokens: 4), receipted: receipted)
     }

@@ -1,8 +1,10 @@
-import AgoraConsensus
+import AgoraChainRules
+import AgoraProofOfAI
 import AgoraLedger
 import AgoraModelStore
 import AgoraNetwork
 import AgoraNode
+import AgoraNodeAPI
 import AgoraNodeClient
 import AgoraNodeCore
 import AgoraPrimitives

@@ -1,4 +1,5 @@
-import AgoraConsensus
+import AgoraChainRules
+import AgoraProofOfAI
 import AgoraEngine
 import AgoraLedger
 import AgoraNetwork
@@ -24,9 +25,9 @@ import Testing
 
     /// An engine of its own per simulation: an engine serves one caller at a time, and the
     /// parameterized cases run in parallel.
-    static func engine() -> WorkEngine {
+    static func engine() -> ConsensusModel {
         let file = try! GGUFFile(file: MappedFile(copying: modelBytes))
-        return try! WorkEngine(model: try! LlamaModel(file: file), tokenizer: try! Tokenizer(file: file), threads: 1)
+        return try! ConsensusModel(model: try! LlamaModel(file: file), tokenizer: try! Tokenizer(file: file), threads: 1)
     }
 
     /// 32 seeds by default; `AGORA_SIMULATION_SEEDS=N` runs N (for a longer soak).

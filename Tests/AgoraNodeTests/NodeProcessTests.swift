@@ -1,5 +1,6 @@
 import AgoraLedger
 import AgoraNode
+import AgoraNodeAPI
 import AgoraNodeClient
 import AgoraNodeCore
 import AgoraPrimitives

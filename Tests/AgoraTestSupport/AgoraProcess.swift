@@ -92,3 +92,11 @@ public func runCommand(_ arguments: [String], deadline: Duration = .seconds(600)
     read.wait()
     return (process.terminationStatus, String(decoding: output.withLock { $0 }, as: UTF8.self))
 }
+
+/// The official `openai` Python package, a test dependency: installed once per test process if the
+/// machine lacks it. One install for every suite: two suites installing at once, one importing
+/// the package half-written by the other, failed on a fresh machine.
+public let openAIPythonPackageReady: Bool = {
+    if (try? runCommand(["python3", "-c", "import openai"]))?.0 == 0 { return true }
+    return (try? runCommand(["python3", "-m", "pip", "install", "--quiet", "openai"]))?.0 == 0
+}()

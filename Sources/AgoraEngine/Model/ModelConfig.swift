@@ -2,7 +2,7 @@
 public struct ModelConfig: Sendable, Equatable {
     public enum Architecture: String, Sendable { case llama, qwen2 }
     /// How RoPE pairs dimensions: `adjacent` rotates (2i, 2i+1) (llama), `halves` rotates
-    /// (i, i + d/2) (GPT-NeoX style, qwen2).
+    /// (i, i + d/2) (GPT-NeoX style, qwen2). Each architecture's file says which.
     public enum RopeStyle: Sendable { case adjacent, halves }
 
     public var architecture: Architecture
@@ -17,7 +17,7 @@ public struct ModelConfig: Sendable, Equatable {
     public var rmsEpsilon: Float
     public var contextLength: Int
     public var vocabularySize: Int
-    public var ropeStyle: RopeStyle { architecture == .qwen2 ? .halves : .adjacent }
+    public private(set) var ropeStyle: RopeStyle
     public var kvDimension: Int { kvHeadCount * headDimension }
 
     /// Bounds a model file must respect; beyond them it is rejected rather than trusted.
@@ -33,6 +33,7 @@ public struct ModelConfig: Sendable, Equatable {
             throw .unsupportedModel("architecture \(archName) (supported: llama, qwen2)")
         }
         architecture = arch
+        ropeStyle = arch.implementation.ropeStyle
         let p = archName + "."
         embeddingLength = try file.requireInt(p + "embedding_length")
         blockCount = try file.requireInt(p + "block_count")

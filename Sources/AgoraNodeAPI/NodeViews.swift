@@ -1,0 +1,283 @@
+import AgoraLedger
+import AgoraPrimitives
+
+// The JSON shapes of the node's REST API (`/v1/...`). Amounts are integers in base units;
+// hashes are hex; accounts are `ag1…` addresses. These views are for people and tools: nothing
+// here is hashed or signed.
+
+public struct StatusView: Codable, Sendable {
+    public var chainID: String
+    public var genesis: Hash256
+    public var height: UInt64
+    public var tip: Hash256
+    public var time: UInt64
+    /// Cumulative work of the main chain, hexadecimal.
+    public var chainWork: String
+    /// Height of the best header known (above `height` while syncing).
+    public var headerHeight: UInt64
+    public var stateRoot: Hash256
+    public var mempoolTransactions: Int
+    public var mempoolBytes: Int
+    public var dev: Bool
+    public var faucet: AccountID?
+
+    public init(chainID: String, genesis: Hash256, height: UInt64, tip: Hash256, time: UInt64, chainWork: String, headerHeight: UInt64,
+                stateRoot: Hash256, mempoolTransactions: Int, mempoolBytes: Int, dev: Bool, faucet: AccountID?) {
+        self.chainID = chainID; self.genesis = genesis; self.height = height; self.tip = tip; self.time = time; self.chainWork = chainWork
+        self.headerHeight = headerHeight; self.stateRoot = stateRoot; self.mempoolTransactions = mempoolTransactions
+        self.mempoolBytes = mempoolBytes; self.dev = dev; self.faucet = faucet
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case chainID = "chain_id", genesis, height, tip, time, chainWork = "chain_work", headerHeight = "header_height", stateRoot = "state_root"
+        case mempoolTransactions = "mempool_transactions", mempoolBytes = "mempool_bytes", dev, faucet
+    }
+}
+
+public struct HeaderView: Codable, Sendable {
+    public var hash: Hash256
+    public var version: UInt32
+    public var height: UInt64
+    public var parent: Hash256
+    public var time: UInt64
+    public var transactionRoot: Hash256
+    public var stateRoot: Hash256
+    public var miner: AccountID
+    public var target: Hash256
+    public var nonce: UInt64
+    public var workDigest: Hash256
+
+    public init(_ header: BlockHeader) {
+        hash = header.hash; version = header.version; height = header.height; parent = header.parent; time = header.time
+        transactionRoot = header.transactionRoot; stateRoot = header.stateRoot; miner = header.miner; target = header.target
+        nonce = header.nonce; workDigest = header.workDigest
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case hash, version, height, parent, time, transactionRoot = "transaction_root", stateRoot = "state_root", miner, target, nonce
+        case workDigest = "work_digest"
+    }
+}
+
+public struct TransactionView: Codable, Sendable {
+    public var id: Hash256
+    public var sender: AccountID
+    public var nonce: UInt64
+    public var fee: UInt64
+    public var kind: String
+    /// The payload's fields, as text.
+    public var fields: [String: String]
+    /// The canonical bytes, hex: what a node or wallet can decode and re-verify.
+    public var raw: String
+
+    public init(_ transaction: Transaction) {
+        id = transaction.id; sender = transaction.sender; nonce = transaction.nonce; fee = transaction.fee
+        kind = transaction.payload.kind; fields = transaction.payload.fields; raw = Hex.encode(transaction.canonicalBytes)
+    }
+}
+
+public struct BlockView: Codable, Sendable {
+    public var header: HeaderView
+    public var transactions: [TransactionView]
+    /// The canonical bytes of the whole block, hex: enough to re-validate it elsewhere.
+    public var raw: String
+    public init(_ block: Block) {
+        header = HeaderView(block.header); transactions = block.transactions.map(TransactionView.init)
+        raw = Hex.encode(block.canonicalBytes)
+    }
+}
+
+public struct TransactionStatusView: Codable, Sendable {
+    public enum Status: String, Codable, Sendable { case pending, confirmed, rejected, unknown }
+    public var id: Hash256
+    public var status: Status
+    public var height: UInt64?
+    public var index: Int?
+    public var rejection: String?
+    public var rejectionCode: UInt16?
+
+    public init(id: Hash256, status: Status, height: UInt64? = nil, index: Int? = nil, rejection: Rejection? = nil) {
+        self.id = id; self.status = status; self.height = height; self.index = index
+        self.rejection = rejection?.name; rejectionCode = rejection?.rawValue
+    }
+
+    enum CodingKeys: String, CodingKey { case id, status, height, index, rejection, rejectionCode = "rejection_code" }
+}
+
+public struct AccountView: Codable, Sendable {
+    public struct UnbondingView: Codable, Sendable {
+        public var amount: UInt64
+        public var releaseHeight: UInt64
+        public init(amount: UInt64, releaseHeight: UInt64) { self.amount = amount; self.releaseHeight = releaseHeight }
+        enum CodingKeys: String, CodingKey { case amount, releaseHeight = "release_height" }
+    }
+    public var address: AccountID
+    public var balance: UInt64
+    public var nonce: UInt64
+    /// The nonce for the next transaction, counting pending ones.
+    public var nextNonce: UInt64
+    public var bonded: UInt64
+    public var unbonding: [UnbondingView]
+
+    public init(address: AccountID, balance: UInt64, nonce: UInt64, nextNonce: UInt64, bonded: UInt64, unbonding: [UnbondingView]) {
+        self.address = address; self.balance = balance; self.nonce = nonce; self.nextNonce = nextNonce; self.bonded = bonded
+        self.unbonding = unbonding
+    }
+
+    enum CodingKeys: String, CodingKey { case address, balance, nonce, nextNonce = "next_nonce", bonded, unbonding }
+}
+
+public struct ProviderView: Codable, Sendable {
+    public var address: AccountID
+    public var endpoint: String
+    public var offers: [Offer]
+    public var encryptionKey: Hash256
+    public var capacity: UInt32
+    public var registeredAt: UInt64
+    public var retired: Bool
+    public var bonded: UInt64
+    public var reputation: Reputation
+    public var score: UInt16
+
+    public init(_ id: AccountID, _ provider: Provider, bonded: UInt64) {
+        address = id; endpoint = provider.profile.endpoint; offers = provider.profile.offers
+        encryptionKey = provider.profile.encryptionKey; capacity = provider.profile.capacity
+        registeredAt = provider.registeredAt; retired = provider.retired; self.bonded = bonded
+        reputation = provider.reputation; score = provider.reputation.score
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case address, endpoint, offers, encryptionKey = "encryption_key", capacity, registeredAt = "registered_at", retired
+        case bonded, reputation, score
+    }
+}
+
+public struct ModelView: Codable, Sendable {
+    public var id: Hash256
+    public var owner: AccountID
+    public var name: String
+    public var source: String
+    public var ownerFeeBasisPoints: UInt16
+    public var registeredAt: UInt64
+
+    public init(_ id: Hash256, _ model: ModelRecord) {
+        self.id = id; owner = model.owner; name = model.name; source = model.source
+        ownerFeeBasisPoints = model.ownerFeeBasisPoints; registeredAt = model.registeredAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, owner, name, source, ownerFeeBasisPoints = "owner_fee_basis_points", registeredAt = "registered_at"
+    }
+}
+
+public struct ChannelView: Codable, Sendable {
+    public enum Status: String, Codable, Sendable {
+        case open, closing, closed
+        public init(_ status: Channel.Status) {
+            switch status {
+            case .open: self = .open
+            case .closing: self = .closing
+            case .closed: self = .closed
+            }
+        }
+
+        public var ledgerStatus: Channel.Status {
+            switch self {
+            case .open: .open
+            case .closing: .closing
+            case .closed: .closed
+            }
+        }
+    }
+
+    public var id: Hash256
+    public var client: AccountID
+    public var provider: AccountID
+    public var model: Hash256
+    public var openCounter: UInt64
+    public var status: Status
+    public var deposit: UInt64
+    public var claimed: UInt64
+    public var expiry: UInt64
+    public var finalizeHeight: UInt64
+
+    public init(_ id: Hash256, _ channel: Channel) {
+        self.id = id; client = channel.client; provider = channel.provider; model = channel.model
+        openCounter = channel.openCounter; status = Status(channel.status); deposit = channel.deposit
+        claimed = channel.claimed; expiry = channel.expiry; finalizeHeight = channel.finalizeHeight
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, client, provider, model, openCounter = "open_counter", status, deposit, claimed, expiry
+        case finalizeHeight = "finalize_height"
+    }
+}
+
+public struct JobView: Codable, Sendable {
+    public enum Status: String, Codable, Sendable {
+        case posted, locked, completed, expired
+        public init(_ status: Job.Status) {
+            switch status {
+            case .posted: self = .posted
+            case .locked: self = .locked
+            case .completed: self = .completed
+            case .expired: self = .expired
+            }
+        }
+    }
+
+    public enum Verdict: String, Codable, Sendable {
+        case unrated, good, flagged
+        public init(_ verdict: Job.Verdict) {
+            switch verdict {
+            case .unrated: self = .unrated
+            case .good: self = .good
+            case .flagged: self = .flagged
+            }
+        }
+    }
+
+    public var id: Hash256
+    public var client: AccountID
+    public var model: Hash256
+    public var maxCost: UInt64
+    public var status: Status
+    public var provider: AccountID?
+    public var postedAt: UInt64
+    public var deadline: UInt64
+    public var allowedProviders: [AccountID]
+    public var minReputation: UInt16
+    public var minCompletedJobs: UInt64
+    public var maxOutputTokens: UInt32
+    public var sealedPrompt: String
+    public var outputs: [String]
+    public var inputTokens: UInt64
+    public var outputTokens: UInt64
+    public var paid: UInt64
+    public var verdict: Verdict
+
+    public init(_ id: Hash256, _ job: Job) {
+        self.id = id; client = job.client; model = job.request.model; maxCost = job.request.maxCost
+        status = Status(job.status); provider = job.provider; postedAt = job.postedAt; deadline = job.deadline
+        allowedProviders = job.request.allowedProviders; minReputation = job.request.minReputation
+        minCompletedJobs = job.request.minCompletedJobs; maxOutputTokens = job.request.maxOutputTokens
+        sealedPrompt = Hex.encode(job.request.sealedPrompt); outputs = job.outputs.map { Hex.encode($0) }
+        inputTokens = job.inputTokens; outputTokens = job.outputTokens; paid = job.paid; verdict = Verdict(job.verdict)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, client, model, maxCost = "max_cost", status, provider, postedAt = "posted_at", deadline
+        case allowedProviders = "allowed_providers", minReputation = "min_reputation", minCompletedJobs = "min_completed_jobs"
+        case maxOutputTokens = "max_output_tokens", sealedPrompt = "sealed_prompt", outputs, inputTokens = "input_tokens"
+        case outputTokens = "output_tokens", paid, verdict
+    }
+}
+
+extension Channel {
+    /// The ledger's channel from its view.
+    public init(_ view: ChannelView) {
+        self.init(client: view.client, provider: view.provider, model: view.model, openCounter: view.openCounter,
+                  status: view.status.ledgerStatus, deposit: view.deposit, claimed: view.claimed, expiry: view.expiry,
+                  finalizeHeight: view.finalizeHeight)
+    }
+}

@@ -1,0 +1,60 @@
+import AgoraModelStore
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// `agora serve` on the real model, driven by the official `openai` Python package and raw HTTP
+/// (Tests/AgoraServeTests/openai_client_check.py lists every check).
+@Suite(.serialized, .sharesCPU)
+struct ServerTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("openai_client_check.py").path
+    static let modelPath: String = try! ModelStore().fetch(.smollm2).path
+
+    static var pythonReady: Bool { openAIPythonPackageReady }
+
+    @Test func openAIClientAgainstTheServer() throws {
+        #expect(Self.pythonReady, "the openai Python package could not be installed")
+        let server = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "8", "--ctx", "1024", "--threads", "2"])
+        let (status, output) = try runCommand(["python3", Self.script, server.baseURL, "smollm2"])
+        let exit = server.stop()
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("passed, 0 failed"))
+        #expect(exit == 0, "graceful shutdown should exit 0")
+    }
+
+    /// The same server as a shell user meets it, through curl.
+    @Test func curlAgainstTheServer() throws {
+        let server = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "2", "--ctx", "512"])
+        defer { _ = server.stop() }
+        let base = "http://127.0.0.1:\(server.port)"
+        let (s1, models) = try runCommand(["curl", "-sS", base + "/v1/models"])
+        #expect(s1 == 0 && models.contains("\"id\":\"smollm2\""))
+        let body = #"{"model":"smollm2","prompt":"The capital of France is","max_tokens":4,"temperature":0,"stream":true}"#
+        let (s2, stream) = try runCommand(["curl", "-sSN", base + "/v1/completions", "-H", "Content-Type: application/json", "-d", body])
+        #expect(s2 == 0 && stream.contains("data: {") && stream.hasSuffix("data: [DONE]\n\n"), "\(stream)")
+        let (s3, status) = try runCommand(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/v1/chat/completions",
+                                            "-H", "Content-Type: application/json", "-d", #"{"model":"other","messages":[]}"#])
+        #expect(s3 == 0 && status == "404")
+        let (s4, health) = try runCommand(["curl", "-sS", base + "/health"])
+        #expect(s4 == 0 && health.contains("\"status\":\"ok\""))
+    }
+
+    @Test func fullServerAnswers429() throws {
+        #expect(Self.pythonReady)
+        let server = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "1", "--queue", "1", "--ctx", "512"])
+        let (status, output) = try runCommand(["python3", Self.script, server.baseURL, "smollm2", "--capacity"])
+        _ = server.stop()
+        #expect(status == 0, "\(output)")
+    }
+
+    @Test func forwardingToAnUpstreamServer() throws {
+        #expect(Self.pythonReady)
+        let upstream = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "2", "--ctx", "1024"])
+        let front = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--ctx", "1024", "--upstream", upstream.baseURL])
+        let (status, output) = try runCommand(["python3", Self.script, front.baseURL, "smollm2", "--forward", upstream.baseURL])
+        _ = front.stop()
+        _ = upstream.stop()
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("passed, 0 failed"))
+    }
+}
