@@ -116,80 +116,74 @@ struct PaidRequest {
         let start = ContinuousClock.now
         // Counts the answer as it grows, encoding only its unsettled end each time.
         var answer = TokenCounter(tokenizer: service.model.tokenizer)
-        var counted: UInt64 = 0
-        var finish: String?
-        var transcript: TranscriptCommitment?
-        /// Whether the provider ended its stream itself (its `done`): then both sides counted the same text.
-        var ended = false
-        var failure: Error?
-        /// Once the client has gone and the provider agreed to stop: the count at which the bridge
-        /// stops reading anyway (a provider that streams on regardless is cut off there).
-        var drainLimit: UInt64?
-        /// Counts the text received so far, conservatively: mid-answer, the last tokens may still
-        /// merge with the next ones. The channel signs when its threshold is reached (or now, when
-        /// `settle`).
-        func countText(settle: Bool = false) async throws {
-            let now = UInt64(try answer.count())
-            let safe = now > 2 ? now - 2 : 0
-            guard safe > counted || settle else { return }
-            let more = Usage(completionTokens: safe - min(safe, counted))
-            counted = max(counted, safe)
-            if let (receipt, receiptSignature) = await bridge.signReceipt(adding: more, to: candidate, settle: settle) {
-                receipts.send(receipt, receiptSignature)
+        var attempt = PaidAttempt()
+        /// The client's own error, when it went away: what the request fails with.
+        var clientError: Error?
+        var providerError: Error?
+        /// Carries out the attempt's actions; false once reading is to stop.
+        func carryOut(_ actions: [PaidAttempt.Action]) async -> Bool {
+            var reading = true
+            var queue = actions[...]
+            while let action = queue.popFirst() {
+                switch action {
+                case .emit(let text):
+                    do { try await emit(text) } catch {
+                        clientError = error
+                        queue.append(contentsOf: attempt.clientGone())
+                    }
+                case .askStop:
+                    let accepted = await stopAnswer(admitted, chainID: meter.chainID, gateway: gateway)
+                    queue.append(contentsOf: attempt.stopAnswered(accepted: accepted))
+                case .sign(let usage, let settle):
+                    if let (receipt, receiptSignature) = await bridge.signReceipt(adding: usage, to: candidate, settle: settle) {
+                        receipts.send(receipt, receiptSignature)
+                    }
+                case .stopReading:
+                    reading = false
+                case .squareBooks:
+                    await bridge.answerCut(on: candidate.account)
+                }
             }
+            return reading
         }
         do {
             events: for try await event in GatewayEvents(response) {
                 switch event {
                 case .text(let delta, let reason):
+                    guard await carryOut(attempt.textArrived(delta, finish: reason)) else { break events }
                     if !delta.isEmpty {
                         answer.append(delta)
-                        if failure == nil {
-                            do { try await emit(delta) } catch {
-                                // The client went away. Dropping the connection would leave what the
-                                // provider sent meanwhile unpaid on the channel for good; instead it
-                                // is asked to stop, and its answer is read to the end and paid, so
-                                // both sides count the same text.
-                                failure = EmitFailure(underlying: error)
-                                guard await stopAnswer(admitted, chainID: meter.chainID, gateway: gateway) else { break events }
-                                drainLimit = counted + Self.drainTokens
-                            }
-                        }
-                        try await countText()
-                        if let drainLimit, counted >= drainLimit { break events }
+                        guard await carryOut(attempt.counted(tokens: UInt64(try answer.count()))) else { break events }
                     }
-                    if let reason { finish = reason }
                 case .paymentDue:
-                    try await countText(settle: true)
+                    _ = await carryOut(attempt.paymentDue(tokens: UInt64(try answer.count())))
                 case .done(let commitment, _):
-                    transcript = commitment
-                    ended = true
+                    attempt.done(transcript: commitment)
                 case .error(let code, let message):
-                    throw BridgeError(status: 502, code: code, message: "provider \(candidate.account): \(message)")
+                    providerError = BridgeError(status: 502, code: code, message: "provider \(candidate.account): \(message)")
+                    _ = await carryOut(attempt.providerFailed(code: code, message: message))
+                    break events
                 }
             }
         } catch {
-            // A failure while draining for a client that has gone is not the provider's to answer for.
-            if failure == nil { failure = error }
+            if providerError == nil { providerError = error }
+            _ = await carryOut(attempt.providerFailed(code: "stream_failed", message: "\(error)"))
         }
         await bridge.streamEnded(candidate.account)
-        if !ended { await bridge.answerCut(on: candidate.account) }
         // Settle what this provider delivered, exactly as counted here; the receipt travels while
         // the client already has its answer.
         let exact = UInt64(try answer.count())
-        if let (receipt, receiptSignature) = await bridge.signReceipt(adding: Usage(completionTokens: exact - min(exact, counted)), to: candidate, settle: true) {
-            receipts.send(receipt, receiptSignature)
-        }
+        _ = await carryOut(attempt.streamEnded(exactTokens: exact))
         await bridge.settle(receipts)
-        if let failure { throw failure }
+        switch attempt.failure {
+        case .clientGone: throw EmitFailure(underlying: clientError!)
+        case .provider: throw providerError!
+        case nil: break
+        }
         let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
         if exact > 0 && seconds > 0 { await bridge.recordThroughput(candidate.account, tokensPerSecond: Double(exact) / seconds) }
-        return Attempt(finish: finish, transcript: transcript)
+        return Attempt(finish: attempt.finishReason, transcript: attempt.transcript)
     }
-
-    /// Tokens the bridge reads (and pays) after asking a provider to stop, at most: an honest one
-    /// stops within the token or two already on their way.
-    static let drainTokens: UInt64 = 32
 
     /// Asks the provider to stop the answer `header` started; whether it answered (in 3 s) that
     /// it stops it or that the answer has ended already: either way its stream ends soon.
