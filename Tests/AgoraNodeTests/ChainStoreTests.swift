@@ -18,7 +18,7 @@ import Testing
         return directory.appendingPathComponent("chain.sqlite").path
     }
 
-    func freshCore(_ store: SQLiteChainStore) throws -> ChainCore {
+    func freshCore(_ store: any ChainStore) throws -> ChainCore {
         let genesis = Genesis.devnet()
         let (block, state) = ChainCore.genesisBlock(genesis)
         try store.initialize(genesis: genesis, block: block, records: state.sortedRecords())
@@ -111,5 +111,42 @@ import Testing
         #expect(throws: (any Error).self) { try store.commit(block, diff: diff) }
         let stored = try #require(try store.load(recentDepth: 8))
         #expect(stored.tip == block.header)
+    }
+
+    /// The simulation runs nodes on `MemoryChainStore`: it must keep what the SQLite store keeps,
+    /// change for change, or the simulation tests a different disk than the node has.
+    @Test func theMemoryStoreHoldsWhatTheSQLiteStoreHolds() throws {
+        let sqlite = try SQLiteChainStore(path: temporaryPath())
+        let memory = MemoryChainStore()
+        var core = try freshCore(sqlite)
+        _ = try freshCore(memory)
+        var blocks: [Block] = []
+        for round in 0..<5 {
+            traffic(&core, round: round)
+            let (block, diff) = core.sealBlock(time: 1_800_000_000 + UInt64(round), miner: miner)
+            for store in [sqlite, memory] as [any ChainStore] { try store.commit(block, diff: diff) }
+            blocks.append(block)
+        }
+        for store in [sqlite, memory] as [any ChainStore] {
+            try store.reorganize(disconnecting: 2, connecting: [])
+            #expect(throws: (any Error).self) { try store.commit(blocks[0], diff: StateDiff(entries: [])) }
+        }
+        func same(_ a: StoredChain?, _ b: StoredChain?) -> Bool {
+            guard let a, let b else { return a == nil && b == nil }
+            return a.headers == b.headers && a.records.map(\.key) == b.records.map(\.key) && a.records.map(\.value) == b.records.map(\.value)
+                && a.recentBlocks.map(\.block) == b.recentBlocks.map(\.block) && a.recentBlocks.map(\.diff) == b.recentBlocks.map(\.diff)
+        }
+        #expect(same(try sqlite.load(recentDepth: 2), try memory.load(recentDepth: 2)))
+        #expect(same(try sqlite.load(recentDepth: 8), try memory.load(recentDepth: 8)))
+        for height in 0...5 { #expect(try sqlite.block(height: UInt64(height)) == memory.block(height: UInt64(height))) }
+        for block in blocks {
+            #expect(try sqlite.block(hash: block.hash) == memory.block(hash: block.hash))
+            for transaction in block.transactions {
+                let a = try sqlite.transactionLocation(transaction.id), b = try memory.transactionLocation(transaction.id)
+                #expect(a?.height == b?.height && a?.index == b?.index)
+            }
+        }
+        var state = LedgerState(parameters: Genesis.devnet().parameters, records: try #require(try memory.load(recentDepth: 1)).records.map { ($0.key, $0.value) })
+        #expect(state.stateRoot() == blocks[2].header.stateRoot)
     }
 }
