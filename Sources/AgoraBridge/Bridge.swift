@@ -225,14 +225,13 @@ public actor Bridge {
     /// after them, so it never reuses one, and only one request in `sequenceReservation` waits
     /// for a write before it leaves.
     private var sequencesReserved: [AccountID: UInt64] = [:]
-    static let sequenceReservation: UInt64 = 32
 
     /// The next signed request header on `provider`'s channel; its sequence is on disk first.
     func header(_ provider: AccountID, body: [UInt8], maxCost: UInt64) -> (RequestHeader, Signature) {
         lastUsed[provider] = .now
         let header = meters[provider]!.header(body: body, maxCost: maxCost, key: key)
         if header.0.sequence >= sequencesReserved[provider, default: 0] {
-            sequencesReserved[provider] = header.0.sequence + Self.sequenceReservation
+            sequencesReserved[provider] = header.0.sequence + BridgeBounds.sequenceReservation
             saveState()
         }
         return header

@@ -20,7 +20,7 @@ public struct BridgeServer: Sendable {
     public let maxBodyBytes: Int
     let logger: Logger
 
-    public init(bridge: Bridge, service: OpenAIService, host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 4 << 20, logger: Logger) {
+    public init(bridge: Bridge, service: OpenAIService, host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = BridgeBounds.requestBodyBytes, logger: Logger) {
         self.bridge = bridge; self.service = service; self.host = host; self.port = port; self.maxBodyBytes = maxBodyBytes; self.logger = logger
     }
 

@@ -1,3 +1,4 @@
+import AgoraHTTP
 import AgoraLedger
 import AgoraMarket
 import AgoraPrimitives
@@ -139,7 +140,6 @@ struct GatewayClient: Sendable {
 /// the client.
 struct GatewayEvents: AsyncSequence {
     typealias Element = GatewayEvent
-    static let maxEventBytes = 1 << 20
     let body: HTTPClientResponse.Body
 
     init(_ response: HTTPClientResponse) { body = response.body }
@@ -148,34 +148,26 @@ struct GatewayEvents: AsyncSequence {
 
     struct Iterator: AsyncIteratorProtocol {
         var chunks: HTTPClientResponse.Body.AsyncIterator
-        var buffer: [UInt8] = []
-        /// Bytes of `buffer` already handed out as events.
-        var consumed = 0
+        var reader = SSE.LineReader(maxLineBytes: BridgeBounds.providerEventBytes)
+        /// Lines read and not yet handed out.
+        var lines: [[UInt8]] = []
+        var next = 0
         let decoder = JSONDecoder()
 
         mutating func next() async throws -> GatewayEvent? {
             while true {
-                while let end = GatewayEvents.separator(in: buffer, from: consumed) {
-                    let line = buffer[consumed..<end]
-                    consumed = end + 2
-                    if let event = GatewayEvents.parse(line, decoder: decoder) { return event }
+                while next < lines.count {
+                    let line = lines[next]
+                    next += 1
+                    if case .data(let payload) = SSE.parse(line), let event = GatewayEvents.parse(payload, decoder: decoder) { return event }
                 }
-                buffer.removeFirst(consumed)
-                consumed = 0
                 guard let chunk = try await chunks.next() else { return nil }
-                buffer.append(contentsOf: chunk.readableBytesView)
-                guard buffer.count <= GatewayEvents.maxEventBytes else {
-                    throw GatewayFailure(status: nil, code: "event_too_large", message: "provider event over 1 MiB")
+                do { lines = try reader.append(chunk.readableBytesView) } catch {
+                    throw GatewayFailure(status: nil, code: "event_too_large", message: "provider \(error)")
                 }
+                next = 0
             }
         }
-    }
-
-    /// Where the next event after `start` ends (its blank line), if it has arrived whole.
-    static func separator(in bytes: [UInt8], from start: Int) -> Int? {
-        guard bytes.count >= start + 2 else { return nil }
-        for index in start..<(bytes.count - 1) where bytes[index] == 10 && bytes[index + 1] == 10 { return index }
-        return nil
     }
 
     /// The fields of a gateway event the bridge reads; everything else is skipped unread.
@@ -198,12 +190,9 @@ struct GatewayEvents: AsyncSequence {
         enum CodingKeys: String, CodingKey { case chunk, done, paymentDue = "payment_due", error }
     }
 
-    /// One event from its `data: ` line; nil for `[DONE]` and for lines that are not events.
-    static func parse(_ line: ArraySlice<UInt8>, decoder: JSONDecoder) -> GatewayEvent? {
-        let prefix = Array("data: ".utf8)
-        guard line.starts(with: prefix) else { return nil }
-        let payload = line.dropFirst(prefix.count)
-        guard !payload.elementsEqual("[DONE]".utf8), let wire = try? decoder.decode(Wire.self, from: Data(payload)) else { return nil }
+    /// One event from its `data: ` payload; nil for payloads that are not events.
+    static func parse(_ payload: [UInt8], decoder: JSONDecoder) -> GatewayEvent? {
+        guard let wire = try? decoder.decode(Wire.self, from: Data(payload)) else { return nil }
         if let chunk = wire.chunk {
             guard let choice = chunk.choices.first else { return nil }
             return .text(choice.text ?? choice.delta?.content ?? "", finish: choice.finishReason)

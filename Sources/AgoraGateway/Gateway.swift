@@ -99,9 +99,6 @@ public actor Gateway {
 
     /// Answers being generated, by the request that started them: the client may stop them.
     private var running: [StopRequest: StopSignal] = [:]
-    /// Above this many entries, those of answers that can no longer be running are dropped (an
-    /// answer whose response was never written never calls `finish`).
-    static let runningPruneThreshold = 1_024
 
     /// Admits a request; returns the signal by which its client may stop its answer.
     @discardableResult
@@ -121,7 +118,7 @@ public actor Gateway {
         // unpaid, and an fsync before every answer would cost every client time to first token.
         let signal = StopSignal()
         running[StopRequest(header)] = signal
-        if running.count > Self.runningPruneThreshold { pruneRunning() }
+        if running.count > GatewayBounds.runningAnswersBeforePrune { pruneRunning() }
         return signal
     }
 
@@ -130,7 +127,7 @@ public actor Gateway {
     private func pruneRunning() {
         running = running.filter { request, _ in
             guard let account = meter.books[request.channel], account.openCounter == request.openCounter else { return false }
-            return account.lastSequence - min(account.lastSequence, request.sequence) < ProviderMeter.replayWindow
+            return account.lastSequence - min(account.lastSequence, request.sequence) < MarketBounds.replayWindow
         }
     }
 

@@ -34,12 +34,10 @@ public struct GatewayServer: Sendable {
     /// When set, answers come from this OpenAI-compatible server instead of the built-in engine;
     /// the gateway meters the text it passes on with the model's tokenizer.
     public let upstream: UpstreamForwarder?
-    /// How long an answer may go without sending anything before it sends a keep-alive comment
-    /// (waiting for a slot, processing a long prompt): the bridge gives up on a provider whose
-    /// stream stays silent for its `--provider-idle-timeout`, which must be longer than this.
-    public static let heartbeat: Duration = .seconds(2)
+    /// How long an answer may go without sending anything before it sends a keep-alive comment.
+    public static let heartbeat = GatewayBounds.heartbeat
 
-    public init(gateway: Gateway, service: OpenAIService, modelName: String, host: String, port: Int, maxBodyBytes: Int = 1 << 20,
+    public init(gateway: Gateway, service: OpenAIService, modelName: String, host: String, port: Int, maxBodyBytes: Int = GatewayBounds.requestBodyBytes,
                 upstream: UpstreamForwarder? = nil) {
         self.gateway = gateway; self.service = service; self.modelName = modelName; self.host = host; self.port = port
         self.maxBodyBytes = maxBodyBytes; self.upstream = upstream
@@ -283,7 +281,7 @@ struct AnswerMeterShell: Sendable {
 /// (receipts, stops), or the 4xx answer that says why it is not one.
 func signedMessage<Message: CanonicalCodable>(_: Message.Type, field: String, from request: Request) async -> Result<(Message, Signature), ErrorResponse> {
     let body: ByteBuffer
-    do { body = try await request.body.collect(upTo: 4_096) } catch {
+    do { body = try await request.body.collect(upTo: GatewayBounds.signedMessageBytes) } catch {
         return .failure(ErrorResponse(failure(413, "request_too_large", "\(field) body over 4 KiB")))
     }
     guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],

@@ -41,10 +41,6 @@ public struct PaidAttempt: Sendable {
         case squareBooks
     }
 
-    /// Tokens a bridge reads (and pays) after asking a provider to stop, at most: an honest one
-    /// stops within the token or two already on their way.
-    public static let drainTokens: UInt64 = 32
-
     public private(set) var state: State = .streaming
     /// Completion tokens of this answer already added to the channel.
     public private(set) var counted: UInt64 = 0
@@ -125,7 +121,7 @@ public struct PaidAttempt: Sendable {
             state = .closed
             return [.stopReading]
         }
-        state = .draining(limit: counted + Self.drainTokens)
+        state = .draining(limit: counted + MarketBounds.drainTokens)
         return []
     }
 

@@ -45,7 +45,7 @@ public enum MeterRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         case .notThisProvider: "the channel pays another provider"
         case .modelNotServed: "the channel is for a model this provider does not serve"
         case .staleOpening: "the header names an earlier opening of this channel"
-        case .sequenceReplayed(let last): "sequence already used, or \(ProviderMeter.replayWindow) or more below the highest accepted (\(last))"
+        case .sequenceReplayed(let last): "sequence already used, or \(MarketBounds.replayWindow) or more below the highest accepted (\(last))"
         case .badSignature: "the client's signature does not verify"
         case .priceBelowOffer(let offer): "price below the offer (\(offer.promptPerMillion)/\(offer.completionPerMillion) per million)"
         case .priceChanged(let price): "this channel opening runs at \(price.promptPerMillion)/\(price.completionPerMillion) per million"
@@ -70,7 +70,7 @@ public struct ProviderMeter: Sendable {
         public var price: Price
         /// The highest sequence admitted on this opening.
         public var lastSequence: UInt64
-        /// Which of the `replayWindow` sequences up to `lastSequence` were admitted: bit i stands
+        /// Which of the `MarketBounds.replayWindow` sequences up to `lastSequence` were admitted: bit i stands
         /// for `lastSequence - i`.
         public var recentSequences: UInt64
         /// Tokens served on this opening, as the provider counted them.
@@ -84,14 +84,14 @@ public struct ProviderMeter: Sendable {
         func accepts(_ sequence: UInt64) -> Bool {
             if sequence > lastSequence { return true }
             let age = lastSequence - sequence
-            return age < ProviderMeter.replayWindow && recentSequences & (1 << age) == 0
+            return age < MarketBounds.replayWindow && recentSequences & (1 << age) == 0
         }
 
         /// Marks `sequence` (which `accepts`) as used.
         mutating func use(_ sequence: UInt64) {
             if sequence > lastSequence {
                 let shift = sequence - lastSequence
-                recentSequences = shift >= ProviderMeter.replayWindow ? 1 : recentSequences << shift | 1
+                recentSequences = shift >= MarketBounds.replayWindow ? 1 : recentSequences << shift | 1
                 lastSequence = sequence
             } else {
                 recentSequences |= 1 << (lastSequence - sequence)
@@ -108,12 +108,6 @@ public struct ProviderMeter: Sendable {
             self.receiptSignature = receiptSignature
         }
     }
-
-    /// Sequences of one channel are admitted once each, in any order within this many of the
-    /// highest admitted (an anti-replay window, as IPsec's and DTLS's): the client's concurrent
-    /// requests need not reach the provider in the order it numbered them, so it never waits
-    /// for one request's admission before sending the next.
-    public static let replayWindow: UInt64 = 64
 
     public let chainID: String
     public let provider: AccountID

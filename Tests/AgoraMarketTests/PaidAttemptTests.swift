@@ -33,7 +33,7 @@ import Testing
         #expect(attempt.clientGone() == [.askStop])
         #expect(attempt.state == .stopping && attempt.failure == .clientGone)
         #expect(attempt.stopAnswered(accepted: true) == [])
-        #expect(attempt.state == .draining(limit: 10 + PaidAttempt.drainTokens))
+        #expect(attempt.state == .draining(limit: 10 + MarketBounds.drainTokens))
         // Text still comes: counted and paid, not passed on.
         #expect(attempt.textArrived(" three", finish: nil) == [])
         #expect(attempt.counted(tokens: 14) == [.sign(Usage(completionTokens: 2), settle: false)])
@@ -47,7 +47,7 @@ import Testing
         _ = attempt.counted(tokens: 2)
         _ = attempt.clientGone()
         _ = attempt.stopAnswered(accepted: true)
-        let limit = PaidAttempt.drainTokens
+        let limit = MarketBounds.drainTokens
         #expect(attempt.counted(tokens: limit + 2) == [.sign(Usage(completionTokens: limit), settle: false), .stopReading])
         #expect(attempt.state == .closed)
         // Cut: its books may hold more than was counted.

@@ -1,0 +1,11 @@
+/// The bridge's bounds, in one place (the ledger's are in `Limits`, the market protocol's in
+/// `MarketBounds`).
+public enum BridgeBounds {
+    /// Largest OpenAI request body the bridge takes from its client.
+    public static let requestBodyBytes = 4 << 20
+    /// Longest event line taken from a provider's stream.
+    public static let providerEventBytes = 1 << 20
+    /// Request sequences saved as used ahead of their use: a restarted bridge starts after them,
+    /// and only one request in this many waits for a write before it leaves.
+    public static let sequenceReservation: UInt64 = 32
+}

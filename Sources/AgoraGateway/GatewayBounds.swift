@@ -1,0 +1,15 @@
+/// The provider's bounds, in one place (the ledger's are in `Limits`, the market protocol's in
+/// `MarketBounds`).
+public enum GatewayBounds {
+    /// Largest paid request body.
+    public static let requestBodyBytes = 1 << 20
+    /// Largest signed message body (a receipt, a stop request).
+    public static let signedMessageBytes = 4_096
+    /// Above this many running answers, those that can no longer be running are dropped (an
+    /// answer whose response was never written never ends on its own).
+    public static let runningAnswersBeforePrune = 1_024
+    /// How long an answer may go without sending anything before it sends a keep-alive comment
+    /// (waiting for a slot, processing a long prompt, waiting for a receipt): the bridge gives up
+    /// on a provider whose stream stays silent for its `--provider-idle-timeout`.
+    public static let heartbeat: Duration = .seconds(2)
+}

@@ -1,0 +1,11 @@
+/// The market protocol's bounds, in one place: both sides must agree on them.
+public enum MarketBounds {
+    /// Sequences of one channel are admitted once each, in any order within this many of the
+    /// highest admitted (an anti-replay window, as IPsec's and DTLS's): the client's concurrent
+    /// requests need not reach the provider in the order it numbered them, so it never waits
+    /// for one request's admission before sending the next.
+    public static let replayWindow: UInt64 = 64
+    /// Tokens a bridge reads (and pays) after asking a provider to stop, at most: an honest one
+    /// stops within the token or two already on their way.
+    public static let drainTokens: UInt64 = 32
+}
