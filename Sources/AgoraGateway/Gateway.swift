@@ -122,6 +122,10 @@ public actor Gateway {
         return signal
     }
 
+    /// Forgets an admitted request that will not be answered (its body did not plan): its
+    /// sequence stays used, and nothing was charged.
+    public func abandon(_ header: RequestHeader) { running[StopRequest(header)] = nil }
+
     /// Drops the stop signals of answers that cannot still be running: of an earlier opening, or
     /// of a sequence that has left the replay window.
     private func pruneRunning() {

@@ -129,6 +129,12 @@ public struct GatewayServer: Sendable {
         }
         let bytes: [UInt8]
         do { bytes = try await request.collectBody(upTo: maxBodyBytes) } catch { return OpenAIError.tooLarge(error).response }
+        // The signature and the body's digest are checked first: a request its client did not
+        // sign costs one Ed25519 verification, never a JSON parse or a tokenization.
+        let stop: StopSignal
+        do { stop = try await gateway.admit(header, signature: signature, body: bytes) } catch {
+            return failure(error.status, error.code, error.message)
+        }
         // The channel names the model (by its hash); whatever name the client's software put in the
         // body, the provider plans with its own. The signed digest stays over the bytes as sent.
         let servedID = self.service.model.id
@@ -138,14 +144,16 @@ public struct GatewayServer: Sendable {
             return (try? JSONSerialization.data(withJSONObject: object)).map(Array.init) ?? bytes
         }()
         var planned: OpenAIService.Plan
-        do { planned = try makePlan(planBytes) } catch { return failure(error.status, error.code ?? "invalid_request", error.message) }
-        guard planned.jobs.count == 1 else { return failure(400, "unsupported_n", "paid requests generate one choice (n = 1)") }
+        do throws(OpenAIError) {
+            planned = try makePlan(planBytes)
+            guard planned.jobs.count == 1 else { throw OpenAIError(status: 400, message: "paid requests generate one choice (n = 1)", code: "unsupported_n") }
+        } catch {
+            // Admitted, and nothing served: the sequence stays used, nothing is charged.
+            await gateway.abandon(header)
+            return failure(error.status, error.code ?? "invalid_request", error.message)
+        }
         planned.includeUsage = true
         let plan = planned
-        let stop: StopSignal
-        do { stop = try await gateway.admit(header, signature: signature, body: bytes) } catch {
-            return failure(error.status, error.code, error.message)
-        }
         let gateway = self.gateway, service = self.service, upstream = self.upstream, chainID = gateway.configuration.chainID
         let model = gateway.configuration.model, job = plan.jobs[0]
         let wire = OpenAIWire(kind: plan.kind, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970), model: modelName)

@@ -374,6 +374,54 @@ extension PaidInferenceTests {
         #expect(text.contains("agora_gateway_payment_waits_total 1"), "\(text)")
     }
 
+    /// A paid request its client did not sign is refused before its body is parsed or tokenized:
+    /// a ~1 MB prompt under a forged signature cost the provider 2.6 s of CPU per refusal when it
+    /// was planned first, enough for a few such clients to starve every honest request.
+    @Test func aForgedPaidRequestCostsTheProviderNoBodyWork() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let provider = try market.startProvider("target", price: Self.cheap)
+        let providerAccount = try market.providerAccount("target")
+        let parameters = try await market.client.parameters()
+        // A real channel (channel ids are public on chain), and headers signed by someone else.
+        let client = SigningKey(deterministicLabel: "market-test/forged-client")
+        _ = try await market.client.waitForConfirmation(try await market.client.faucet(client.account, amount: 2 * Amount.unitsPerCoin).id)
+        let height = try await market.client.status().height
+        let (open, _) = try await market.client.signAndSubmit(.channelOpen(provider: providerAccount, model: market.model, deposit: Amount.unitsPerCoin,
+                                                                            expiry: height + 10_000), key: client)
+        #expect(try await market.client.waitForConfirmation(open.id).status == .confirmed)
+        let channelID = Channel.id(chainID: parameters.chainID, client: client.account, provider: providerAccount, model: market.model)
+        let channel = try await market.client.channel(channelID)
+        var meter = ClientMeter(chainID: parameters.chainID, channel: channelID, openCounter: channel.openCounter, price: Self.cheap, deposit: channel.deposit)
+        let forger = SigningKey(deterministicLabel: "market-test/forger")
+        let prompt = String(repeating: "the history of the bicycle begins ", count: 29_000)
+        let body = Array(#"{"model":"smollm2","prompt":"\#(prompt)","max_tokens":8}"#.utf8)
+        #expect(body.count > 950_000 && body.count < 1 << 20)
+        func providerCPUSeconds() throws -> Double {
+            let stat = try String(contentsOfFile: "/proc/\(provider.process.processIdentifier)/stat", encoding: .utf8)
+            let fields = stat.split(separator: ")").last!.split(separator: " ")
+            return (Double(fields[11])! + Double(fields[12])!) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+        let before = try providerCPUSeconds()
+        let attempts = 4
+        for _ in 0..<attempts {
+            let (header, _) = meter.header(body: body, maxCost: Amount.unitsPerCoin, key: client)
+            let forged = forger.sign(header.signingBytes(chainID: parameters.chainID))
+            var request = HTTPClientRequest(url: provider.rootURL + "/v1/market/completions")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Agora-Request", value: Hex.encode(header.canonicalBytes))
+            request.headers.add(name: "Agora-Signature", value: forged.hex)
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+            let answer = String(buffer: try await response.body.collect(upTo: 1 << 16))
+            #expect(response.status.code == 402 && answer.contains("bad_signature"), "\(response.status) \(answer)")
+        }
+        // Receiving the bytes and one signature check each: well under 50 ms of CPU per refusal.
+        let spent = try providerCPUSeconds() - before
+        #expect(spent < 0.05 * Double(attempts), "the provider spent \(spent) s of CPU refusing \(attempts) forged requests")
+    }
+
     /// A provider that reports far more tokens than it delivered is paid only for what the bridge
     /// counted with the model's tokenizer.
     @Test func aProviderThatOverReportsUsageIsPaidOnlyWhatTheBridgeCounted() async throws {
