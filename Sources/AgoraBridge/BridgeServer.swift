@@ -65,6 +65,8 @@ public struct BridgeServer: Sendable {
         let plan: OpenAIService.Plan
         do { plan = try kind == .chat ? service.planChat(bytes) : service.planCompletion(bytes) } catch { return error.response }
         guard plan.jobs.count == 1 else { return OpenAIError.invalid("the bridge generates one choice per request (n = 1)", param: "n").response }
+        // Providers do not send logprobs through the paid stream yet: refused, not dropped.
+        if plan.logprobs || plan.jobs[0].topLogprobs != nil { return OpenAIError.unsupported("logprobs").response }
         let paid = PaidRequest(bridge: bridge, service: service, plan: plan, body: bytes, kind: kind, logger: logger)
         let id = (kind == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)

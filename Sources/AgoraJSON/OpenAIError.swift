@@ -20,6 +20,11 @@ public struct OpenAIError: Error, Sendable, Equatable {
         OpenAIError(status: 400, message: message, param: param)
     }
 
+    /// An OpenAI option this server does not implement (yet): refused rather than ignored.
+    public static func unsupported(_ option: String) -> OpenAIError {
+        OpenAIError(status: 400, message: "'\(option)' is not supported by this server", param: option, code: "unsupported_parameter")
+    }
+
     public static func modelNotFound(_ model: String) -> OpenAIError {
         OpenAIError(status: 404, message: "The model `\(model)` does not exist", param: "model", code: "model_not_found")
     }

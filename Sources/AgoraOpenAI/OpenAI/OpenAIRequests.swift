@@ -43,6 +43,37 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     public var top_logprobs: Int?
     public var seed: Int64?
     public var user: String?
+    // Options not implemented yet: refused, naming them, rather than silently ignored.
+    public var tools: PresentValue?
+    public var tool_choice: PresentValue?
+    public var functions: PresentValue?
+    public var function_call: PresentValue?
+    public var response_format: ResponseFormat?
+
+    public struct ResponseFormat: Decodable, Sendable { public var type: String }
+
+    /// The first option the request sets that is not implemented yet.
+    var unimplementedOption: String? {
+        for (name, value) in [("tools", tools), ("tool_choice", tool_choice), ("functions", functions), ("function_call", function_call)]
+        where value?.isSet == true { return name }
+        if let format = response_format, format.type != "text" { return "response_format" }
+        return nil
+    }
+}
+
+/// Any JSON value, kept only as whether it asks for something: null, an empty array and "none"
+/// ask for nothing.
+public struct PresentValue: Decodable, Sendable {
+    public let isSet: Bool
+
+    public init(from decoder: Decoder) throws {
+        struct Anything: Decodable { init(from decoder: Decoder) throws {} }
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { isSet = false }
+        else if let array = try? container.decode([Anything].self) { isSet = !array.isEmpty }
+        else if let text = try? container.decode(String.self) { isSet = text != "none" }
+        else { isSet = true }
+    }
 }
 
 public struct CompletionRequest: Decodable, Sendable {

@@ -76,6 +76,7 @@ public struct OpenAIService: Sendable {
     public func planChat(_ body: [UInt8]) throws(OpenAIError) -> Plan {
         let r = try RequestDecoder.decode(ChatCompletionRequest.self, body)
         try checkModel(r.model)
+        if let option = r.unimplementedOption { throw .unsupported(option) }
         guard let template = model.template else { throw .invalid(model.templateError ?? "the model has no chat template") }
         guard !r.messages.isEmpty else { throw .invalid("messages must not be empty", param: "messages") }
         var messages: [ChatMessage] = []
