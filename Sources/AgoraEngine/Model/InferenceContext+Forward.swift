@@ -33,9 +33,7 @@ extension InferenceContext {
             model.tokenEmbedding.dequantize(row: Int(entry.token), into: x + t * d)
         }
 
-        for (l, layer) in model.layers.enumerated() {
-            model.architecture.forwardLayer(layer, index: l, batch: batch, in: self)  // x (n, d) -> x (n, d)
-        }
+        runLayers(of: model.architecture, batch: batch)  // x (n, d) -> x (n, d)
 
         for (t, entry) in batch.enumerated() { entry.cache.length = max(entry.cache.length, positions[t] + 1) }
 
@@ -51,6 +49,14 @@ extension InferenceContext {
             matmul(model.outputHead, xb, rows: rows, out: logitsBuffer)  // W (d -> vocab) -> (rows, vocab)
         }
         return rows
+    }
+
+    /// Every transformer block, in order. Generic over the architecture, so the layer loop is
+    /// specialized for it: one dynamic dispatch per step, none per layer.
+    private func runLayers<A: Architecture>(of architecture: A.Type, batch: [BatchEntry]) {
+        for (l, layer) in model.layers.enumerated() {
+            A.forwardLayer(layer, index: l, batch: batch, in: self)
+        }
     }
 
     /// out = x / sqrt(mean(x^2) + eps) * weight, per row.
