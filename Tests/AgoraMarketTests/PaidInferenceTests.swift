@@ -57,6 +57,22 @@ struct PaidInferenceTests {
             return process
         }
 
+        /// `key`, funded from the faucet, opens a channel to the provider `name` on chain as any
+        /// client would; returns its meter (at `price`) and the chain id.
+        func openChannel(by key: SigningKey, to name: String, price: Price) async throws -> (ClientMeter, chainID: String) {
+            let provider = try providerAccount(name)
+            let parameters = try await client.parameters()
+            _ = try await client.waitForConfirmation(try await client.faucet(key.account, amount: 2 * Amount.unitsPerCoin).id)
+            let height = try await client.status().height
+            let (open, _) = try await client.signAndSubmit(.channelOpen(provider: provider, model: model, deposit: Amount.unitsPerCoin,
+                                                                        expiry: height + 10_000), key: key)
+            #expect(try await client.waitForConfirmation(open.id).status == .confirmed)
+            let id = Channel.id(chainID: parameters.chainID, client: key.account, provider: provider, model: model)
+            let channel = try await client.channel(id)
+            return (ClientMeter(chainID: parameters.chainID, channel: id, openCounter: channel.openCounter, price: price, deposit: channel.deposit),
+                    parameters.chainID)
+        }
+
         func startBridge(allow: [AccountID] = [], extra: [String] = []) throws -> AgoraProcess {
             let process = try AgoraProcess(command: ["bridge", "-m", PaidInferenceTests.modelPath, "--node", node.rootURL, "--wallet", directory + "/client.json",
                                                      "--port", "0", "--faucet", "--budget", "20", "--deposit", "1"] + allow.flatMap { ["--allow", $0.address] } + extra,
@@ -322,18 +338,9 @@ extension PaidInferenceTests {
         defer { market.stop() }
         // Longer than two heartbeats: the wait for a receipt shows it is alive.
         let provider = try market.startProvider("patient", price: Self.cheap, extra: ["--payment-timeout", "5"])
-        let providerAccount = try market.providerAccount("patient")
-        let parameters = try await market.client.parameters()
         // The withholder opens a channel as any client would, then signs a header and no receipt.
         let key = SigningKey(deterministicLabel: "market-test/withholder")
-        _ = try await market.client.waitForConfirmation(try await market.client.faucet(key.account, amount: 2 * Amount.unitsPerCoin).id)
-        let height = try await market.client.status().height
-        let (open, _) = try await market.client.signAndSubmit(.channelOpen(provider: providerAccount, model: market.model, deposit: Amount.unitsPerCoin,
-                                                                            expiry: height + 10_000), key: key)
-        #expect(try await market.client.waitForConfirmation(open.id).status == .confirmed)
-        let channelID = Channel.id(chainID: parameters.chainID, client: key.account, provider: providerAccount, model: market.model)
-        let channel = try await market.client.channel(channelID)
-        var meter = ClientMeter(chainID: parameters.chainID, channel: channelID, openCounter: channel.openCounter, price: Self.cheap, deposit: channel.deposit)
+        var (meter, _) = try await market.openChannel(by: key, to: "patient", price: Self.cheap)
         let body = Array(#"{"model":"smollm2","prompt":"The history of the bicycle begins","max_tokens":96,"temperature":0}"#.utf8)
         let (header, signature) = meter.header(body: body, maxCost: Amount.unitsPerCoin, key: key)
         var request = HTTPClientRequest(url: provider.rootURL + "/v1/market/completions")
@@ -381,18 +388,9 @@ extension PaidInferenceTests {
         let market = try await Market()
         defer { market.stop() }
         let provider = try market.startProvider("target", price: Self.cheap)
-        let providerAccount = try market.providerAccount("target")
-        let parameters = try await market.client.parameters()
         // A real channel (channel ids are public on chain), and headers signed by someone else.
         let client = SigningKey(deterministicLabel: "market-test/forged-client")
-        _ = try await market.client.waitForConfirmation(try await market.client.faucet(client.account, amount: 2 * Amount.unitsPerCoin).id)
-        let height = try await market.client.status().height
-        let (open, _) = try await market.client.signAndSubmit(.channelOpen(provider: providerAccount, model: market.model, deposit: Amount.unitsPerCoin,
-                                                                            expiry: height + 10_000), key: client)
-        #expect(try await market.client.waitForConfirmation(open.id).status == .confirmed)
-        let channelID = Channel.id(chainID: parameters.chainID, client: client.account, provider: providerAccount, model: market.model)
-        let channel = try await market.client.channel(channelID)
-        var meter = ClientMeter(chainID: parameters.chainID, channel: channelID, openCounter: channel.openCounter, price: Self.cheap, deposit: channel.deposit)
+        var (meter, chainID) = try await market.openChannel(by: client, to: "target", price: Self.cheap)
         let forger = SigningKey(deterministicLabel: "market-test/forger")
         let prompt = String(repeating: "the history of the bicycle begins ", count: 29_000)
         let body = Array(#"{"model":"smollm2","prompt":"\#(prompt)","max_tokens":8}"#.utf8)
@@ -406,7 +404,7 @@ extension PaidInferenceTests {
         let attempts = 4
         for _ in 0..<attempts {
             let (header, _) = meter.header(body: body, maxCost: Amount.unitsPerCoin, key: client)
-            let forged = forger.sign(header.signingBytes(chainID: parameters.chainID))
+            let forged = forger.sign(header.signingBytes(chainID: chainID))
             var request = HTTPClientRequest(url: provider.rootURL + "/v1/market/completions")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
