@@ -343,12 +343,7 @@ extension PaidInferenceTests {
         var (meter, _) = try await market.openChannel(by: key, to: "patient", price: Self.cheap)
         let body = Array(#"{"model":"smollm2","prompt":"The history of the bicycle begins","max_tokens":96,"temperature":0}"#.utf8)
         let (header, signature) = meter.header(body: body, maxCost: Amount.unitsPerCoin, key: key)
-        var request = HTTPClientRequest(url: provider.rootURL + "/v1/market/completions")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Agora-Request", value: Hex.encode(header.canonicalBytes))
-        request.headers.add(name: "Agora-Signature", value: signature.hex)
-        request.body = .bytes(ByteBuffer(bytes: body))
+        let request = paidCompletion(to: provider, header: header, signature: signature, body: body)
 
         let start = ContinuousClock.now
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
@@ -405,12 +400,7 @@ extension PaidInferenceTests {
         for _ in 0..<attempts {
             let (header, _) = meter.header(body: body, maxCost: Amount.unitsPerCoin, key: client)
             let forged = forger.sign(header.signingBytes(chainID: chainID))
-            var request = HTTPClientRequest(url: provider.rootURL + "/v1/market/completions")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "Agora-Request", value: Hex.encode(header.canonicalBytes))
-            request.headers.add(name: "Agora-Signature", value: forged.hex)
-            request.body = .bytes(ByteBuffer(bytes: body))
+            let request = paidCompletion(to: provider, header: header, signature: forged, body: body)
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
             let answer = String(buffer: try await response.body.collect(upTo: 1 << 16))
             #expect(response.status.code == 402 && answer.contains("bad_signature"), "\(response.status) \(answer)")
@@ -638,6 +628,17 @@ extension PaidInferenceTests {
         let other = hung == "first" ? "second" : "first"
         #expect(perProvider[accounts[other]!.address] ?? 0 > 0, "the other provider was not paid for the rest: \(perProvider)")
     }
+}
+
+/// A paid completion request straight to a provider, as a bridge sends it.
+func paidCompletion(to provider: AgoraProcess, header: RequestHeader, signature: Signature, body: [UInt8]) -> HTTPClientRequest {
+    var request = HTTPClientRequest(url: provider.rootURL + "/v1/market/completions")
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    request.headers.add(name: "Agora-Request", value: Hex.encode(header.canonicalBytes))
+    request.headers.add(name: "Agora-Signature", value: signature.hex)
+    request.body = .bytes(ByteBuffer(bytes: body))
+    return request
 }
 
 func sha256(_ path: String) throws -> Hash256 {
