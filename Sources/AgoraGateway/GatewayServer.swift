@@ -167,7 +167,6 @@ public struct GatewayServer: Sendable {
             func pay(_ action: PaidAnswer.Action) async throws { try await meter.run(action, &answer, send: event, keepAlive: keepAlive) }
             var tokens: [Int32] = []
             var text = ""
-            var ending: PaidAnswer.Ending
             do {
                 if let upstream {
                     // Metered as it passes: each delta's tokens (at least one) before it goes out.
@@ -189,17 +188,15 @@ public struct GatewayServer: Sendable {
                     })
                 }
                 try await pay(answer.generationEnded())
-                ending = .finished
-            } catch let ended as AnswerMeterShell.Ended {
-                ending = ended.ending
+            } catch is AnswerMeterShell.Ended {
+                // The machine ended the answer (finished, stopped, refused).
             } catch let error as OpenAIError {
                 _ = answer.generationFailed(code: error.code ?? "error", message: error.message)
-                ending = .failed(code: error.code ?? "error", message: error.message)
             } catch {
                 // The client went away: stop at once, settle what was served.
                 _ = answer.clientGone()
-                ending = .clientGone
             }
+            guard case .ended(let ending) = answer.state else { preconditionFailure("an answer left without ending: \(answer.state)") }
             if case .failed(let code, let message) = ending {
                 try? await event(.object([("error", .object([("code", .string(code)), ("message", .string(message))]))]))
             }
@@ -226,7 +223,7 @@ public struct GatewayServer: Sendable {
 /// Carries out a `PaidAnswer`'s actions against the gateway's meter and the client's stream,
 /// until the tokens are paid for (and may go out) or the answer ends (thrown as `Ended`).
 struct AnswerMeterShell: Sendable {
-    struct Ended: Error { let ending: PaidAnswer.Ending }
+    struct Ended: Error {}
 
     let gateway: Gateway
     let header: RequestHeader
@@ -254,14 +251,12 @@ struct AnswerMeterShell: Sendable {
             case .keepAliveAndWait(let usage):
                 try await keepAlive()
                 action = await wait(usage, until: deadline, &answer)
-            case .waitForReceipt(let usage):
-                action = await wait(usage, until: deadline, &answer)
             case .release, .none:
                 recordWait(since: waitStarted)
                 return
             case .end(let ending):
                 recordWait(since: waitStarted)
-                throw Ended(ending: ending)
+                throw Ended()
             }
         }
     }

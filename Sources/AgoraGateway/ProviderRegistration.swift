@@ -75,8 +75,9 @@ public struct ProviderRegistration: Service {
     public func run() async throws {
         var ports = boundPort.makeAsyncIterator()
         guard let port = await ports.next() else { return }
-        let changed = try await register(endpoint: endpoint(port))
-        progress(.ready(endpoint: endpoint(port), changed: changed, port: port))
+        let url = endpoint(port)
+        let changed = try await register(endpoint: url)
+        progress(.ready(endpoint: url, changed: changed, port: port))
         // Registered: stay until the provider stops (a service that returns would stop the group).
         try? await gracefulShutdown()
     }

@@ -36,12 +36,10 @@ public struct PaidAnswer: Sendable {
     public enum Action: Sendable, Equatable {
         /// Charge `usage` to the channel if its credit covers it; report `charged` or `short`.
         case charge(Usage)
-        /// Tell the client it owes a receipt now, then wait for it: call `waitForReceipt`'s
-        /// shell with the same usage and report `charged`, `sliceElapsed` or `refused`.
+        /// Tell the client it owes a receipt now, then wait (a slice at most) for one that covers
+        /// `then` and charge it; report `charged`, `sliceElapsed` or `refused`.
         case announcePaymentDue(owedBeyondReceipts: UInt64, then: Usage)
-        /// Wait (a slice at most) for a receipt that covers `usage`, then charge it.
-        case waitForReceipt(Usage)
-        /// Nothing was sent for a while: a keep-alive, then wait again.
+        /// Nothing was sent for a while: a keep-alive, then wait again as above.
         case keepAliveAndWait(Usage)
         /// The tokens are paid for: send them.
         case release

@@ -65,7 +65,7 @@ public struct PaidAttempt: Sendable {
     public mutating func counted(tokens: UInt64) -> [Action] {
         guard state != .closed else { return [] }
         var actions: [Action] = []
-        let safe = tokens > 2 ? tokens - 2 : 0
+        let safe = Self.safe(tokens)
         if safe > counted {
             actions.append(.sign(Usage(completionTokens: safe - counted), settle: false))
             counted = safe
@@ -81,11 +81,15 @@ public struct PaidAttempt: Sendable {
     /// counted so far is signed now.
     public mutating func paymentDue(tokens: UInt64) -> [Action] {
         guard state != .closed else { return [] }
-        let safe = tokens > 2 ? tokens - 2 : 0
+        let safe = Self.safe(tokens)
         let more = safe - min(safe, counted)
         counted = max(counted, safe)
         return [.sign(Usage(completionTokens: more), settle: true)]
     }
+
+    /// Tokens of an unfinished answer that are safe to count: all but the last two, which may
+    /// still merge with the text to come.
+    static func safe(_ tokens: UInt64) -> UInt64 { tokens > 2 ? tokens - 2 : 0 }
 
     /// The provider's `done`: its usage and signed transcript came.
     public mutating func done(transcript: TranscriptCommitment?) {

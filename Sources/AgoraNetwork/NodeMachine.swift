@@ -152,7 +152,7 @@ public struct NodeMachine: Sendable {
     }
 
     /// A `persist` was written: the new tip is announced.
-    public mutating func persisted(_ update: ChainUpdate) -> [Output] {
+    public mutating func persisted() -> [Output] {
         network(network?.tipChanged(core.tipHash))
     }
 

@@ -250,7 +250,7 @@ public actor Node {
         }
         metrics.height.set(Int64(core.height))
         metrics.blocks.increment(by: Int64(update.connected.count))
-        carryOut(machine.persisted(update))
+        carryOut(machine.persisted())
     }
 
     /// Sends `amount` from the devnet faucet to `account` (dev nodes whose genesis has the faucet).

@@ -232,7 +232,7 @@ public struct NetworkSimulation {
                     throw fail("node \(index) could not store blocks: \(error)")
                 }
                 if !update.disconnected.isEmpty { report.reorganizations += 1 }
-                try carryOut(nodes[index].machine!.persisted(update), at: index)
+                try carryOut(nodes[index].machine!.persisted(), at: index)
             case .note(.invalidBlock(_, let problem)):
                 throw fail("node \(index) refused an honest block: \(problem)")
             case .note:
