@@ -47,37 +47,27 @@ public actor Bridge {
     public nonisolated let metrics = BridgeMetrics()
     let logger: Logger
     private var chainID: String?
-    private(set) var meters: [AccountID: ClientMeter] = [:]
-    private var lastUsed: [AccountID: ContinuousClock.Instant] = [:]
+    /// The channels: synchronous, consulted and updated between awaits only.
+    var book: ChannelBook
+    /// The change under way on each provider's channel, which concurrent requests wait for.
+    private var changes: [AccountID: Task<Void, Error>] = [:]
     private var failures: [AccountID: (count: Int, at: ContinuousClock.Instant)] = [:]
     /// The directory as last read (nil: read it before the next request).
     var candidatesCache: [Candidate]?
     private var throughput: [AccountID: Double] = [:]
-    /// Signed on channels already closed (their meters are gone).
-    private var settledSpend: UInt64 = 0
     /// Where the channels are saved before each signature leaves the bridge (nil: not saved).
     public var statePath: String?
-    /// Channels whose provider's books may hold more than the bridge counted (answers were cut
-    /// on them), to be compared once no answer streams on them: see `reconcile`.
-    var unreconciled: [AccountID: BooksCheck] = [:]
-    /// Providers whose channel is closing: not used until it is closed and can be opened afresh.
-    var retiring: Set<AccountID> = []
 
-    var settled: UInt64 { settledSpend }
-    var restoredProviders: Set<AccountID> { Set(meters.keys) }
-    /// A channel taken over from an earlier run (restored from disk, or resumed from the
-    /// provider's books) counts as used now, so the idle timer closes it if it stays unused.
-    func install(_ provider: AccountID, _ meter: ClientMeter) { meters[provider] = meter; lastUsed[provider] = .now }
-    func addSettled(_ amount: UInt64) { settledSpend += amount }
     public func setStatePath(_ path: String) { statePath = path }
     func saveState() { if let statePath { save(to: statePath) } }
 
     public init(configuration: Configuration, key: SigningKey, node: NodeClient, http: HTTPClient = .shared, logger: Logger) {
         self.configuration = configuration; self.key = key; self.node = node; self.http = http; self.logger = logger
+        book = ChannelBook(budget: configuration.budget, deposit: configuration.deposit)
     }
 
     /// Everything signed for so far.
-    public var spent: UInt64 { meters.values.reduce(settledSpend) { $0 + $1.signed } }
+    public var spent: UInt64 { book.spent }
 
     func chain() async throws -> String {
         if let chainID { return chainID }
@@ -118,7 +108,7 @@ public actor Bridge {
 
     private func rank(_ list: [Candidate]) -> [Candidate] {
         let recent = failures.filter { ContinuousClock.now - $0.value.at < .seconds(60) }.mapValues(\.count)
-        return configuration.policy.rank(list.filter { !retiring.contains($0.account) }.map { var c = $0; c.throughput = throughput[c.account]; return c },
+        return configuration.policy.rank(list.filter { !book.isRetiring($0.account) }.map { var c = $0; c.throughput = throughput[c.account]; return c },
                                          failures: recent)
     }
 
@@ -128,20 +118,10 @@ public actor Bridge {
         candidatesCache = nil
     }
 
-    /// Requests streaming from each provider now (they share its channel's credit window).
-    private var streaming: [AccountID: Int] = [:]
+    /// Counts a stream in on `provider`'s channel (streams share its credit window).
+    func streamStarted(_ provider: AccountID) { book.streamStarted(provider) }
 
-    /// Counts a stream in on `provider`'s channel.
-    func streamStarted(_ provider: AccountID) {
-        streaming[provider, default: 0] += 1
-    }
-
-    func streamEnded(_ provider: AccountID) {
-        streaming[provider] = max(0, (streaming[provider] ?? 1) - 1)
-    }
-
-    /// How many requests stream from `provider` now.
-    func streams(_ provider: AccountID) -> Int { streaming[provider] ?? 0 }
+    func streamEnded(_ provider: AccountID) { book.streamEnded(provider) }
 
     func recordThroughput(_ provider: AccountID, tokensPerSecond: Double) {
         throughput[provider] = throughput[provider].map { 0.7 * $0 + 0.3 * tokensPerSecond } ?? tokensPerSecond
@@ -151,46 +131,70 @@ public actor Bridge {
     // MARK: Channels
 
     /// A channel to `candidate` with at least `need` unspent: opened or topped up within the budget.
+    /// One change at a time per channel, which concurrent requests wait for and then ask again.
     func channel(to candidate: Candidate, need: UInt64) async throws -> ClientMeter {
-        if let meter = meters[candidate.account], meter.remaining >= need { return meter }
-        // One wallet, one transaction at a time: concurrent requests would open the same channel
-        // twice, or race for the wallet's nonce.
-        await acquire("channels")
-        defer { release("channels") }
-        let chainID = try await chain()
-        if let meter = meters[candidate.account], meter.remaining >= need { return meter }
-        let available = configuration.budget - min(configuration.budget, spent)
-        guard available >= need else {
-            throw BridgeError(status: 402, code: "budget_exhausted", message: "the bridge's budget is spent (\(Amount.format(spent)) AGR signed)")
-        }
-        let id = Channel.id(chainID: chainID, client: key.account, provider: candidate.account, model: configuration.model)
-        let existing = try? await node.channel(id)
-        if meters[candidate.account] == nil, let existing, existing.status != .closed {
-            // A channel from an earlier run this bridge has no record of.
-            let recovered = await recover(existing, candidate: candidate, chainID: chainID)
-            if retiring.contains(candidate.account) {
-                throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) from an earlier run is closing")
+        let provider = candidate.account
+        for _ in 0..<3 {
+            switch book.access(provider, need: need, now: .now) {
+            case .use(let meter):
+                return meter
+            case .refuse(.budgetExhausted(let spent)):
+                throw BridgeError(status: 402, code: "budget_exhausted", message: "the bridge's budget is spent (\(Amount.format(spent)) AGR signed)")
+            case .refuse(.closing):
+                throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(provider) is closing")
+            case .wait:
+                try await changes[provider]?.value
+            case .change(let amount):
+                let change = Task { try await self.change(candidate, amount: amount) }
+                changes[provider] = change
+                try await change.value
             }
-            if recovered.remaining >= need { return recovered }
         }
-        if let meter = meters[candidate.account], let existing, existing.status == .open, existing.openCounter == meter.openCounter {
-            let amount = min(configuration.deposit, available)
-            try await confirm(.channelTopUp(channel: id, amount: amount, expiry: existing.expiry))
-            meters[candidate.account]!.toppedUp(to: existing.deposit + amount)
-            return meters[candidate.account]!
+        throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(provider) is changing")
+    }
+
+    /// Carries out the change the book asked for on `candidate`'s channel and reports its outcome.
+    private func change(_ candidate: Candidate, amount: UInt64) async throws {
+        let provider = candidate.account
+        let outcome: ChannelBook.Outcome
+        do { outcome = try await changeOnChain(candidate) } catch {
+            book.changed(provider, .failed, now: .now)
+            changes[provider] = nil
+            throw error
         }
-        if let existing, existing.status != .closed {
-            throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) is still \(existing.status)")
+        book.changed(provider, outcome, now: .now)
+        changes[provider] = nil
+        saveState()
+        switch outcome {
+        case .recovered:
+            // What the books hold beyond the last receipt is paid now (within one window).
+            if let (receipt, signature) = signReceipt(adding: Usage(), to: candidate, settle: true) {
+                try? await GatewayClient(endpoint: candidate.endpoint, http: http).sendReceipt(receipt, signature)
+            }
+        case .opened, .toppedUp, .orphaned, .failed:
+            break
         }
-        let height = try await node.status().height
-        let deposit = min(max(configuration.deposit, need), available)
-        try await confirm(.channelOpen(provider: candidate.account, model: configuration.model, deposit: deposit, expiry: height + 100_000))
-        let opened = try await node.channel(id)
-        let meter = ClientMeter(chainID: chainID, channel: id, openCounter: opened.openCounter, price: candidate.price, deposit: opened.deposit)
-        meters[candidate.account] = meter
-        sequencesReserved[candidate.account] = nil   // a new opening counts from 1
-        logger.notice("opened channel", metadata: ["provider": "\(candidate.account)", "deposit": "\(Amount.format(deposit))"])
-        return meter
+    }
+
+    private func changeOnChain(_ candidate: Candidate) async throws -> ChannelBook.Outcome {
+        let chainID = try await chain()
+        let id = Channel.id(chainID: chainID, client: key.account, provider: candidate.account, model: configuration.model)
+        let view = try? await node.channel(id)
+        switch book.step(candidate.account, onChain: view.map(Channel.init)) {
+        case .recover:
+            return await recover(view!, candidate: candidate, chainID: chainID)
+        case .busy(let status):
+            throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) is \(status)")
+        case .topUp(let amount, let expiry):
+            try await confirm(.channelTopUp(channel: id, amount: amount, expiry: expiry))
+            return .toppedUp(deposit: view!.deposit + amount)
+        case .open(let deposit):
+            let height = try await node.status().height
+            try await confirm(.channelOpen(provider: candidate.account, model: configuration.model, deposit: deposit, expiry: height + 100_000))
+            let opened = try await node.channel(id)
+            logger.notice("opened channel", metadata: ["provider": "\(candidate.account)", "deposit": "\(Amount.format(opened.deposit))"])
+            return .opened(ClientMeter(chainID: chainID, channel: id, openCounter: opened.openCounter, price: candidate.price, deposit: opened.deposit))
+        }
     }
 
     private func confirm(_ payload: Payload) async throws {
@@ -201,60 +205,25 @@ public actor Bridge {
         }
     }
 
-    private var held: Set<String> = []
-    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
-
-    /// A lock by name, held across suspensions (an actor alone does not serialize across awaits).
-    func acquire(_ name: String) async {
-        if held.insert(name).inserted { return }
-        await withCheckedContinuation { waiters[name, default: []].append($0) }
-    }
-
-    /// Hands the lock to the next waiter, or frees it.
-    func release(_ name: String) {
-        if var queue = waiters[name], !queue.isEmpty {
-            let next = queue.removeFirst()
-            waiters[name] = queue
-            next.resume()
-        } else {
-            held.remove(name)
-        }
-    }
-
-    /// Request sequences saved as used before they are, by provider: a restarted bridge starts
-    /// after them, so it never reuses one, and only one request in `sequenceReservation` waits
-    /// for a write before it leaves.
-    private var sequencesReserved: [AccountID: UInt64] = [:]
-
     /// The next signed request header on `provider`'s channel; its sequence is on disk first.
-    func header(_ provider: AccountID, body: [UInt8], maxCost: UInt64) -> (RequestHeader, Signature) {
-        lastUsed[provider] = .now
-        let header = meters[provider]!.header(body: body, maxCost: maxCost, key: key)
-        if header.0.sequence >= sequencesReserved[provider, default: 0] {
-            sequencesReserved[provider] = header.0.sequence + BridgeBounds.sequenceReservation
-            saveState()
-        }
-        return header
-    }
-
-    /// Where a restarted bridge goes on with `provider`'s request sequences.
-    func sequenceToResume(_ provider: AccountID, _ meter: ClientMeter) -> UInt64 {
-        max(meter.nextSequence, sequencesReserved[provider] ?? 0)
+    func header(_ provider: AccountID, body: [UInt8], maxCost: UInt64) -> (RequestHeader, Signature)? {
+        guard let (header, signature, save) = book.header(provider, body: body, maxCost: maxCost, key: key,
+                                                          reserveAhead: BridgeBounds.sequenceReservation, now: .now) else { return nil }
+        if save { saveState() }
+        return (header, signature)
     }
 
     /// Adds tokens the bridge counted itself to `candidate`'s channel, and signs the cumulative
     /// receipt for them once the channel owes its receipt threshold unsigned — or at once when
     /// `settle` (the provider said payment is due, or an answer ended).
     func signReceipt(adding usage: Usage, to candidate: Candidate, settle: Bool = false) -> (Receipt, Signature)? {
-        guard var meter = meters[candidate.account] else { return nil }
-        meter.count(usage)
+        guard let price = book.meter(candidate.account)?.price else { return nil }
         var atLeast: UInt64 = 1
         if !settle {
-            let tokens = candidate.receiptThresholdTokens(streams: streams(candidate.account), minimum: configuration.receiptMinimumTokens)
-            atLeast = max(1, meter.price.cost(prompt: 0, completion: tokens) ?? .max)
+            let tokens = candidate.receiptThresholdTokens(streams: book.streams(candidate.account), minimum: configuration.receiptMinimumTokens)
+            atLeast = max(1, price.cost(prompt: 0, completion: tokens) ?? .max)
         }
-        let receipt = meter.receipt(transcript: .zero, key: key, atLeast: atLeast)
-        meters[candidate.account] = meter
+        let receipt = book.signReceipt(candidate.account, adding: usage, atLeast: atLeast, key: key)
         metrics.completionTokens.increment(by: Int64(clamping: usage.completionTokens))
         if receipt != nil {
             metrics.receipts.increment()
@@ -286,43 +255,28 @@ public actor Bridge {
     }
 
     /// The channels in use, by provider, for status displays.
-    public func channelSummaries() -> [(provider: AccountID, meter: ClientMeter)] {
-        meters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-    }
+    public func channelSummaries() -> [(provider: AccountID, meter: ClientMeter)] { book.meters }
 
     /// Closes channels idle longer than the configured time and finalizes closed ones whose
-    /// window has passed (refunds come back to the wallet).
+    /// window has passed (refunds come back to the wallet), then compares the books that are due.
     public func tidyChannels() async {
         guard let height = try? await node.status().height else { return }
-        for (provider, meter) in meters.sorted(by: { $0.key < $1.key }) {
+        for (provider, meter) in book.meters {
             guard let view = try? await node.channel(meter.channel) else { continue }
-            let idle = ContinuousClock.now - (lastUsed[provider] ?? .now) > configuration.idleClose
-            if view.status == .open && (idle || retiring.contains(provider)) {
-                await close(provider, meter)
-            } else if view.status == .closing && height >= view.finalizeHeight {
-                _ = try? await node.signAndSubmit(.channelFinalize(channel: meter.channel), key: key)
-            } else if view.status == .closed,
-                      let current = meters[provider], current.channel == meter.channel, current.openCounter == meter.openCounter {
-                // Read again after the awaits above: a new opening installed meanwhile stays. The
-                // chain's claim is the final figure (it is higher only for a channel resumed
-                // without the bridge's own record).
-                settledSpend += max(current.signed, view.claimed)
-                meters[provider] = nil
-                retiring.remove(provider)
-                unreconciled[provider] = nil
-                saveState()
+            switch book.watch(provider, onChain: Channel(view), height: height, now: .now, idleClose: configuration.idleClose) {
+            case .close: _ = try? await node.signAndSubmit(.channelClose(channel: meter.channel), key: key)
+            case .finalize: _ = try? await node.signAndSubmit(.channelFinalize(channel: meter.channel), key: key)
+            case .forgotten: saveState()
+            case .nothing: break
             }
         }
-        for provider in unreconciled.keys.sorted() { await reconcile(provider) }
+        for provider in book.comparisonsDue { await reconcile(provider) }
     }
 
     /// Closes `provider`'s channel on chain; the provider is not used again until the channel is
     /// closed and a new opening can be made.
-    func close(_ provider: AccountID, _ meter: ClientMeter) async {
-        retiring.insert(provider)
-        // One wallet, one transaction at a time (its nonce).
-        await acquire("channels")
-        defer { release("channels") }
+    func close(_ provider: AccountID) async {
+        guard let meter = book.retire(provider) else { return }
         _ = try? await node.signAndSubmit(.channelClose(channel: meter.channel), key: key)
     }
 

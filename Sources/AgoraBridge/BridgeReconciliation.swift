@@ -3,50 +3,32 @@ import AgoraNodeAPI
 import AgoraPrimitives
 import Logging
 
-/// Why a channel's books are to be compared with the provider's.
-enum BooksCheck: Sendable {
-    /// Restored after the bridge's earlier run ended: answers may have been cut mid-way, and the
-    /// tokens counted but not yet signed then are lost with it.
-    case afterClientCrash
-    /// An answer on it ended without the provider's end of stream (broken off, failed, timed out,
-    /// or cut by the bridge when the provider did not stop): tokens in flight may be owed.
-    case afterProviderCut
-}
-
 extension Bridge {
     /// Notes that an answer on `provider`'s channel ended without its end of stream; the channel
     /// keeper compares the books once no answer streams on the channel.
-    func answerCut(on provider: AccountID) {
-        if unreconciled[provider] == nil { unreconciled[provider] = .afterProviderCut }
-    }
+    func answerCut(on provider: AccountID) { book.answerCut(provider) }
 
     /// Compares `provider`'s books of its channel with the bridge's count, once no answer streams
     /// on it (a running answer's tokens in flight would count as a gap), and settles the
     /// difference as `Reconciliation` decides: paid up to one credit window after the bridge's own
     /// crash, otherwise left unpaid, and the channel closed if it has too little credit left.
-    /// Left for a later call when the provider cannot be reached.
+    /// Left for a later call when the provider cannot be reached, or when an answer started on the
+    /// channel while its books were read.
     func reconcile(_ provider: AccountID) async {
-        guard let reason = unreconciled[provider], streams(provider) == 0, let meter = meters[provider] else { return }
-        // A channel already closing is settled on chain by the provider's claim.
-        if retiring.contains(provider) { unreconciled[provider] = nil; return }
+        guard let meter = book.startComparison(provider) else { return }
         var candidate = candidatesCache?.first { $0.account == provider }
         if candidate == nil {
             try? await refreshCandidates()
             candidate = candidatesCache?.first { $0.account == provider }
         }
-        guard let candidate else { return }
+        guard let candidate else { return book.booksUnreadable(provider) }
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
         let books: ProviderBooks?
-        do { books = try await gateway.books(meter.channel) } catch { return }
+        do { books = try await gateway.books(meter.channel) } catch { return book.booksUnreadable(provider) }
         let windowTokens = await creditWindowTokens(of: candidate, gateway)
-        // Anything may have happened during the awaits: compare only a still quiet, unchanged channel.
-        guard streams(provider) == 0, meters[provider] == meter, unreconciled[provider] == reason else { return }
-        unreconciled[provider] = nil
-        // No record of the opening: the provider served nothing on it, so nothing can be owed.
-        guard let books, books.openCounter == meter.openCounter else { return }
-        let decision = Reconciliation.decide(own: meter.usage, books: books.usage, price: meter.price, windowTokens: windowTokens,
-                                             afterClientCrash: reason == .afterClientCrash)
-        let metadata: Logger.Metadata = ["provider": "\(provider)", "books": "\(books.usage)", "counted": "\(meter.usage)"]
+        guard let decision = book.booksRead(provider, openCounter: books?.openCounter, books: books?.usage ?? Usage(), windowTokens: windowTokens)
+        else { return }
+        let metadata: Logger.Metadata = ["provider": "\(provider)", "books": "\(books?.usage ?? Usage())", "counted": "\(meter.usage)"]
         switch decision {
         case .square:
             return
@@ -60,7 +42,7 @@ extension Bridge {
         case .close(let gap):
             metrics.booksClosed.increment()
             logger.warning("the provider's books hold \(Amount.format(gap)) AGR beyond the bridge's count; closing the channel", metadata: metadata)
-            await close(provider, meter)
+            await close(provider)
         }
     }
 }
@@ -72,39 +54,23 @@ extension Bridge {
     /// signature, the opening's price is the provider's current offer, and the tokens beyond that
     /// receipt are paid as after a crash, at most one credit window. Otherwise the channel is
     /// closed (the provider claims its receipts), and the provider is used again once it is
-    /// closed and can be opened afresh. Returns the meter now installed. Called with the
-    /// wallet's transaction lock ("channels") held.
-    func recover(_ view: ChannelView, candidate: Candidate, chainID: String) async -> ClientMeter {
+    /// closed and can be opened afresh.
+    func recover(_ view: ChannelView, candidate: Candidate, chainID: String) async -> ChannelBook.Outcome {
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
-        var resumed: ClientMeter?
-        if view.status == .open {
-            // Unreadable books (the provider unreachable) cannot be checked: the channel is closed.
-            do {
-                let books = try await gateway.books(view.id)
-                resumed = resumable(books, view: view, candidate: candidate, windowTokens: await creditWindowTokens(of: candidate, gateway), chainID: chainID)
-            } catch {}
-        }
-        if let resumed {
-            install(candidate.account, resumed)
+        // Unreadable books (the provider unreachable) cannot be checked: the channel is closed.
+        if view.status == .open, let books = try? await Optional(gateway.books(view.id)),
+           let resumed = resumable(books, view: view, candidate: candidate, windowTokens: await creditWindowTokens(of: candidate, gateway), chainID: chainID) {
             logger.notice("resumed a channel this bridge had no record of from the provider's books",
                           metadata: ["provider": "\(candidate.account)", "signed": "\(Amount.format(resumed.signed))"])
-            // What the books hold beyond the last receipt is paid now (within one window).
-            if let (receipt, signature) = signReceipt(adding: Usage(), to: candidate, settle: true) { try? await gateway.sendReceipt(receipt, signature) }
-            saveState()
-            return resumed
+            return .recovered(resumed)
         }
-        // Tracked as closing, so the channel keeper finalizes it and the refund comes back; what it
-        // cost is counted from the chain's claim once it is closed.
-        let orphan = ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit,
-                                 signed: view.claimed)
-        install(candidate.account, orphan)
         metrics.booksClosed.increment()
         logger.warning("closing a channel this bridge has no record of and cannot resume", metadata: ["provider": "\(candidate.account)"])
-        retiring.insert(candidate.account)
-        // The caller (`channel(to:)`) holds the wallet's transaction lock already.
         if view.status == .open { _ = try? await node.signAndSubmit(.channelClose(channel: view.id), key: key) }
-        saveState()
-        return orphan
+        // Tracked as closing, so the channel keeper finalizes it and the refund comes back; what it
+        // cost is counted from the chain's claim once it is closed.
+        return .orphaned(ClientMeter(chainID: chainID, channel: view.id, openCounter: view.openCounter, price: candidate.price, deposit: view.deposit,
+                                     signed: view.claimed))
     }
 
     /// The meter of `view`'s opening as the provider's `books` show it, if the bridge can check

@@ -5,7 +5,7 @@ import Foundation
 /// The bridge's channels on disk, so a restarted bridge resumes them: without its last sequence
 /// and signed amount it could not use a channel it opened before.
 ///
-/// Written ahead: the bridge saves a receipt's amount before the receipt leaves (`Bridge.count`),
+/// Written ahead: the bridge saves a receipt's amount before the receipt leaves (`Bridge.signReceipt`),
 /// and reserves request sequences on disk a batch at a time before it uses them (`Bridge.header`).
 /// Saved only after each answer, a bridge killed mid-answer came back behind the provider: on a
 /// channel's first answer it had no record at all and refused the still-open channel as another
@@ -43,28 +43,33 @@ extension Bridge {
     /// Restores channels saved by an earlier run that the chain still shows open at the same opening.
     public func restore(from path: String) async {
         guard let saved = BridgeState.load(path) else { return }
-        var restored = 0
+        var restored: [AccountID] = []
+        var settled = saved.settledSpend
         for entry in saved.channels {
-            guard let view = try? await node.channel(entry.channel), view.status == .open, view.openCounter == entry.openCounter else { continue }
-            install(entry.provider, ClientMeter(chainID: entry.chainID, channel: entry.channel, openCounter: entry.openCounter, price: entry.price,
-                                                deposit: view.deposit, nextSequence: entry.nextSequence, usage: entry.usage, signed: entry.signed))
-            // Answers may have been cut on it when the earlier run ended.
-            unreconciled[entry.provider] = .afterClientCrash
-            restored += 1
+            guard let view = try? await node.channel(entry.channel), view.status == .open, view.openCounter == entry.openCounter else {
+                settled += entry.signed
+                continue
+            }
+            // Answers may have been cut on it when the earlier run ended: its books are compared.
+            book.restore(entry.provider, ClientMeter(chainID: entry.chainID, channel: entry.channel, openCounter: entry.openCounter, price: entry.price,
+                                                     deposit: view.deposit, nextSequence: entry.nextSequence, usage: entry.usage, signed: entry.signed),
+                         now: .now)
+            restored.append(entry.provider)
         }
-        addSettled(saved.settledSpend + saved.channels.filter { entry in !restoredProviders.contains(entry.provider) }.reduce(0) { $0 + $1.signed })
-        logger.notice("restored channels", metadata: ["count": "\(restored)"])
+        book.addSettled(settled)
+        logger.notice("restored channels", metadata: ["count": "\(restored.count)"])
         // Before the first request: a channel left a credit window behind would stall it.
-        for provider in restoredProviders.sorted() { await reconcile(provider) }
+        for provider in restored { await reconcile(provider) }
     }
 
     /// Writes the channels to `path` (atomically).
     public func save(to path: String) {
-        let entries = meters.sorted { $0.key < $1.key }.map { provider, meter in
+        let entries = book.meters.map { provider, meter in
             BridgeState.Entry(provider: provider, chainID: meter.chainID, channel: meter.channel, openCounter: meter.openCounter, price: meter.price,
-                              deposit: meter.deposit, nextSequence: sequenceToResume(provider, meter), usage: meter.usage, signed: meter.signed)
+                              deposit: meter.deposit, nextSequence: book.sequenceToResume(provider) ?? meter.nextSequence, usage: meter.usage,
+                              signed: meter.signed)
         }
-        do { try BridgeState(channels: entries, settledSpend: settled).save(path) } catch {
+        do { try BridgeState(channels: entries, settledSpend: book.settled).save(path) } catch {
             logger.error("cannot save bridge state", metadata: ["error": "\(error)"])
         }
     }

@@ -95,7 +95,9 @@ struct PaidRequest {
         // each other's admission. One refused as used (another bridge process on the same wallet
         // took the number) tries again with a new one.
         for attempt in 1...8 {
-            let (header, signature) = await bridge.header(candidate.account, body: body, maxCost: maxCost)
+            guard let (header, signature) = await bridge.header(candidate.account, body: body, maxCost: maxCost) else {
+                throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) was closed")
+            }
             do {
                 response = try await gateway.start(path: path, body: body, header: header, signature: signature)
                 admitted = header
