@@ -51,11 +51,7 @@ struct BenchCommand: ParsableCommand {
         let context = InferenceContext(model: model, threads: threads, path: kernels.path, maxBatch: max(batch, min(prompt, 512)), maxContext: max(prompt, gen) + 1)
         let generator = Generator(context: context, tokenizer: try Tokenizer(file: model.file))
 
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let start = DispatchTime.now()
-            try body()
-            return Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        }
+        func seconds(_ body: () throws -> Void) rethrows -> Double { try Self.seconds(body) }
         var prefill: [Double] = [], decode: [Double] = [], batched: [Double] = []
         var decodeMemory = Memory()
         _ = try generator.prefill(Array(tokens.prefix(8)), cache: context.makeCache(capacity: 8))  // warm-up
@@ -115,6 +111,7 @@ struct BenchCommand: ParsableCommand {
         }
         print(String(format: "| batched decode, %d sequences | %.1f [%.1f-%.1f] (%.2f× our one-sequence decode) | - | - |",
                      batch, batchedStats.median, batchedStats.min, batchedStats.max, batchedStats.median / ours.decode.median))
+        try printVerification(model: model, tokenizer: generator.tokenizer, tokens: tokens, prefillMedian: ours.prefill.median)
         let fileBytes = model.file.fileSize
         let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
         let engine = decodeMemory.resident - baseline
@@ -159,6 +156,45 @@ struct BenchCommand: ParsableCommand {
             Memory(resident: resident, growth: resident - before.resident, kvCache: cache.bytes,
                    kvWritten: cache.bytes / cache.capacity * steps)
         }
+    }
+
+    /// What checking an answer costs (`AnswerVerifier`: one teacher-forced pass over prompt and
+    /// output, the seeded sampler replayed at each output position) beside generating it, for a
+    /// short and a long answer after the same prompt.
+    func printVerification(model: LlamaModel, tokenizer: Tokenizer, tokens: [Int32], prefillMedian: Double) throws {
+        let context = InferenceContext(model: model, threads: threads, path: kernels.path, maxBatch: min(prompt + gen, 512), maxContext: prompt + gen + 1)
+        let generator = Generator(context: context, tokenizer: tokenizer)
+        let verifier = AnswerVerifier(context: context, tokenizer: tokenizer)
+        var sampling = SamplingParameters()
+        sampling.temperature = 0.8
+        sampling.seed = 1
+        // No end token: every answer runs to its length, so both shapes are what they say.
+        for end in tokenizer.vocabulary.stopTokens { sampling.logitBias[end] = -100 }
+        print("| answer (prompt \(prompt) tokens) | generate s | verify s | verify tok/s (prompt + output) | verify / prefill tok/s | verify / generate time |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for length in [min(32, gen), gen] {
+            var generation: [Double] = [], verification: [Double] = []
+            for _ in 0..<reps {
+                var answer: GenerationResult?
+                generation.append(try Self.seconds { answer = try generator.generate(prompt: tokens, maxTokens: length, sampling: sampling) })
+                guard let answer else { continue }
+                var verdict = AnswerVerifier.Verdict.exact
+                verification.append(try Self.seconds {
+                    verdict = try verifier.verify(prompt: tokens, output: answer.tokens, finish: answer.finishReason, maxTokens: length,
+                                                  sampling: sampling, stopSequences: [])
+                })
+                guard verdict == .exact else { throw ValidationError("the engine's own answer did not verify: \(verdict)") }
+            }
+            let g = Self.stats(generation).median, v = Self.stats(verification).median
+            let rate = Double(prompt + length) / v
+            print(String(format: "| %d output tokens | %.3f | %.3f | %.1f | %.2f | %.2f |", length, g, v, rate, rate / prefillMedian, v / g))
+        }
+    }
+
+    static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = DispatchTime.now()
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 
     static func findOrBuildLlamaBench() throws -> String {

@@ -254,7 +254,7 @@ struct AnswerMeterShell: Sendable {
             case .release, .none:
                 recordWait(since: waitStarted)
                 return
-            case .end(let ending):
+            case .end:
                 recordWait(since: waitStarted)
                 throw Ended()
             }

@@ -18,18 +18,14 @@ public struct SchedulerCore {
     struct SlotState {
         var spec = GenerationJob(prompt: [], maxTokens: 0)
         var fed = 0                      // prompt tokens already in the cache
-        var output: [Int32] = []
-        var history: [Int32] = []
-        var sampler = Sampler(parameters: SamplingParameters())
-        var detokenizer: StreamingDetokenizer?
-        var stops = StopSequenceFilter([])
+        var run: SequenceRun?
         var decoding: Bool { fed == spec.prompt.count }
+        var lastToken: Int32 { run?.output.last ?? spec.prompt.last! }
     }
 
     public let context: InferenceContext
     public let tokenizer: Tokenizer
     public let maxQueue: Int
-    let endTokens: [Int32]
     private var slots: [Slot]
     private var queue: [(JobID, GenerationJob)] = []
 
@@ -38,7 +34,6 @@ public struct SchedulerCore {
         self.context = context
         self.tokenizer = tokenizer
         self.maxQueue = maxQueue
-        endTokens = tokenizer.vocabulary.stopTokens
         self.slots = (0..<slots).map { _ in Slot(cache: context.makeCache(), job: nil) }
     }
 
@@ -72,14 +67,14 @@ public struct SchedulerCore {
             slots[i].cache.truncate(to: 0)
             slots[i].job = id
             slots[i].state = SlotState(
-                spec: job, history: job.prompt, sampler: Sampler(parameters: job.sampling),
-                detokenizer: StreamingDetokenizer(tokenizer: tokenizer), stops: StopSequenceFilter(job.stopSequences))
+                spec: job, run: SequenceRun(prompt: job.prompt, maxTokens: job.maxTokens, sampling: job.sampling, stopSequences: job.stopSequences,
+                                            capacity: slots[i].cache.capacity, tokenizer: tokenizer))
         }
         // Decoding sequences first (one token each), then prompt chunks in the remaining room.
         var batch: [BatchEntry] = []
         var logitOwners: [Int] = []
         for i in slots.indices where slots[i].job != nil && slots[i].state.decoding {
-            batch.append(BatchEntry(token: slots[i].state.output.last ?? slots[i].state.spec.prompt.last!, cache: slots[i].cache, wantsLogits: true))
+            batch.append(BatchEntry(token: slots[i].state.lastToken, cache: slots[i].cache, wantsLogits: true))
             logitOwners.append(i)
         }
         var fedThisStep: [(Int, Int)] = []
@@ -114,35 +109,20 @@ public struct SchedulerCore {
     }
 
     private mutating func sample(slot i: Int, logits: UnsafeBufferPointer<Float>) -> [(JobID, GenerationEvent)] {
-        guard let id = slots[i].job else { return [] }
-        var s = slots[i].state
-        defer { if slots[i].job == id { slots[i].state = s } }
-        let token = s.sampler.sample(logits, history: s.history)
-        func finish(_ reason: FinishReason) -> (JobID, GenerationEvent) {
+        guard let id = slots[i].job, var run = slots[i].state.run else { return [] }
+        let step = run.next(logits)
+        slots[i].state.run = run
+        var events: [(JobID, GenerationEvent)] = []
+        if let token = step.token {
+            var logprob: TokenLogprob?
+            var top: [TokenLogprob] = []
+            if let n = slots[i].state.spec.topLogprobs { (logprob, top) = Logprobs.of(token, in: logits, top: n) }
+            events.append((id, .token(token, text: step.text, logprob: logprob, top: top)))
+        }
+        if !step.rest.isEmpty { events.append((id, .text(step.rest))) }
+        if let finish = step.finish {
             slots[i].job = nil
-            return (id, .finished(reason, promptTokens: s.spec.prompt.count, completionTokens: s.output.count))
-        }
-        if endTokens.contains(token) {
-            var events: [(JobID, GenerationEvent)] = []
-            let rest = s.stops.flush(s.detokenizer!.finish())
-            if !rest.isEmpty { events.append((id, .text(rest))) }
-            return events + [finish(.stop)]
-        }
-        var logprob: TokenLogprob?
-        var top: [TokenLogprob] = []
-        if let n = s.spec.topLogprobs {
-            (logprob, top) = Logprobs.of(token, in: logits, top: n)
-        }
-        s.output.append(token)
-        s.history.append(token)
-        let (text, stopped) = s.stops.push(s.detokenizer!.append(token))
-        var events: [(JobID, GenerationEvent)] = [(id, .token(token, text: text, logprob: logprob, top: top))]
-        if stopped { events.append(finish(.stop)); return events }
-        // Prompt plus completion never exceed the context (as OpenAI counts it).
-        if s.output.count >= s.spec.maxTokens || s.spec.prompt.count + s.output.count >= slots[i].cache.capacity {
-            let rest = s.stops.flush(s.detokenizer!.finish())
-            if !rest.isEmpty { events.append((id, .text(rest))) }
-            events.append(finish(.length))
+            events.append((id, .finished(finish, promptTokens: run.prompt.count, completionTokens: run.output.count)))
         }
         return events
     }

@@ -60,36 +60,28 @@ public struct Generator {
         do { try sampling.validate() } catch { throw .invalidParameters(error.description) }
         let cache = context.makeCache()
         guard prompt.count < cache.capacity else { throw .promptTooLong(tokens: prompt.count, context: cache.capacity) }
-        var sampler = Sampler(parameters: sampling)
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
-        var stops = StopSequenceFilter(stopSequences)
-        let endTokens = tokenizer.vocabulary.stopTokens
-        var history = prompt
-        var output: [Int32] = []
+        guard maxTokens >= 1 else { return GenerationResult(promptTokens: prompt, tokens: [], text: "", finishReason: .length) }
+        var run = SequenceRun(prompt: prompt, maxTokens: maxTokens, sampling: sampling, stopSequences: stopSequences, capacity: cache.capacity,
+                              tokenizer: tokenizer, path: context.path)
         var text = ""
-        var finish = FinishReason.length
         var logits: UnsafeBufferPointer<Float>
         do { logits = try prefill(prompt, cache: cache) } catch { throw .inference(error) }
-        while output.count < maxTokens {
-            let token = sampler.sample(logits, history: history)
-            if endTokens.contains(token) { finish = .stop; break }
-            output.append(token)
-            history.append(token)
-            let (visible, stopped) = stops.push(detokenizer.append(token))
-            text += visible
-            if !visible.isEmpty && !onText(visible) { finish = .stop; break }
-            if stopped { finish = .stop; break }
-            guard cache.length < cache.capacity, output.count < maxTokens else { break }
+        while true {
+            let step = run.next(logits)
+            text += step.text
+            let wanted = step.text.isEmpty || onText(step.text)
+            // Released at the end, also when the caller stops early (`cut` releases nothing twice).
+            let rest = step.rest + (wanted ? "" : run.cut())
+            text += rest
+            if !rest.isEmpty { _ = onText(rest) }
+            guard wanted, step.finish == nil, let token = step.token else { break }
             do {
                 try context.forward([BatchEntry(token: token, cache: cache, wantsLogits: true)])
             } catch { throw .inference(error) }
             logits = context.logits(row: 0)
         }
-        if finish == .length || !stops.stopped {
-            let rest = stops.flush(detokenizer.finish())
-            text += rest
-            if !rest.isEmpty { _ = onText(rest) }
-        }
+        let output = run.output
+        let finish = run.finish ?? .stop
         return GenerationResult(promptTokens: prompt, tokens: output, text: text, finishReason: finish)
     }
 }

@@ -1,0 +1,71 @@
+/// One sequence's rule after each forward pass: sample the next token with the sequence's own
+/// seeded sampler, then decide whether the sequence ends — an end token, a stop sequence, the
+/// token limit, or prompt plus output filling the context. The scheduler, the single-sequence
+/// generator and the verifier follow this one rule, so a replayed answer ends exactly where the
+/// server ended it.
+public struct SequenceRun: Sendable {
+    public let prompt: [Int32]
+    public let maxTokens: Int
+    /// Most tokens prompt and output may hold together (as OpenAI counts the context).
+    public let capacity: Int
+    private let endTokens: [Int32]
+    public private(set) var output: [Int32] = []
+    private var history: [Int32]
+    private var sampler: Sampler
+    private var detokenizer: StreamingDetokenizer
+    private var stops: StopSequenceFilter
+    public private(set) var finish: FinishReason?
+
+    /// What one sampled token did to the sequence.
+    public struct Step: Sendable, Equatable {
+        /// The token sampled (an end token included).
+        public var sampled: Int32
+        /// The token taken into the output: nil when an end token ended the sequence.
+        public var token: Int32?
+        /// Text this token completed (stop sequences and split characters are held back).
+        public var text: String
+        /// Text held back until the end, released because the sequence ended (not at a stop sequence).
+        public var rest: String
+        public var finish: FinishReason?
+    }
+
+    public init(prompt: [Int32], maxTokens: Int, sampling: SamplingParameters, stopSequences: [String], capacity: Int, tokenizer: Tokenizer,
+                path: KernelPath = .fast) {
+        self.prompt = prompt; self.maxTokens = maxTokens; self.capacity = capacity
+        endTokens = tokenizer.vocabulary.stopTokens
+        history = prompt
+        sampler = Sampler(parameters: sampling)
+        sampler.path = path
+        detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+        stops = StopSequenceFilter(stopSequences)
+    }
+
+    /// Samples from `logits` (those of the sequence's last token) and applies the rule.
+    public mutating func next(_ logits: UnsafeBufferPointer<Float>) -> Step {
+        precondition(finish == nil, "the sequence has ended")
+        let token = sampler.sample(logits, history: history)
+        if endTokens.contains(token) {
+            finish = .stop
+            return Step(sampled: token, token: nil, text: "", rest: stops.flush(detokenizer.finish()), finish: .stop)
+        }
+        output.append(token)
+        history.append(token)
+        let (text, stopped) = stops.push(detokenizer.append(token))
+        if stopped {
+            finish = .stop
+            return Step(sampled: token, token: token, text: text, rest: "", finish: .stop)
+        }
+        if output.count >= maxTokens || prompt.count + output.count >= capacity {
+            finish = .length
+            return Step(sampled: token, token: token, text: text, rest: stops.flush(detokenizer.finish()), finish: .length)
+        }
+        return Step(sampled: token, token: token, text: text, rest: "", finish: nil)
+    }
+
+    /// Ends the sequence early (its client stopped it): the text held back, released.
+    public mutating func cut() -> String {
+        guard finish == nil else { return "" }
+        finish = .stop
+        return stops.flush(detokenizer.finish())
+    }
+}
