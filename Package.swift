@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "AgoraJSON"),
         .target(
             name: "AgoraOpenAI",
-            dependencies: ["AgoraEngine", "AgoraJSON"]
+            dependencies: ["AgoraEngine", "AgoraJSON", "AgoraPrimitives"]
         ),
         // What every HTTP server of Agora answers alike: JSON replies, SSE framing, /health, /metrics, body limits.
         .target(

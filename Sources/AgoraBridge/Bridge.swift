@@ -1,3 +1,4 @@
+import AgoraEngine
 import AgoraJSON
 import AgoraLedger
 import AgoraMarket
@@ -32,11 +33,14 @@ public actor Bridge {
         public var maxAttempts: Int
         /// A channel unused for this long is closed, and finalized after its window.
         public var idleClose: Duration
+        /// The fraction of verifiable answers (0...1) re-executed to check the provider ran the model it is paid for.
+        public var auditRate: Double
 
         public init(modelName: String, model: Hash256, policy: RoutingPolicy = RoutingPolicy(), budget: UInt64, deposit: UInt64,
-                    receiptMinimumTokens: UInt64 = 4, maxAttempts: Int = 3, idleClose: Duration = .seconds(600)) {
+                    receiptMinimumTokens: UInt64 = 4, maxAttempts: Int = 3, idleClose: Duration = .seconds(600), auditRate: Double = 0) {
             self.modelName = modelName; self.model = model; self.policy = policy; self.budget = budget; self.deposit = deposit
             self.receiptMinimumTokens = receiptMinimumTokens; self.maxAttempts = maxAttempts; self.idleClose = idleClose
+            self.auditRate = auditRate
         }
     }
 
@@ -57,6 +61,11 @@ public actor Bridge {
     private var throughput: [AccountID: Double] = [:]
     /// Where the channels are saved before each signature leaves the bridge (nil: not saved).
     public var statePath: String?
+    /// Providers caught with a false transcript or answer, and why: never routed to again.
+    private(set) var caught: [AccountID: String] = [:]
+    private var auditor: AnswerAuditor?
+    /// Providers that declared verifiable answers and ended one without a transcript.
+    private var unverifiable: Set<AccountID> = []
 
     public func setStatePath(_ path: String) { statePath = path }
     func saveState() { if let statePath { save(to: statePath) } }
@@ -98,6 +107,7 @@ public actor Bridge {
             if let info = try? await GatewayClient(endpoint: view.endpoint, http: http).info() {
                 candidate.latency = ContinuousClock.now - start
                 candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
+                candidate.verifiable = (info["verifiable"] as? Bool) == true && (info["numerics"] as? Int) == Int(Numerics.version)
             } else {
                 candidate.latency = .seconds(10)
             }
@@ -108,7 +118,12 @@ public actor Bridge {
 
     private func rank(_ list: [Candidate]) -> [Candidate] {
         let recent = failures.filter { ContinuousClock.now - $0.value.at < .seconds(60) }.mapValues(\.count)
-        return configuration.policy.rank(list.filter { !book.isRetiring($0.account) }.map { var c = $0; c.throughput = throughput[c.account]; return c },
+        return configuration.policy.rank(list.filter { !book.isRetiring($0.account) && caught[$0.account] == nil }.map {
+            var c = $0
+            c.throughput = throughput[c.account]
+            if unverifiable.contains(c.account) { c.verifiable = false }
+            return c
+        },
                                          failures: recent)
     }
 
@@ -127,6 +142,69 @@ public actor Bridge {
         throughput[provider] = throughput[provider].map { 0.7 * $0 + 0.3 * tokensPerSecond } ?? tokensPerSecond
         failures[provider] = nil
     }
+
+    // MARK: Trust
+
+    /// Starts re-executing a sampled `auditRate` of verifiable answers with `model`.
+    public func startAudits(model: LlamaModel, tokenizer: Tokenizer) {
+        guard configuration.auditRate > 0, auditor == nil else { return }
+        auditor = AnswerAuditor(model: model, tokenizer: tokenizer) { [weak self] audit, verdict in
+            Task { await self?.audited(audit, verdict) }
+        }
+    }
+
+    public func stopAudits() { auditor?.stop() }
+
+    /// Checks an ended answer's transcript (see `TranscriptCheck`): a valid one joins what the
+    /// channel's receipts commit to and may be sampled for an audit; a false one ends the
+    /// provider's use. Called before the answer's last receipt is signed.
+    func answerEnded(_ signed: SignedTranscript?, candidate: Candidate, header: RequestHeader, job: GenerationJob, received: String,
+                     finish: String?, tokenizer: Tokenizer) {
+        // No transcript: the answer cannot be checked; the provider counts as unverifiable from now on.
+        guard let signed else {
+            metrics.transcriptsMissing.increment()
+            unverifiable.insert(candidate.account)
+            return
+        }
+        let chainID = book.meter(candidate.account)?.chainID ?? ""
+        if let problem = TranscriptCheck.problem(with: signed, provider: candidate.account, model: configuration.model, header: header,
+                                                 chainID: chainID, job: job, received: received, finish: finish, tokenizer: tokenizer) {
+            metrics.transcriptsInvalid.increment()
+            catchProvider(candidate.account, problem)
+            return
+        }
+        book.commit(candidate.account, transcript: signed.transcript.id, openCounter: header.openCounter)
+        guard signed.transcript.numerics == Numerics.version, let auditor, Double.random(in: 0..<1) < configuration.auditRate else { return }
+        if !auditor.submit(AuditCase(provider: candidate.account, job: job, output: signed.output, ending: signed.transcript.ending,
+                                     transcript: signed.transcript)) {
+            metrics.auditsDropped.increment()
+        }
+    }
+
+    private func audited(_ audit: AuditCase, _ verdict: AnswerVerifier.Verdict?) {
+        switch verdict {
+        case .exact?:
+            metrics.auditsPassed.increment()
+        case let verdict?:
+            metrics.auditsFailed.increment()
+            catchProvider(audit.provider, "an audited answer is not what the registered model gives: \(verdict)")
+        case nil:
+            logger.notice("an answer could not be replayed for its audit", metadata: ["provider": "\(audit.provider)"])
+        }
+    }
+
+    /// Stops using `provider`: its channel is closed (it claims what it was paid) and it is not
+    /// routed to again by this bridge.
+    private func catchProvider(_ provider: AccountID, _ why: String) {
+        guard caught[provider] == nil else { return }
+        caught[provider] = why
+        candidatesCache = nil
+        logger.warning("provider caught; no longer used", metadata: ["provider": "\(provider)", "why": "\(why)"])
+        Task { await close(provider) }
+    }
+
+    /// Providers this bridge no longer uses, and why.
+    public func caughtProviders() -> [(provider: AccountID, why: String)] { caught.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
 
     // MARK: Channels
 
@@ -206,8 +284,8 @@ public actor Bridge {
     }
 
     /// The next signed request header on `provider`'s channel; its sequence is on disk first.
-    func header(_ provider: AccountID, body: [UInt8], maxCost: UInt64) -> (RequestHeader, Signature)? {
-        guard let (header, signature, save) = book.header(provider, body: body, maxCost: maxCost, key: key,
+    func header(_ provider: AccountID, body: [UInt8], seed: UInt64, maxCost: UInt64) -> (RequestHeader, Signature)? {
+        guard let (header, signature, save) = book.header(provider, body: body, seed: seed, maxCost: maxCost, key: key,
                                                           reserveAhead: BridgeBounds.sequenceReservation, now: .now) else { return nil }
         if save { saveState() }
         return (header, signature)

@@ -8,4 +8,6 @@ public enum BridgeBounds {
     /// Request sequences saved as used ahead of their use: a restarted bridge starts after them,
     /// and only one request in this many waits for a write before it leaves.
     public static let sequenceReservation: UInt64 = 32
+    /// Sampled answers waiting for their audit; more are dropped (and counted).
+    public static let auditsWaiting = 64
 }

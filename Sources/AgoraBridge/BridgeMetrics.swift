@@ -14,6 +14,11 @@ public final class BridgeMetrics: Sendable {
     let booksPaid: Counter
     let booksTolerated: Counter
     let booksClosed: Counter
+    let transcriptsInvalid: Counter
+    let transcriptsMissing: Counter
+    let auditsPassed: Counter
+    let auditsFailed: Counter
+    let auditsDropped: Counter
 
     public init() {
         let name = metrics.name, registry = metrics.registry
@@ -25,6 +30,11 @@ public final class BridgeMetrics: Sendable {
         booksPaid = registry.makeCounter(descriptor: name("books_paid", "total", "Channels whose provider's count of cut answers was paid after a restart"))
         booksTolerated = registry.makeCounter(descriptor: name("books_tolerated", "total", "Small gaps in a provider's books left unpaid"))
         booksClosed = registry.makeCounter(descriptor: name("books_closed", "total", "Channels closed because the provider's books could not be squared"))
+        transcriptsInvalid = registry.makeCounter(descriptor: name("transcripts_invalid", "total", "Answers whose provider's transcript was missing, unsigned or not the answer received"))
+        transcriptsMissing = registry.makeCounter(descriptor: name("transcripts_missing", "total", "Answers that ended without a transcript (the provider is ranked as unverifiable)"))
+        auditsPassed = registry.makeCounter(descriptor: name("audits_passed", "total", "Answers re-executed and found exact"))
+        auditsFailed = registry.makeCounter(descriptor: name("audits_failed", "total", "Answers re-executed and found false (the provider is no longer used)"))
+        auditsDropped = registry.makeCounter(descriptor: name("audits_dropped", "total", "Answers sampled for audit but dropped because too many waited"))
     }
 
     /// The Prometheus text exposition.

@@ -11,7 +11,7 @@ import NIOHTTP1
 enum GatewayEvent: Sendable {
     case text(String, finish: String?)
     /// The provider's usage figures are deliberately not read: the bridge pays only its own count.
-    case done(transcript: TranscriptCommitment?, signature: Signature?)
+    case done(transcript: TranscriptCommitment?, signature: Signature?, output: [Int32]?)
     case error(code: String, message: String)
     /// The provider is waiting for a receipt before it streams more.
     case paymentDue
@@ -180,7 +180,7 @@ struct GatewayEvents: AsyncSequence {
             enum CodingKeys: String, CodingKey { case text, delta, finishReason = "finish_reason" }
         }
         struct Delta: Decodable { let content: String? }
-        struct Done: Decodable { let transcript: String?; let signature: String? }
+        struct Done: Decodable { let transcript: String?; let signature: String?; let output: [Int32]? }
         struct PaymentDue: Decodable {}
         struct Failure: Decodable { let code: String?; let message: String? }
         let chunk: Chunk?
@@ -200,7 +200,7 @@ struct GatewayEvents: AsyncSequence {
         if let done = wire.done {
             let transcript = done.transcript.flatMap(Hex.decode).flatMap { try? TranscriptCommitment(canonicalBytes: $0) }
             let signature = done.signature.flatMap(Hex.decode).flatMap(Signature.init(bytes:))
-            return .done(transcript: transcript, signature: signature)
+            return .done(transcript: transcript, signature: signature, output: done.output)
         }
         if wire.paymentDue != nil { return .paymentDue }
         if let error = wire.error { return .error(code: error.code ?? "error", message: error.message ?? "") }

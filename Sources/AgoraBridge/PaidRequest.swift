@@ -47,13 +47,11 @@ struct PaidRequest {
         var lastError: Error = BridgeError(status: 503, code: "no_provider", message: "every provider failed")
         for candidate in candidates.prefix(bridge.configuration.maxAttempts) {
             let continuing = !delivered.isEmpty
-            let (path, requestBody, promptTokens) = try continuing
+            let (path, requestBody, sent) = try continuing
                 ? continuation(after: delivered, job: job)
-                : (kind == .chat ? "/v1/market/chat/completions" : "/v1/market/completions", body, UInt64(plan.promptTokens))
-            let generatedSoFar = try count(delivered)
+                : (kind == .chat ? "/v1/market/chat/completions" : "/v1/market/completions", body, job)
             do {
-                let attempt = try await attemptWith(candidate, path: path, body: requestBody, promptTokens: promptTokens,
-                                                    maxTokens: UInt64(job.maxTokens) - min(UInt64(job.maxTokens), generatedSoFar), emit: { text in
+                let attempt = try await attemptWith(candidate, path: path, body: requestBody, job: sent, emit: { text in
                     delivered += text
                     try await emit(text)
                 })
@@ -82,8 +80,10 @@ struct PaidRequest {
     /// The client's own failure to take text (it went away): never a reason to fail over.
     struct EmitFailure: Error { let underlying: Error }
 
-    private func attemptWith(_ candidate: Candidate, path: String, body: [UInt8], promptTokens: UInt64, maxTokens: UInt64,
+    /// One provider's attempt at `job` (planned by the bridge from `body`, as the provider plans it).
+    private func attemptWith(_ candidate: Candidate, path: String, body: [UInt8], job: GenerationJob,
                              emit: (String) async throws -> Void) async throws -> Attempt {
+        let promptTokens = UInt64(job.prompt.count), maxTokens = UInt64(job.maxTokens)
         let maxCostWanted = candidate.price.cost(prompt: promptTokens, completion: max(maxTokens, 1)) ?? .max
         let meter = try await bridge.channel(to: candidate, need: min(maxCostWanted, bridge.configuration.deposit))
         let maxCost = min(maxCostWanted, meter.remaining)
@@ -95,7 +95,7 @@ struct PaidRequest {
         // each other's admission. One refused as used (another bridge process on the same wallet
         // took the number) tries again with a new one.
         for attempt in 1...8 {
-            guard let (header, signature) = await bridge.header(candidate.account, body: body, maxCost: maxCost) else {
+            guard let (header, signature) = await bridge.header(candidate.account, body: body, seed: job.sampling.seed, maxCost: maxCost) else {
                 throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) was closed")
             }
             do {
@@ -119,6 +119,9 @@ struct PaidRequest {
         // Counts the answer as it grows, encoding only its unsettled end each time.
         var answer = TokenCounter(tokenizer: service.model.tokenizer)
         var attempt = PaidAttempt()
+        /// Everything the provider streamed (also what was read but not passed on), and its transcript.
+        var received = ""
+        var signed: SignedTranscript?
         /// The client's own error, when it went away: what the request fails with.
         var clientError: Error?
         var providerError: Error?
@@ -152,6 +155,7 @@ struct PaidRequest {
             events: for try await event in GatewayEvents(response) {
                 switch event {
                 case .text(let delta, let reason):
+                    received += delta
                     guard await carryOut(attempt.textArrived(delta, finish: reason)) else { break events }
                     if !delta.isEmpty {
                         answer.append(delta)
@@ -159,8 +163,11 @@ struct PaidRequest {
                     }
                 case .paymentDue:
                     _ = await carryOut(attempt.paymentDue(tokens: UInt64(try answer.count())))
-                case .done(let commitment, _):
+                case .done(let commitment, let transcriptSignature, let output):
                     attempt.done(transcript: commitment)
+                    if let commitment, let transcriptSignature, let output {
+                        signed = SignedTranscript(transcript: commitment, signature: transcriptSignature, output: output)
+                    }
                 case .error(let code, let message):
                     providerError = BridgeError(status: 502, code: code, message: "provider \(candidate.account): \(message)")
                     _ = await carryOut(attempt.providerFailed(code: code, message: message))
@@ -172,6 +179,12 @@ struct PaidRequest {
             _ = await carryOut(attempt.providerFailed(code: "stream_failed", message: "\(error)"))
         }
         await bridge.streamEnded(candidate.account)
+        // The transcript is checked (and committed to) before the answer's last receipt is signed.
+        let providerFailed = if case .provider = attempt.failure { true } else { false }
+        if !providerFailed {
+            await bridge.answerEnded(signed, candidate: candidate, header: admitted, job: job, received: received, finish: attempt.finishReason,
+                                     tokenizer: service.model.tokenizer)
+        }
         // Settle what this provider delivered, exactly as counted here; the receipt travels while
         // the client already has its answer.
         let exact = UInt64(try answer.count())
@@ -208,7 +221,7 @@ struct PaidRequest {
 
     /// A raw completion request that continues the answer after `delivered`: the templated prompt
     /// as text, the delivered text appended, the same sampling, the tokens left.
-    func continuation(after delivered: String, job: GenerationJob) throws -> (String, [UInt8], UInt64) {
+    func continuation(after delivered: String, job: GenerationJob) throws -> (String, [UInt8], GenerationJob) {
         var prompt = [UInt8]()
         for token in job.prompt { prompt += service.model.tokenizer.bytes(of: token, special: true) }
         let text = String(decoding: prompt, as: UTF8.self) + delivered
@@ -219,8 +232,7 @@ struct PaidRequest {
         object["max_tokens"] = max(1, job.maxTokens - Int(try count(delivered)))
         object["max_completion_tokens"] = nil
         let bytes = Array(try JSONSerialization.data(withJSONObject: object))
-        let promptTokens = UInt64(try service.planCompletion(bytes).promptTokens)
-        return ("/v1/market/completions", bytes, promptTokens)
+        return ("/v1/market/completions", bytes, try service.planCompletion(bytes).jobs[0])
     }
 }
 

@@ -33,10 +33,15 @@ struct BridgeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a provider's answer may send nothing (providers send a keep-alive every 2 s) before the bridge gives up on it and continues with another.")
     var providerIdleTimeout = 30
     @Flag(help: "Ask a dev node's faucet for the budget when the balance is short.") var faucet = false
+    @Option(help: "Fraction of verifiable answers (0...1) re-executed on a low-priority thread to check the provider ran the model it is paid for; a provider caught is not used again.")
+    var auditRate = 0.05
+    @Flag(help: "Use only providers whose answers can be re-executed (Agora's engine), never unverifiable upstream servers.")
+    var requireVerifiable = false
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard (1...86_400 * 30).contains(idleClose) else { throw ValidationError("--idle-close must be in 1...2592000 seconds") }
+        guard (0...1).contains(auditRate) else { throw ValidationError("--audit-rate must be in 0...1") }
         guard (5...3_600).contains(providerIdleTimeout) else { throw ValidationError("--provider-idle-timeout must be in 5...3600 seconds") }
     }
 
@@ -52,7 +57,7 @@ struct BridgeCommand: AsyncParsableCommand {
             maxPrice = Price(promptPerMillion: try maxPriceIn.map { try coins($0, "--max-price-in") } ?? .max,
                              completionPerMillion: try maxPriceOut.map { try coins($0, "--max-price-out") } ?? .max)
         }
-        let policy = RoutingPolicy(maxPrice: maxPrice, allow: Set(try allow.map { try address($0, "--allow") }))
+        let policy = RoutingPolicy(maxPrice: maxPrice, allow: Set(try allow.map { try address($0, "--allow") }), requireVerifiable: requireVerifiable)
         let budgetUnits = try coins(budget, "--budget"), depositUnits = try coins(deposit, "--deposit")
         let client = NodeClient(baseURL: node)
         if faucet {
@@ -68,11 +73,12 @@ struct BridgeCommand: AsyncParsableCommand {
                                    configuration: .init(timeout: .init(connect: .seconds(10), read: .seconds(Int64(providerIdleTimeout)))))
         let served = ServedModel(id: modelID, tokenizer: tokenizer, chatTemplate: model.file.string("tokenizer.chat_template"))
         let bridge = Bridge(configuration: .init(modelName: modelID, model: modelHash, policy: policy, budget: budgetUnits, deposit: depositUnits,
-                                                 idleClose: .seconds(idleClose)),
+                                                 idleClose: .seconds(idleClose), auditRate: auditRate),
                             key: key, node: client, http: providers, logger: logger)
         let statePath = (wallet as NSString).deletingPathExtension + ".channels.json"
         await bridge.setStatePath(statePath)
         await bridge.restore(from: statePath)
+        await bridge.startAudits(model: model, tokenizer: tokenizer)
         let server = BridgeServer(bridge: bridge, service: OpenAIService(model: served, contextLength: model.config.contextLength),
                                   host: host, port: port, logger: logger)
         let host = self.host

@@ -42,6 +42,8 @@ struct ProviderCommand: AsyncParsableCommand {
     @Option(help: "Answer from this OpenAI-compatible server (llama-server, vLLM, Ollama; e.g. http://127.0.0.1:8081/v1) instead of the built-in engine; -m names the model file (its id on chain and its tokenizer).")
     var upstream: String?
     @Option(help: "Model name to send upstream (default: the client's).") var upstreamModel: String?
+    @Flag(help: "The upstream is Agora's own engine (agora serve) on the same model file: declare its answers verifiable, so clients audit them and a false one can be proven.")
+    var verifiable = false
 
     func validate() throws {
         guard (0...19).contains(engineNice) else { throw ValidationError("--engine-nice must be in 0...19") }
@@ -51,6 +53,7 @@ struct ProviderCommand: AsyncParsableCommand {
         }
         guard (1...1_000_000).contains(creditWindow) else { throw ValidationError("--credit-window must be in 1...1000000") }
         guard (0.1...600).contains(paymentTimeout) else { throw ValidationError("--payment-timeout must be in 0.1...600 seconds") }
+        if verifiable && upstream == nil { throw ValidationError("--verifiable is for --upstream; the built-in engine's answers are verifiable always") }
         if let upstream {
             guard let url = URL(string: upstream), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                 throw ValidationError("--upstream must be an http(s) URL, got \(upstream)")
@@ -87,7 +90,8 @@ struct ProviderCommand: AsyncParsableCommand {
         let gateway = try Gateway(configuration: .init(chainID: parameters.chainID, model: modelHash, offer: offer, creditWindowTokens: creditWindow,
                                                        paymentTimeout: .milliseconds(Int64(paymentTimeout * 1000))),
                                   key: key, node: client, store: try ReceiptStore(path: dataDir + "/receipts.sqlite"), logger: logger)
-        let server = GatewayServer(gateway: gateway, service: service, modelName: modelID, host: host, port: port, upstream: forwarder)
+        let server = GatewayServer(gateway: gateway, service: service, modelName: modelID, host: host, port: port, upstream: forwarder,
+                                   upstreamVerifiable: verifiable)
         let plan = ProviderRegistration.Plan(key: key, parameters: parameters, model: modelHash, offer: offer,
                                              contextLength: UInt32(min(ctx, model.config.contextLength)), capacity: UInt32(parallel),
                                              faucet: faucet, registerModel: registerModel, ownerFeeBasisPoints: ownerFee)

@@ -1,3 +1,4 @@
+import AgoraEngine
 import AgoraJSON
 import AgoraLedger
 import AgoraMarket
@@ -34,13 +35,18 @@ public struct GatewayServer: Sendable {
     /// When set, answers come from this OpenAI-compatible server instead of the built-in engine;
     /// the gateway meters the text it passes on with the model's tokenizer.
     public let upstream: UpstreamForwarder?
+    /// The numerics version its transcripts name: Agora's engine's when it serves with it (or its
+    /// operator says the upstream is Agora's engine), 0 when an upstream's numerics are unknown —
+    /// then its answers cannot be re-executed, and clients that require verifiable answers skip it.
+    public let numerics: UInt32
     /// How long an answer may go without sending anything before it sends a keep-alive comment.
     public static let heartbeat = GatewayBounds.heartbeat
 
     public init(gateway: Gateway, service: OpenAIService, modelName: String, host: String, port: Int, maxBodyBytes: Int = GatewayBounds.requestBodyBytes,
-                upstream: UpstreamForwarder? = nil) {
+                upstream: UpstreamForwarder? = nil, upstreamVerifiable: Bool = false) {
         self.gateway = gateway; self.service = service; self.modelName = modelName; self.host = host; self.port = port
         self.maxBodyBytes = maxBodyBytes; self.upstream = upstream
+        numerics = upstream == nil || upstreamVerifiable ? Numerics.version : 0
     }
 
     public func application(services: [any Service], logger: Logger, onRunning: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
@@ -60,6 +66,7 @@ public struct GatewayServer: Sendable {
                 ("price_in", .int(Int(clamping: configuration.offer.promptPerMillion))),
                 ("price_out", .int(Int(clamping: configuration.offer.completionPerMillion))),
                 ("credit_window_tokens", .int(Int(clamping: configuration.creditWindowTokens))),
+                ("verifiable", .bool(server.numerics != 0)), ("numerics", .int(Int(server.numerics))),
                 ("context_length", .int(service.contextLength)),
             ]))
         }
@@ -138,9 +145,11 @@ public struct GatewayServer: Sendable {
         // The channel names the model (by its hash); whatever name the client's software put in the
         // body, the provider plans with its own. The signed digest stays over the bytes as sent.
         let servedID = self.service.model.id
+        // The answer is sampled with the seed the client signed in the header, here and upstream.
         let planBytes: [UInt8] = {
             guard var object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return bytes }
             object["model"] = servedID
+            object["seed"] = Int64(bitPattern: header.seed)
             return (try? JSONSerialization.data(withJSONObject: object)).map(Array.init) ?? bytes
         }()
         var planned: OpenAIService.Plan
@@ -153,8 +162,9 @@ public struct GatewayServer: Sendable {
             return failure(error.status, error.code ?? "invalid_request", error.message)
         }
         planned.includeUsage = true
+        planned.jobs[0].sampling.seed = header.seed
         let plan = planned
-        let gateway = self.gateway, service = self.service, upstream = self.upstream, chainID = gateway.configuration.chainID
+        let gateway = self.gateway, service = self.service, upstream = self.upstream, chainID = gateway.configuration.chainID, numerics = self.numerics
         let model = gateway.configuration.model, job = plan.jobs[0]
         let wire = OpenAIWire(kind: plan.kind, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970), model: modelName)
         return .eventStream(ResponseBody { writer in
@@ -167,6 +177,7 @@ public struct GatewayServer: Sendable {
             func pay(_ action: PaidAnswer.Action) async throws { try await meter.run(action, &answer, send: event, keepAlive: keepAlive) }
             var tokens: [Int32] = []
             var text = ""
+            var finishReason: String?
             do {
                 if let upstream {
                     // Metered as it passes: each delta's tokens (at least one) before it goes out.
@@ -174,6 +185,7 @@ public struct GatewayServer: Sendable {
                         let pieces = max(delta.isEmpty ? 0 : 1, (try? service.model.tokenizer.encode(delta, addSpecial: false, parseSpecial: false).count) ?? 1)
                         try await pay(answer.tokensReady(UInt64(pieces)))
                         text += delta
+                        if let finish { finishReason = finish }
                         try await event(.object([("chunk", wire.chunk([wire.delta(0, text: delta.isEmpty ? nil : delta, finish: finish)]))]))
                     }
                     tokens = (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)) ?? []
@@ -184,6 +196,7 @@ public struct GatewayServer: Sendable {
                         tokens.append(token)
                     }, send: { chunk in
                         text += chunk.choiceText
+                        if let finish = chunk.choiceFinish { finishReason = finish }
                         try await event(.object([("chunk", chunk)]))
                     })
                 }
@@ -201,14 +214,20 @@ public struct GatewayServer: Sendable {
                 try? await event(.object([("error", .object([("code", .string(code)), ("message", .string(message))]))]))
             }
             let counted = UInt64((try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false).count) ?? tokens.count)
-            let transcript = TranscriptCommitment(provider: await gateway.provider, model: model, parametersDigest: Hash256.sha256(bytes),
-                                                  seed: job.sampling.seed, promptDigest: TranscriptCommitment.digest(tokens: job.prompt),
-                                                  outputDigest: TranscriptCommitment.digest(tokens: tokens))
+            // Only an answer that ended by itself claims its ending; any other is claimed as cut.
+            var claimed = TranscriptCommitment.Ending.cut
+            if case .finished = ending { claimed = finishReason == "length" ? .length : finishReason == "stop" ? .stop : .cut }
+            let transcript = TranscriptCommitment(provider: await gateway.provider, model: model, numerics: numerics,
+                                                  request: header.digest(chainID: chainID), parametersDigest: job.parametersDigest,
+                                                  promptDigest: TranscriptCommitment.digest(tokens: job.prompt),
+                                                  outputDigest: TranscriptCommitment.digest(tokens: tokens), outputTokens: UInt32(tokens.count),
+                                                  ending: claimed)
             let signature = await gateway.sign(transcript)
             try? await event(.object([("done", .object([
                 ("usage", .object([("prompt_tokens", .int(plan.promptTokens)), ("completion_tokens", .int(Int(counted))),
                                    ("generated_tokens", .int(tokens.count))])),
                 ("transcript", .string(Hex.encode(transcript.canonicalBytes))), ("signature", .string(signature.hex)),
+                ("output", .array(tokens.map { .int(Int($0)) })),
                 ("chain_id", .string(chainID)),
             ]))]))
             try? await writer.write(SSE.done)
@@ -305,6 +324,13 @@ func failure(_ status: Int, _ code: String, _ message: String) -> Response {
 
 extension JSON {
     /// The text a streamed chunk carries for its first choice (chat delta content or completion text).
+    /// The first choice's finish reason, once a chunk carries one.
+    var choiceFinish: String? {
+        guard case .object(let fields) = self, case .array(let choices)? = fields.first(where: { $0.0 == "choices" })?.1,
+              case .object(let choice)? = choices.first, case .string(let finish)? = choice.first(where: { $0.0 == "finish_reason" })?.1 else { return nil }
+        return finish
+    }
+
     var choiceText: String {
         guard case .object(let fields) = self, case .array(let choices)? = fields.first(where: { $0.0 == "choices" })?.1,
               case .object(let choice)? = choices.first else { return "" }

@@ -179,10 +179,10 @@ public struct ChannelBook: Sendable {
 
     /// The next signed request header on `provider`'s channel, and whether its sequence reached the
     /// part saved as used: then the book is to be saved before the header leaves.
-    public mutating func header(_ provider: AccountID, body: [UInt8], maxCost: UInt64, key: SigningKey, reserveAhead: UInt64,
+    public mutating func header(_ provider: AccountID, body: [UInt8], seed: UInt64, maxCost: UInt64, key: SigningKey, reserveAhead: UInt64,
                                 now: ContinuousClock.Instant) -> (header: RequestHeader, signature: Signature, save: Bool)? {
         guard var entry = entries[provider], var meter = entry.meter else { return nil }
-        let (header, signature) = meter.header(body: body, maxCost: maxCost, key: key)
+        let (header, signature) = meter.header(body: body, seed: seed, maxCost: maxCost, key: key)
         entry.meter = meter
         entry.lastUsed = now
         let save = header.sequence >= entry.sequencesReserved
@@ -202,10 +202,17 @@ public struct ChannelBook: Sendable {
     public mutating func signReceipt(_ provider: AccountID, adding usage: Usage, atLeast: UInt64, key: SigningKey) -> (Receipt, Signature)? {
         guard var entry = entries[provider], var meter = entry.meter else { return nil }
         meter.count(usage)
-        let receipt = meter.receipt(transcript: .zero, key: key, atLeast: atLeast)
+        let receipt = meter.receipt(key: key, atLeast: atLeast)
         entry.meter = meter
         entries[provider] = entry
         return receipt
+    }
+
+    /// Adds an answer's checked transcript to what `provider`'s channel's next receipt commits to,
+    /// if the answer was paid on the opening the book still holds.
+    public mutating func commit(_ provider: AccountID, transcript id: Hash256, openCounter: UInt64) {
+        guard entries[provider]?.meter?.openCounter == openCounter else { return }
+        entries[provider]?.meter?.commit(transcript: id)
     }
 
     public mutating func streamStarted(_ provider: AccountID) {

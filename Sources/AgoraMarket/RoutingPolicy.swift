@@ -13,11 +13,13 @@ public struct Candidate: Sendable, Equatable {
     public var throughput: Double?
     /// Completion tokens it serves beyond the last receipt, as its info endpoint declares.
     public var creditWindowTokens: UInt64?
+    /// Whether its answers can be re-executed exactly (Agora's engine), as its info declares.
+    public var verifiable: Bool
 
     public init(account: AccountID, endpoint: String, price: Price, reputation: UInt16, latency: Duration? = nil, throughput: Double? = nil,
-                creditWindowTokens: UInt64? = nil) {
+                creditWindowTokens: UInt64? = nil, verifiable: Bool = false) {
         self.account = account; self.endpoint = endpoint; self.price = price; self.reputation = reputation
-        self.latency = latency; self.throughput = throughput; self.creditWindowTokens = creditWindowTokens
+        self.latency = latency; self.throughput = throughput; self.creditWindowTokens = creditWindowTokens; self.verifiable = verifiable
     }
 
     /// How many completion tokens' worth the bridge lets go unsigned on this provider's channel
@@ -38,20 +40,25 @@ public struct Candidate: Sendable, Equatable {
     }
 }
 
-/// How the bridge ranks providers: the user's limits first (allow-list, maximum price), then the
-/// expected cost of a typical request, inflated for low reputation, slow answers and recent
-/// failures. Pure, so tests can check the order.
+/// How the bridge ranks providers: the user's limits first (allow-list, maximum price, verifiable
+/// answers only), then the expected cost of a typical request, inflated for low reputation, slow
+/// answers, recent failures and answers nobody can re-execute. Pure, so tests can check the order.
 public struct RoutingPolicy: Sendable {
     public var maxPrice: Price?
     public var allow: Set<AccountID>
+    /// Use only providers whose answers can be re-executed (and so audited).
+    public var requireVerifiable = false
     /// Tokens of the typical request the ranking prices.
     public var typicalPrompt: UInt64 = 200
     public var typicalCompletion: UInt64 = 200
 
-    public init(maxPrice: Price? = nil, allow: Set<AccountID> = []) { self.maxPrice = maxPrice; self.allow = allow }
+    public init(maxPrice: Price? = nil, allow: Set<AccountID> = [], requireVerifiable: Bool = false) {
+        self.maxPrice = maxPrice; self.allow = allow; self.requireVerifiable = requireVerifiable
+    }
 
     public func admissible(_ candidate: Candidate) -> Bool {
         if !allow.isEmpty && !allow.contains(candidate.account) { return false }
+        if requireVerifiable && !candidate.verifiable { return false }
         if let maxPrice, !maxPrice.covers(candidate.price) { return false }
         return true
     }
@@ -62,7 +69,10 @@ public struct RoutingPolicy: Sendable {
         let reputation = 1.5 - Double(candidate.reputation) / 10_000           // 0.5 (best) ... 1.5 (worst)
         let latencySeconds = candidate.latency.map { Double($0.components.attoseconds) / 1e18 + Double($0.components.seconds) } ?? 0.05
         let speed = 1 + latencySeconds * 2 + (candidate.throughput.map { 5 / max($0, 1) } ?? 0)
-        return cost * reputation * speed * pow(4, Double(min(recentFailures, 5)))
+        // An answer nobody can check is worth less than one anybody can: at an equal price, the
+        // verifiable offer goes first; an unverifiable one must be a quarter cheaper to lead.
+        let trust = candidate.verifiable ? 1 : 1.25
+        return cost * reputation * speed * trust * pow(4, Double(min(recentFailures, 5)))
     }
 
     public func rank(_ candidates: [Candidate], failures: [AccountID: Int] = [:]) -> [Candidate] {

@@ -13,8 +13,12 @@ public enum DomainTag: String, Sendable, CaseIterable {
     case merkleLeaf = "agora/merkle-leaf/v1"
     case merkleNode = "agora/merkle-node/v1"
     case parameters = "agora/parameters/v1"
-    case requestHeader = "agora/request/v1"
-    case transcript = "agora/transcript/v1"
+    case requestHeader = "agora/request/v2"
+    case transcript = "agora/transcript/v2"
+    /// A generation's parameters (limits, sampling, seed, stop sequences), as a transcript names them.
+    case generationParameters = "agora/generation-parameters/v1"
+    /// A channel's running hash of the transcripts its receipts pay for.
+    case transcriptChain = "agora/transcript-chain/v1"
     case stopRequest = "agora/stop/v1"
     case encryptionKey = "agora/x25519-from-seed/v1"
 

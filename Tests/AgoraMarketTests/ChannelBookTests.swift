@@ -81,12 +81,12 @@ import Testing
 
     @Test func headersReserveSequencesOnDiskABatchAtATime() {
         var book = bookWithChannel()
-        let first = book.header(provider, body: [1], maxCost: 10, key: client, reserveAhead: 4, now: now)
+        let first = book.header(provider, body: [1], seed: 1, maxCost: 10, key: client, reserveAhead: 4, now: now)
         #expect(first?.header.sequence == 1 && first?.save == true)
-        for _ in 2...4 { #expect(book.header(provider, body: [1], maxCost: 10, key: client, reserveAhead: 4, now: now)?.save == false) }
-        #expect(book.header(provider, body: [1], maxCost: 10, key: client, reserveAhead: 4, now: now)?.save == true)
+        for _ in 2...4 { #expect(book.header(provider, body: [1], seed: 1, maxCost: 10, key: client, reserveAhead: 4, now: now)?.save == false) }
+        #expect(book.header(provider, body: [1], seed: 1, maxCost: 10, key: client, reserveAhead: 4, now: now)?.save == true)
         #expect(book.sequenceToResume(provider) == 9)
-        #expect(book.header(SigningKey(deterministicLabel: "key 1").account, body: [1], maxCost: 10, key: client,
+        #expect(book.header(SigningKey(deterministicLabel: "key 1").account, body: [1], seed: 1, maxCost: 10, key: client,
                             reserveAhead: 4, now: now) == nil)
     }
 

@@ -41,7 +41,7 @@ import Testing
     @Test func anHonestSessionAdmitsMetersAndSettles() {
         var (gateway, bridge) = meters()
         let body = Array("{\"messages\":[]}".utf8)
-        let (header, signature) = bridge.header(body: body, maxCost: 500, key: client)
+        let (header, signature) = bridge.header(body: body, seed: 1, maxCost: 500, key: client)
         #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == nil)
         // Prompt of 10 tokens, then completion tokens one by one: the window (16 tokens at 2 per
         // token = 32 units) stops the provider until a receipt arrives.
@@ -53,13 +53,13 @@ import Testing
         }
         #expect(served == 11) // 10 + 2 × 11 = 32 units: one window
         bridge.count(Usage(promptTokens: 10, completionTokens: served))
-        let (receipt, receiptSignature) = bridge.receipt(transcript: .zero, key: client)!
+        let (receipt, receiptSignature) = bridge.receipt(key: client)!
         #expect(receipt.cumulativeAmount == 32)
         #expect(gateway.accept(receipt, signature: receiptSignature) == .success(32))
         #expect(gateway.mayServe(channelID, more: Usage(completionTokens: 1), request: Usage(), maxCost: 500))
         // A receipt is not replayable, and a stale one is refused.
         #expect(gateway.accept(receipt, signature: receiptSignature) == .failure(.receiptNotIncreasing(receipted: 32)))
-        #expect(bridge.receipt(transcript: .zero, key: client) == nil)
+        #expect(bridge.receipt(key: client) == nil)
     }
 
     /// The bridge lets a channel owe up to its receipt threshold unsigned, then signs one receipt
@@ -67,18 +67,18 @@ import Testing
     @Test func aReceiptWaitsUntilTheThresholdIsOwed() throws {
         var (_, bridge) = meters()
         bridge.count(Usage(promptTokens: 3))  // 3 units
-        #expect(bridge.receipt(transcript: .zero, key: client, atLeast: 10) == nil)
+        #expect(bridge.receipt(key: client, atLeast: 10) == nil)
         bridge.count(Usage(completionTokens: 3))  // 9
-        #expect(bridge.receipt(transcript: .zero, key: client, atLeast: 10) == nil)
+        #expect(bridge.receipt(key: client, atLeast: 10) == nil)
         #expect(bridge.signed == 0)
         bridge.count(Usage(completionTokens: 1))  // 11
-        let signed = bridge.receipt(transcript: .zero, key: client, atLeast: 10)
+        let signed = bridge.receipt(key: client, atLeast: 10)
         let (receipt, _) = try #require(signed)
         #expect(receipt.cumulativeAmount == 11 && bridge.signed == 11)
         bridge.count(Usage(promptTokens: 1))  // 12
-        #expect(bridge.receipt(transcript: .zero, key: client, atLeast: 10) == nil)
-        #expect(bridge.receipt(transcript: .zero, key: client)?.0.cumulativeAmount == 12)
-        #expect(bridge.receipt(transcript: .zero, key: client) == nil)
+        #expect(bridge.receipt(key: client, atLeast: 10) == nil)
+        #expect(bridge.receipt(key: client)?.0.cumulativeAmount == 12)
+        #expect(bridge.receipt(key: client) == nil)
     }
 
     /// The gateway checks a receipt, stores it, then credits it without a second signature check:
@@ -86,12 +86,12 @@ import Testing
     @Test func aCheckedReceiptIsCreditedButNeverLowersTheCredit() throws {
         var (gateway, bridge) = meters()
         let body = Array("{}".utf8)
-        let (header, signature) = bridge.header(body: body, maxCost: 500, key: client)
+        let (header, signature) = bridge.header(body: body, seed: 1, maxCost: 500, key: client)
         #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == nil)
         bridge.count(Usage(promptTokens: 4))
-        let first = bridge.receipt(transcript: .zero, key: client)
+        let first = bridge.receipt(key: client)
         bridge.count(Usage(completionTokens: 6))
-        let second = bridge.receipt(transcript: .zero, key: client)
+        let second = bridge.receipt(key: client)
         let (low, lowSignature) = try #require(first), (high, highSignature) = try #require(second)
         // Both checked before either is credited (two receipts in flight).
         #expect((try? gateway.applying(low, signature: lowSignature).get())?.receipted == 4)
@@ -105,11 +105,11 @@ import Testing
     @Test func everyReplayVectorIsRefused() {
         var (gateway, bridge) = meters()
         let body = Array("b".utf8)
-        let (header, signature) = bridge.header(body: body, maxCost: 10, key: client)
+        let (header, signature) = bridge.header(body: body, seed: 1, maxCost: 10, key: client)
         #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == nil)
         // The same header again.
         #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .sequenceReplayed(last: 1))
-        let (next, nextSignature) = bridge.header(body: body, maxCost: 10, key: client)
+        let (next, nextSignature) = bridge.header(body: body, seed: 1, maxCost: 10, key: client)
         // Another body under the same signature.
         #expect(gateway.admit(next, signature: nextSignature, body: Array("c".utf8), channel: channel()) == .bodyMismatch)
         // The channel reopened: a header of the earlier opening.
@@ -135,7 +135,7 @@ import Testing
     @Test func onlyTheClientMayStopItsAnswers() throws {
         var (gateway, bridge) = meters()
         let body = Array("b".utf8)
-        let (header, signature) = bridge.header(body: body, maxCost: 10, key: client)
+        let (header, signature) = bridge.header(body: body, seed: 1, maxCost: 10, key: client)
         let stop = StopRequest(header)
         #expect(gateway.checkStop(stop, signature: client.sign(stop.signingBytes(chainID: chainID))) == .channelUnknown)
         #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == nil)
@@ -155,7 +155,7 @@ import Testing
     @Test func sequencesAreAdmittedOnceInAnyOrderWithinTheWindow() {
         var (gateway, bridge) = meters(deposit: 1_000_000)
         let body = Array("b".utf8)
-        let headers = (0..<70).map { _ in bridge.header(body: body, maxCost: 10, key: client) }  // sequences 1...70
+        let headers = (0..<70).map { _ in bridge.header(body: body, seed: 1, maxCost: 10, key: client) }  // sequences 1...70
         func admit(_ sequence: Int) -> MeterRefusal? {
             gateway.admit(headers[sequence - 1].0, signature: headers[sequence - 1].1, body: body, channel: channel())
         }
@@ -186,7 +186,7 @@ import Testing
         let body = Array("x".utf8)
         var total: UInt64 = 0
         for _ in 0..<5 {
-            let (header, signature) = bridge.header(body: body, maxCost: 1_000, key: client)
+            let (header, signature) = bridge.header(body: body, seed: 1, maxCost: 1_000, key: client)
             guard gateway.admit(header, signature: signature, body: body, channel: channel()) == nil else { break }
             while gateway.mayServe(channelID, more: Usage(completionTokens: 1), request: Usage(), maxCost: 1_000) {
                 gateway.record(channelID, Usage(completionTokens: 1))
@@ -202,20 +202,20 @@ import Testing
         let cheap = Price(promptPerMillion: 1, completionPerMillion: 1)
         var bridge = ClientMeter(chainID: chainID, channel: channelID, openCounter: 1, price: cheap, deposit: 1_000)
         let body = Array("x".utf8)
-        let (header, signature) = bridge.header(body: body, maxCost: 10, key: client)
+        let (header, signature) = bridge.header(body: body, seed: 1, maxCost: 10, key: client)
         #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == .priceBelowOffer(offer))
         var generous = ClientMeter(chainID: chainID, channel: channelID, openCounter: 1, price: Price(promptPerMillion: 2_000_000, completionPerMillion: 3_000_000), deposit: 1_000)
-        let (h1, s1) = generous.header(body: body, maxCost: 10, key: client)
+        let (h1, s1) = generous.header(body: body, seed: 1, maxCost: 10, key: client)
         #expect(gateway.admit(h1, signature: s1, body: body, channel: channel()) == nil)
         var changed = ClientMeter(chainID: chainID, channel: channelID, openCounter: 1, price: offer, deposit: 1_000, nextSequence: 5)
-        let (h2, s2) = changed.header(body: body, maxCost: 10, key: client)
+        let (h2, s2) = changed.header(body: body, seed: 1, maxCost: 10, key: client)
         #expect(gateway.admit(h2, signature: s2, body: body, channel: channel()) == .priceChanged(generous.price))
     }
 
     @Test func neverServesBeyondTheDepositOrTheRequestMaximum() {
         var (gateway, bridge) = meters(window: 1_000, deposit: 20)
         let body = Array("x".utf8)
-        let (header, signature) = bridge.header(body: body, maxCost: 1_000, key: client)
+        let (header, signature) = bridge.header(body: body, seed: 1, maxCost: 1_000, key: client)
         #expect(gateway.admit(header, signature: signature, body: body, channel: channel(deposit: 20)) == nil)
         var served: UInt64 = 0
         while gateway.mayServe(channelID, more: Usage(completionTokens: 1), request: Usage(completionTokens: served), maxCost: 6) {

@@ -75,7 +75,8 @@ struct PaidInferenceTests {
 
         func startBridge(allow: [AccountID] = [], extra: [String] = []) throws -> AgoraProcess {
             let process = try AgoraProcess(command: ["bridge", "-m", PaidInferenceTests.modelPath, "--node", node.rootURL, "--wallet", directory + "/client.json",
-                                                     "--port", "0", "--faucet", "--budget", "20", "--deposit", "1"] + allow.flatMap { ["--allow", $0.address] } + extra,
+                                                     "--port", "0", "--faucet", "--budget", "20", "--deposit", "1", "--audit-rate", "1"]
+                                                     + allow.flatMap { ["--allow", $0.address] } + extra,
                                            deadline: .seconds(180))
             bridge = process
             return process
@@ -94,6 +95,26 @@ struct PaidInferenceTests {
         func bridgeMetrics() async throws -> String {
             let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: bridge!.rootURL + "/metrics"), timeout: .seconds(10))
             return String(buffer: try await response.body.collect(upTo: 1 << 20))
+        }
+
+        /// A counter's value on the bridge's `/metrics` (0 when absent).
+        func bridgeCounter(_ name: String) async throws -> Int {
+            let line = try await bridgeMetrics().split(separator: "\n").first { $0.hasPrefix(name + " ") }
+            return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        }
+
+        /// Waits until the bridge (auditing every verifiable answer) has re-executed `count`
+        /// answers, and checks that each was exact and each transcript true.
+        func expectAnswersVerified(atLeast count: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let start = ContinuousClock.now
+            while try await bridgeCounter("agora_bridge_audits_passed_total") + bridgeCounter("agora_bridge_audits_failed_total") < count,
+                  ContinuousClock.now - start < .seconds(120) {
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            let passed = try await bridgeCounter("agora_bridge_audits_passed_total"), failed = try await bridgeCounter("agora_bridge_audits_failed_total")
+            let invalid = try await bridgeCounter("agora_bridge_transcripts_invalid_total")
+            #expect(passed >= count && failed == 0 && invalid == 0, "audits passed \(passed), failed \(failed); transcripts invalid \(invalid)",
+                    sourceLocation: sourceLocation)
         }
 
         /// Asks `bridge` for one short answer (curl) and checks it finished without an error.
@@ -209,6 +230,8 @@ struct PaidInferenceTests {
                      "agora_bridge_completion_tokens_total \(completion)", "agora_bridge_provider_failures_total 0"] {
             #expect(metrics.contains(line + "\n"), "\(line) not in \(metrics)")
         }
+        // Re-executed, every answer is exactly what the model gives (greedy and sampled, streamed or not).
+        try await market.expectAnswersVerified(atLeast: 4)
     }
 
     @Test func aProviderKilledMidStreamIsReplacedAndStillClaims() async throws {
@@ -233,6 +256,8 @@ struct PaidInferenceTests {
         #expect(stream.contains("data: [DONE]"))
         #expect(!stream.contains("\"error\""), "\(stream.suffix(400))")
         #expect(stream.contains("\"finish_reason\":\"length\"") || stream.contains("\"finish_reason\":\"stop\""))
+        // The answer's continuation by the survivor is exact too (the killed attempt left no transcript).
+        try await market.expectAnswersVerified(atLeast: 1)
 
         // Both providers served part of it; the killed one, restarted, claims what it was owed.
         let spend = try await market.spend()
@@ -305,7 +330,8 @@ extension PaidInferenceTests {
         defer { market.stop() }
         let upstream = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "upstream", "--parallel", "2", "--ctx", "1024"])
         defer { _ = upstream.stop() }
-        _ = try market.startProvider("front", price: Self.cheap, extra: ["--upstream", upstream.baseURL, "--upstream-model", "upstream"])
+        // The upstream is Agora's own engine on the same file: its answers are declared verifiable, and audited.
+        _ = try market.startProvider("front", price: Self.cheap, extra: ["--upstream", upstream.baseURL, "--upstream-model", "upstream", "--verifiable"])
         let bridge = try market.startBridge()
         var prompt = 0, completion = 0
         for stream in [false, true] {
@@ -326,6 +352,7 @@ extension PaidInferenceTests {
         let channels = try await market.waitForClaims()
         #expect(channels.count == 1)
         #expect(channels.first?.claimed == Self.cheap.cost(prompt: UInt64(prompt), completion: UInt64(completion)))
+        try await market.expectAnswersVerified(atLeast: 2)
     }
 }
 
@@ -342,7 +369,7 @@ extension PaidInferenceTests {
         let key = SigningKey(deterministicLabel: "market-test/withholder")
         var (meter, _) = try await market.openChannel(by: key, to: "patient", price: Self.cheap)
         let body = Array(#"{"model":"smollm2","prompt":"The history of the bicycle begins","max_tokens":96,"temperature":0}"#.utf8)
-        let (header, signature) = meter.header(body: body, maxCost: Amount.unitsPerCoin, key: key)
+        let (header, signature) = meter.header(body: body, seed: 1, maxCost: Amount.unitsPerCoin, key: key)
         let request = paidCompletion(to: provider, header: header, signature: signature, body: body)
 
         let start = ContinuousClock.now
@@ -398,7 +425,7 @@ extension PaidInferenceTests {
         let before = try providerCPUSeconds()
         let attempts = 4
         for _ in 0..<attempts {
-            let (header, _) = meter.header(body: body, maxCost: Amount.unitsPerCoin, key: client)
+            let (header, _) = meter.header(body: body, seed: 1, maxCost: Amount.unitsPerCoin, key: client)
             let forged = forger.sign(header.signingBytes(chainID: chainID))
             let request = paidCompletion(to: provider, header: header, signature: forged, body: body)
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
@@ -592,8 +619,9 @@ extension PaidInferenceTests {
         let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/metrics"), timeout: .seconds(10))
         let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
         #expect(text.contains("agora_gateway_stopped_answers_total \(stops)"), "\(text)")
-        // The next answer streams whole, on the same channel.
+        // The next answer streams whole, on the same channel; the stopped answers were exact as far as they went.
         try market.expectShortAnswer(through: bridge)
+        try await market.expectAnswersVerified(atLeast: stops + 1)
         let channels = try await market.waitForClaims()
         #expect(channels.count == 1 && channels.first?.openCounter == 1)
     }
@@ -623,6 +651,8 @@ extension PaidInferenceTests {
         #expect(stream.contains("data: [DONE]"))
         #expect(!stream.contains("\"error\""), "\(stream.suffix(400))")
         #expect(stream.contains("\"finish_reason\":\"length\"") || stream.contains("\"finish_reason\":\"stop\""))
+        // The answer's continuation by the survivor is exact too (the killed attempt left no transcript).
+        try await market.expectAnswersVerified(atLeast: 1)
         let perProvider = (try await market.spend()["channels"] as? [[String: Any]] ?? [])
             .reduce(into: [String: Int]()) { $0[$1["provider"] as? String ?? ""] = $1["signed"] as? Int }
         let other = hung == "first" ? "second" : "first"

@@ -26,11 +26,13 @@ public struct AnswerVerifier {
     /// Replays the answer `output` to `prompt` (generated with these parameters) and compares it.
     /// `finish` is how the answer claims it ended; nil for an answer cut before its end (its client
     /// stopped it), whose tokens must still be the replay's and must not run past its end.
+    /// `capacity` is the context the answer was generated in (prompt plus output may not exceed
+    /// it); by default the context's own.
     public func verify(prompt: [Int32], output: [Int32], finish: FinishReason?, maxTokens: Int, sampling: SamplingParameters,
-                       stopSequences: [String]) throws(Generator.Error) -> Verdict {
+                       stopSequences: [String], capacity: Int? = nil) throws(Generator.Error) -> Verdict {
         guard !prompt.isEmpty else { throw .emptyPrompt }
         do { try sampling.validate() } catch { throw .invalidParameters(error.description) }
-        let cache = context.makeCache()
+        let cache = capacity.map { context.makeCache(capacity: min($0, context.maxContext)) } ?? context.makeCache()
         guard prompt.count < cache.capacity else { throw .promptTooLong(tokens: prompt.count, context: cache.capacity) }
         let vocabulary = context.model.config.vocabularySize
         guard prompt.allSatisfy({ $0 >= 0 && Int($0) < vocabulary }) else { throw .invalidParameters("a prompt token is outside the vocabulary") }
