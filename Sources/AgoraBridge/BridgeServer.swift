@@ -51,8 +51,10 @@ public struct BridgeServer: Sendable {
                          ("prompt_tokens", .int(Int(clamping: entry.meter.usage.promptTokens))),
                          ("completion_tokens", .int(Int(clamping: entry.meter.usage.completionTokens)))])
             }
+            let caught = await server.bridge.caughtProviders().map { JSON.object([("provider", .string($0.provider.address)), ("why", .string($0.why))]) }
             return Response.json(.object([("spent", .int(Int(clamping: await server.bridge.spent))),
-                                  ("budget", .int(Int(clamping: server.bridge.configuration.budget))), ("channels", .array(channels))]))
+                                  ("budget", .int(Int(clamping: server.bridge.configuration.budget))), ("channels", .array(channels)),
+                                  ("caught", .array(caught))]))
         }
         router.post("/v1/chat/completions") { request, _ in await server.handle(request, kind: .chat) }
         router.post("/v1/completions") { request, _ in await server.handle(request, kind: .completion) }

@@ -674,3 +674,52 @@ func paidCompletion(to provider: AgoraProcess, header: RequestHeader, signature:
 func sha256(_ path: String) throws -> Hash256 {
     try #require(Hash256(hex: try ModelStore.sha256(of: URL(fileURLWithPath: path))))
 }
+
+extension PaidInferenceTests {
+    /// A provider registered for SmolLM2 Q4_1 that answers from a cheaper Q4_0 copy (an upstream
+    /// `agora serve`, declared verifiable) is caught by the bridge's audit of its first answer:
+    /// the answer is re-executed with the registered model, differs, and the provider is dropped —
+    /// the honest provider serves the rest.
+    @Test func aProviderServingAnotherQuantizationIsCaughtByItsFirstAudit() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let copy = market.directory + "/smollm2-q4_0.gguf"
+        let (converted, convertOutput) = try runCommand([AgoraProcess.binary.path, "model", "convert", "-m", Self.modelPath, "--type", "q4_0", "--out", copy])
+        try #require(converted == 0, "\(convertOutput)")
+        let upstream = try AgoraProcess(serve: ["-m", copy, "--model-id", "upstream", "--parallel", "2", "--ctx", "1024"])
+        defer { _ = upstream.stop() }
+        _ = try market.startProvider("cheater", price: Self.cheap, extra: ["--upstream", upstream.baseURL, "--upstream-model", "upstream", "--verifiable"])
+        _ = try market.startProvider("honest", price: Self.dear)
+        let cheater = try market.providerAccount("cheater"), honest = try market.providerAccount("honest")
+        let bridge = try market.startBridge()
+        func ask() throws -> String {
+            let (status, output) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                                   #"{"model":"smollm2","max_tokens":32,"temperature":1.0,"messages":[{"role":"user","content":"Write a short line about rivers."}]}"#])
+            #expect(status == 0 && !output.contains("\"error\""), "\(output)")
+            return output
+        }
+        // The cheaper offer goes first; its answer reaches the client, and is audited after.
+        _ = try ask()
+        let first = (try await market.spend()["channels"] as? [[String: Any]] ?? []).compactMap { $0["provider"] as? String }
+        #expect(first == [cheater.address], "the cheaper provider served first: \(first)")
+        let start = ContinuousClock.now
+        while try await market.bridgeCounter("agora_bridge_audits_failed_total") < 1, ContinuousClock.now - start < .seconds(120) {
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(try await market.bridgeCounter("agora_bridge_audits_failed_total") == 1)
+        let caught = try await market.spend()["caught"] as? [[String: Any]] ?? []
+        #expect(caught.compactMap { $0["provider"] as? String } == [cheater.address], "\(caught)")
+        // The rest goes to the honest provider, and its answers verify.
+        for _ in 0..<2 { _ = try ask() }
+        let served = (try await market.spend()["channels"] as? [[String: Any]] ?? []).reduce(into: [String: Int]()) {
+            $0[$1["provider"] as? String ?? ""] = $1["prompt_tokens"] as? Int
+        }
+        #expect((served[honest.address] ?? 0) > 0, "\(served)")
+        let passedStart = ContinuousClock.now
+        while try await market.bridgeCounter("agora_bridge_audits_passed_total") < 2, ContinuousClock.now - passedStart < .seconds(120) {
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(try await market.bridgeCounter("agora_bridge_audits_passed_total") == 2)
+        #expect(try await market.bridgeCounter("agora_bridge_audits_failed_total") == 1)
+    }
+}
