@@ -95,6 +95,7 @@ def main():
     a.add_argument("--rounds", type=int, default=5, help="serve/bridge phase pairs per client count")
     a.add_argument("--max-tokens", type=int, default=128)
     a.add_argument("--clients", default="1,4")
+    a.add_argument("--audit-rate", type=float, default=0.05, help="the bridge's --audit-rate (its default: 0.05)")
     args = a.parse_args()
     clients = [int(x) for x in args.clients.split(",")]
     agora, model = args.agora, args.model
@@ -146,7 +147,8 @@ def main():
                 break
             time.sleep(0.5)
         names["bridge"] = start([agora, "bridge", "-m", model, "--node", node, "--wallet", f"{data}/client.json",
-                                 "--port", "18093", "--model-id", "m", "--faucet", "--budget", "1000", "--deposit", "100"], 18093)
+                                 "--port", "18093", "--model-id", "m", "--faucet", "--budget", "1000", "--deposit", "100",
+                                 "--audit-rate", str(args.audit_rate)], 18093)
         serve = start(on(provider_cpus, [agora, "serve", "-m", model, "--model-id", "m", "--port", "18090", "--parallel", str(args.slots),
                                          "--threads", str(args.threads)]), 18090)
         one_request(18093, "m", 0, 8)  # opens the channel: not measured
