@@ -155,6 +155,7 @@ let package = Package(
         .target(
             name: "AgoraBridge",
             dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         // Proof of AI's work: quizzes bound to the chain, and the teacher-forced pass every validator re-runs.

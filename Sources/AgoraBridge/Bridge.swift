@@ -64,6 +64,7 @@ public actor Bridge {
     /// Providers caught with a false transcript or answer, and why: never routed to again.
     private(set) var caught: [AccountID: String] = [:]
     private var auditor: AnswerAuditor?
+    private var transcripts: TranscriptStore?
     /// Providers that declared verifiable answers and ended one without a transcript.
     private var unverifiable: Set<AccountID> = []
 
@@ -155,6 +156,12 @@ public actor Bridge {
 
     public func stopAudits() { auditor?.stop() }
 
+    /// Keeps every checked transcript, with its prompt and output ids, in SQLite at `path` (the
+    /// newest `retention`).
+    public func keepTranscripts(at path: String, retention: Int) throws {
+        transcripts = try TranscriptStore(path: path, retention: retention)
+    }
+
     /// Checks an ended answer's transcript (see `TranscriptCheck`): a valid one joins what the
     /// channel's receipts commit to and may be sampled for an audit; a false one ends the
     /// provider's use. Called before the answer's last receipt is signed.
@@ -174,6 +181,13 @@ public actor Bridge {
             return
         }
         book.commit(candidate.account, transcript: signed.transcript.id, openCounter: header.openCounter)
+        if let transcripts {
+            // Off the actor: the write is the store's, not the answer's, to wait for.
+            let prompt = job.prompt
+            Task.detached(priority: .utility) {
+                do { try transcripts.add(signed, prompt: prompt, chainID: chainID) } catch {}
+            }
+        }
         guard signed.transcript.numerics == Numerics.version, let auditor, Double.random(in: 0..<1) < configuration.auditRate else { return }
         if !auditor.submit(AuditCase(provider: candidate.account, job: job, output: signed.output, ending: signed.transcript.ending,
                                      transcript: signed.transcript)) {
@@ -182,6 +196,12 @@ public actor Bridge {
     }
 
     private func audited(_ audit: AuditCase, _ verdict: AnswerVerifier.Verdict?) {
+        if let transcripts, let verdict {
+            let id = audit.transcript.id
+            Task.detached(priority: .utility) {
+                do { try transcripts.audited(id, verdict == .exact ? .passed : .failed, verdict: "\(verdict)") } catch {}
+            }
+        }
         switch verdict {
         case .exact?:
             metrics.auditsPassed.increment()

@@ -111,14 +111,11 @@ struct PaidRequest {
         // provider waits only if it reaches the end of its credit window first.
         let receipts = ReceiptSender(gateway: gateway)
         await bridge.streamStarted(candidate.account)
-        // The provider admitted the request: count the prompt here (paid with the channel's next receipt).
-        if let (receipt, receiptSignature) = await bridge.signReceipt(adding: Usage(promptTokens: promptTokens), to: candidate) {
-            receipts.send(receipt, receiptSignature)
-        }
         let start = ContinuousClock.now
         // Counts the answer as it grows, encoding only its unsettled end each time.
         var answer = TokenCounter(tokenizer: service.model.tokenizer)
-        var attempt = PaidAttempt()
+        // The prompt is counted once the provider has charged it (see `PaidAttempt`).
+        var attempt = PaidAttempt(promptTokens: promptTokens)
         /// Everything the provider streamed (also what was read but not passed on), and its transcript.
         var received = ""
         var signed: SignedTranscript?

@@ -37,11 +37,14 @@ struct BridgeCommand: AsyncParsableCommand {
     var auditRate = 0.05
     @Flag(help: "Use only providers whose answers can be re-executed (Agora's engine), never unverifiable upstream servers.")
     var requireVerifiable = false
+    @Option(help: "Transcripts of paid answers kept (with prompt and output token ids) beside the wallet, newest first; 0 keeps none.")
+    var keepTranscripts = 10_000
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard (1...86_400 * 30).contains(idleClose) else { throw ValidationError("--idle-close must be in 1...2592000 seconds") }
         guard (0...1).contains(auditRate) else { throw ValidationError("--audit-rate must be in 0...1") }
+        guard (0...10_000_000).contains(keepTranscripts) else { throw ValidationError("--keep-transcripts must be in 0...10000000") }
         guard (5...3_600).contains(providerIdleTimeout) else { throw ValidationError("--provider-idle-timeout must be in 5...3600 seconds") }
     }
 
@@ -78,6 +81,10 @@ struct BridgeCommand: AsyncParsableCommand {
         let statePath = (wallet as NSString).deletingPathExtension + ".channels.json"
         await bridge.setStatePath(statePath)
         await bridge.restore(from: statePath)
+        if keepTranscripts > 0 {
+            let path = (wallet as NSString).deletingPathExtension + ".transcripts.sqlite"
+            do { try await bridge.keepTranscripts(at: path, retention: keepTranscripts) } catch { throw CommandFailure("cannot open \(path): \(error)") }
+        }
         await bridge.startAudits(model: model, tokenizer: tokenizer)
         let server = BridgeServer(bridge: bridge, service: OpenAIService(model: served, contextLength: model.config.contextLength),
                                   host: host, port: port, logger: logger)

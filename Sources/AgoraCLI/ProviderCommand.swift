@@ -80,7 +80,18 @@ struct ProviderCommand: AsyncParsableCommand {
         var forwarder: UpstreamForwarder?
         if let upstream {
             service = OpenAIService(model: served, contextLength: min(ctx, model.config.contextLength))
-            forwarder = UpstreamForwarder(client: .shared, baseURL: upstream, upstreamModel: upstreamModel)
+            let upstreamForwarder = UpstreamForwarder(client: .shared, baseURL: upstream, upstreamModel: upstreamModel)
+            // The provider sells one model: the server it fronts must serve it, under the name sent.
+            let wanted = upstreamModel ?? modelID
+            let listed: [String]
+            do { listed = try await upstreamForwarder.servedModels() } catch {
+                throw CommandFailure("the upstream \(upstream) does not list its models: \(error)")
+            }
+            guard listed.contains(wanted) else {
+                throw CommandFailure("the upstream \(upstream) serves \(listed.isEmpty ? "no model" : listed.joined(separator: ", ")), not \(wanted); "
+                                     + "name its model with --upstream-model")
+            }
+            forwarder = upstreamForwarder
         } else {
             let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: min(ctx, model.config.contextLength),
                                            workerNice: engineNice)

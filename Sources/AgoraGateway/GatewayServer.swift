@@ -182,8 +182,12 @@ public struct GatewayServer: Sendable {
                 if let upstream {
                     // Metered as it passes: each delta's tokens (at least one) before it goes out.
                     try await upstream.streamText(path, body: planBytes, heartbeat: Self.heartbeat, onHeartbeat: keepAlive) { delta, finish in
-                        let pieces = max(delta.isEmpty ? 0 : 1, (try? service.model.tokenizer.encode(delta, addSpecial: false, parseSpecial: false).count) ?? 1)
-                        try await pay(answer.tokensReady(UInt64(pieces)))
+                        // A delta with no text (a role, a bare finish) charges nothing: the prompt is
+                        // charged with the first text, as the engine charges it with the first token.
+                        if !delta.isEmpty {
+                            let pieces = max(1, (try? service.model.tokenizer.encode(delta, addSpecial: false, parseSpecial: false).count) ?? 1)
+                            try await pay(answer.tokensReady(UInt64(pieces)))
+                        }
                         text += delta
                         if let finish { finishReason = finish }
                         try await event(.object([("chunk", wire.chunk([wire.delta(0, text: delta.isEmpty ? nil : delta, finish: finish)]))]))

@@ -4,6 +4,11 @@
 /// sent, and how the attempt ends. The bridge's request handler is a thin shell: it reads the
 /// provider's events, counts tokens with the model's tokenizer, and carries out the actions.
 ///
+/// The prompt is counted when the provider has charged it — with the first token it sends (the
+/// first text, or a payment due), or at its natural end with no text — never on admission alone: a
+/// provider (or its upstream) that fails before any token charges nothing, and neither does the
+/// client.
+///
 /// Mid-answer the bridge counts conservatively: the last two tokens of the text so far may still
 /// merge with the next ones, so they are counted only at the end, on the finished text.
 public struct PaidAttempt: Sendable {
@@ -49,8 +54,21 @@ public struct PaidAttempt: Sendable {
     /// Whether the provider ended its stream itself (its `done`): both sides counted the same text.
     public private(set) var providerEnded = false
     public private(set) var failure: Failure?
+    public let promptTokens: UInt64
+    /// Whether the prompt has been added to the channel.
+    public private(set) var promptCounted: Bool
 
-    public init() {}
+    public init(promptTokens: UInt64 = 0) {
+        self.promptTokens = promptTokens
+        promptCounted = promptTokens == 0
+    }
+
+    /// The prompt's tokens, the first time the provider is seen to have charged them.
+    private mutating func promptCharged() -> UInt64 {
+        guard !promptCounted else { return 0 }
+        promptCounted = true
+        return promptTokens
+    }
 
     // MARK: The provider's events
 
@@ -58,7 +76,10 @@ public struct PaidAttempt: Sendable {
     public mutating func textArrived(_ delta: String, finish: String?) -> [Action] {
         guard state != .closed else { return [] }
         if let finish { finishReason = finish }
-        return !delta.isEmpty && state == .streaming ? [.emit(delta)] : []
+        guard !delta.isEmpty else { return [] }
+        var actions: [Action] = promptCounted ? [] : [.sign(Usage(promptTokens: promptCharged()), settle: false)]
+        if state == .streaming { actions.append(.emit(delta)) }
+        return actions
     }
 
     /// The answer so far counts `tokens` tokens: what is safe to count is added to the channel.
@@ -84,7 +105,7 @@ public struct PaidAttempt: Sendable {
         let safe = Self.safe(tokens)
         let more = safe - min(safe, counted)
         counted = max(counted, safe)
-        return [.sign(Usage(completionTokens: more), settle: true)]
+        return [.sign(Usage(promptTokens: promptCharged(), completionTokens: more), settle: true)]
     }
 
     /// Tokens of an unfinished answer that are safe to count: all but the last two, which may
@@ -136,7 +157,9 @@ public struct PaidAttempt: Sendable {
     public mutating func streamEnded(exactTokens: UInt64) -> [Action] {
         state = .closed
         var actions: [Action] = providerEnded ? [] : [.squareBooks]
-        actions.append(.sign(Usage(completionTokens: exactTokens - min(exactTokens, counted)), settle: true))
+        // An answer that ended by itself had its prompt charged, text or none.
+        let prompt = finishReason != nil ? promptCharged() : 0
+        actions.append(.sign(Usage(promptTokens: prompt, completionTokens: exactTokens - min(exactTokens, counted)), settle: true))
         counted = max(counted, exactTokens)
         return actions
     }

@@ -32,6 +32,18 @@ public struct UpstreamForwarder: Sendable {
         self.timeout = timeout
     }
 
+    /// The model ids the upstream lists at `/v1/models` (read once, at start-up: a provider names
+    /// the model it sells, and refuses to start in front of a server that does not serve it).
+    public func servedModels() async throws -> [String] {
+        let response = try await client.execute(HTTPClientRequest(url: baseURL + "/models"), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status.code == 200, let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+              let data = object["data"] as? [[String: Any]] else {
+            throw OpenAIError(status: 502, message: "\(baseURL)/models answered \(response.status.code) without a model list", type: "server_error")
+        }
+        return data.compactMap { $0["id"] as? String }
+    }
+
     func forward(_ path: String, body: [UInt8], plan: OpenAIService.Plan, service: OpenAIService, id: String) async -> Response {
         guard var object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
             return OpenAIError.invalid("the body is not a JSON object").response

@@ -78,3 +78,36 @@ import Testing
         #expect(gone.failure == .clientGone)
     }
 }
+
+/// When the client counts the prompt: once the provider has charged it, never on admission alone.
+@Suite struct PaidAttemptPromptTests {
+    @Test func thePromptIsCountedWithTheFirstTextOnce() {
+        var attempt = PaidAttempt(promptTokens: 30)
+        // A chunk with no text (a role) is not yet a token.
+        #expect(attempt.textArrived("", finish: nil) == [])
+        #expect(attempt.textArrived("Hi", finish: nil) == [.sign(Usage(promptTokens: 30), settle: false), .emit("Hi")])
+        #expect(attempt.textArrived(" there", finish: nil) == [.emit(" there")])
+        attempt.done(transcript: nil)
+        #expect(attempt.streamEnded(exactTokens: 2) == [.sign(Usage(completionTokens: 2), settle: true)])
+    }
+
+    @Test func aProviderThatFailsBeforeAnyTextCostsNothing() {
+        var attempt = PaidAttempt(promptTokens: 30)
+        #expect(attempt.providerFailed(code: "upstream_error", message: "refused") == [.stopReading])
+        #expect(attempt.streamEnded(exactTokens: 0) == [.squareBooks, .sign(Usage(), settle: true)])
+        #expect(attempt.promptCounted == false)
+    }
+
+    @Test func anAnswerEndingByItselfWithNoTextPaysItsPrompt() {
+        var attempt = PaidAttempt(promptTokens: 30)
+        #expect(attempt.textArrived("", finish: "stop") == [])
+        attempt.done(transcript: nil)
+        #expect(attempt.streamEnded(exactTokens: 0) == [.sign(Usage(promptTokens: 30), settle: true)])
+    }
+
+    @Test func aPaymentDueBeforeAnyTextPaysThePromptWithIt() {
+        var attempt = PaidAttempt(promptTokens: 30)
+        #expect(attempt.paymentDue(tokens: 0) == [.sign(Usage(promptTokens: 30), settle: true)])
+        #expect(attempt.textArrived("x", finish: nil) == [.emit("x")])
+    }
+}

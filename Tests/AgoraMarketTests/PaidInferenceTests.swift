@@ -232,6 +232,20 @@ struct PaidInferenceTests {
         }
         // Re-executed, every answer is exactly what the model gives (greedy and sampled, streamed or not).
         try await market.expectAnswersVerified(atLeast: 4)
+        // The client keeps each transcript with its token ids and its audit's outcome.
+        let store = market.directory + "/client.transcripts.sqlite"
+        var kept = ""
+        let keptStart = ContinuousClock.now
+        while kept != "4 4 4", ContinuousClock.now - keptStart < .seconds(20) {
+            (_, kept) = try runCommand(["python3", "-c", """
+                import sqlite3, sys
+                rows = sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*), SUM(audit = 1), SUM(length(output) > 0) FROM transcripts").fetchone()
+                print(*rows)
+                """, store])
+            kept = kept.trimmingCharacters(in: .whitespacesAndNewlines)
+            if kept != "4 4 4" { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        #expect(kept == "4 4 4", "transcripts kept, audited as passed, with output ids: \(kept)")
     }
 
     @Test func aProviderKilledMidStreamIsReplacedAndStillClaims() async throws {
@@ -721,5 +735,35 @@ extension PaidInferenceTests {
         }
         #expect(try await market.bridgeCounter("agora_bridge_audits_passed_total") == 2)
         #expect(try await market.bridgeCounter("agora_bridge_audits_failed_total") == 1)
+    }
+}
+
+extension PaidInferenceTests {
+    /// A provider in front of a server that does not serve the model it names refuses to start; one
+    /// whose upstream refuses a request (a prompt beyond the upstream's context) charges nothing
+    /// for it, and the client pays nothing.
+    @Test func anUpstreamMustServeTheModelAndARefusedRequestCostsNothing() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let upstream = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "upstream", "--parallel", "1", "--ctx", "256"])
+        defer { _ = upstream.stop() }
+        let (status, output) = try runCommand([AgoraProcess.binary.path, "provider", "-m", Self.modelPath, "--node", market.node.rootURL,
+                                               "--data-dir", market.directory + "/misnamed", "--port", "0", "--faucet", "--price-in", "0.05", "--price-out", "0.1",
+                                               "--upstream", upstream.baseURL, "--upstream-model", "another"], deadline: .seconds(60))
+        #expect(status != 0 && output.contains("serves upstream, not another"), "\(output)")
+
+        let provider = try market.startProvider("front", price: Self.cheap, extra: ["--upstream", upstream.baseURL, "--upstream-model", "upstream"])
+        let bridge = try market.startBridge()
+        // About 400 prompt tokens: within the provider's context (2048), beyond the upstream's (256).
+        let long = String(repeating: "The river runs to the sea and the sea is wide. ", count: 36)
+        let (_, refused) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                           #"{"model":"smollm2","max_tokens":8,"messages":[{"role":"user","content":"LONG"}]}"#.replacingOccurrences(of: "LONG", with: long)])
+        #expect(refused.contains("\"error\""), "\(refused)")
+        let books = try await market.squareBooks(of: provider)
+        #expect(books.owed == 0 && books.signed == 0, "the refused request was charged: \(books)")
+        // A request the upstream takes is paid as usual on the same channel.
+        try market.expectShortAnswer(through: bridge)
+        let after = try await market.squareBooks(of: provider)
+        #expect(after.owed > 0 && after.owed == after.signed)
     }
 }
