@@ -108,7 +108,9 @@ public actor Bridge {
             if let info = try? await GatewayClient(endpoint: view.endpoint, http: http).info() {
                 candidate.latency = ContinuousClock.now - start
                 candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
-                candidate.verifiable = (info["verifiable"] as? Bool) == true && (info["numerics"] as? Int) == Int(Numerics.version)
+                // Verifiable as the chain records the offer (signed by the provider), and as its
+                // gateway still says it serves.
+                candidate.verifiable = offer.numerics == Numerics.version && (info["numerics"] as? Int) == Int(Numerics.version)
             } else {
                 candidate.latency = .seconds(10)
             }

@@ -105,7 +105,8 @@ struct ProviderCommand: AsyncParsableCommand {
                                    upstreamVerifiable: verifiable)
         let plan = ProviderRegistration.Plan(key: key, parameters: parameters, model: modelHash, offer: offer,
                                              contextLength: UInt32(min(ctx, model.config.contextLength)), capacity: UInt32(parallel),
-                                             faucet: faucet, registerModel: registerModel, ownerFeeBasisPoints: ownerFee)
+                                             faucet: faucet, registerModel: registerModel, ownerFeeBasisPoints: ownerFee,
+                                             numerics: server.numerics)
         let (boundPort, announce) = AsyncStream<Int>.makeStream()
         let endpoint = self.endpoint, host = self.host, priceIn = self.priceIn, priceOut = self.priceOut
         // Progress goes to stderr: the first line on stdout is the ready line, once registered.

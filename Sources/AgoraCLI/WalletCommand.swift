@@ -1,3 +1,4 @@
+import AgoraEngine
 import AgoraKeyFile
 import AgoraLedger
 import AgoraModelStore
@@ -223,10 +224,12 @@ extension WalletCommand {
         @Option(help: "Context length in tokens.") var context: UInt32 = 2048
         @Option(help: "Concurrent sequences served.") var capacity: UInt32 = 4
         @Flag(help: "Update an existing registration.") var update = false
+        @Flag(help: "Declare the answers verifiable: served by Agora's engine, whose numerics version the offer names (audited).")
+        var verifiable = false
         func run() async throws {
             let key = try options.key()
             let offer = Offer(model: try hashArgument(model, "--model"), priceIn: try coins(priceIn, "--price-in"),
-                              priceOut: try coins(priceOut, "--price-out"), contextLength: context)
+                              priceOut: try coins(priceOut, "--price-out"), contextLength: context, numerics: verifiable ? Numerics.version : 0)
             let profile = ProviderProfile(endpoint: endpoint, offers: [offer], encryptionKey: key.encryptionPublicKey, capacity: capacity)
             try await sendTransaction(update ? .providerUpdate(profile) : .providerRegister(profile), options, send)
         }

@@ -24,11 +24,14 @@ public struct ProviderRegistration: Service {
         /// Register the model under this name when the chain does not know it.
         public var registerModel: String?
         public var ownerFeeBasisPoints: UInt16
+        /// The numerics version its offer declares (0: answers not re-executable).
+        public var numerics: UInt32
 
         public init(key: SigningKey, parameters: ChainParameters, model: Hash256, offer: Price, contextLength: UInt32, capacity: UInt32,
-                    faucet: Bool, registerModel: String?, ownerFeeBasisPoints: UInt16) {
+                    faucet: Bool, registerModel: String?, ownerFeeBasisPoints: UInt16, numerics: UInt32) {
             self.key = key; self.parameters = parameters; self.model = model; self.offer = offer; self.contextLength = contextLength
             self.capacity = capacity; self.faucet = faucet; self.registerModel = registerModel; self.ownerFeeBasisPoints = ownerFeeBasisPoints
+            self.numerics = numerics
         }
     }
 
@@ -109,7 +112,7 @@ public struct ProviderRegistration: Service {
         }
         let profile = ProviderProfile(endpoint: endpoint,
                                       offers: [Offer(model: plan.model, priceIn: plan.offer.promptPerMillion, priceOut: plan.offer.completionPerMillion,
-                                                     contextLength: plan.contextLength)],
+                                                     contextLength: plan.contextLength, numerics: plan.numerics)],
                                       encryptionKey: key.encryptionPublicKey, capacity: plan.capacity)
         let current = try? await client.provider(key.account)
         if current == nil || current?.retired == true {

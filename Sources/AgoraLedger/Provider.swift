@@ -11,25 +11,33 @@ public struct Offer: Sendable, Equatable, Codable, CanonicalCodable {
     /// Layers served, for pipelines; `0..<0` means the whole model.
     public var layerStart: UInt16
     public var layerEnd: UInt16
+    /// The numerics version of the engine its answers are computed with (they can be re-executed
+    /// exactly, and audited); 0 when they cannot (an upstream server whose numerics Agora does
+    /// not control). Declared on chain, so a provider cannot deny what it offered.
+    public var numerics: UInt32
 
-    public init(model: Hash256, priceIn: UInt64, priceOut: UInt64, contextLength: UInt32, layerStart: UInt16 = 0, layerEnd: UInt16 = 0) {
+    public init(model: Hash256, priceIn: UInt64, priceOut: UInt64, contextLength: UInt32, layerStart: UInt16 = 0, layerEnd: UInt16 = 0,
+                numerics: UInt32 = 0) {
         self.model = model; self.priceIn = priceIn; self.priceOut = priceOut; self.contextLength = contextLength
-        self.layerStart = layerStart; self.layerEnd = layerEnd
+        self.layerStart = layerStart; self.layerEnd = layerEnd; self.numerics = numerics
     }
+
+    /// Whether its answers can be re-executed exactly.
+    public var verifiable: Bool { numerics != 0 }
 
     public func encode(to writer: inout CanonicalWriter) {
         writer.hash(model); writer.u64(priceIn); writer.u64(priceOut); writer.u32(contextLength)
-        writer.u16(layerStart); writer.u16(layerEnd)
+        writer.u16(layerStart); writer.u16(layerEnd); writer.u32(numerics)
     }
     public init(from reader: inout CanonicalReader) throws(DecodingFailure) {
         model = try reader.hash("offer.model"); priceIn = try reader.u64("offer.price_in"); priceOut = try reader.u64("offer.price_out")
         contextLength = try reader.u32("offer.context_length"); layerStart = try reader.u16("offer.layer_start")
-        layerEnd = try reader.u16("offer.layer_end")
+        layerEnd = try reader.u16("offer.layer_end"); numerics = try reader.u32("offer.numerics")
     }
 
     enum CodingKeys: String, CodingKey {
         case model, priceIn = "price_in", priceOut = "price_out", contextLength = "context_length"
-        case layerStart = "layer_start", layerEnd = "layer_end"
+        case layerStart = "layer_start", layerEnd = "layer_end", numerics
     }
 }
 

@@ -138,17 +138,21 @@ public struct ProviderView: Codable, Sendable {
     public var bonded: UInt64
     public var reputation: Reputation
     public var score: UInt16
+    /// Whether every one of its offers declares re-executable answers.
+    public var verifiable: Bool
+    public var slashes: UInt64
 
     public init(_ id: AccountID, _ provider: Provider, bonded: UInt64) {
         address = id; endpoint = provider.profile.endpoint; offers = provider.profile.offers
         encryptionKey = provider.profile.encryptionKey; capacity = provider.profile.capacity
         registeredAt = provider.registeredAt; retired = provider.retired; self.bonded = bonded
         reputation = provider.reputation; score = provider.reputation.score
+        verifiable = !offers.isEmpty && offers.allSatisfy(\.verifiable); slashes = provider.reputation.slashes
     }
 
     enum CodingKeys: String, CodingKey {
         case address, endpoint, offers, encryptionKey = "encryption_key", capacity, registeredAt = "registered_at", retired
-        case bonded, reputation, score
+        case bonded, reputation, score, verifiable, slashes
     }
 }
 

@@ -1,3 +1,4 @@
+import AgoraEngine
 import AgoraLedger
 import AgoraMarket
 import AgoraModelStore
@@ -230,6 +231,9 @@ struct PaidInferenceTests {
                      "agora_bridge_completion_tokens_total \(completion)", "agora_bridge_provider_failures_total 0"] {
             #expect(metrics.contains(line + "\n"), "\(line) not in \(metrics)")
         }
+        // The chain shows the built-in engine's offers as verifiable, with bond and reputation.
+        let view = try await market.client.provider(cheap)
+        #expect(view.verifiable && view.offers.first?.numerics == Numerics.version && view.bonded > 0 && view.slashes == 0)
         // Re-executed, every answer is exactly what the model gives (greedy and sampled, streamed or not).
         try await market.expectAnswersVerified(atLeast: 4)
         // The client keeps each transcript with its token ids and its audit's outcome.
@@ -753,6 +757,8 @@ extension PaidInferenceTests {
         #expect(status != 0 && output.contains("serves upstream, not another"), "\(output)")
 
         let provider = try market.startProvider("front", price: Self.cheap, extra: ["--upstream", upstream.baseURL, "--upstream-model", "upstream"])
+        // Not declared verifiable: the chain says so, and no answer of it is audited.
+        #expect(try await market.client.provider(market.providerAccount("front")).verifiable == false)
         let bridge = try market.startBridge()
         // About 400 prompt tokens: within the provider's context (2048), beyond the upstream's (256).
         let long = String(repeating: "The river runs to the sea and the sea is wide. ", count: 36)
@@ -765,5 +771,6 @@ extension PaidInferenceTests {
         try market.expectShortAnswer(through: bridge)
         let after = try await market.squareBooks(of: provider)
         #expect(after.owed > 0 && after.owed == after.signed)
+        #expect(try await market.bridgeCounter("agora_bridge_audits_passed_total") == 0)
     }
 }

@@ -15,6 +15,17 @@ import Testing
                   reputation: reputation, latency: .milliseconds(latencyMs), throughput: throughput)
     }
 
+    @Test func verifiableAnswersGoFirstAtAnEqualPriceAndCanBeRequired() {
+        var checked = candidate(dear, price: 100_000)
+        checked.verifiable = true
+        let unchecked = candidate(cheap, price: 100_000)
+        // The tie would go to `cheap` by address; an answer that can be re-executed wins it.
+        #expect(RoutingPolicy().rank([unchecked, checked]).map(\.account) == [dear, cheap])
+        // A quarter cheaper and more, an unverifiable offer leads (the client did not require checks).
+        #expect(RoutingPolicy().rank([candidate(cheap, price: 70_000), checked]).first?.account == cheap)
+        #expect(RoutingPolicy(requireVerifiable: true).rank([candidate(cheap, price: 70_000), checked]).map(\.account) == [dear])
+    }
+
     @Test func cheaperFirstWhenAllElseIsEqual() {
         let ranked = RoutingPolicy().rank([candidate(dear, price: 200_000), candidate(cheap, price: 100_000)])
         #expect(ranked.map(\.account) == [cheap, dear])
