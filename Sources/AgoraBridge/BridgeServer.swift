@@ -111,7 +111,7 @@ public struct BridgeServer: Sendable {
 }
 
 /// Every few seconds: refreshes the provider directory, closes idle channels and finalizes
-/// closed ones.
+/// closed ones. At shutdown it delivers the last receipts and stops the audit thread.
 public struct ChannelKeeper: Service {
     let bridge: Bridge
     let interval: Duration
@@ -125,5 +125,7 @@ public struct ChannelKeeper: Service {
             }
         }
         await bridge.drainSettlements()
+        // Audits still waiting are dropped: the process is ending.
+        await bridge.stopAudits()
     }
 }

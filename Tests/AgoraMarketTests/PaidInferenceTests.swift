@@ -104,14 +104,23 @@ struct PaidInferenceTests {
             return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
         }
 
+        /// Waits (up to two minutes) until the bridge's counters named in `names` add up to `count`.
+        func waitForBridgeCounters(_ names: [String], toReach count: Int) async throws {
+            let start = ContinuousClock.now
+            func total() async throws -> Int {
+                var sum = 0
+                for name in names { sum += try await bridgeCounter(name) }
+                return sum
+            }
+            while try await total() < count, ContinuousClock.now - start < .seconds(120) {
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+
         /// Waits until the bridge (auditing every verifiable answer) has re-executed `count`
         /// answers, and checks that each was exact and each transcript true.
         func expectAnswersVerified(atLeast count: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-            let start = ContinuousClock.now
-            while try await bridgeCounter("agora_bridge_audits_passed_total") + bridgeCounter("agora_bridge_audits_failed_total") < count,
-                  ContinuousClock.now - start < .seconds(120) {
-                try await Task.sleep(for: .milliseconds(250))
-            }
+            try await waitForBridgeCounters(["agora_bridge_audits_passed_total", "agora_bridge_audits_failed_total"], toReach: count)
             let passed = try await bridgeCounter("agora_bridge_audits_passed_total"), failed = try await bridgeCounter("agora_bridge_audits_failed_total")
             let invalid = try await bridgeCounter("agora_bridge_transcripts_invalid_total")
             #expect(passed >= count && failed == 0 && invalid == 0, "audits passed \(passed), failed \(failed); transcripts invalid \(invalid)",
@@ -720,10 +729,7 @@ extension PaidInferenceTests {
         _ = try ask()
         let first = (try await market.spend()["channels"] as? [[String: Any]] ?? []).compactMap { $0["provider"] as? String }
         #expect(first == [cheater.address], "the cheaper provider served first: \(first)")
-        let start = ContinuousClock.now
-        while try await market.bridgeCounter("agora_bridge_audits_failed_total") < 1, ContinuousClock.now - start < .seconds(120) {
-            try await Task.sleep(for: .milliseconds(250))
-        }
+        try await market.waitForBridgeCounters(["agora_bridge_audits_failed_total"], toReach: 1)
         #expect(try await market.bridgeCounter("agora_bridge_audits_failed_total") == 1)
         let caught = try await market.spend()["caught"] as? [[String: Any]] ?? []
         #expect(caught.compactMap { $0["provider"] as? String } == [cheater.address], "\(caught)")
@@ -733,10 +739,7 @@ extension PaidInferenceTests {
             $0[$1["provider"] as? String ?? ""] = $1["prompt_tokens"] as? Int
         }
         #expect((served[honest.address] ?? 0) > 0, "\(served)")
-        let passedStart = ContinuousClock.now
-        while try await market.bridgeCounter("agora_bridge_audits_passed_total") < 2, ContinuousClock.now - passedStart < .seconds(120) {
-            try await Task.sleep(for: .milliseconds(250))
-        }
+        try await market.waitForBridgeCounters(["agora_bridge_audits_passed_total"], toReach: 2)
         #expect(try await market.bridgeCounter("agora_bridge_audits_passed_total") == 2)
         #expect(try await market.bridgeCounter("agora_bridge_audits_failed_total") == 1)
     }
