@@ -175,7 +175,8 @@ public actor Bridge {
             unverifiable.insert(candidate.account)
             return
         }
-        let chainID = book.meter(candidate.account)?.chainID ?? ""
+        // The chain the request was signed for: its channel's, or the node's as first read.
+        guard let chainID = book.meter(candidate.account)?.chainID ?? chainID else { return }
         if let problem = TranscriptCheck.problem(with: signed, provider: candidate.account, model: configuration.model, header: header,
                                                  chainID: chainID, job: job, received: received, finish: finish, tokenizer: tokenizer) {
             metrics.transcriptsInvalid.increment()
@@ -244,8 +245,8 @@ public actor Bridge {
                 throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(provider) is closing")
             case .wait:
                 try await changes[provider]?.value
-            case .change(let amount):
-                let change = Task { try await self.change(candidate, amount: amount) }
+            case .change:
+                let change = Task { try await self.change(candidate) }
                 changes[provider] = change
                 try await change.value
             }
@@ -254,7 +255,7 @@ public actor Bridge {
     }
 
     /// Carries out the change the book asked for on `candidate`'s channel and reports its outcome.
-    private func change(_ candidate: Candidate, amount: UInt64) async throws {
+    private func change(_ candidate: Candidate) async throws {
         let provider = candidate.account
         let outcome: ChannelBook.Outcome
         do { outcome = try await changeOnChain(candidate) } catch {

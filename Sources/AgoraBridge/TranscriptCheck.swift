@@ -31,7 +31,7 @@ enum TranscriptCheck {
         guard transcript.outputDigest == TranscriptCommitment.digest(tokens: signed.output), Int(transcript.outputTokens) == signed.output.count else {
             return "the transcript's output digest does not cover the token ids sent with it"
         }
-        let ending: TranscriptCommitment.Ending = finish == "stop" ? .stop : finish == "length" ? .length : .cut
+        let ending = TranscriptCommitment.Ending(finishReason: finish)
         guard transcript.ending == ending else { return "the transcript claims another ending than the stream's" }
         guard signed.output.allSatisfy({ $0 >= 0 && Int($0) < tokenizer.vocabulary.tokens.count }) else { return "an output token is outside the vocabulary" }
         // The ids, decoded as the server shows text (stop sequences cut, held text released at a

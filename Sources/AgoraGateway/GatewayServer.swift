@@ -220,7 +220,7 @@ public struct GatewayServer: Sendable {
             let counted = UInt64((try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false).count) ?? tokens.count)
             // Only an answer that ended by itself claims its ending; any other is claimed as cut.
             var claimed = TranscriptCommitment.Ending.cut
-            if case .finished = ending { claimed = finishReason == "length" ? .length : finishReason == "stop" ? .stop : .cut }
+            if case .finished = ending { claimed = TranscriptCommitment.Ending(finishReason: finishReason) }
             let transcript = TranscriptCommitment(provider: await gateway.provider, model: model, numerics: numerics,
                                                   request: header.digest(chainID: chainID), parametersDigest: job.parametersDigest,
                                                   promptDigest: TranscriptCommitment.digest(tokens: job.prompt),

@@ -57,6 +57,15 @@ public struct TranscriptCommitment: Sendable, Equatable, CanonicalCodable {
         case stop = 1
         /// The token limit or the context.
         case length = 2
+
+        /// The ending an OpenAI finish reason names (none, or one Agora does not produce: cut).
+        public init(finishReason: String?) {
+            switch finishReason {
+            case "stop": self = .stop
+            case "length": self = .length
+            default: self = .cut
+            }
+        }
     }
 
     public var provider: AccountID
