@@ -154,14 +154,14 @@ let package = Package(
         ),
         .target(
             name: "AgoraBridge",
-            dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraProofOfAI", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         // Proof of AI's work: quizzes bound to the chain, and the teacher-forced pass every validator re-runs.
         .target(
             name: "AgoraProofOfAI",
-            dependencies: ["AgoraChainRules", "AgoraEngine"]
+            dependencies: ["AgoraChainRules", "AgoraEngine", "AgoraOpenAI"]
         ),
         // Waiting for a started `agora` server's ready line (the devnet and the tests).
         .target(name: "AgoraSubprocess"),
@@ -222,7 +222,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgoraServeTests",
-            dependencies: ["AgoraOpenAI", "AgoraServe", "AgoraModelStore", "AgoraTestSupport",
+            dependencies: ["AgoraOpenAI", "AgoraServe", "AgoraModelStore", "AgoraTestSupport", "AgoraProofOfAI", "AgoraLedger",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             exclude: ["openai_client_check.py", "slow_upstream.py"]
         ),

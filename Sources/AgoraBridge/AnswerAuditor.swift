@@ -1,17 +1,28 @@
 import AgoraEngine
+import AgoraLedger
 import AgoraMarket
 import AgoraOpenAI
 import AgoraPrimitives
+import AgoraProofOfAI
 import Foundation
 
-/// One paid answer to re-execute: the generation the bridge planned, and what the provider's
-/// checked transcript claims came of it.
+/// One paid answer to re-execute: the request the bridge signed, the generation it planned, and
+/// the provider's checked, signed transcript of what came of it — everything a challenge on chain
+/// carries if the replay proves the transcript false.
 struct AuditCase: Sendable {
     var provider: AccountID
+    var header: RequestHeader
     var job: GenerationJob
-    var output: [Int32]
-    var ending: TranscriptCommitment.Ending
-    var transcript: TranscriptCommitment
+    var signed: SignedTranscript
+
+    var transcript: TranscriptCommitment { signed.transcript }
+    var output: [Int32] { signed.output }
+
+    /// The fraud proof of this answer.
+    var challenge: AuditChallenge {
+        AuditChallenge(transcript: signed.transcript, providerSignature: signed.signature, request: header,
+                       parameters: job.parameters.canonicalBytes, prompt: job.prompt, output: signed.output)
+    }
 }
 
 /// Re-executes sampled answers with the bridge's own copy of the model (`AnswerVerifier`: one
@@ -73,20 +84,12 @@ final class AnswerAuditor: @unchecked Sendable {
         }
     }
 
-    /// The replay's verdict (nil: it cannot be replayed here). An answer cut at the provider's context (ended by length before its
-    /// token limit) is replayed in a context of exactly prompt plus output, where it ends the same.
+    /// The replay's verdict (nil: it cannot be replayed here).
     func verify(_ audit: AuditCase) -> AnswerVerifier.Verdict? {
         let job = audit.job
-        let cutByContext = audit.ending == .length && audit.output.count < job.maxTokens
-        let capacity = job.prompt.count + audit.output.count + (cutByContext ? 0 : 1)
-        let finish: FinishReason? = switch audit.ending {
-        case .cut: nil
-        case .stop: .stop
-        case .length: .length
-        }
         do {
-            return try verifier.verify(prompt: job.prompt, output: audit.output, finish: finish, maxTokens: job.maxTokens, sampling: job.sampling,
-                                       stopSequences: job.stopSequences, capacity: capacity)
+            return try verifier.verifyAnswer(prompt: job.prompt, output: audit.output, finish: audit.transcript.ending.finishReason, maxTokens: job.maxTokens,
+                                             sampling: job.sampling, stopSequences: job.stopSequences)
         } catch {
             // Parameters the bridge planned itself, that its engine cannot replay: nobody is at fault.
             return nil

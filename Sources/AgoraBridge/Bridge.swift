@@ -100,7 +100,9 @@ public actor Bridge {
     /// Reads the model's providers from the chain and times each one's info endpoint.
     public func refreshCandidates() async throws {
         var list: [Candidate] = []
-        for view in try await node.providers(model: configuration.model) {
+        // A slashed provider proved to have lied about an answer (the engine is exact, so no honest
+        // one ever is): it is not used again, even after it bonds anew.
+        for view in try await node.providers(model: configuration.model) where view.slashes == 0 {
             guard let offer = view.offers.first(where: { $0.model == configuration.model }) else { continue }
             var candidate = Candidate(account: view.address, endpoint: view.endpoint, price: Price(promptPerMillion: offer.priceIn, completionPerMillion: offer.priceOut),
                                       reputation: view.score, latency: nil, throughput: throughput[view.address])
@@ -192,8 +194,7 @@ public actor Bridge {
             }
         }
         guard signed.transcript.numerics == Numerics.version, let auditor, Double.random(in: 0..<1) < configuration.auditRate else { return }
-        if !auditor.submit(AuditCase(provider: candidate.account, job: job, output: signed.output, ending: signed.transcript.ending,
-                                     transcript: signed.transcript)) {
+        if !auditor.submit(AuditCase(provider: candidate.account, header: header, job: job, signed: signed)) {
             metrics.auditsDropped.increment()
         }
     }
@@ -211,8 +212,31 @@ public actor Bridge {
         case let verdict?:
             metrics.auditsFailed.increment()
             catchProvider(audit.provider, "an audited answer is not what the registered model gives: \(verdict)")
+            Task { await challenge(audit) }
         case nil:
             logger.notice("an answer could not be replayed for its audit", metadata: ["provider": "\(audit.provider)"])
+        }
+    }
+
+    /// Proves a false transcript on chain (`audit.challenge`): validators replay it, the provider's
+    /// stake refunds this answer and is slashed, and the bridge's account gets the challenger's
+    /// share. Only answers validators can replay are challenged (the consensus model's, within the
+    /// chain's token bound); the deposit is at risk only if the replay here was wrong, which a
+    /// bit-exact engine rules out.
+    private func challenge(_ audit: AuditCase) async {
+        let challenge = audit.challenge
+        do {
+            let parameters = try await node.parameters()
+            guard audit.transcript.model == parameters.consensusModel, audit.transcript.numerics == Limits.auditNumerics,
+                  challenge.prompt.count + challenge.output.count <= Limits.challengeTokens else {
+                logger.notice("a false transcript the chain cannot replay: not challenged", metadata: ["provider": "\(audit.provider)"])
+                return
+            }
+            let (transaction, _) = try await node.signAndSubmit(.auditChallenge(challenge), key: key)
+            metrics.challengesSent.increment()
+            logger.warning("challenged a false transcript on chain", metadata: ["provider": "\(audit.provider)", "transaction": "\(transaction.id.hex)"])
+        } catch {
+            logger.error("could not challenge a false transcript", metadata: ["provider": "\(audit.provider)", "error": "\(error)"])
         }
     }
 

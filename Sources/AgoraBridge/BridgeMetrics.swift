@@ -19,6 +19,7 @@ public final class BridgeMetrics: Sendable {
     let auditsPassed: Counter
     let auditsFailed: Counter
     let auditsDropped: Counter
+    let challengesSent: Counter
 
     public init() {
         let name = metrics.name, registry = metrics.registry
@@ -35,6 +36,7 @@ public final class BridgeMetrics: Sendable {
         auditsPassed = registry.makeCounter(descriptor: name("audits_passed", "total", "Answers re-executed and found exact"))
         auditsFailed = registry.makeCounter(descriptor: name("audits_failed", "total", "Answers re-executed and found false (the provider is no longer used)"))
         auditsDropped = registry.makeCounter(descriptor: name("audits_dropped", "total", "Answers sampled for audit but dropped because too many waited"))
+        challengesSent = registry.makeCounter(descriptor: name("challenges_sent", "total", "False transcripts challenged on chain (audit.challenge)"))
     }
 
     /// The Prometheus text exposition.

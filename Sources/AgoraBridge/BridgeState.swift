@@ -1,3 +1,4 @@
+import AgoraLedger
 import AgoraMarket
 import AgoraPrimitives
 import Foundation

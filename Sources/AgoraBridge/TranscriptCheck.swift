@@ -1,4 +1,5 @@
 import AgoraEngine
+import AgoraLedger
 import AgoraMarket
 import AgoraOpenAI
 import AgoraPrimitives

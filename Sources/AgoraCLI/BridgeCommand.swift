@@ -1,5 +1,6 @@
 import AgoraBridge
 import AgoraKeyFile
+import AgoraLedger
 import AgoraMarket
 import AgoraNode
 import AgoraNodeClient

@@ -122,6 +122,19 @@ struct NodeCommand: AsyncParsableCommand {
         var services: [any Service] = []
         var p2pLine = ""
         if dev {
+            // A dev node replays audit challenges with the consensus model when it is at hand (it
+            // does not fetch it); without it, challenges wait in the mempool.
+            if consensusModelAtHand {
+                do {
+                    let (model, tokenizer) = try loadConsensusModel(expected: node.genesis.parameters.consensusModel)
+                    await node.useValidator(ConsensusModelThread(engine: try ConsensusModel(model: model, tokenizer: tokenizer, threads: workThreads),
+                                                                 label: "validator"))
+                } catch {
+                    logger.warning("audit challenges will wait: cannot load the consensus model", metadata: ["error": "\(error)"])
+                }
+            } else {
+                logger.notice("audit challenges will wait: the consensus model is not here (--consensus-model)")
+            }
             services.append(DevSealer(node: node, interval: .milliseconds(Int64(blockTime * 1_000)), logger: logger))
         } else {
             // Every non-dev node re-runs the work of the blocks it receives; a miner runs its own
@@ -154,6 +167,13 @@ struct NodeCommand: AsyncParsableCommand {
 }
 
 extension NodeCommand {
+    /// Whether `--consensus-model` is a file here or a known model already in the cache.
+    var consensusModelAtHand: Bool {
+        let store = ModelStore()
+        let path = KnownModel.all.first { $0.name == consensusModel.lowercased() }.map { store.path(of: $0).path } ?? consensusModel
+        return FileManager.default.fileExists(atPath: path)
+    }
+
     /// Loads the consensus model and checks that it is the one the genesis names.
     func loadConsensusModel(expected: Hash256) throws -> (LlamaModel, Tokenizer) {
         let options = ModelOptions(model: consensusModel)

@@ -26,6 +26,11 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
     public var maxJobTimeout: UInt64
     /// Share of a slashed amount that is burned; the rest goes to the challenger.
     public var slashBurnBasisPoints: UInt16
+    /// What an audit challenger puts at risk: burned if the challenged transcript is true.
+    public var challengeDeposit: UInt64
+    /// Units per byte an audit challenge pays on top of the minimum fee: its bytes and its replay
+    /// cost every node, so spam costs its sender in proportion.
+    public var challengeByteFee: UInt64
     /// SHA-256 of the GGUF file whose forward pass is the Proof of AI.
     public var consensusModel: Hash256
     /// Block hashes must be below this number (the easiest target is all ones).
@@ -38,7 +43,7 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
         chainID: String, initialSubsidy: UInt64, halvingInterval: UInt64, platformFeeBasisPoints: UInt16,
         treasury: AccountID, maxOwnerFeeBasisPoints: UInt16, minimumFee: UInt64, minimumProviderBond: UInt64,
         unbondingDelay: UInt64, challengeWindow: UInt64, minimumChannelDeposit: UInt64, maxJobTimeout: UInt64,
-        slashBurnBasisPoints: UInt16, consensusModel: Hash256, initialTarget: Hash256, targetBlockSeconds: UInt64,
+        slashBurnBasisPoints: UInt16, challengeDeposit: UInt64, challengeByteFee: UInt64, consensusModel: Hash256, initialTarget: Hash256, targetBlockSeconds: UInt64,
         maxBlockTransactions: UInt32, maxBlockBytes: UInt32
     ) {
         self.chainID = chainID; self.initialSubsidy = initialSubsidy; self.halvingInterval = halvingInterval
@@ -47,6 +52,7 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
         self.minimumProviderBond = minimumProviderBond; self.unbondingDelay = unbondingDelay
         self.challengeWindow = challengeWindow; self.minimumChannelDeposit = minimumChannelDeposit
         self.maxJobTimeout = maxJobTimeout; self.slashBurnBasisPoints = slashBurnBasisPoints
+        self.challengeDeposit = challengeDeposit; self.challengeByteFee = challengeByteFee
         self.consensusModel = consensusModel; self.initialTarget = initialTarget
         self.targetBlockSeconds = targetBlockSeconds; self.maxBlockTransactions = maxBlockTransactions
         self.maxBlockBytes = maxBlockBytes
@@ -91,6 +97,7 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
         if maxJobTimeout == 0 { return "max_job_timeout must be at least 1" }
         if challengeWindow == 0 { return "challenge_window must be at least 1" }
         if minimumChannelDeposit == 0 { return "minimum_channel_deposit must be at least 1" }
+        if challengeDeposit == 0 { return "challenge_deposit must be at least 1" }
         if maxTotalSubsidy == nil { return "the total subsidy overflows 64 bits" }
         return nil
     }
@@ -101,7 +108,7 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
         writer.u16(platformFeeBasisPoints); writer.encode(treasury); writer.u16(maxOwnerFeeBasisPoints)
         writer.u64(minimumFee); writer.u64(minimumProviderBond); writer.u64(unbondingDelay)
         writer.u64(challengeWindow); writer.u64(minimumChannelDeposit); writer.u64(maxJobTimeout)
-        writer.u16(slashBurnBasisPoints); writer.hash(consensusModel); writer.hash(initialTarget)
+        writer.u16(slashBurnBasisPoints); writer.u64(challengeDeposit); writer.u64(challengeByteFee); writer.hash(consensusModel); writer.hash(initialTarget)
         writer.u64(targetBlockSeconds); writer.u32(maxBlockTransactions); writer.u32(maxBlockBytes)
     }
 
@@ -113,7 +120,8 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
         minimumFee = try reader.u64("minimum_fee"); minimumProviderBond = try reader.u64("minimum_provider_bond")
         unbondingDelay = try reader.u64("unbonding_delay"); challengeWindow = try reader.u64("challenge_window")
         minimumChannelDeposit = try reader.u64("minimum_channel_deposit"); maxJobTimeout = try reader.u64("max_job_timeout")
-        slashBurnBasisPoints = try reader.u16("slash_burn"); consensusModel = try reader.hash("consensus_model")
+        slashBurnBasisPoints = try reader.u16("slash_burn"); challengeDeposit = try reader.u64("challenge_deposit")
+        challengeByteFee = try reader.u64("challenge_byte_fee"); consensusModel = try reader.hash("consensus_model")
         initialTarget = try reader.hash("initial_target"); targetBlockSeconds = try reader.u64("target_block_seconds")
         maxBlockTransactions = try reader.u32("max_block_transactions"); maxBlockBytes = try reader.u32("max_block_bytes")
     }
@@ -127,6 +135,7 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
         case minimumProviderBond = "minimum_provider_bond", unbondingDelay = "unbonding_delay_blocks"
         case challengeWindow = "challenge_window_blocks", minimumChannelDeposit = "minimum_channel_deposit"
         case maxJobTimeout = "max_job_timeout_blocks", slashBurnBasisPoints = "slash_burn_basis_points"
+        case challengeDeposit = "challenge_deposit", challengeByteFee = "challenge_byte_fee"
         case consensusModel = "consensus_model", initialTarget = "initial_target"
         case targetBlockSeconds = "target_block_seconds", maxBlockTransactions = "max_block_transactions"
         case maxBlockBytes = "max_block_bytes"

@@ -22,7 +22,8 @@ public struct Channel: Sendable, Equatable, CanonicalCodable {
     public var claimed: UInt64
     /// Height after which the client may finalize without closing first (plus the window).
     public var expiry: UInt64
-    /// While closing: the first height at which `finalize` is accepted.
+    /// While closing: the first height at which `finalize` is accepted; once closed, the height it
+    /// closed at (audit challenges of its answers are accepted for a window after it).
     public var finalizeHeight: UInt64
 
     public init(client: AccountID, provider: AccountID, model: Hash256, openCounter: UInt64, status: Status,

@@ -18,7 +18,7 @@ extension LedgerState {
             case .stake(let stake): holdings.stakes += stake.total
             case .channel(let channel): holdings.channelEscrow += channel.escrowed
             case .job(let job): holdings.jobEscrow += job.escrowed
-            case .totals, .provider, .model: break
+            case .totals, .provider, .model, .audit: break
             }
         }
         return holdings

@@ -1,12 +1,16 @@
 import AgoraPrimitives
 
-/// Where a transaction is applied: the block's height, time and miner. The only source of time.
+/// Where a transaction is applied: the block's height, time and miner — the only source of time —
+/// and the verdicts of the audit challenges it carries, which validators computed by replaying them.
 public struct BlockContext: Sendable, Equatable {
     public var height: UInt64
     public var time: UInt64
     public var miner: AccountID
+    public var verdicts: AuditVerdicts
 
-    public init(height: UInt64, time: UInt64, miner: AccountID) { self.height = height; self.time = time; self.miner = miner }
+    public init(height: UInt64, time: UInt64, miner: AccountID, verdicts: AuditVerdicts = AuditVerdicts()) {
+        self.height = height; self.time = time; self.miner = miner; self.verdicts = verdicts
+    }
 }
 
 extension Transaction {
@@ -18,6 +22,8 @@ extension Transaction {
         if body.count + Signature.size > Limits.transactionBytes { return .tooLarge }
         if chainID != parameters.chainID { return .wrongChain }
         if fee < parameters.minimumFee { return .feeBelowMinimum }
+        guard let required = requiredFee(parameters) else { return .amountOverflow }
+        if fee < required { return .feeBelowByteFee }
         if let rejection = payload.sanityCheck(parameters) { return rejection }
         if !sender.verifies(signature, of: DomainTag.transaction.bytes + body) { return .badSignature }
         return nil
@@ -54,6 +60,9 @@ extension Payload {
         case .jobRate(let job, let verdict, let preferredOver):
             if verdict == .unrated && preferredOver == nil { return .emptyRating }
             return preferredOver == job ? .comparisonInvalid : nil
+        case .auditChallenge(let challenge):
+            if challenge.prompt.isEmpty || challenge.output.count != Int(challenge.transcript.outputTokens) { return .challengeMismatch }
+            return challenge.prompt.count + challenge.output.count > Limits.challengeTokens ? .challengeTooLarge : nil
         case .providerRetire, .stakeWithdraw, .channelClaim, .channelClose, .channelFinalize, .channelCooperativeClose,
              .jobLock, .jobComplete, .jobExpire:
             return nil
@@ -121,7 +130,7 @@ extension LedgerState {
         case .channelClaim(let receipt, let signature): return claim(receipt, signature: signature, by: sender)
         case .channelClose(let channel): return closeChannel(channel, by: sender, in: context)
         case .channelFinalize(let channel): return finalizeChannel(channel, in: context)
-        case .channelCooperativeClose(let agreement, let signature): return closeCooperatively(agreement, signature: signature, by: sender)
+        case .channelCooperativeClose(let agreement, let signature): return closeCooperatively(agreement, signature: signature, by: sender, in: context)
         case .jobPost(let request): return postJob(request, client: sender, nonce: transaction.nonce, in: context)
         case .jobLock(let job): return lockJob(job, by: sender, in: context)
         case .jobOutput(let job, let piece): return addJobOutput(job, piece: piece, by: sender, in: context)
@@ -129,6 +138,7 @@ extension LedgerState {
             return completeJob(job, inputTokens: input, outputTokens: output, by: sender, in: context)
         case .jobExpire(let job): return expireJob(job, in: context)
         case .jobRate(let job, let verdict, let preferredOver): return rateJob(job, verdict: verdict, preferredOver: preferredOver, by: sender)
+        case .auditChallenge(let challenge): return judgeChallenge(challenge, by: sender, in: context)
         }
     }
 

@@ -8,6 +8,7 @@ public enum BlockRejection: Error, Equatable, Sendable, CustomStringConvertible 
     case wrongParent
     case timeBeforeParent
     case tooManyTransactions(Int)
+    case tooManyChallenges(Int)
     case tooLarge(Int)
     case transactionRootMismatch
     case transaction(index: Int, Rejection)
@@ -21,6 +22,7 @@ public enum BlockRejection: Error, Equatable, Sendable, CustomStringConvertible 
         case .wrongParent: "parent is not the tip"
         case .timeBeforeParent: "time earlier than the parent's"
         case .tooManyTransactions(let count): "\(count) transactions, over the limit"
+        case .tooManyChallenges(let count): "\(count) audit challenges, over the limit of \(Limits.challengesPerBlock)"
         case .tooLarge(let bytes): "\(bytes) bytes, over the limit"
         case .transactionRootMismatch: "transaction root does not match the transactions"
         case .transaction(let index, let rejection): "transaction \(index) rejected: \(rejection.summary)"
@@ -36,6 +38,8 @@ extension Block {
         if header.version != BlockHeader.currentVersion { return .wrongVersion(header.version) }
         if header.chainID != parameters.chainID { return .wrongChain }
         if transactions.count > Int(parameters.maxBlockTransactions) { return .tooManyTransactions(transactions.count) }
+        let challenges = transactions.count { $0.payload.isAuditChallenge }
+        if challenges > Limits.challengesPerBlock { return .tooManyChallenges(challenges) }
         let size = canonicalBytes.count
         if size > Int(parameters.maxBlockBytes) { return .tooLarge(size) }
         if Block.transactionRoot(transactions) != header.transactionRoot { return .transactionRootMismatch }
@@ -50,9 +54,10 @@ extension LedgerState {
     /// Applies a block's transactions in order, pays the miner its subsidy and the fees, and
     /// checks the resulting state root. On any failure the state is exactly as before. The
     /// caller has checked the header's place in the chain and the block's sanity.
-    public mutating func applyBlockBody(_ block: Block) -> BlockRejection? {
+    /// `verdicts` must hold the replayed verdict of every audit challenge in the block.
+    public mutating func applyBlockBody(_ block: Block, verdicts: AuditVerdicts = AuditVerdicts()) -> BlockRejection? {
         let savepoint = self.savepoint
-        let context = BlockContext(height: block.header.height, time: block.header.time, miner: block.header.miner)
+        let context = BlockContext(height: block.header.height, time: block.header.time, miner: block.header.miner, verdicts: verdicts)
         var fees: UInt64 = 0
         for (index, transaction) in block.transactions.enumerated() {
             if let rejection = apply(transaction, in: context) {

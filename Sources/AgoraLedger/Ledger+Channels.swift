@@ -78,6 +78,7 @@ extension LedgerState {
         // After this point, the transaction must succeed.
         let refund = channel.deposit - channel.claimed
         channel.status = .closed
+        channel.finalizeHeight = context.height
         setChannel(id, channel)
         credit(channel.client, refund)
         return nil
@@ -85,7 +86,8 @@ extension LedgerState {
 
     /// Settles at the amount both parties signed for and closes at once, without a window. The
     /// sender is one party; the agreement carries the other's signature.
-    mutating func closeCooperatively(_ agreement: CloseAgreement, signature: Signature, by sender: AccountID) -> Rejection? {
+    mutating func closeCooperatively(_ agreement: CloseAgreement, signature: Signature, by sender: AccountID,
+                                     in context: BlockContext) -> Rejection? {
         guard var channel = channel(agreement.channel) else { return .unknownChannel }
         if sender != channel.client && sender != channel.provider { return .notChannelParty }
         if channel.status == .closed { return .channelClosed }
@@ -98,6 +100,7 @@ extension LedgerState {
         channel.claimed += payout
         let refund = channel.deposit - channel.claimed
         channel.status = .closed
+        channel.finalizeHeight = context.height
         setChannel(agreement.channel, channel)
         settle(payout, provider: channel.provider, model: channel.model)
         credit(channel.client, refund)

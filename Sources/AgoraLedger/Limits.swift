@@ -18,4 +18,14 @@ public enum Limits {
     /// A provider's declared concurrent sequences.
     public static let capacity: UInt32 = 1 << 16
     public static let contextLength: UInt32 = 1 << 24
+    /// Prompt plus output tokens one challenge may make every validator replay.
+    public static let challengeTokens = 2_048
+    /// Challenges one block may carry: with `challengeTokens`, the most replay work a block costs.
+    public static let challengesPerBlock = 4
+    /// A challenge's canonical generation parameters.
+    public static let challengeParameterBytes = 4 * 1024
+    /// The engine numerics version validators replay challenges with (the engine's
+    /// `Numerics.version`; a test holds them equal). Transcripts of another version cannot be
+    /// challenged: no validator could replay them exactly.
+    public static let auditNumerics: UInt32 = 1
 }

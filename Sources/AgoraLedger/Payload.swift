@@ -22,6 +22,12 @@ public enum Payload: Sendable, Equatable {
     case jobComplete(job: Hash256, inputTokens: UInt64, outputTokens: UInt64)
     case jobExpire(job: Hash256)
     case jobRate(job: Hash256, verdict: Job.Verdict, preferredOver: Hash256?)
+    case auditChallenge(AuditChallenge)
+
+    public var isAuditChallenge: Bool {
+        if case .auditChallenge = self { return true }
+        return false
+    }
 
     /// The dotted name used in RPC and error messages.
     public var kind: String {
@@ -46,6 +52,7 @@ public enum Payload: Sendable, Equatable {
         case .jobComplete: "job.complete"
         case .jobExpire: "job.expire"
         case .jobRate: "job.rate"
+        case .auditChallenge: "audit.challenge"
         }
     }
 }
@@ -93,6 +100,8 @@ extension Payload: CanonicalCodable {
             writer.u8(19); writer.hash(job)
         case .jobRate(let job, let verdict, let preferredOver):
             writer.u8(20); writer.hash(job); writer.u8(verdict.rawValue); writer.optionalHash(preferredOver)
+        case .auditChallenge(let challenge):
+            writer.u8(21); writer.encode(challenge)
         }
     }
 
@@ -126,6 +135,7 @@ extension Payload: CanonicalCodable {
             let job = try reader.hash("job")
             guard let verdict = Job.Verdict(rawValue: try reader.u8("verdict")) else { throw .invalidValue(field: "verdict") }
             self = .jobRate(job: job, verdict: verdict, preferredOver: try reader.optionalHash("preferred_over"))
+        case 21: self = .auditChallenge(try AuditChallenge(from: &reader))
         default: throw .invalidValue(field: "payload.kind")
         }
     }

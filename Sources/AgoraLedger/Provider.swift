@@ -71,38 +71,66 @@ public struct ProviderProfile: Sendable, Equatable, CanonicalCodable {
 public struct Reputation: Sendable, Equatable, Codable, CanonicalCodable {
     public var completedJobs: UInt64 = 0
     public var expiredJobs: UInt64 = 0
+    /// Tokens of completed jobs.
     public var tokensSettled: UInt64 = 0
+    /// Units paid to it by clients: channel claims, cooperative closes and completed jobs (its
+    /// share and the fees alike: what the client paid).
+    public var valueSettled: UInt64 = 0
     public var flags: UInt64 = 0
     public var preferenceWins: UInt64 = 0
     public var preferenceComparisons: UInt64 = 0
+    /// Audit challenges against it that failed (its transcript was true) and that succeeded.
+    public var auditsPassed: UInt64 = 0
+    public var auditsFailed: UInt64 = 0
     public var slashes: UInt64 = 0
 
     public init() {}
 
-    /// Basis points in 0...10000: a smoothed share of good outcomes (completed jobs and preference
-    /// wins) among all outcomes, where a slash weighs as ten bad outcomes. A newcomer scores 5000.
+    /// A milli-coin: the value that earns the first point of settled value.
+    public static let valuePointUnit = Amount.unitsPerCoin / 1_000
+
+    /// Points for settled value: one per doubling, from one milli-coin (1 milli-coin: 1 point,
+    /// 1 coin: 10, 1,000 coins: 20). Logarithmic, so each point costs twice the last: a provider
+    /// that pays itself through its own channels gives up the platform fee on every unit it
+    /// settles, and buys ever less with it.
+    public var valuePoints: UInt64 {
+        let milli = valueSettled / Self.valuePointUnit
+        return UInt64(UInt64.bitWidth - milli.leadingZeroBitCount)
+    }
+
+    /// Basis points in 0...10000: a smoothed share of good outcomes (completed jobs, preference
+    /// wins, passed audits, settled value) among all outcomes, where a slash weighs as a hundred bad
+    /// outcomes: a slash is a proven lie (the engine is exact), which outweighs a long record.
+    /// A newcomer scores 5000.
     public var score: UInt16 {
-        let good = completedJobs &+ preferenceWins
+        let good = completedJobs &+ preferenceWins &+ auditsPassed &+ valuePoints
         let lost = preferenceComparisons - preferenceWins
-        let bad = expiredJobs &+ flags &+ lost &+ slashes &* 10
+        let bad = expiredJobs &+ flags &+ lost &+ slashes &* 100
         let numerator = (good &+ 1), denominator = good &+ bad &+ 2
         return UInt16(Amount.mulDiv(numerator, Limits.basisPoints, denominator) ?? 0)
     }
 
+    /// Adds to the value settled (saturating: it only ranks).
+    mutating func settled(_ amount: UInt64) { valueSettled = Amount.add(valueSettled, amount) ?? .max }
+
     public func encode(to writer: inout CanonicalWriter) {
-        writer.u64(completedJobs); writer.u64(expiredJobs); writer.u64(tokensSettled); writer.u64(flags)
-        writer.u64(preferenceWins); writer.u64(preferenceComparisons); writer.u64(slashes)
+        writer.u64(completedJobs); writer.u64(expiredJobs); writer.u64(tokensSettled); writer.u64(valueSettled); writer.u64(flags)
+        writer.u64(preferenceWins); writer.u64(preferenceComparisons); writer.u64(auditsPassed); writer.u64(auditsFailed)
+        writer.u64(slashes)
     }
     public init(from reader: inout CanonicalReader) throws(DecodingFailure) {
         completedJobs = try reader.u64("completed"); expiredJobs = try reader.u64("expired")
-        tokensSettled = try reader.u64("tokens_settled"); flags = try reader.u64("flags")
+        tokensSettled = try reader.u64("tokens_settled"); valueSettled = try reader.u64("value_settled"); flags = try reader.u64("flags")
         preferenceWins = try reader.u64("preference_wins"); preferenceComparisons = try reader.u64("preference_comparisons")
+        auditsPassed = try reader.u64("audits_passed"); auditsFailed = try reader.u64("audits_failed")
         slashes = try reader.u64("slashes")
     }
 
     enum CodingKeys: String, CodingKey {
-        case completedJobs = "completed_jobs", expiredJobs = "expired_jobs", tokensSettled = "tokens_settled", flags
-        case preferenceWins = "preference_wins", preferenceComparisons = "preference_comparisons", slashes
+        case completedJobs = "completed_jobs", expiredJobs = "expired_jobs", tokensSettled = "tokens_settled"
+        case valueSettled = "value_settled", flags
+        case preferenceWins = "preference_wins", preferenceComparisons = "preference_comparisons"
+        case auditsPassed = "audits_passed", auditsFailed = "audits_failed", slashes
     }
 }
 

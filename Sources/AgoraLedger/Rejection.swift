@@ -80,6 +80,16 @@ public enum Rejection: UInt16, Error, Sendable, CaseIterable {
     case emptyRating = 120
     // Slashing.
     case nothingToSlash = 130
+    case numericsNotAuditable = 131
+    case modelNotAuditable = 132
+    case challengeReplayed = 133
+    case challengeExpired = 134
+    case challengeMismatch = 135
+    case transcriptBadSignature = 136
+    case challengeTooLarge = 137
+    case challengeNotJudged = 138
+    case challengeNotReplayable = 139
+    case feeBelowByteFee = 140
 
     /// snake_case name for RPC answers and CLI messages. (Rejection is deliberately not
     /// CustomStringConvertible: the case name comes from `String(describing:)`.)

@@ -4,7 +4,7 @@ import AgoraPrimitives
 /// which is the order in which the state root hashes them.
 public struct StateKey: Hashable, Comparable, Sendable, CanonicalCodable {
     public enum Table: UInt8, Sendable, CaseIterable {
-        case totals = 0, account = 1, stake = 2, provider = 3, model = 4, channel = 5, job = 6
+        case totals = 0, account = 1, stake = 2, provider = 3, model = 4, channel = 5, job = 6, audit = 7
     }
 
     public let table: Table
@@ -19,6 +19,8 @@ public struct StateKey: Hashable, Comparable, Sendable, CanonicalCodable {
     public static func model(_ id: Hash256) -> StateKey { StateKey(.model, id) }
     public static func channel(_ id: Hash256) -> StateKey { StateKey(.channel, id) }
     public static func job(_ id: Hash256) -> StateKey { StateKey(.job, id) }
+    /// A challenged transcript, by its id.
+    public static func audit(_ transcript: Hash256) -> StateKey { StateKey(.audit, transcript) }
 
     public static func < (a: StateKey, b: StateKey) -> Bool {
         a.table.rawValue != b.table.rawValue ? a.table.rawValue < b.table.rawValue : a.id < b.id
@@ -41,6 +43,7 @@ public enum StateValue: Sendable, Equatable, CanonicalCodable {
     case model(ModelRecord)
     case channel(Channel)
     case job(Job)
+    case audit(AuditRecord)
 
     public var table: StateKey.Table {
         switch self {
@@ -51,6 +54,7 @@ public enum StateValue: Sendable, Equatable, CanonicalCodable {
         case .model: .model
         case .channel: .channel
         case .job: .job
+        case .audit: .audit
         }
     }
 
@@ -64,6 +68,7 @@ public enum StateValue: Sendable, Equatable, CanonicalCodable {
         case .model(let value): writer.encode(value)
         case .channel(let value): writer.encode(value)
         case .job(let value): writer.encode(value)
+        case .audit(let value): writer.encode(value)
         }
     }
 
@@ -77,6 +82,7 @@ public enum StateValue: Sendable, Equatable, CanonicalCodable {
         case .model: self = .model(try ModelRecord(from: &reader))
         case .channel: self = .channel(try Channel(from: &reader))
         case .job: self = .job(try Job(from: &reader))
+        case .audit: self = .audit(try AuditRecord(from: &reader))
         }
     }
 }

@@ -1,3 +1,5 @@
+import AgoraLedger
+
 /// The client's side of one paid answer from one provider, as a state machine without I/O: what
 /// the bridge passes on to its client, when it adds the tokens it counted to the channel (and so
 /// signs receipts), how it stops an answer whose client went away and still pays exactly what was

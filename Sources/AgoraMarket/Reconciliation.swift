@@ -1,3 +1,5 @@
+import AgoraLedger
+
 /// What a client does when a provider's books of a channel hold more than the client counted.
 ///
 /// Normally the two agree to the token: both count the delivered text with the model's

@@ -1,3 +1,4 @@
+import AgoraLedger
 import AgoraPrimitives
 import Foundation
 

@@ -106,6 +106,12 @@ public struct NodeMachine: Sendable {
         return (block, [.persist(update)])
     }
 
+    /// Mempool challenges to replay before the next block is built.
+    public func unjudgedChallenges() -> [AuditChallenge] { core.unjudgedChallenges() }
+
+    /// Replayed verdicts of challenges, for the blocks this node builds.
+    public mutating func recordVerdicts(_ verdicts: [Hash256: AuditVerdict]) { core.recordVerdicts(verdicts) }
+
     /// The next block on the tip, without work, and the epoch key to mine it under.
     public mutating func blockTemplate(now: UInt64, miner: AccountID) -> (block: Block, epochKey: Hash256) {
         core.blockTemplate(now: now, miner: miner)
@@ -132,8 +138,11 @@ public struct NodeMachine: Sendable {
         }
     }
 
-    /// The outcome of a `verifyWork`.
-    public mutating func workChecked(_ block: Block, from peer: PeerID?, valid: Bool, now: UInt64) -> [Output] {
+    /// The outcome of a `verifyWork`: whether the work is valid, and the verdicts of the block's
+    /// audit challenges (`core.unjudgedChallenges(in:)`), replayed beside it.
+    public mutating func workChecked(_ block: Block, from peer: PeerID?, valid: Bool, verdicts: [Hash256: AuditVerdict] = [:],
+                                     now: UInt64) -> [Output] {
+        core.recordVerdicts(verdicts)
         guard valid else {
             core.rejectWork(block.header, now: now)
             return blockDone(block, from: peer, update: ChainUpdate(), problem: .invalidWork, now: now)

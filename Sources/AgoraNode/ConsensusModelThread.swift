@@ -28,6 +28,17 @@ public final class ConsensusModelThread: Sendable {
         }
     }
 
+    /// The verdicts of audit challenges' replays, by challenge digest.
+    public func judge(_ challenges: [AuditChallenge]) async -> [Hash256: AuditVerdict] {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                var verdicts: [Hash256: AuditVerdict] = [:]
+                for challenge in challenges { verdicts[challenge.digest] = self.engine.judge(challenge) }
+                continuation.resume(returning: verdicts)
+            }
+        }
+    }
+
     /// One mining attempt: the header with its work digest, and whether it meets the target.
     public func attempt(_ header: BlockHeader, epochKey: Hash256) async throws -> (header: BlockHeader, found: Bool) {
         try await withCheckedThrowingContinuation { continuation in

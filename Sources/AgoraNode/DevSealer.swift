@@ -17,6 +17,7 @@ public struct DevSealer: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
+                await node.judgePendingChallenges()
                 do {
                     try await node.seal()
                 } catch {

@@ -24,6 +24,7 @@ public struct Miner: Service {
         try? await cancelWhenGracefulShutdown {
             var nonce = UInt64.random(in: 0...UInt64.max / 2)
             while !Task.isCancelled {
+                await node.judgePendingChallenges()
                 let (template, epochKey) = await node.blockTemplate(miner: miner)
                 let started = ContinuousClock.now
                 var header = template.header

@@ -45,7 +45,8 @@ public actor Node {
     public nonisolated let rewardAccount: AccountID
     public nonisolated let genesis: Genesis
     private let faucetKey: SigningKey?
-    /// Re-runs the Proof-of-AI pass of blocks from elsewhere (absent on a dev node).
+    /// Re-runs the Proof-of-AI pass of blocks from elsewhere, and replays audit challenges (a dev
+    /// node without the consensus model has none: challenges wait in its mempool).
     private var validator: ConsensusModelThread?
     /// The connections the peer-to-peer protocol runs over, once the P2P server listens.
     private var transport: (any PeerTransport)?
@@ -77,7 +78,7 @@ public actor Node {
         metrics.height.set(Int64(core.height))
     }
 
-    /// Sets the engine that re-runs received blocks' Proof-of-AI passes.
+    /// Sets the engine that re-runs received blocks' Proof-of-AI passes and replays challenges.
     public func useValidator(_ validator: ConsensusModelThread) { self.validator = validator }
 
     private var core: ChainCore { machine.core }
@@ -131,6 +132,23 @@ public actor Node {
         try carryOutThrowing(outputs)
         logger.debug("sealed block", metadata: ["block.height": "\(block.header.height)", "block.transactions": "\(block.transactions.count)"])
         return block
+    }
+
+    // MARK: Audit challenges
+
+    /// Replays the mempool's challenges that have no verdict yet (a block's worth), so that the
+    /// next block built here can carry them. Block producers call it before each block.
+    public func judgePendingChallenges() async {
+        let pending = machine.unjudgedChallenges()
+        guard !pending.isEmpty, let validator else { return }
+        let clock = ContinuousClock()
+        var verdicts: [Hash256: AuditVerdict] = [:]
+        let took = await clock.measure { verdicts = await validator.judge(pending) }
+        machine.recordVerdicts(verdicts)
+        for (digest, verdict) in verdicts.sorted(by: { $0.key < $1.key }) {
+            logger.notice("audit challenge replayed", metadata: ["challenge": "\(digest.hex.prefix(16))", "verdict": "\(verdict)",
+                                                                 "took": "\(took)"])
+        }
     }
 
     // MARK: Proof-of-AI blocks
@@ -219,15 +237,19 @@ public actor Node {
     private func verifyWork(_ block: Block, epochKey: Hash256, from peer: PeerID?) {
         // A node without the consensus model cannot judge work; `agora node` always sets it.
         guard let validator else { preconditionFailure("a Proof-of-AI node without a validator") }
+        // Challenges are replayed only behind valid work, and only as many as a block may carry
+        // (more makes the block invalid anyway): a peer cannot make this node replay for free.
+        let challenges = core.unjudgedChallenges(in: block)
         Task {
             let (valid, took) = await validator.verify(block.header, epochKey: epochKey)
-            self.workChecked(block, from: peer, valid: valid, took: took)
+            let judged = valid && challenges.count <= Limits.challengesPerBlock ? await validator.judge(challenges) : [:]
+            self.workChecked(block, from: peer, valid: valid, verdicts: judged, took: took)
         }
     }
 
-    private func workChecked(_ block: Block, from peer: PeerID?, valid: Bool, took: Duration) {
+    private func workChecked(_ block: Block, from peer: PeerID?, valid: Bool, verdicts: [Hash256: AuditVerdict], took: Duration) {
         metrics.validationSeconds.record(took)
-        carryOut(machine.workChecked(block, from: peer, valid: valid, now: Self.now()))
+        carryOut(machine.workChecked(block, from: peer, valid: valid, verdicts: verdicts, now: Self.now()))
     }
 
     /// Writes a change of the main chain, then lets the machine announce it; if the write fails,

@@ -162,7 +162,10 @@ public struct NodeRPC: Sendable {
         }
 
         if node.configuration.dev {
-            router.post("/v1/dev/seal") { _, _ in try json(HeaderView(try await node.seal().header)) }
+            router.post("/v1/dev/seal") { _, _ in
+                await node.judgePendingChallenges()
+                return try json(HeaderView(try await node.seal().header))
+            }
         }
         if node.configuration.servesFaucet {
             router.post("/v1/faucet") { request, _ in

@@ -141,6 +141,13 @@ public struct ProviderView: Codable, Sendable {
     /// Whether every one of its offers declares re-executable answers.
     public var verifiable: Bool
     public var slashes: UInt64
+    /// Audit challenges settled against it on chain.
+    public var audits: AuditCounts
+
+    public struct AuditCounts: Codable, Sendable, Equatable {
+        public var passed: UInt64
+        public var failed: UInt64
+    }
 
     public init(_ id: AccountID, _ provider: Provider, bonded: UInt64) {
         address = id; endpoint = provider.profile.endpoint; offers = provider.profile.offers
@@ -148,11 +155,12 @@ public struct ProviderView: Codable, Sendable {
         registeredAt = provider.registeredAt; retired = provider.retired; self.bonded = bonded
         reputation = provider.reputation; score = provider.reputation.score
         verifiable = !offers.isEmpty && offers.allSatisfy(\.verifiable); slashes = provider.reputation.slashes
+        audits = AuditCounts(passed: provider.reputation.auditsPassed, failed: provider.reputation.auditsFailed)
     }
 
     enum CodingKeys: String, CodingKey {
         case address, endpoint, offers, encryptionKey = "encryption_key", capacity, registeredAt = "registered_at", retired
-        case bonded, reputation, score, verifiable, slashes
+        case bonded, reputation, score, verifiable, slashes, audits
     }
 }
 

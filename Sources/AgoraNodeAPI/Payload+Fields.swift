@@ -30,6 +30,9 @@ extension Payload {
         case .jobComplete(let job, let input, let output): ["job": job.hex, "input_tokens": "\(input)", "output_tokens": "\(output)"]
         case .jobRate(let job, let verdict, let other):
             ["job": job.hex, "verdict": String(describing: verdict), "preferred_over": other?.hex ?? ""]
+        case .auditChallenge(let challenge):
+            ["provider": challenge.transcript.provider.address, "transcript": challenge.transcript.id.hex,
+             "channel": challenge.request.channel.hex, "prompt_tokens": "\(challenge.prompt.count)", "output_tokens": "\(challenge.output.count)"]
         }
     }
 }

@@ -71,8 +71,9 @@ public struct NodeClient: Sendable {
         while true {
             attempt += 1
             let account = try await self.account(key.account)
+            let unsigned = Transaction(chainID: parameters.chainID, sender: key.account, nonce: account.nextNonce, fee: 0, payload: payload)
             let transaction = Transaction.signed(by: key, chainID: parameters.chainID, nonce: account.nextNonce,
-                                                 fee: fee ?? parameters.minimumFee, payload: payload)
+                                                 fee: fee ?? unsigned.requiredFee(parameters) ?? parameters.minimumFee, payload: payload)
             do {
                 return (transaction, try await submit(transaction))
             } catch NodeClientError.refused(_, let error) where attempt < 5 && ["replacement_underpriced", "nonce_too_low", "duplicate"].contains(error.code) {

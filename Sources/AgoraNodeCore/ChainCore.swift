@@ -78,6 +78,13 @@ public struct ChainCore: Sendable {
     public private(set) var recentRejections: [Hash256: Rejection] = [:]
     private var rejectionOrder: [Hash256] = []
     static let rememberedRejections = 4_096
+    /// Verdicts of the audit challenges this node replayed (in its mempool and in received blocks),
+    /// by challenge digest. A verdict is a pure function of its challenge, so it holds on every
+    /// branch. Bounded, oldest forgotten first: the blocks within the reorganization depth carry
+    /// far fewer challenges than it keeps.
+    private var verdicts: [Hash256: AuditVerdict] = [:]
+    private var verdictOrder: [Hash256] = []
+    static let rememberedVerdicts = 4_096
 
     /// The genesis block and the state it commits to.
     public static func genesisBlock(_ genesis: Genesis) -> (block: Block, state: LedgerState) {
@@ -132,7 +139,7 @@ public struct ChainCore: Sendable {
         guard let account = state.account(transaction.sender) else { return .failure(.ledger(.unknownSender)) }
         if transaction.nonce == account.nonce {
             let savepoint = state.savepoint
-            let context = BlockContext(height: tip.height + 1, time: max(time, tip.time), miner: AccountID(key: .zero))
+            let context = BlockContext(height: tip.height + 1, time: max(time, tip.time), miner: AccountID(key: .zero), verdicts: .provisional)
             let rejection = state.apply(transaction, in: context)
             state.rollback(to: savepoint)
             if let rejection { return .failure(.ledger(rejection)) }
@@ -146,6 +153,38 @@ public struct ChainCore: Sendable {
     public func nextNonce(for account: AccountID) -> UInt64 {
         mempool.nextNonce(for: account, accountNonce: state.account(account)?.nonce ?? 0)
     }
+
+    // MARK: Audit verdicts
+
+    /// Mempool challenges with no verdict yet, at most a block's worth: what a block producer
+    /// replays before it builds a block.
+    public func unjudgedChallenges() -> [AuditChallenge] {
+        var challenges: [AuditChallenge] = []
+        for transaction in mempool.all() {
+            guard case .auditChallenge(let challenge) = transaction.payload, verdicts[challenge.digest] == nil else { continue }
+            challenges.append(challenge)
+            if challenges.count == Limits.challengesPerBlock { break }
+        }
+        return challenges
+    }
+
+    /// Remembers replayed verdicts, by challenge digest.
+    public mutating func recordVerdicts(_ judged: [Hash256: AuditVerdict]) {
+        for (digest, verdict) in judged where verdicts.updateValue(verdict, forKey: digest) == nil {
+            verdictOrder.append(digest)
+        }
+        while verdictOrder.count > Self.rememberedVerdicts { verdicts[verdictOrder.removeFirst()] = nil }
+    }
+
+    /// The challenges of `block` this node has no verdict for: what must be replayed before it is applied.
+    public func unjudgedChallenges(in block: Block) -> [AuditChallenge] {
+        block.transactions.compactMap {
+            guard case .auditChallenge(let challenge) = $0.payload, verdicts[challenge.digest] == nil else { return nil }
+            return challenge
+        }
+    }
+
+    private var knownVerdicts: AuditVerdicts { AuditVerdicts(verdicts) }
 
     // MARK: Making blocks
 
@@ -170,10 +209,15 @@ public struct ChainCore: Sendable {
         }
         var included: [Transaction] = []
         var fees: UInt64 = 0
+        var challenges = 0
+        var context = context
+        context.verdicts = knownVerdicts
         for transaction in candidates {
+            // Challenges beyond a block's share, or not yet replayed here, wait for a later block.
+            if transaction.payload.isAuditChallenge && challenges == Limits.challengesPerBlock { continue }
             if let rejection = state.apply(transaction, in: context) {
                 // A gap left by an earlier drop is not this transaction's fault: it waits.
-                if rejection != .nonceTooHigh {
+                if rejection != .nonceTooHigh && rejection != .challengeNotJudged {
                     remember(transaction.id, rejection)
                     mempool.remove(transaction.id)
                 }
@@ -181,6 +225,7 @@ public struct ChainCore: Sendable {
             }
             included.append(transaction)
             fees += transaction.fee
+            if transaction.payload.isAuditChallenge { challenges += 1 }
         }
         state.payReward(to: context.miner, height: context.height, fees: fees)
         return (included, fees)
@@ -316,7 +361,7 @@ public struct ChainCore: Sendable {
             var failed = false
             for hash in branch.reversed() {
                 let block = tree.heldBody(hash)!
-                if let rejection = state.applyBlockBody(block) {
+                if let rejection = state.applyBlockBody(block, verdicts: knownVerdicts) {
                     failures[hash] = rejection
                     tree.markInvalid(hash)
                     failed = true
@@ -327,7 +372,7 @@ public struct ChainCore: Sendable {
             if failed {
                 while tip.height > forkHeight { _ = retreat() }
                 for block in retracted.reversed() {
-                    guard state.applyBlockBody(block) == nil else { preconditionFailure("a block of the former main chain no longer applies") }
+                    guard state.applyBlockBody(block, verdicts: knownVerdicts) == nil else { preconditionFailure("a block of the former main chain no longer applies") }
                     advance(to: block, diff: state.takeDiff())
                 }
             }
@@ -366,6 +411,16 @@ public struct ChainCore: Sendable {
     /// body held off the main chain. Returns the block.
     private mutating func retreat() -> Block {
         let (block, diff) = recent.removeValue(forKey: tipHash)!
+        // Its challenges' verdicts are in its audit records: kept, so that it applies again if the
+        // branch that replaces it fails (even when this node replayed them before a restart).
+        var settled: [Hash256: AuditVerdict] = [:]
+        for transaction in block.transactions {
+            guard case .auditChallenge(let challenge) = transaction.payload,
+                  let entry = diff.entries.first(where: { $0.key == .audit(challenge.transcript.id) }),
+                  case .audit(let record)? = entry.after else { continue }
+            settled[challenge.digest] = record.verdict
+        }
+        recordVerdicts(settled)
         state.revert(diff)
         tree.retractMainChain(block)
         for transaction in block.transactions {

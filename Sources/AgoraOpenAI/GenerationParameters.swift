@@ -1,12 +1,26 @@
 import AgoraEngine
 import AgoraPrimitives
 
-extension GenerationJob {
-    /// The job's parameters beside its prompt, in canonical bytes: the token limit, every sampling
-    /// parameter (floats by their bits, biases in token order), the seed and the stop sequences.
-    /// A transcript names them by digest, so the client that planned the same request from the same
-    /// body can tell that the provider generated with the parameters it asked for.
-    public var parametersDigest: Hash256 {
+/// A generation's parameters beside its prompt: the token limit, every sampling parameter, the
+/// seed and the stop sequences — what an answer is a function of, with the prompt and the model.
+public struct GenerationParameters: Sendable, Equatable {
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    public var stopSequences: [String]
+
+    public init(maxTokens: Int, sampling: SamplingParameters, stopSequences: [String]) {
+        self.maxTokens = maxTokens; self.sampling = sampling; self.stopSequences = stopSequences
+    }
+
+    /// Bounds of the decoded form (a challenge on chain carries these bytes).
+    public static let maxLogitBiases = 300
+    public static let maxStopSequences = 16
+    public static let maxStopSequenceBytes = 256
+
+    /// The canonical bytes: floats by their bits, biases in token order. A transcript names them by
+    /// their SHA-256, so the client that planned the same request from the same body can tell that
+    /// the provider generated with the parameters it asked for, and a validator can replay them.
+    public var canonicalBytes: [UInt8] {
         var writer = CanonicalWriter()
         writer.fixed(DomainTag.generationParameters.bytes)
         let s = sampling
@@ -19,6 +33,54 @@ extension GenerationJob {
         writer.u64(s.seed)
         writer.u32(UInt32(stopSequences.count))
         for stop in stopSequences { writer.string(stop) }
-        return Hash256.sha256(writer.bytes)
+        return writer.bytes
     }
+
+    public var digest: Hash256 { Hash256.sha256(canonicalBytes) }
+
+    /// Decodes `canonicalBytes` (exactly: the tag, every field, nothing after), within the bounds
+    /// above. Only bytes that encode back to themselves decode: biases must be strictly ordered.
+    public init(canonical bytes: [UInt8]) throws(DecodingFailure) {
+        var reader = CanonicalReader(bytes)
+        guard try reader.fixed(DomainTag.generationParameters.bytes.count, "parameters.tag") == DomainTag.generationParameters.bytes else {
+            throw .invalidValue(field: "parameters.tag")
+        }
+        func count(_ value: UInt64, _ field: String) throws(DecodingFailure) -> Int {
+            guard value <= UInt64(Int32.max) else { throw .invalidValue(field: field) }
+            return Int(value)
+        }
+        var s = SamplingParameters()
+        maxTokens = try count(try reader.u64("max_tokens"), "max_tokens")
+        s.temperature = Float(bitPattern: try reader.u32("temperature")); s.topK = try count(try reader.u64("top_k"), "top_k")
+        s.topP = Float(bitPattern: try reader.u32("top_p")); s.minP = Float(bitPattern: try reader.u32("min_p"))
+        s.repetitionPenalty = Float(bitPattern: try reader.u32("repetition_penalty"))
+        s.frequencyPenalty = Float(bitPattern: try reader.u32("frequency_penalty"))
+        s.presencePenalty = Float(bitPattern: try reader.u32("presence_penalty"))
+        s.penaltyWindow = try count(try reader.u64("penalty_window"), "penalty_window")
+        let biases = Int(try reader.u32("logit_bias"))
+        guard biases <= Self.maxLogitBiases else { throw .tooLong(field: "logit_bias", length: biases, limit: Self.maxLogitBiases) }
+        var previous: Int32?
+        for _ in 0..<biases {
+            let token = Int32(bitPattern: try reader.u32("logit_bias.token"))
+            if let previous, token <= previous { throw .invalidValue(field: "logit_bias.token") }
+            previous = token
+            s.logitBias[token] = Float(bitPattern: try reader.u32("logit_bias.value"))
+        }
+        s.seed = try reader.u64("seed")
+        let stops = Int(try reader.u32("stop"))
+        guard stops <= Self.maxStopSequences else { throw .tooLong(field: "stop", length: stops, limit: Self.maxStopSequences) }
+        stopSequences = []
+        for _ in 0..<stops { stopSequences.append(try reader.string("stop", limit: Self.maxStopSequenceBytes)) }
+        try reader.finish()
+        sampling = s
+    }
+}
+
+extension GenerationJob {
+    public var parameters: GenerationParameters {
+        GenerationParameters(maxTokens: maxTokens, sampling: sampling, stopSequences: stopSequences)
+    }
+
+    /// The digest of the job's parameters, as a transcript names them.
+    public var parametersDigest: Hash256 { parameters.digest }
 }

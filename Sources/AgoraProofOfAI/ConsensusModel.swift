@@ -10,6 +10,7 @@ public final class ConsensusModel: WorkVerifier, @unchecked Sendable {
     let context: InferenceContext
     let tokenizer: Tokenizer
     let template: ChatTemplate
+    let judge: ChallengeJudge
 
     /// The model's own chat template renders the quiz; a model without one cannot be the
     /// consensus model.
@@ -19,7 +20,12 @@ public final class ConsensusModel: WorkVerifier, @unchecked Sendable {
         } catch { throw .template("the consensus model has no usable chat template: \(error)") }
         self.tokenizer = tokenizer
         context = InferenceContext(model: model, threads: threads, maxBatch: 256, maxContext: min(model.config.contextLength, 1_024))
+        judge = ChallengeJudge(model: model, tokenizer: tokenizer, threads: threads)
     }
+
+    /// The verdict of an audit challenge's replay (answers of the consensus model are the ones
+    /// validators can judge: every node holds it).
+    public func judge(_ challenge: AuditChallenge) -> AuditVerdict { judge.judge(challenge) }
 
     /// The work digest this header's attempt yields under `epochKey`.
     public func workDigest(for header: BlockHeader, epochKey: Hash256) throws(ProofOfAI.Failure) -> Hash256 {

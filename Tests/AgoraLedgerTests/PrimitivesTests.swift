@@ -103,6 +103,13 @@ import Testing
                                 minCompletedJobs: 4, timeout: 5, maxOutputTokens: 6)),
             .jobLock(job: .max), .jobOutput(job: .max, piece: [1]), .jobComplete(job: .max, inputTokens: 1, outputTokens: 2),
             .jobExpire(job: .zero), .jobRate(job: .max, verdict: .flagged, preferredOver: .zero), .jobRate(job: .max, verdict: .good, preferredOver: nil),
+            .auditChallenge(AuditChallenge(
+                transcript: TranscriptCommitment(provider: w.provider.account, model: w.model, numerics: 1, request: .max, parametersDigest: .zero,
+                                                 promptDigest: .max, outputDigest: .zero, outputTokens: 2, ending: .length),
+                providerSignature: w.provider.sign([3]),
+                request: RequestHeader(channel: .max, openCounter: 1, sequence: 2, maxCost: 3, price: Price(promptPerMillion: 4, completionPerMillion: 5),
+                                       bodyDigest: .zero, seed: 6),
+                parameters: [1, 2, 3], prompt: [1, -1, 3], output: [Int32.max, 0])),
         ]
         for payload in payloads {
             let transaction = w.transaction(w.alice, payload)

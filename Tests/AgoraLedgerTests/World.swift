@@ -28,11 +28,16 @@ struct World {
             Genesis.Allocation(account: $0.account, amount: 1_000 * Self.coin)
         }
         genesis.faucet = nil
+        // The market's model is the consensus model: its answers can be challenged.
+        genesis.parameters.consensusModel = model
         self.genesis = genesis
         state = LedgerState(genesis: genesis)
     }
 
-    var context: BlockContext { BlockContext(height: height, time: 1_800_000_000 + height, miner: miner) }
+    /// The replayed verdicts of audit challenges in the current block.
+    var verdicts = AuditVerdicts()
+
+    var context: BlockContext { BlockContext(height: height, time: 1_800_000_000 + height, miner: miner, verdicts: verdicts) }
 
     func transaction(_ key: SigningKey, _ payload: Payload, fee: UInt64? = nil, nonce: UInt64? = nil) -> Transaction {
         Transaction.signed(by: key, chainID: parameters.chainID, nonce: nonce ?? state.account(key.account)?.nonce ?? 0,

@@ -23,6 +23,17 @@ public struct AnswerVerifier {
         case endDiffers(expected: FinishReason, claimed: FinishReason)
     }
 
+    /// Replays an answer in the context its claimed ending implies: one ended by length before its
+    /// token limit was cut by its provider's context, so it is replayed in a context of exactly
+    /// prompt plus output, where it ends the same; any other gets one position more, where the
+    /// replay would go on if the answer had stopped early.
+    public func verifyAnswer(prompt: [Int32], output: [Int32], finish: FinishReason?, maxTokens: Int, sampling: SamplingParameters,
+                             stopSequences: [String]) throws(Generator.Error) -> Verdict {
+        let cutByContext = finish == .length && output.count < maxTokens
+        return try verify(prompt: prompt, output: output, finish: finish, maxTokens: maxTokens, sampling: sampling,
+                          stopSequences: stopSequences, capacity: prompt.count + output.count + (cutByContext ? 0 : 1))
+    }
+
     /// Replays the answer `output` to `prompt` (generated with these parameters) and compares it.
     /// `finish` is how the answer claims it ended; nil for an answer cut before its end (its client
     /// stopped it), whose tokens must still be the replay's and must not run past its end.

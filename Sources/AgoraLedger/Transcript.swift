@@ -1,4 +1,3 @@
-import AgoraLedger
 import AgoraPrimitives
 
 /// What a client signs for each request it sends a provider: which channel pays, a sequence number

@@ -1,0 +1,88 @@
+import AgoraPrimitives
+
+// audit.challenge: a fraud proof, judged by the validators' replay.
+extension LedgerState {
+    /// Settles a challenge of a provider-signed transcript with the verdict the block's validators
+    /// computed by replaying it (`context.verdicts`).
+    ///
+    /// A false transcript costs the provider its whole stake: the answer's cost goes back to the
+    /// channel's client, and of the rest the genesis-set share is burned and the remainder paid to
+    /// the challenger; the provider is retired and its record counts the slash. The engine is
+    /// bit-exact, so an honest provider can never be caught: a false transcript is a lie, not noise,
+    /// and the penalty does not need to leave room for error. A true transcript costs the challenger
+    /// its deposit (burned: nobody profits from a failed challenge, so nobody is paid to provoke one)
+    /// and counts as an audit the provider passed. Either way the transcript cannot be challenged again.
+    mutating func judgeChallenge(_ challenge: AuditChallenge, by challenger: AccountID, in context: BlockContext) -> Rejection? {
+        let transcript = challenge.transcript
+        // What validators can replay: the consensus model, which every node holds, at the numerics
+        // version of this software.
+        if transcript.numerics != Limits.auditNumerics { return .numericsNotAuditable }
+        if transcript.model != parameters.consensusModel { return .modelNotAuditable }
+        if value(.audit(transcript.id)) != nil { return .challengeReplayed }
+        guard let provider = provider(transcript.provider) else { return .providerNotRegistered }
+        guard let channel = channel(challenge.request.channel) else { return .unknownChannel }
+        if channel.provider != transcript.provider || channel.model != transcript.model || challenge.request.openCounter > channel.openCounter {
+            return .challengeMismatch
+        }
+        // An answer can be challenged while its channel opening lasts and for a window after it closed.
+        let closedLongAgo = channel.status == .closed
+            && context.height > (Amount.add(channel.finalizeHeight, parameters.challengeWindow) ?? .max)
+        if challenge.request.openCounter < channel.openCounter || closedLongAgo { return .challengeExpired }
+        if balance(challenger) < parameters.challengeDeposit { return .insufficientBalance }
+        guard let stake = stake(transcript.provider), stake.total > 0 else { return .nothingToSlash }
+        // The provider's signature before any work over the challenge's body.
+        if !transcript.provider.verifies(challenge.providerSignature, of: transcript.signingBytes(chainID: parameters.chainID)) {
+            return .transcriptBadSignature
+        }
+        guard challenge.request.digest(chainID: parameters.chainID) == transcript.request,
+              Hash256.sha256(challenge.parameters) == transcript.parametersDigest,
+              TranscriptCommitment.digest(tokens: challenge.prompt) == transcript.promptDigest,
+              TranscriptCommitment.digest(tokens: challenge.output) == transcript.outputDigest
+        else { return .challengeMismatch }
+        guard let verdict = context.verdicts.known[challenge.digest] else {
+            return context.verdicts.provisional ? nil : .challengeNotJudged
+        }
+        var record = AuditRecord(provider: transcript.provider, challenger: challenger, height: context.height, verdict: verdict,
+                                 refunded: 0, slashed: 0)
+        switch verdict {
+        case .notReplayable:
+            return .challengeNotReplayable
+        case .transcriptTrue:
+            // After this point, the transaction must succeed.
+            debit(challenger, parameters.challengeDeposit)
+            var totals = self.totals
+            totals.burned += parameters.challengeDeposit
+            setTotals(totals)
+            var passed = provider
+            passed.reputation.auditsPassed += 1
+            setProvider(transcript.provider, passed)
+        case .transcriptFalse:
+            // After this point, the transaction must succeed.
+            let request = challenge.request
+            let cost = min(request.maxCost,
+                           request.price.cost(prompt: UInt64(challenge.prompt.count), completion: UInt64(challenge.output.count)) ?? request.maxCost)
+            record.refunded = min(cost, stake.total)
+            record.slashed = stake.total - record.refunded
+            setStake(transcript.provider, Stake())
+            credit(channel.client, record.refunded)
+            let burned = Amount.mulDiv(record.slashed, UInt64(parameters.slashBurnBasisPoints), Limits.basisPoints)!
+            var totals = self.totals
+            totals.burned += burned
+            setTotals(totals)
+            credit(challenger, record.slashed - burned)
+            var caught = provider
+            caught.retired = true
+            caught.reputation.auditsFailed += 1
+            caught.reputation.slashes += 1
+            setProvider(transcript.provider, caught)
+        }
+        set(.audit(transcript.id), .audit(record))
+        return nil
+    }
+
+    /// The settled challenge of a transcript, if it was challenged.
+    public func audit(_ transcript: Hash256) -> AuditRecord? {
+        if case .audit(let record) = value(.audit(transcript)) { return record }
+        return nil
+    }
+}
