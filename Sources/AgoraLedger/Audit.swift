@@ -78,6 +78,8 @@ public struct AuditVerdicts: Sendable, Equatable {
 /// challenged at most once.
 public struct AuditRecord: Sendable, Equatable, CanonicalCodable {
     public var provider: AccountID
+    /// The client of the answer's channel (refunded when the transcript is false).
+    public var client: AccountID
     public var challenger: AccountID
     public var height: UInt64
     public var verdict: AuditVerdict
@@ -86,18 +88,19 @@ public struct AuditRecord: Sendable, Equatable, CanonicalCodable {
     /// Taken from the provider's stake beyond the refund: burned, and the challenger's share.
     public var slashed: UInt64
 
-    public init(provider: AccountID, challenger: AccountID, height: UInt64, verdict: AuditVerdict, refunded: UInt64, slashed: UInt64) {
-        self.provider = provider; self.challenger = challenger; self.height = height; self.verdict = verdict
+    public init(provider: AccountID, client: AccountID, challenger: AccountID, height: UInt64, verdict: AuditVerdict, refunded: UInt64,
+                slashed: UInt64) {
+        self.provider = provider; self.client = client; self.challenger = challenger; self.height = height; self.verdict = verdict
         self.refunded = refunded; self.slashed = slashed
     }
 
     public func encode(to writer: inout CanonicalWriter) {
-        writer.encode(provider); writer.encode(challenger); writer.u64(height); writer.u8(verdict.rawValue)
+        writer.encode(provider); writer.encode(client); writer.encode(challenger); writer.u64(height); writer.u8(verdict.rawValue)
         writer.u64(refunded); writer.u64(slashed)
     }
 
     public init(from reader: inout CanonicalReader) throws(DecodingFailure) {
-        provider = try AccountID(from: &reader); challenger = try AccountID(from: &reader); height = try reader.u64("audit.height")
+        provider = try AccountID(from: &reader); client = try AccountID(from: &reader); challenger = try AccountID(from: &reader); height = try reader.u64("audit.height")
         guard let verdict = AuditVerdict(rawValue: try reader.u8("audit.verdict")) else { throw .invalidValue(field: "audit.verdict") }
         self.verdict = verdict
         refunded = try reader.u64("audit.refunded"); slashed = try reader.u64("audit.slashed")

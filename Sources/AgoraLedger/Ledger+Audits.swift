@@ -42,7 +42,7 @@ extension LedgerState {
         guard let verdict = context.verdicts.known[challenge.digest] else {
             return context.verdicts.provisional ? nil : .challengeNotJudged
         }
-        var record = AuditRecord(provider: transcript.provider, challenger: challenger, height: context.height, verdict: verdict,
+        var record = AuditRecord(provider: transcript.provider, client: channel.client, challenger: challenger, height: context.height, verdict: verdict,
                                  refunded: 0, slashed: 0)
         switch verdict {
         case .notReplayable:

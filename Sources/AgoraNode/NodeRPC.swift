@@ -118,6 +118,25 @@ public struct NodeRPC: Sendable {
             return try json(ProviderView(account, provider, bonded: state.stake(account)?.bonded ?? 0))
         }
 
+        // Settled audit challenges, oldest transcript id first; `provider` narrows to one provider's.
+        router.get("/v1/audits") { request, _ in
+            let provider = try request.uri.queryParameters.get("provider").map { text -> AccountID in
+                guard let account = AccountID(address: text) else { throw ErrorView(code: "invalid_address", message: "provider: not an address").http(.badRequest) }
+                return account
+            }
+            let state = await node.state
+            return try json(state.list(.audit, limit: limits.maxListItems) { id, value -> AuditView? in
+                guard case .audit(let record) = value, provider == nil || record.provider == provider else { return nil }
+                return AuditView(id, record, parameters: state.parameters)
+            })
+        }
+        router.get("/v1/audits/:transcript") { _, context in
+            let id = try hash(context, "transcript")
+            let state = await node.state
+            guard let record = state.audit(id) else { throw ErrorView(code: "not_found", message: "transcript \(id) was not challenged").http(.notFound) }
+            return try json(AuditView(id, record, parameters: state.parameters))
+        }
+
         router.get("/v1/models") { _, _ in
             return try json(await node.state.list(.model, limit: limits.maxListItems) { id, value -> ModelView? in
                 if case .model(let model) = value { return ModelView(id, model) }

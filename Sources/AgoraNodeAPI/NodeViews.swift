@@ -182,6 +182,35 @@ public struct ModelView: Codable, Sendable {
     }
 }
 
+/// A settled audit challenge: whose transcript, who challenged it, the verdict, and where the
+/// provider's stake went (a false transcript: the client's refund, then the burn and the
+/// challenger's share).
+public struct AuditView: Codable, Sendable {
+    public var transcript: Hash256
+    public var provider: AccountID
+    public var client: AccountID
+    public var challenger: AccountID
+    public var height: UInt64
+    public var verdict: AuditVerdict
+    public var refunded: UInt64
+    public var slashed: UInt64
+    public var burned: UInt64
+    public var challengerShare: UInt64
+
+    public init(_ transcript: Hash256, _ record: AuditRecord, parameters: ChainParameters) {
+        self.transcript = transcript; provider = record.provider; client = record.client; challenger = record.challenger
+        height = record.height; verdict = record.verdict; refunded = record.refunded; slashed = record.slashed
+        // As the ledger splits it (a true transcript burns the deposit instead; no share).
+        burned = record.verdict == .transcriptFalse
+            ? Amount.mulDiv(record.slashed, UInt64(parameters.slashBurnBasisPoints), Limits.basisPoints)! : parameters.challengeDeposit
+        challengerShare = record.verdict == .transcriptFalse ? record.slashed - burned : 0
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case transcript, provider, client, challenger, height, verdict, refunded, slashed, burned, challengerShare = "challenger_share"
+    }
+}
+
 public struct ChannelView: Codable, Sendable {
     public enum Status: String, Codable, Sendable {
         case open, closing, closed

@@ -47,6 +47,10 @@ public struct NodeClient: Sendable {
         try await get("/v1/providers" + (model.map { "?model=\($0.hex)" } ?? ""))
     }
     public func models() async throws -> [ModelView] { try await get("/v1/models") }
+    /// Settled audit challenges (of one provider's transcripts, if given).
+    public func audits(provider: AccountID? = nil) async throws -> [AuditView] {
+        try await get("/v1/audits" + (provider.map { "?provider=\($0.address)" } ?? ""))
+    }
     public func channel(_ id: Hash256) async throws -> ChannelView { try await get("/v1/channels/\(id.hex)") }
     public func channels(client: AccountID) async throws -> [ChannelView] { try await get("/v1/channels?client=\(client.address)") }
     public func job(_ id: Hash256) async throws -> JobView { try await get("/v1/jobs/\(id.hex)") }

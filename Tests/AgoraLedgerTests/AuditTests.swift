@@ -62,7 +62,7 @@ struct AuditTests {
         #expect(w.state.stake(w.provider.account)!.total == 0)
         let record = w.state.provider(w.provider.account)!
         #expect(record.retired && record.reputation.slashes == 1 && record.reputation.auditsFailed == 1)
-        #expect(w.state.audit(c.transcript.id) == AuditRecord(provider: w.provider.account, challenger: w.carol.account, height: w.height,
+        #expect(w.state.audit(c.transcript.id) == AuditRecord(provider: w.provider.account, client: w.alice.account, challenger: w.carol.account, height: w.height,
                                                                 verdict: .transcriptFalse, refunded: cost, slashed: slashed))
         w.seal()
         // Retired: no new channel; and a second answer's challenge finds nothing left to take.

@@ -29,17 +29,36 @@ struct PaidInferenceTests {
     final class Market: @unchecked Sendable {
         let directory: String
         let node: AgoraProcess
+        /// With a mined chain: a second node that validates every block the first one mines.
+        let validator: AgoraProcess?
         let client: NodeClient
         let owner: SigningKey
         let model: Hash256
         var providers: [String: AgoraProcess] = [:]
         var bridge: AgoraProcess?
 
-        init() async throws {
+        /// A dev node sealing half-second blocks, or with `mined`, a Proof-of-AI chain of SmolLM2
+        /// (one-second target) mined by one node and validated by another, which re-runs every
+        /// block's work and every audit challenge in it.
+        init(mined: Bool = false) async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("agora-market-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            // Half-second blocks: a 10-block challenge window is then 5 s, ample for a claim under load.
-            node = try AgoraProcess(command: ["node", "--data-dir", directory + "/node", "--dev", "--block-time", "0.5", "--rpc-port", "0"])
+            if mined {
+                let genesis = directory + "/genesis.json"
+                let (status, output) = try runCommand([AgoraProcess.binary.path, "genesis", "--out", genesis, "--target-block-seconds", "1",
+                                                       "--consensus-model", PaidInferenceTests.modelPath], deadline: .seconds(60))
+                try #require(status == 0, "\(output)")
+                let common = ["--genesis", genesis, "--rpc-port", "0", "--p2p-port", "0", "--consensus-model", PaidInferenceTests.modelPath, "--work-threads", "1"]
+                node = try AgoraProcess(command: ["node", "--data-dir", directory + "/node", "--mine", "--faucet"] + common, deadline: .seconds(120))
+                let p2p = try #require(node.readyLine.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") && $0.hasSuffix(",") },
+                                       "no P2P address in: \(node.readyLine)")
+                validator = try AgoraProcess(command: ["node", "--data-dir", directory + "/validator", "--peer", String(p2p.dropLast())] + common,
+                                             deadline: .seconds(120))
+            } else {
+                // Half-second blocks: a 10-block challenge window is then 5 s, ample for a claim under load.
+                node = try AgoraProcess(command: ["node", "--data-dir", directory + "/node", "--dev", "--block-time", "0.5", "--rpc-port", "0"])
+                validator = nil
+            }
             client = NodeClient(baseURL: node.rootURL)
             owner = SigningKey(deterministicLabel: "market-test/owner")
             model = try sha256(PaidInferenceTests.modelPath)
@@ -193,6 +212,7 @@ struct PaidInferenceTests {
         func stop() {
             _ = bridge?.stop()
             for process in providers.values { _ = process.stop() }
+            _ = validator?.stop()
             _ = node.stop()
         }
     }
@@ -707,8 +727,8 @@ extension PaidInferenceTests {
     /// `agora serve`, declared verifiable) is caught by the bridge's audit of its first answer:
     /// the answer is re-executed with the registered model, differs, and the provider is dropped —
     /// the honest provider serves the rest.
-    @Test func aProviderServingAnotherQuantizationIsCaughtByItsFirstAudit() async throws {
-        let market = try await Market()
+    @Test func aProviderServingAnotherQuantizationIsCaughtChallengedAndSlashedOnAValidatedChain() async throws {
+        let market = try await Market(mined: true)
         defer { market.stop() }
         let copy = market.directory + "/smollm2-q4_0.gguf"
         let (converted, convertOutput) = try runCommand([AgoraProcess.binary.path, "model", "convert", "-m", Self.modelPath, "--type", "q4_0", "--out", copy])
@@ -733,6 +753,28 @@ extension PaidInferenceTests {
         #expect(try await market.bridgeCounter("agora_bridge_audits_failed_total") == 1)
         let caught = try await market.spend()["caught"] as? [[String: Any]] ?? []
         #expect(caught.compactMap { $0["provider"] as? String } == [cheater.address], "\(caught)")
+
+        // The bridge proved it on chain: the cheater's stake refunded the answer, was slashed, and
+        // it is retired — as the second node, which re-ran the challenge itself, sees it too.
+        try await market.waitForBridgeCounters(["agora_bridge_challenges_sent_total"], toReach: 1)
+        #expect(try await market.bridgeCounter("agora_bridge_challenges_sent_total") == 1)
+        let validator = NodeClient(baseURL: try #require(market.validator).rootURL)
+        let start = ContinuousClock.now
+        var slashed = try await validator.provider(cheater)
+        while slashed.slashes == 0, ContinuousClock.now - start < .seconds(120) {
+            try await Task.sleep(for: .milliseconds(500))
+            slashed = try await validator.provider(cheater)
+        }
+        #expect(slashed.slashes == 1 && slashed.retired && slashed.bonded == 0 && slashed.audits.failed == 1, "\(slashed)")
+        let parameters = try await market.client.parameters()
+        let record = try #require(try await validator.audits(provider: cheater).first)
+        #expect(record.verdict == .transcriptFalse && record.refunded > 0)
+        // The bridge's account is both the client refunded and the challenger paid its share.
+        let clientAccount = try KeyFile.load(path: market.directory + "/client.json").account
+        #expect(record.challenger == clientAccount && record.client == clientAccount)
+        let burned = record.slashed * UInt64(parameters.slashBurnBasisPoints) / 10_000
+        #expect(record.burned == burned && record.challengerShare == record.slashed - burned && record.challengerShare > 0, "\(record)")
+        #expect(try await market.client.providers(model: market.model).map(\.address) == [honest], "the slashed provider is listed no more")
         // The rest goes to the honest provider, and its answers verify.
         for _ in 0..<2 { _ = try ask() }
         let served = (try await market.spend()["channels"] as? [[String: Any]] ?? []).reduce(into: [String: Int]()) {
