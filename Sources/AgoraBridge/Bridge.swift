@@ -188,9 +188,9 @@ public actor Bridge {
         book.commit(candidate.account, transcript: signed.transcript.id, openCounter: header.openCounter)
         if let transcripts {
             // Off the actor: the write is the store's, not the answer's, to wait for.
-            let prompt = job.prompt
+            let prompt = job.prompt, parameters = job.parameters.canonicalBytes
             Task.detached(priority: .utility) {
-                do { try transcripts.add(signed, prompt: prompt, chainID: chainID) } catch {}
+                do { try transcripts.add(signed, request: header, parameters: parameters, prompt: prompt, chainID: chainID) } catch {}
             }
         }
         guard signed.transcript.numerics == Numerics.version, let auditor, Double.random(in: 0..<1) < configuration.auditRate else { return }

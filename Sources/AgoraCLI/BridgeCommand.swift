@@ -83,7 +83,7 @@ struct BridgeCommand: AsyncParsableCommand {
         await bridge.setStatePath(statePath)
         await bridge.restore(from: statePath)
         if keepTranscripts > 0 {
-            let path = (wallet as NSString).deletingPathExtension + ".transcripts.sqlite"
+            let path = TranscriptStore.path(forWallet: wallet)
             do { try await bridge.keepTranscripts(at: path, retention: keepTranscripts) } catch { throw CommandFailure("cannot open \(path): \(error)") }
         }
         await bridge.startAudits(model: model, tokenizer: tokenizer)

@@ -1,3 +1,4 @@
+import AgoraBridge
 import AgoraEngine
 import AgoraKeyFile
 import AgoraLedger
@@ -14,7 +15,7 @@ struct WalletCommand: AsyncParsableCommand {
         abstract: "Keys, balances and the transactions a user sends by hand.",
         subcommands: [New.self, Show.self, Balance.self, Send.self, Faucet.self, Bond.self, Unbond.self, Withdraw.self,
                       RegisterModel.self, RegisterProvider.self, Retire.self, OpenChannel.self, CloseChannel.self,
-                      FinalizeChannel.self, PostJob.self, Status.self]
+                      FinalizeChannel.self, Challenge.self, PostJob.self, Status.self]
     )
 }
 
@@ -269,6 +270,38 @@ extension WalletCommand {
         @OptionGroup var send: SendOptions
         @Argument(help: "Channel id.") var channel: String
         func run() async throws { try await sendTransaction(.channelClose(channel: try hashArgument(channel, "CHANNEL")), options, send) }
+    }
+
+    struct Challenge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Challenge a provider's transcript on chain (audit.challenge) from the bridge's transcript store.",
+            discussion: """
+            Validators replay the answer with the consensus model. If the transcript is false, the provider's stake refunds \
+            the answer's client and is slashed (the challenger gets the share the chain leaves after the burn); if it is true, \
+            the challenge deposit is burned. The transcript is read from the store `agora bridge` keeps beside its wallet.
+            """)
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var send: SendOptions
+        @Option(help: "The transcript id (hex) to challenge.") var transcript: String?
+        @Option(help: "Challenge the newest kept transcript of this provider instead.") var provider: String?
+        @Option(help: "The transcript store (default: the one beside --wallet).") var transcripts: String?
+
+        func validate() throws {
+            guard (transcript == nil) != (provider == nil) else { throw ValidationError("pass exactly one of --transcript and --provider") }
+        }
+
+        func run() async throws {
+            let path = transcripts ?? TranscriptStore.path(forWallet: options.walletPath)
+            guard FileManager.default.fileExists(atPath: path) else { throw CommandFailure("no transcript store at \(path)") }
+            let id = try transcript.map { try hashArgument($0, "--transcript") }
+            let account = try provider.map { try address($0, "--provider") }
+            let challenge: AuditChallenge?
+            do { challenge = try TranscriptStore(path: path, retention: Int.max).challenge(transcript: id, provider: account) } catch {
+                throw CommandFailure("cannot read \(path): \(error)")
+            }
+            guard let challenge else { throw CommandFailure("no kept transcript \(transcript.map { "with id \($0)" } ?? "of \(provider ?? "")") in \(path)") }
+            try await sendTransaction(.auditChallenge(challenge), options, send)
+        }
     }
 
     struct FinalizeChannel: AsyncParsableCommand {

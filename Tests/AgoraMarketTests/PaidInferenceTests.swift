@@ -784,6 +784,24 @@ extension PaidInferenceTests {
         try await market.waitForBridgeCounters(["agora_bridge_audits_passed_total"], toReach: 2)
         #expect(try await market.bridgeCounter("agora_bridge_audits_passed_total") == 2)
         #expect(try await market.bridgeCounter("agora_bridge_audits_failed_total") == 1)
+
+        // A false challenge, by hand from the bridge's transcript store: the honest answer replays
+        // exactly on chain, the deposit is burned, and the provider's record counts a passed audit.
+        let challenge = [AgoraProcess.binary.path, "wallet", "challenge", "--provider", honest.address,
+                         "--wallet", market.directory + "/client.json", "--node", market.node.rootURL]
+        let (challenged, challengeOutput) = try runCommand(challenge, deadline: .seconds(120))
+        #expect(challenged == 0 && challengeOutput.contains("audit.challenge confirmed"), "\(challengeOutput)")
+        var passed = try await validator.provider(honest)
+        while passed.audits.passed == 0, ContinuousClock.now - start < .seconds(240) {
+            try await Task.sleep(for: .milliseconds(500))
+            passed = try await validator.provider(honest)
+        }
+        #expect(passed.audits.passed == 1 && passed.slashes == 0 && !passed.retired && passed.bonded > 0, "\(passed)")
+        let failedChallenge = try #require(try await validator.audits(provider: honest).first)
+        #expect(failedChallenge.verdict == .transcriptTrue && failedChallenge.burned == parameters.challengeDeposit && failedChallenge.refunded == 0)
+        // The same transcript again: refused by name, before any replay.
+        let (again, refusal) = try runCommand(challenge, deadline: .seconds(60))
+        #expect(again != 0 && refusal.contains("challenge_replayed"), "\(refusal)")
     }
 }
 
