@@ -20,6 +20,7 @@ public final class BridgeMetrics: Sendable {
     let auditsFailed: Counter
     let auditsDropped: Counter
     let challengesSent: Counter
+    let spotChecks: Counter
 
     public init() {
         let name = metrics.name, registry = metrics.registry
@@ -36,6 +37,7 @@ public final class BridgeMetrics: Sendable {
         auditsPassed = registry.makeCounter(descriptor: name("audits_passed", "total", "Answers re-executed and found exact"))
         auditsFailed = registry.makeCounter(descriptor: name("audits_failed", "total", "Answers re-executed and found false (the provider is no longer used)"))
         auditsDropped = registry.makeCounter(descriptor: name("audits_dropped", "total", "Answers sampled for audit but dropped because too many waited"))
+        spotChecks = registry.makeCounter(descriptor: name("spot_checks", "total", "Answers bought by agora auditor to check a provider"))
         challengesSent = registry.makeCounter(descriptor: name("challenges_sent", "total", "False transcripts challenged on chain (audit.challenge)"))
     }
 

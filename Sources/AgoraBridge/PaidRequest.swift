@@ -17,6 +17,8 @@ struct PaidRequest {
     let body: [UInt8]
     let kind: OpenAIService.Kind
     let logger: Logger
+    /// Only this provider (a spot check of it), not the best ones.
+    var only: AccountID? = nil
 
     struct Outcome {
         var finishReason: String
@@ -38,7 +40,7 @@ struct PaidRequest {
     }
 
     private func runOnProviders(emit: (String) async throws -> Void) async throws -> Outcome {
-        let candidates = try await bridge.ranked()
+        let candidates = try await bridge.ranked().filter { only == nil || $0.account == only }
         guard !candidates.isEmpty else {
             throw BridgeError(status: 503, code: "no_provider", message: "no provider offers this model within the bridge's limits")
         }

@@ -837,3 +837,40 @@ extension PaidInferenceTests {
         #expect(try await market.bridgeCounter("agora_bridge_audits_passed_total") == 0)
     }
 }
+
+extension PaidInferenceTests {
+    /// `agora auditor` checks providers nobody's client audits: it buys answers to generated
+    /// prompts from each verifiable provider in turn, replays them, passes the honest one, and
+    /// catches, challenges and gets slashed the one serving another quantization.
+    @Test func theAuditorSpotChecksEveryProviderAndGetsACheaterSlashed() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let copy = market.directory + "/smollm2-q4_0.gguf"
+        let (converted, convertOutput) = try runCommand([AgoraProcess.binary.path, "model", "convert", "-m", Self.modelPath, "--type", "q4_0", "--out", copy])
+        try #require(converted == 0, "\(convertOutput)")
+        let upstream = try AgoraProcess(serve: ["-m", copy, "--model-id", "upstream", "--parallel", "2", "--ctx", "1024"])
+        defer { _ = upstream.stop() }
+        _ = try market.startProvider("cheater", price: Self.cheap, extra: ["--upstream", upstream.baseURL, "--upstream-model", "upstream", "--verifiable"])
+        _ = try market.startProvider("honest", price: Self.dear)
+        let cheater = try market.providerAccount("cheater"), honest = try market.providerAccount("honest")
+        market.bridge = try AgoraProcess(command: ["auditor", "-m", Self.modelPath, "--node", market.node.rootURL, "--wallet", market.directory + "/auditor.json",
+                                                  "--faucet", "--budget", "5", "--deposit", "1", "--every", "1", "--max-tokens", "24"],
+                                        deadline: .seconds(180))
+        try await market.waitForBridgeCounters(["agora_bridge_challenges_sent_total"], toReach: 1)
+        try await market.waitForBridgeCounters(["agora_bridge_audits_passed_total"], toReach: 1)
+        #expect(try await market.bridgeCounter("agora_bridge_spot_checks_total") >= 2)
+        #expect(try await market.bridgeCounter("agora_bridge_audits_failed_total") == 1)
+        #expect(try await market.bridgeCounter("agora_bridge_challenges_sent_total") == 1)
+        let caught = try await market.spend()["caught"] as? [[String: Any]] ?? []
+        #expect(caught.compactMap { $0["provider"] as? String } == [cheater.address], "\(caught)")
+        let start = ContinuousClock.now
+        var slashed = try await market.client.provider(cheater)
+        while slashed.slashes == 0, ContinuousClock.now - start < .seconds(120) {
+            try await Task.sleep(for: .milliseconds(500))
+            slashed = try await market.client.provider(cheater)
+        }
+        #expect(slashed.slashes == 1 && slashed.retired, "\(slashed)")
+        let passing = try await market.client.provider(honest)
+        #expect(passing.slashes == 0 && !passing.retired)
+    }
+}
