@@ -21,7 +21,7 @@ public enum Limits {
     /// Prompt plus output tokens one challenge may make every validator replay.
     public static let challengeTokens = 2_048
     /// Challenges one block may carry: with `challengeTokens`, the most replay work a block costs.
-    public static let challengesPerBlock = 4
+    public static let challengesPerBlock = 2
     /// A challenge's canonical generation parameters.
     public static let challengeParameterBytes = 4 * 1024
     /// The engine numerics version validators replay challenges with (the engine's

@@ -363,7 +363,13 @@ public struct ChainCore: Sendable {
                 let block = tree.heldBody(hash)!
                 if let rejection = state.applyBlockBody(block, verdicts: knownVerdicts) {
                     failures[hash] = rejection
-                    tree.markInvalid(hash)
+                    if case .transaction(_, .challengeNotJudged) = rejection {
+                        // Not the block's fault: this node has no verdict for a challenge in it
+                        // (it replays them before a block is handed in). Tried again once it has.
+                        unreachable.insert(candidate.hash)
+                    } else {
+                        tree.markInvalid(hash)
+                    }
                     failed = true
                     break
                 }

@@ -27,6 +27,20 @@ import Testing
         #expect(RoutingPolicy(requireVerifiable: true).rank([candidate(cheap, price: 70_000), checked]).map(\.account) == [dear])
     }
 
+    /// The chain's score, moved by settled facts, moves the bridge's ranking: a provider that has
+    /// settled value leads a newcomer at the same price; a slashed one falls behind it.
+    @Test func theChainsReputationMovesTheRanking() {
+        var settled = Reputation()
+        settled.valueSettled = 5 * Amount.unitsPerCoin
+        #expect(settled.score > Reputation().score)
+        #expect(RoutingPolicy().rank([candidate(cheap, price: 100_000, reputation: Reputation().score),
+                                      candidate(dear, price: 100_000, reputation: settled.score)]).first?.account == dear)
+        settled.slashes = 1
+        #expect(settled.score < Reputation().score)
+        #expect(RoutingPolicy().rank([candidate(cheap, price: 100_000, reputation: Reputation().score),
+                                      candidate(dear, price: 100_000, reputation: settled.score)]).first?.account == cheap)
+    }
+
     @Test func cheaperFirstWhenAllElseIsEqual() {
         let ranked = RoutingPolicy().rank([candidate(dear, price: 200_000), candidate(cheap, price: 100_000)])
         #expect(ranked.map(\.account) == [cheap, dear])
