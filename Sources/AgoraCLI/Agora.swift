@@ -9,4 +9,9 @@ struct Agora: AsyncParsableCommand {
                       GenesisCommand.self, NodeCommand.self, WalletCommand.self, ChainBenchCommand.self,
                       ProviderCommand.self, BridgeCommand.self, AuditorCommand.self, ChatCommand.self, DevnetCommand.self, PoAIBenchCommand.self]
     )
+
+    static func main() async {
+        Supervision.followParentIfSupervised()
+        await main(nil)
+    }
 }

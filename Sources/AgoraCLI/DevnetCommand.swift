@@ -43,7 +43,15 @@ struct DevnetCommand: AsyncParsableCommand {
         let modelPath: String
         do { modelPath = try ModelStore().resolve(model) { printError($0) } } catch { throw CommandFailure("\(error)") }
         let modelHash = try sha256(ofFile: modelPath)
-        let children = Children()
+        // Any child stopping on its own stops the devnet and everything it started: a network
+        // with a dead node (or provider, or bridge) is not left running half-alive.
+        let children = Children { name, status, logPath in
+            out("\ndevnet: \(name) stopped on its own (exit status \(status)); stopping everything. See \(logPath)")
+            Thread.detachNewThread {
+                stopEverything(exitCode: 1)
+            }
+        }
+        supervised = children
         installStopHandlers(children)
 
         let genesisPath = try devnetGenesis(directory: directory, consensusModel: modelHash)
@@ -91,12 +99,12 @@ struct DevnetCommand: AsyncParsableCommand {
         var lastHeight: UInt64 = 0
         while true {
             try await Task.sleep(for: .seconds(statusEvery))
+            if let exited = children.exited() { throw CommandFailure("\(exited) stopped; see \(directory)/logs/\(exited).log") }
             guard let status = try? await client.status() else { continue }
             let channels = (try? await client.channels(client: clientAccount)) ?? []
             let claimed = channels.reduce(0) { $0 + $1.claimed }
             say("height \(status.height) (+\(status.height - min(status.height, lastHeight))) · mempool \(status.mempoolTransactions) · channels \(channels.count) · claimed by providers \(Amount.format(claimed)) AGR")
             lastHeight = status.height
-            if let exited = children.exited() { throw CommandFailure("\(exited) stopped; see \(directory)/logs/\(exited).log") }
         }
     }
 
@@ -204,6 +212,14 @@ final class Children: @unchecked Sendable {
     private let lock = NSLock()
     /// Every child launched, ready or still starting: a Ctrl-C during start-up stops it too.
     private var launched: [(name: String, process: Process)] = []
+    /// Set once everything is being stopped on purpose: a child's exit is then expected.
+    private var stopping = false
+    /// Called (once, on a background thread) when a child stops on its own.
+    private let childDied: @Sendable (_ name: String, _ status: Int32, _ logPath: String) -> Void
+
+    init(childDied: @escaping @Sendable (_ name: String, _ status: Int32, _ logPath: String) -> Void) {
+        self.childDied = childDied
+    }
 
     func start(_ name: String, _ arguments: [String], logs: String, deadline: Duration = .seconds(120)) throws -> Child {
         let process = Process()
@@ -217,6 +233,13 @@ final class Children: @unchecked Sendable {
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw CommandFailure("cannot write the log \(logPath)") }
         log.seekToEndOfFile()
         process.standardError = log
+        // The child follows the devnet out if the devnet dies (even by SIGKILL), and the devnet
+        // learns at once when a child dies.
+        process.environment = Supervision.childEnvironment()
+        process.terminationHandler = { [weak self] ended in
+            guard let self, !self.lock.withLock({ self.stopping }) else { return }
+            self.childDied(name, ended.terminationStatus, logPath)
+        }
         try process.run()
         lock.withLock { launched.append((name, process)) }
         let (line, port) = ReadyLine.wait(for: process, output: output, deadline: deadline)
@@ -232,7 +255,7 @@ final class Children: @unchecked Sendable {
     func exited() -> String? { lock.withLock { launched.first { !$0.process.isRunning }?.name } }
 
     func stopAll() {
-        let all = lock.withLock { launched.reversed() }
+        let all = lock.withLock { stopping = true; return launched.reversed() }
         for child in all where child.process.isRunning { child.process.terminate() }
         let deadline = Date().addingTimeInterval(20)
         for child in all {
@@ -242,6 +265,17 @@ final class Children: @unchecked Sendable {
     }
 }
 
+/// The children of this devnet, for the stop paths.
+nonisolated(unsafe) private var supervised: Children?
+
+/// Stops every child (once), then exits.
+private func stopEverything(exitCode: Int32) -> Never {
+    supervised?.stopAll()
+    out(exitCode == 0 ? "devnet: stopped; run `agora devnet` again to resume from the same data"
+                      : "devnet: stopped; fix the cause and run `agora devnet` again to resume from the same data")
+    Foundation.exit(exitCode)
+}
+
 /// Ctrl-C and SIGTERM stop every child cleanly, then the devnet.
 private func installStopHandlers(_ children: Children) {
     for signalNumber in [SIGINT, SIGTERM] {
@@ -249,9 +283,7 @@ private func installStopHandlers(_ children: Children) {
         let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
         source.setEventHandler {
             out("\ndevnet: stopping")
-            children.stopAll()
-            out("devnet: stopped; run `agora devnet` again to resume from the same data")
-            Foundation.exit(0)
+            stopEverything(exitCode: 0)
         }
         source.resume()
         retainedSignalSources.append(source)

@@ -1,0 +1,84 @@
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// `agora devnet`, the README's main command, end to end: the whole network answers a paid request
+/// and settles it on chain; a child that dies stops the devnet and everything it started, with a
+/// clear message; and a devnet killed outright leaves no child running.
+@Suite(.serialized, .sharesCPU)
+struct DevnetTests {
+    /// A running `agora devnet` whose output goes to a file.
+    final class Devnet {
+        let process = Process()
+        let outputPath: String
+
+        init(directory: String, demo: Bool) throws {
+            outputPath = directory + "-\(demo ? "demo" : "plain").out"
+            FileManager.default.createFile(atPath: outputPath, contents: nil)
+            process.executableURL = AgoraProcess.binary
+            process.arguments = ["devnet", "--data-dir", directory, "--port", "0", "--status-every", "2"] + (demo ? [] : ["--no-demo"])
+            let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+        }
+
+        var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+        /// Waits (bounded) until the output contains `text`.
+        func waitFor(_ text: String, within limit: Duration) async throws -> Bool {
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < limit {
+                if output.contains(text) { return true }
+                if !process.isRunning { return output.contains(text) }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            return false
+        }
+    }
+
+    /// The processes the devnet in `directory` started (their arguments name its data directory).
+    func children(of directory: String) throws -> [Int32] {
+        let (_, output) = try runCommand(["pgrep", "-f", directory + "/"], deadline: .seconds(10))
+        return output.split(separator: "\n").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    func waitUntilNone(of directory: String, within limit: Duration) async throws -> [Int32] {
+        let start = ContinuousClock.now
+        var left = try children(of: directory)
+        while !left.isEmpty, ContinuousClock.now - start < limit {
+            try await Task.sleep(for: .milliseconds(500))
+            left = try children(of: directory)
+        }
+        return left
+    }
+
+    @Test func theDevnetAnswersAPaidRequestAndNeverLeavesAChildBehind() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agora-devnet-\(UUID().uuidString)").path
+        // The main job: a paid request answered and settled.
+        let devnet = try Devnet(directory: directory, demo: true)
+        defer { if devnet.process.isRunning { devnet.process.terminate() } }
+        #expect(try await devnet.waitFor("settled on chain", within: .seconds(600)), "\(devnet.output)")
+        #expect(devnet.output.contains("answer:"))
+        let started = try children(of: directory)
+        #expect(started.count == 4, "node, two providers and the bridge: \(started)")
+
+        // The node dies: the devnet says so, stops the rest and exits with an error.
+        let (_, node) = try runCommand(["pgrep", "-f", directory + "/node"], deadline: .seconds(10))
+        let nodePID = try #require(Int32(node.split(separator: "\n").first.map(String.init) ?? ""))
+        kill(nodePID, SIGKILL)
+        #expect(try await devnet.waitFor("node stopped on its own", within: .seconds(30)), "\(devnet.output)")
+        #expect(try await waitUntilNone(of: directory, within: .seconds(40)) == [])
+        devnet.process.waitUntilExit()
+        #expect(devnet.process.terminationStatus != 0)
+
+        // Resumed from the same data, then killed outright: every child follows it out.
+        let again = try Devnet(directory: directory, demo: false)
+        defer { if again.process.isRunning { again.process.terminate() } }
+        #expect(try await again.waitFor("devnet is up", within: .seconds(300)), "\(again.output)")
+        #expect(try children(of: directory).count == 4)
+        kill(again.process.processIdentifier, SIGKILL)
+        again.process.waitUntilExit()
+        #expect(try await waitUntilNone(of: directory, within: .seconds(40)) == [], "children left running after the devnet was killed")
+    }
+}
