@@ -24,7 +24,7 @@ extension Bridge {
         guard let candidate else { return book.booksUnreadable(provider) }
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
         let books: ProviderBooks?
-        do { books = try await gateway.books(meter.channel) } catch { return book.booksUnreadable(provider) }
+        do { books = try await gateway.books(meter.channel, client: key, chainID: meter.chainID) } catch { return book.booksUnreadable(provider) }
         let windowTokens = await creditWindowTokens(of: candidate, gateway)
         guard let decision = book.booksRead(provider, openCounter: books?.openCounter, books: books?.usage ?? Usage(), windowTokens: windowTokens)
         else { return }
@@ -58,7 +58,7 @@ extension Bridge {
     func recover(_ view: ChannelView, candidate: Candidate, chainID: String) async -> ChannelBook.Outcome {
         let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
         // Unreadable books (the provider unreachable) cannot be checked: the channel is closed.
-        if view.status == .open, let books = try? await Optional(gateway.books(view.id)),
+        if view.status == .open, let books = try? await Optional(gateway.books(view.id, client: key, chainID: chainID)),
            let resumed = resumable(books, view: view, candidate: candidate, windowTokens: await creditWindowTokens(of: candidate, gateway), chainID: chainID) {
             logger.notice("resumed a channel this bridge had no record of from the provider's books",
                           metadata: ["provider": "\(candidate.account)", "signed": "\(Amount.format(resumed.signed))"])

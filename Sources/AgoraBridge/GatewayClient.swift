@@ -82,10 +82,13 @@ struct GatewayClient: Sendable {
         }
     }
 
-    /// The provider's books of one channel (`GET /v1/market/channels/{id}`); nil when it has no
-    /// record of the channel.
-    func books(_ channel: Hash256, timeout: TimeAmount = .seconds(5)) async throws -> ProviderBooks? {
-        let response = try await http.execute(HTTPClientRequest(url: endpoint + "/v1/market/channels/" + channel.hex), timeout: timeout)
+    /// The provider's books of one channel (`GET /v1/market/channels/{id}`), asked with the
+    /// client's signed query; nil when it has no record of the channel.
+    func books(_ channel: Hash256, client: SigningKey, chainID: String, timeout: TimeAmount = .seconds(5)) async throws -> ProviderBooks? {
+        let query = BooksQuery(channel: channel, time: UInt64(max(0, Date().timeIntervalSince1970)))
+        let signature = client.sign(query.signingBytes(chainID: chainID))
+        let url = endpoint + "/v1/market/channels/" + channel.hex + "?time=\(query.time)&signature=" + signature.hex
+        let response = try await http.execute(HTTPClientRequest(url: url), timeout: timeout)
         let body = try await response.body.collect(upTo: 64 * 1024)
         if response.status == .notFound { return nil }
         guard response.status == .ok else { throw Self.failure(status: response.status.code, body: String(buffer: body)) }

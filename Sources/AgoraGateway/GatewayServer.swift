@@ -72,12 +72,24 @@ public struct GatewayServer: Sendable {
         }
         // The provider's books for one channel: what it counts as owed and what the client's
         // receipts cover. A client compares them with its own count (equal when no answer was
-        // cut), and resumes from them a channel it has no record of.
-        router.get("/v1/market/channels/:id") { _, context in
+        // cut), and resumes from them a channel it has no record of. Only the channel's client
+        // reads them: the query carries its signature over the channel and the time (`BooksQuery`).
+        router.get("/v1/market/channels/:id") { request, context in
             guard let id = context.parameters.get("id").flatMap(Hash256.init(hex:)) else {
                 return failure(400, "invalid_channel", "expected a channel id (64 hex digits)")
             }
+            let query = request.uri.queryParameters
+            guard let time = query.get("time").flatMap(UInt64.init), let signature = query.get("signature").flatMap(Hex.decode).flatMap(Signature.init(bytes:)) else {
+                return failure(401, "signature_required", "the books answer the channel's client only: sign a books query (time, signature)")
+            }
+            let now = UInt64(max(0, Date().timeIntervalSince1970))
+            guard BooksQuery.isFresh(time: time, now: now) else {
+                return failure(401, "query_stale", "the query's time is more than \(MarketBounds.booksQuerySkewSeconds) s from the provider's clock")
+            }
             guard let account = await gateway.books(id) else { return failure(404, "channel_unknown", "no paid request on this channel yet") }
+            guard account.client.verifies(signature, of: BooksQuery(channel: id, time: time).signingBytes(chainID: gateway.configuration.chainID)) else {
+                return failure(403, "not_channel_client", "the query is not signed by the channel's client")
+            }
             return Response.json(.object([
                 ("channel", .string(id.hex)), ("open_counter", .int(Int(clamping: account.openCounter))),
                 ("owed", .int(Int(clamping: account.owed))), ("receipted", .int(Int(clamping: account.receipted))),

@@ -8,4 +8,7 @@ public enum MarketBounds {
     /// Tokens a bridge reads (and pays) after asking a provider to stop, at most: an honest one
     /// stops within the token or two already on their way.
     public static let drainTokens: UInt64 = 32
+    /// How far a books query's time may be from the provider's clock, either way (seconds): a
+    /// signed query can be replayed only within this span, and clocks need agree only this well.
+    public static let booksQuerySkewSeconds: UInt64 = 300
 }

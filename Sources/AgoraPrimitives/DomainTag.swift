@@ -20,6 +20,8 @@ public enum DomainTag: String, Sendable, CaseIterable {
     /// A channel's running hash of the transcripts its receipts pay for.
     case transcriptChain = "agora/transcript-chain/v1"
     case stopRequest = "agora/stop/v1"
+    /// A client's query of a provider's books of its channel.
+    case booksQuery = "agora/books-query/v1"
     /// An audit challenge, as validators key their verdicts on it.
     case auditChallenge = "agora/audit-challenge/v1"
     case encryptionKey = "agora/x25519-from-seed/v1"

@@ -158,9 +158,12 @@ struct PaidInferenceTests {
         func squareBooks(of provider: AgoraProcess) async throws -> (owed: Int, receipted: Int, signed: Int) {
             let entry = try #require((try await spend()["channels"] as? [[String: Any]])?.first)
             let channel = try #require(entry["channel"] as? String)
+            let client = try KeyFile.load(path: directory + "/client.json"), chainID = try await self.client.parameters().chainID
             func books() async throws -> (owed: Int, receipted: Int, signed: Int) {
-                let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/v1/market/channels/" + channel), timeout: .seconds(10))
-                let object = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 16))) as? [String: Any]
+                let object = try await booksQuery(provider, channel: channel, signer: client, chainID: chainID).object
+                return try await values(object)
+            }
+            func values(_ object: [String: Any]?) async throws -> (owed: Int, receipted: Int, signed: Int) {
                 let signed = (try await spend()["channels"] as? [[String: Any]])?.first?["signed"] as? Int
                 return (object?["owed"] as? Int ?? -1, object?["receipted"] as? Int ?? -2, signed ?? -3)
             }
@@ -171,6 +174,18 @@ struct PaidInferenceTests {
                 last = try await books()
             }
             return last
+        }
+
+        /// The provider's books of `channel`, asked with a query signed by `signer` (nil: unsigned).
+        func booksQuery(_ provider: AgoraProcess, channel: String, signer: SigningKey?, chainID: String) async throws -> (status: UInt, object: [String: Any]?) {
+            var url = provider.rootURL + "/v1/market/channels/" + channel
+            if let signer, let id = Hash256(hex: channel) {
+                let query = BooksQuery(channel: id, time: UInt64(Date().timeIntervalSince1970))
+                url += "?time=\(query.time)&signature=" + signer.sign(query.signingBytes(chainID: chainID)).hex
+            }
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+            let object = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 16))) as? [String: Any]
+            return (response.status.code, object)
         }
 
         /// Polls until every channel of the bridge is claimed up to what the bridge signed (or, for
@@ -834,6 +849,13 @@ extension PaidInferenceTests {
         try market.expectShortAnswer(through: bridge)
         let after = try await market.squareBooks(of: provider)
         #expect(after.owed > 0 && after.owed == after.signed)
+        // The books answer the channel's client only.
+        let channel = try #require((try await market.spend()["channels"] as? [[String: Any]])?.first?["channel"] as? String)
+        let chainID = try await market.client.parameters().chainID
+        let unsigned = try await market.booksQuery(provider, channel: channel, signer: nil, chainID: chainID)
+        #expect(unsigned.status == 401 && "\(unsigned.object ?? [:])".contains("signature_required"), "\(unsigned)")
+        let stranger = try await market.booksQuery(provider, channel: channel, signer: SigningKey(deterministicLabel: "stranger"), chainID: chainID)
+        #expect(stranger.status == 403 && "\(stranger.object ?? [:])".contains("not_channel_client"), "\(stranger)")
         #expect(try await market.bridgeCounter("agora_bridge_audits_passed_total") == 0)
     }
 }
