@@ -1,11 +1,14 @@
 import AgoraLedger
+import AgoraMarket
 import AgoraNodeClient
 import AgoraPrimitives
 import Logging
 import ServiceLifecycle
 
-/// Turns receipts into money: claims a channel when its unclaimed receipted value passes the
-/// high-water mark, and at once when the client closes it (before the challenge window ends).
+/// Turns receipts into money as `ClaimRule` says: when a channel's unclaimed receipted value
+/// passes the high-water mark, and at once when the client closes it or its expiry nears. Each
+/// pass also tells the gateway the chain's height, so it stops taking requests on a channel
+/// about to expire.
 public struct Claimer: Service {
     let gateway: Gateway
     let highWater: UInt64
@@ -29,17 +32,16 @@ public struct Claimer: Service {
     @discardableResult
     public func claimDue() async -> [Hash256] {
         var submitted: [Hash256] = []
+        let height = try? await gateway.node.status().height
+        if let height { await gateway.noteHeight(height) }
         for (id, receipt, signature) in await gateway.receipts() {
             guard let view = try? await gateway.node.channel(id), case let channel = Channel(view),
-                  channel.status != .closed, channel.openCounter == receipt.openCounter else { continue }
-            let payable = min(receipt.cumulativeAmount, channel.deposit)
-            guard payable > channel.claimed else { continue }
-            let closing = channel.status == .closing
-            guard closing || payable - channel.claimed >= highWater else { continue }
+                  let amount = ClaimRule.due(receipt, channel: channel, height: height, highWater: highWater) else { continue }
             do {
                 let (transaction, _) = try await gateway.node.signAndSubmit(.channelClaim(receipt, clientSignature: signature), key: gateway.key)
                 submitted.append(transaction.id)
-                logger.notice("claimed", metadata: ["channel": "\(id.hex.prefix(16))", "amount": "\(payable - channel.claimed)", "closing": "\(closing)"])
+                logger.notice("claimed", metadata: ["channel": "\(id.hex.prefix(16))", "amount": "\(amount)", "closing": "\(channel.status == .closing)",
+                                                    "expiry": "\(channel.expiry)"])
                 _ = try? await gateway.node.waitForConfirmation(transaction.id, timeout: .seconds(30))
             } catch {
                 logger.warning("claim failed", metadata: ["channel": "\(id.hex.prefix(16))", "error": "\(error)"])

@@ -99,14 +99,18 @@ public actor Gateway {
 
     /// Answers being generated, by the request that started them: the client may stop them.
     private var running: [StopRequest: StopSignal] = [:]
+    /// The chain's height as the claimer last read it (nil until it has).
+    private(set) var chainHeight: UInt64?
+
+    public func noteHeight(_ height: UInt64) { chainHeight = max(chainHeight ?? 0, height) }
 
     /// Admits a request; returns the signal by which its client may stop its answer.
     @discardableResult
     public func admit(_ header: RequestHeader, signature: Signature, body: [UInt8]) async throws(GatewayError) -> StopSignal {
-        var refusal = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel))
-        if let first = refusal, ["channel_unknown", "channel_not_open", "stale_opening", "deposit_exhausted"].contains(first.code) {
+        var refusal = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel), height: chainHeight)
+        if let first = refusal, ["channel_unknown", "channel_not_open", "stale_opening", "deposit_exhausted", "channel_expiring"].contains(first.code) {
             // The chain may have moved (a new opening, a top-up): read it again before refusing.
-            refusal = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel, fresh: true))
+            refusal = meter.admit(header, signature: signature, body: body, channel: await channel(header.channel, fresh: true), height: chainHeight)
         }
         if let refusal {
             metrics.refused.increment()

@@ -11,4 +11,8 @@ public enum MarketBounds {
     /// How far a books query's time may be from the provider's clock, either way (seconds): a
     /// signed query can be replayed only within this span, and clocks need agree only this well.
     public static let booksQuerySkewSeconds: UInt64 = 300
+    /// Blocks before a channel's expiry at which a provider stops taking its requests and claims
+    /// what it holds: after the expiry the client may finalize once the challenge window has
+    /// passed, so the claim then has this margin plus the window to be mined.
+    public static let expiryMarginBlocks: UInt64 = 10
 }

@@ -5,6 +5,7 @@ import AgoraPrimitives
 public enum MeterRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     case channelUnknown
     case channelNotOpen
+    case channelExpiring(expiry: UInt64)
     case notThisProvider
     case modelNotServed
     case staleOpening
@@ -23,6 +24,7 @@ public enum MeterRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .channelUnknown: "channel_unknown"
         case .channelNotOpen: "channel_not_open"
+        case .channelExpiring: "channel_expiring"
         case .notThisProvider: "not_this_provider"
         case .modelNotServed: "model_not_served"
         case .staleOpening: "stale_opening"
@@ -42,6 +44,8 @@ public enum MeterRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .channelUnknown: "no such channel on chain"
         case .channelNotOpen: "the channel is not open"
+        case .channelExpiring(let expiry):
+            "the channel expires at height \(expiry): too soon for the provider to claim what a new request would earn; top it up with a later expiry, or open another"
         case .notThisProvider: "the channel pays another provider"
         case .modelNotServed: "the channel is for a model this provider does not serve"
         case .staleOpening: "the header names an earlier opening of this channel"
@@ -128,11 +132,13 @@ public struct ProviderMeter: Sendable {
     /// Restores a channel's state from storage (after a restart).
     public mutating func restore(_ id: Hash256, _ account: ChannelBooks) { books[id] = account }
 
-    /// Checks a request against the channel as the chain shows it: nil when admitted (the sequence
-    /// is then used up and the request may start), otherwise why not.
-    public mutating func admit(_ header: RequestHeader, signature: Signature, body: [UInt8], channel: Channel?) -> MeterRefusal? {
+    /// Checks a request against the channel as the chain shows it (at `height`, the chain's height
+    /// as last seen; nil when unknown): nil when admitted (the sequence is then used up and the
+    /// request may start), otherwise why not.
+    public mutating func admit(_ header: RequestHeader, signature: Signature, body: [UInt8], channel: Channel?, height: UInt64? = nil) -> MeterRefusal? {
         guard let channel else { return .channelUnknown }
         if channel.status != .open { return .channelNotOpen }
+        if let height, !ClaimRule.servable(channel, height: height) { return .channelExpiring(expiry: channel.expiry) }
         if channel.provider != provider { return .notThisProvider }
         if channel.model != model { return .modelNotServed }
         if header.openCounter != channel.openCounter { return .staleOpening }

@@ -38,6 +38,34 @@ import Testing
         }
     }
 
+    /// A channel near its expiry: the provider takes no request it could not claim in time, and
+    /// claims what it holds at once instead of waiting for its high-water mark.
+    @Test func nearItsExpiryAChannelIsClaimedAndServesNoMore() {
+        var (gateway, bridge) = meters()
+        let body = Array("{}".utf8)
+        let margin = MarketBounds.expiryMarginBlocks
+        let (early, earlySignature) = bridge.header(body: body, seed: 1, maxCost: 500, key: client)
+        #expect(gateway.admit(early, signature: earlySignature, body: body, channel: channel(), height: 100 - margin - 1) == nil)
+        let (late, lateSignature) = bridge.header(body: body, seed: 2, maxCost: 500, key: client)
+        #expect(gateway.admit(late, signature: lateSignature, body: body, channel: channel(), height: 100 - margin) == .channelExpiring(expiry: 100))
+        #expect(gateway.admit(late, signature: lateSignature, body: body, channel: channel(), height: 150) == .channelExpiring(expiry: 100))
+
+        let receipt = Receipt(channel: channelID, openCounter: 1, cumulativeAmount: 40, sequence: 1, transcript: .zero)
+        // Far from the expiry, 40 unclaimed waits for a high-water mark of 100...
+        #expect(ClaimRule.due(receipt, channel: channel(), height: 10, highWater: 100) == nil)
+        #expect(ClaimRule.due(receipt, channel: channel(), height: nil, highWater: 100) == nil)
+        // ...but is claimed once the expiry nears, or the client closes, or the mark is reached.
+        #expect(ClaimRule.due(receipt, channel: channel(), height: 100 - margin, highWater: 100) == 40)
+        #expect(ClaimRule.due(receipt, channel: channel(status: .closing), height: 10, highWater: 100) == 40)
+        #expect(ClaimRule.due(receipt, channel: channel(), height: 10, highWater: 40) == 40)
+        // Nothing for a closed channel, another opening, or what is already claimed.
+        #expect(ClaimRule.due(receipt, channel: channel(status: .closed), height: 100, highWater: 1) == nil)
+        #expect(ClaimRule.due(receipt, channel: channel(openCounter: 2), height: 100, highWater: 1) == nil)
+        var claimed = channel()
+        claimed.claimed = 40
+        #expect(ClaimRule.due(receipt, channel: claimed, height: 100, highWater: 1) == nil)
+    }
+
     @Test func anHonestSessionAdmitsMetersAndSettles() {
         var (gateway, bridge) = meters()
         let body = Array("{\"messages\":[]}".utf8)
