@@ -193,7 +193,13 @@ public struct GatewayServer: Sendable {
             do {
                 if let upstream {
                     // Metered as it passes: each delta's tokens (at least one) before it goes out.
-                    try await upstream.streamText(path, body: planBytes, heartbeat: Self.heartbeat, onHeartbeat: keepAlive) { delta, finish in
+                    // A verifiable upstream is asked for its token ids: the transcript signs the
+                    // ids the model sampled, which re-tokenizing the text may not give back.
+                    var upstreamIDs: [Int32] = []
+                    var idsComplete = numerics != 0
+                    try await upstream.streamText(path, body: planBytes, tokenIDs: numerics != 0, heartbeat: Self.heartbeat,
+                                                  onHeartbeat: keepAlive) { delta, finish, ids in
+                        if let ids { upstreamIDs += ids } else if !delta.isEmpty { idsComplete = false }
                         // A delta with no text (a role, a bare finish) charges nothing: the prompt is
                         // charged with the first text, as the engine charges it with the first token.
                         if !delta.isEmpty {
@@ -204,7 +210,8 @@ public struct GatewayServer: Sendable {
                         if let finish { finishReason = finish }
                         try await event(.object([("chunk", wire.chunk([wire.delta(0, text: delta.isEmpty ? nil : delta, finish: finish)]))]))
                     }
-                    tokens = (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)) ?? []
+                    tokens = idsComplete && !upstreamIDs.isEmpty
+                        ? upstreamIDs : (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)) ?? []
                 } else {
                     try await service.stream(plan, id: wire.id, created: wire.created,
                                              heartbeat: Self.heartbeat, onHeartbeat: keepAlive, onToken: { token in

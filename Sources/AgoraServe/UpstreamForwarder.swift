@@ -123,16 +123,18 @@ public struct UpstreamForwarder: Sendable {
     }
 
     /// Streams the first choice of a request from the upstream (asking it to stream), handing each
-    /// text delta and the finish reason, when it comes, to `onText`. For a paid gateway in front of
-    /// the upstream: it meters what it passes on.
-    public func streamText(_ path: String, body: [UInt8], heartbeat: Duration? = nil, onHeartbeat: () async throws -> Void = {},
-                           onText: (String, String?) async throws -> Void) async throws {
+    /// text delta, the finish reason when it comes, and — with `tokenIDs`, from an upstream that
+    /// sends them (`agora serve`, vLLM: `return_token_ids`) — the delta's token ids to `onText`. For
+    /// a paid gateway in front of the upstream: it meters what it passes on, and signs the exact ids.
+    public func streamText(_ path: String, body: [UInt8], tokenIDs: Bool = false, heartbeat: Duration? = nil, onHeartbeat: () async throws -> Void = {},
+                           onText: (String, String?, [Int32]?) async throws -> Void) async throws {
         guard var object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
             throw OpenAIError.invalid("the body is not a JSON object")
         }
         if let upstreamModel { object["model"] = upstreamModel }
         object["stream"] = true
         object["stream_options"] = nil
+        if tokenIDs { object["return_token_ids"] = true }
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -176,8 +178,9 @@ public struct UpstreamForwarder: Sendable {
                 guard let chunk = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any],
                       let choice = (chunk["choices"] as? [[String: Any]])?.first(where: { ($0["index"] as? Int ?? 0) == 0 }) else { continue }
                 let delta = (choice["delta"] as? [String: Any])?["content"] as? String ?? choice["text"] as? String ?? ""
+                let ids = (choice["token_ids"] as? [Any])?.compactMap { ($0 as? Int).flatMap { Int32(exactly: $0) } }
                 textSinceTick = true
-                try await onText(delta, choice["finish_reason"] as? String)
+                try await onText(delta, choice["finish_reason"] as? String, ids)
             }
         }
     }

@@ -37,6 +37,19 @@ struct ServerTests {
         #expect(s3 == 0 && status == "404")
         let (s4, health) = try runCommand(["curl", "-sS", base + "/health"])
         #expect(s4 == 0 && health.contains("\"status\":\"ok\""))
+
+        // `return_token_ids`: every sampled token's id arrives with the stream, one per completion
+        // token, so a gateway in front of this server signs the exact ids.
+        let idsBody = #"{"model":"smollm2","max_tokens":12,"temperature":1.0,"seed":3,"stream":true,"stream_options":{"include_usage":true},"return_token_ids":true,"messages":[{"role":"user","content":"Name a colour."}]}"#
+        let (s5, idsStream) = try runCommand(["curl", "-sSN", base + "/v1/chat/completions", "-H", "Content-Type: application/json", "-d", idsBody])
+        #expect(s5 == 0)
+        var ids: [Int] = [], completion = -1
+        for line in idsStream.split(separator: "\n") where line.hasPrefix("data: {") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
+            for choice in object?["choices"] as? [[String: Any]] ?? [] { ids += choice["token_ids"] as? [Int] ?? [] }
+            if let usage = object?["usage"] as? [String: Any] { completion = usage["completion_tokens"] as? Int ?? -1 }
+        }
+        #expect(!ids.isEmpty && ids.count == completion, "\(ids.count) ids for \(completion) completion tokens: \(idsStream)")
     }
 
     @Test func fullServerAnswers429() throws {

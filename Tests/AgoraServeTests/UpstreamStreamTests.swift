@@ -20,7 +20,7 @@ import Testing
             group.addTask {
                 var beats = 0, texts: [String] = []
                 try await forwarder.streamText("/chat/completions", body: body, heartbeat: .milliseconds(250),
-                                               onHeartbeat: { if texts.isEmpty { beats += 1 } }, onText: { text, _ in texts.append(text) })
+                                               onHeartbeat: { if texts.isEmpty { beats += 1 } }, onText: { text, _, _ in texts.append(text) })
                 return (beats, texts)
             }
             group.addTask { try await Task.sleep(for: .seconds(30)); return nil }

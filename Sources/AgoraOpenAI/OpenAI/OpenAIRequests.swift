@@ -43,6 +43,8 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     public var top_logprobs: Int?
     public var seed: Int64?
     public var user: String?
+    /// vLLM's extension: each streamed choice carries the ids of the tokens it was made of.
+    public var return_token_ids: Bool?
     // Options not implemented yet: refused, naming them, rather than silently ignored.
     public var tools: PresentValue?
     public var tool_choice: PresentValue?
@@ -87,6 +89,7 @@ public struct CompletionRequest: Decodable, Sendable {
     public var n: Int?
     public var stream: Bool?
     public var stream_options: ChatCompletionRequest.StreamOptions?
+    public var return_token_ids: Bool?
     public var stop: Stop?
     public var presence_penalty: Double?
     public var frequency_penalty: Double?

@@ -93,8 +93,13 @@ extension OpenAIService {
 
         let wire = OpenAIWire(kind: plan.kind, id: id, created: created, model: model.id)
         func chunk(_ choices: [JSON]) -> JSON { wire.chunk(choices, usage: plan.includeUsage ? .null : nil) }
+        /// Token ids sampled since each choice's last chunk (with `returnTokenIDs`).
+        var unsentIDs: [Int: [Int32]] = [:]
         func choice(_ i: Int, text: String, logprobs: JSON, finish: FinishReason?, role: Bool = false) -> JSON {
-            wire.delta(i, text: finish == nil || plan.kind == .completion ? text : nil, logprobs: logprobs, finish: finish?.rawValue, role: role)
+            let delta = wire.delta(i, text: finish == nil || plan.kind == .completion ? text : nil, logprobs: logprobs, finish: finish?.rawValue, role: role)
+            guard plan.returnTokenIDs, case .object(let fields) = delta else { return delta }
+            let ids = unsentIDs.removeValue(forKey: i) ?? []
+            return .object(fields + [("token_ids", .array(ids.map { .int(Int($0)) }))])
         }
 
         if plan.kind == .chat {
@@ -110,6 +115,7 @@ extension OpenAIService {
             switch event {
             case .token(let token, let text, let lp, let top):
                 try await onToken(token)
+                if plan.returnTokenIDs { unsentIDs[i, default: []].append(token) }
                 let logprobs: JSON = lp.map { plan.kind == .chat ? chatLogprobs([($0, top)]) : completionLogprobs([($0, top)]) } ?? .null
                 if !text.isEmpty || lp != nil { try await emit(chunk([choice(i, text: text, logprobs: logprobs, finish: nil)])) }
             case .text(let text):

@@ -63,6 +63,11 @@ public struct OpenAIService: Sendable {
         public var includeUsage: Bool
         public var logprobs: Bool
         public var promptTokens: Int
+        /// Each streamed choice carries `token_ids`: the ids of the tokens sampled since the
+        /// choice's last chunk (all of them, held-back text and stop sequences included), so a
+        /// client rebuilds the exact output ids rather than re-tokenizing text (vLLM's
+        /// `return_token_ids`; a paid gateway in front of `agora serve` needs them for transcripts).
+        public var returnTokenIDs = false
     }
 
     public func models(created: Int) -> JSON {
@@ -110,10 +115,12 @@ public struct OpenAIService: Sendable {
             throw .invalid("top_logprobs requires logprobs to be true", param: "top_logprobs")
         }
         let topLogprobs = r.logprobs == true ? (r.top_logprobs ?? 0) : nil
-        return try plan(.chat, prompt: prompt, maxTokens: r.max_completion_tokens ?? r.max_tokens, n: r.n, stream: r.stream,
-                        includeUsage: r.stream_options?.include_usage, stop: r.stop, topLogprobs: topLogprobs,
-                        sampling: (r.temperature, r.top_p, r.top_k, r.min_p, r.presence_penalty, r.frequency_penalty,
-                                   r.repetition_penalty, r.logit_bias, r.seed))
+        var planned = try plan(.chat, prompt: prompt, maxTokens: r.max_completion_tokens ?? r.max_tokens, n: r.n, stream: r.stream,
+                               includeUsage: r.stream_options?.include_usage, stop: r.stop, topLogprobs: topLogprobs,
+                               sampling: (r.temperature, r.top_p, r.top_k, r.min_p, r.presence_penalty, r.frequency_penalty,
+                                          r.repetition_penalty, r.logit_bias, r.seed))
+        planned.returnTokenIDs = r.return_token_ids ?? false
+        return planned
     }
 
     public func planCompletion(_ body: [UInt8]) throws(OpenAIError) -> Plan {
@@ -132,10 +139,12 @@ public struct OpenAIService: Sendable {
             prompt = t
         }
         if let l = r.logprobs, l < 0 || l > 5 { throw .invalid("logprobs must be between 0 and 5", param: "logprobs") }
-        return try plan(.completion, prompt: prompt, maxTokens: r.max_tokens ?? 16, n: r.n, stream: r.stream,
-                        includeUsage: r.stream_options?.include_usage, stop: r.stop, topLogprobs: r.logprobs,
-                        sampling: (r.temperature, r.top_p, r.top_k, r.min_p, r.presence_penalty, r.frequency_penalty,
-                                   r.repetition_penalty, r.logit_bias, r.seed))
+        var planned = try plan(.completion, prompt: prompt, maxTokens: r.max_tokens ?? 16, n: r.n, stream: r.stream,
+                               includeUsage: r.stream_options?.include_usage, stop: r.stop, topLogprobs: r.logprobs,
+                               sampling: (r.temperature, r.top_p, r.top_k, r.min_p, r.presence_penalty, r.frequency_penalty,
+                                          r.repetition_penalty, r.logit_bias, r.seed))
+        planned.returnTokenIDs = r.return_token_ids ?? false
+        return planned
     }
 
     private func checkModel(_ name: String) throws(OpenAIError) {
