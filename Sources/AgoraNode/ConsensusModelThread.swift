@@ -28,12 +28,12 @@ public final class ConsensusModelThread: Sendable {
         }
     }
 
-    /// The verdicts of audit challenges' replays, by challenge digest.
-    public func judge(_ challenges: [AuditChallenge]) async -> [Hash256: AuditVerdict] {
+    /// The verdicts of audit challenges' replays, under the digests the chain core gave them.
+    public func judge(_ challenges: [(digest: Hash256, challenge: AuditChallenge)]) async -> [Hash256: AuditVerdict] {
         await withCheckedContinuation { continuation in
             queue.async {
                 var verdicts: [Hash256: AuditVerdict] = [:]
-                for challenge in challenges { verdicts[challenge.digest] = self.engine.judge(challenge) }
+                for (digest, challenge) in challenges { verdicts[digest] = self.engine.judge(challenge) }
                 continuation.resume(returning: verdicts)
             }
         }

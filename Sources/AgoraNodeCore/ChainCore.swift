@@ -158,11 +158,12 @@ public struct ChainCore: Sendable {
 
     /// Mempool challenges with no verdict yet, at most a block's worth: what a block producer
     /// replays before it builds a block.
-    public func unjudgedChallenges() -> [AuditChallenge] {
-        var challenges: [AuditChallenge] = []
+    /// Each with the digest its verdict is to be recorded under.
+    public func unjudgedChallenges() -> [(digest: Hash256, challenge: AuditChallenge)] {
+        var challenges: [(digest: Hash256, challenge: AuditChallenge)] = []
         for transaction in mempool.all() {
-            guard case .auditChallenge(let challenge) = transaction.payload, verdicts[challenge.digest] == nil else { continue }
-            challenges.append(challenge)
+            guard case .auditChallenge(let challenge) = transaction.payload, case let digest = challenge.digest, verdicts[digest] == nil else { continue }
+            challenges.append((digest, challenge))
             if challenges.count == Limits.challengesPerBlock { break }
         }
         return challenges
@@ -177,10 +178,10 @@ public struct ChainCore: Sendable {
     }
 
     /// The challenges of `block` this node has no verdict for: what must be replayed before it is applied.
-    public func unjudgedChallenges(in block: Block) -> [AuditChallenge] {
+    public func unjudgedChallenges(in block: Block) -> [(digest: Hash256, challenge: AuditChallenge)] {
         block.transactions.compactMap {
-            guard case .auditChallenge(let challenge) = $0.payload, verdicts[challenge.digest] == nil else { return nil }
-            return challenge
+            guard case .auditChallenge(let challenge) = $0.payload, case let digest = challenge.digest, verdicts[digest] == nil else { return nil }
+            return (digest, challenge)
         }
     }
 

@@ -102,6 +102,26 @@ struct PaidInferenceTests {
             return process
         }
 
+        /// Two providers of the model: "cheater", cheaper, in front of a Q4_0 copy of it (made by
+        /// `agora model convert`) served by `agora serve` and declared verifiable; and "honest",
+        /// dearer, on the built-in engine. Returns the cheater's upstream (to stop) and both accounts.
+        func startCheaterAndHonest() throws -> (upstream: AgoraProcess, cheater: AccountID, honest: AccountID) {
+            let copy = directory + "/smollm2-q4_0.gguf"
+            let (converted, convertOutput) = try runCommand([AgoraProcess.binary.path, "model", "convert", "-m", PaidInferenceTests.modelPath,
+                                                             "--type", "q4_0", "--out", copy])
+            try #require(converted == 0, "\(convertOutput)")
+            let upstream = try AgoraProcess(serve: ["-m", copy, "--model-id", "upstream", "--parallel", "2", "--ctx", "1024"])
+            do {
+                _ = try startProvider("cheater", price: PaidInferenceTests.cheap,
+                                      extra: ["--upstream", upstream.baseURL, "--upstream-model", "upstream", "--verifiable"])
+                _ = try startProvider("honest", price: PaidInferenceTests.dear)
+                return (upstream, try providerAccount("cheater"), try providerAccount("honest"))
+            } catch {
+                _ = upstream.stop()
+                throw error
+            }
+        }
+
         func providerAccount(_ name: String) throws -> AccountID { try KeyFile.load(path: directory + "/" + name + "/provider.key").account }
 
         /// The bridge's `/v1/spend`.
@@ -753,14 +773,8 @@ extension PaidInferenceTests {
     @Test func aProviderServingAnotherQuantizationIsCaughtChallengedAndSlashedOnAValidatedChain() async throws {
         let market = try await Market(mined: true)
         defer { market.stop() }
-        let copy = market.directory + "/smollm2-q4_0.gguf"
-        let (converted, convertOutput) = try runCommand([AgoraProcess.binary.path, "model", "convert", "-m", Self.modelPath, "--type", "q4_0", "--out", copy])
-        try #require(converted == 0, "\(convertOutput)")
-        let upstream = try AgoraProcess(serve: ["-m", copy, "--model-id", "upstream", "--parallel", "2", "--ctx", "1024"])
+        let (upstream, cheater, honest) = try market.startCheaterAndHonest()
         defer { _ = upstream.stop() }
-        _ = try market.startProvider("cheater", price: Self.cheap, extra: ["--upstream", upstream.baseURL, "--upstream-model", "upstream", "--verifiable"])
-        _ = try market.startProvider("honest", price: Self.dear)
-        let cheater = try market.providerAccount("cheater"), honest = try market.providerAccount("honest")
         let bridge = try market.startBridge()
         func ask() throws -> String {
             let (status, output) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
@@ -875,14 +889,8 @@ extension PaidInferenceTests {
     @Test func theAuditorSpotChecksEveryProviderAndGetsACheaterSlashed() async throws {
         let market = try await Market()
         defer { market.stop() }
-        let copy = market.directory + "/smollm2-q4_0.gguf"
-        let (converted, convertOutput) = try runCommand([AgoraProcess.binary.path, "model", "convert", "-m", Self.modelPath, "--type", "q4_0", "--out", copy])
-        try #require(converted == 0, "\(convertOutput)")
-        let upstream = try AgoraProcess(serve: ["-m", copy, "--model-id", "upstream", "--parallel", "2", "--ctx", "1024"])
+        let (upstream, cheater, honest) = try market.startCheaterAndHonest()
         defer { _ = upstream.stop() }
-        _ = try market.startProvider("cheater", price: Self.cheap, extra: ["--upstream", upstream.baseURL, "--upstream-model", "upstream", "--verifiable"])
-        _ = try market.startProvider("honest", price: Self.dear)
-        let cheater = try market.providerAccount("cheater"), honest = try market.providerAccount("honest")
         market.bridge = try AgoraProcess(command: ["auditor", "-m", Self.modelPath, "--node", market.node.rootURL, "--wallet", market.directory + "/auditor.json",
                                                   "--faucet", "--budget", "5", "--deposit", "1", "--every", "1", "--max-tokens", "24"],
                                         deadline: .seconds(180))
@@ -898,6 +906,13 @@ extension PaidInferenceTests {
         while slashed.slashes == 0, ContinuousClock.now - start < .seconds(120) {
             try await Task.sleep(for: .milliseconds(500))
             slashed = try await market.client.provider(cheater)
+        }
+        if slashed.slashes != 1 {
+            let (_, pending) = try runCommand(["curl", "-sS", market.node.rootURL + "/v1/transactions"])
+            let auditor = try KeyFile.load(path: market.directory + "/auditor.json").account
+            let (_, account) = try runCommand(["curl", "-sS", market.node.rootURL + "/v1/accounts/" + auditor.address])
+            let kinds = pending.components(separatedBy: "\"kind\":").dropFirst().map { $0.prefix(40) }
+            Issue.record("not slashed; pending: \(kinds); auditor: \(account)")
         }
         #expect(slashed.slashes == 1 && slashed.retired, "\(slashed)")
         let passing = try await market.client.provider(honest)

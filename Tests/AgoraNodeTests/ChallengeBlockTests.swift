@@ -100,3 +100,16 @@ import Testing
         #expect(disagreeing.acceptBlock(first, now: time + 10).problem != nil && disagreeing.tipHash != first.hash)
     }
 }
+
+extension ChallengeBlockTests {
+    @Test func aFalseTranscriptsChallengeIsSealedOnceReplayed() throws {
+        var core = market()
+        let challenge = challenge(sequence: 1)
+        _ = try core.submit(signed(challenger, 0, .auditChallenge(challenge)), time: time).get()
+        #expect(core.unjudgedChallenges().map(\.digest) == [challenge.digest])
+        core.recordVerdicts([challenge.digest: .transcriptFalse])
+        let block = core.sealBlock(time: time + 2, miner: faucet.account).block
+        #expect(block.transactions.count == 1, "\(core.recentRejections)")
+        #expect(core.state.provider(provider.account)!.reputation.slashes == 1)
+    }
+}
