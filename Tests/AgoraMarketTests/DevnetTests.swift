@@ -5,7 +5,7 @@ import Testing
 /// `agora devnet`, the README's main command, end to end: the whole network answers a paid request
 /// and settles it on chain; a child that dies stops the devnet and everything it started, with a
 /// clear message; and a devnet killed outright leaves no child running.
-@Suite(.serialized, .sharesCPU)
+@Suite(.serialized, .needsWholeCPU)
 struct DevnetTests {
     /// A running `agora devnet` whose output goes to a file.
     final class Devnet {

@@ -7,7 +7,7 @@ import Testing
 /// `UpstreamForwarder.streamText`, which a paid gateway in front of another server meters, against
 /// a slow upstream: it beats while the upstream is silent, and ends when the upstream's stream
 /// ends, even without `data: [DONE]`.
-@Suite struct UpstreamStreamTests {
+@Suite(.needsWholeCPU) struct UpstreamStreamTests {
     @Test func aSilentUpstreamBeatsAndAStreamEndingWithoutDoneEnds() async throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("slow_upstream.py").path
         let upstream = try AgoraProcess(command: [script, "1.5"], executable: URL(fileURLWithPath: "/usr/bin/python3"), deadline: .seconds(20))
