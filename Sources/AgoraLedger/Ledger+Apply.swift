@@ -22,7 +22,7 @@ extension Transaction {
         if body.count + Signature.size > Limits.transactionBytes { return .tooLarge }
         if chainID != parameters.chainID { return .wrongChain }
         if fee < parameters.minimumFee { return .feeBelowMinimum }
-        guard let required = requiredFee(parameters) else { return .amountOverflow }
+        guard let required = requiredFee(parameters, bodyBytes: body.count) else { return .amountOverflow }
         if fee < required { return .feeBelowByteFee }
         if let rejection = payload.sanityCheck(parameters) { return rejection }
         if !sender.verifies(signature, of: DomainTag.transaction.bytes + body) { return .badSignature }

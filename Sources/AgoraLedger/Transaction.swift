@@ -35,9 +35,12 @@ public struct Transaction: Sendable, Equatable, CanonicalCodable {
     /// The lowest fee this transaction may pay: the minimum, plus the byte fee of an audit
     /// challenge (on its wire size, body and signature; the fee's own field has a fixed size).
     /// Nil if it does not fit in 64 bits.
-    public func requiredFee(_ parameters: ChainParameters) -> UInt64? {
+    public func requiredFee(_ parameters: ChainParameters) -> UInt64? { requiredFee(parameters, bodyBytes: body.count) }
+
+    /// The same, for a caller that has encoded the body already.
+    func requiredFee(_ parameters: ChainParameters, bodyBytes: Int) -> UInt64? {
         guard payload.isAuditChallenge else { return parameters.minimumFee }
-        let (byteFee, overflow) = UInt64(body.count + Signature.size).multipliedReportingOverflow(by: parameters.challengeByteFee)
+        let (byteFee, overflow) = UInt64(bodyBytes + Signature.size).multipliedReportingOverflow(by: parameters.challengeByteFee)
         return overflow ? nil : Amount.add(parameters.minimumFee, byteFee)
     }
     public var id: Hash256 { Hash256.tagged(.transactionID, body) }
