@@ -27,7 +27,7 @@ struct ChainBenchCommand: ParsableCommand {
 
     func run() throws {
         let keys = (0..<accounts).map { SigningKey(deterministicLabel: "chain-bench/\($0)") }
-        var genesis = Genesis.devnet(chainID: "agora-bench-1")
+        var genesis = Genesis.devnet(name: "agora-bench")
         genesis.parameters.maxBlockTransactions = UInt32(blockSize)
         genesis.allocations = keys.map { Genesis.Allocation(account: $0.account, amount: 1_000_000 * Amount.unitsPerCoin) }
         genesis.faucet = nil

@@ -161,16 +161,18 @@ struct DevnetCommand: AsyncParsableCommand {
 
     /// The devnet's genesis in `directory`, written on first start: Proof of AI with `model` as the
     /// consensus model, a block every `--block-seconds`, the devnet faucet funded. A data directory
-    /// from an older devnet (dev sealing, no genesis file) is moved aside: its chain cannot be mined.
+    /// from an older devnet (dev sealing, or a genesis this version cannot read) is moved aside.
     func devnetGenesis(directory: String, consensusModel: Hash256) throws -> String {
         let path = directory + "/genesis.json"
         let files = FileManager.default
-        if files.fileExists(atPath: path) { return path }
+        if files.fileExists(atPath: path) {
+            if (try? loadGenesis(path)) != nil { return path }
+            // A genesis this version cannot read (one from before chain ids were derived from the
+            // genesis): its chain cannot be resumed, so it goes aside with its node.
+            try moveAside(directory, "genesis.json", reason: "an older devnet's genesis")
+        }
         if files.fileExists(atPath: directory + "/node") {
-            let aside = directory + "/node.dev-sealed"
-            try? files.removeItem(atPath: aside)
-            try files.moveItem(atPath: directory + "/node", toPath: aside)
-            say("moved an older dev-sealed chain aside to \(aside); starting a mined chain")
+            try moveAside(directory, "node", reason: "an older devnet's chain")
         }
         var genesis = Genesis.devnet()
         genesis.parameters.targetBlockSeconds = blockSeconds
@@ -181,6 +183,15 @@ struct DevnetCommand: AsyncParsableCommand {
         genesis.time = UInt64(Date().timeIntervalSince1970)
         try writeGenesis(genesis, to: path)
         return path
+    }
+
+    /// Moves `directory/name` to `directory/name.old` (replacing an earlier one), saying why.
+    func moveAside(_ directory: String, _ name: String, reason: String) throws {
+        let files = FileManager.default
+        let aside = directory + "/" + name + ".old"
+        try? files.removeItem(atPath: aside)
+        try files.moveItem(atPath: directory + "/" + name, toPath: aside)
+        say("moved \(reason) aside to \(aside); starting a new chain")
     }
 
     /// What the bridge has signed for on each of its channels (its `/v1/spend`).

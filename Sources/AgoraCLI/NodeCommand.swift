@@ -20,7 +20,7 @@ struct GenesisCommand: ParsableCommand {
     )
 
     @Option(help: "Where to write the JSON file.") var out: String
-    @Option(help: "Chain id.") var chainID = "agora-devnet-1"
+    @Option(help: "The chain's name; its id is the name and a digest of the whole genesis.") var name = "agora-devnet"
     @Option(help: "Target seconds between blocks (difficulty follows it).") var targetBlockSeconds: UInt64 = 10
     @Option(help: "Consensus model: a GGUF path or known name; its SHA-256 goes into the genesis.") var consensusModel: String?
     @Option(help: "Expected Proof-of-AI attempts per block at the start (the initial target is the easiest divided by it).") var initialDifficulty: UInt64 = 1
@@ -30,7 +30,7 @@ struct GenesisCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: out) && !force {
             throw ValidationError("\(out) exists; pass --force to overwrite it")
         }
-        var genesis = Genesis.devnet(chainID: chainID)
+        var genesis = Genesis.devnet(name: name)
         guard (1...86_400).contains(targetBlockSeconds) else { throw ValidationError("--target-block-seconds must be in 1...86400") }
         genesis.parameters.targetBlockSeconds = targetBlockSeconds
         guard initialDifficulty >= 1 else { throw ValidationError("--initial-difficulty must be at least 1") }

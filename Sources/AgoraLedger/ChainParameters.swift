@@ -3,7 +3,8 @@ import AgoraPrimitives
 /// Every consensus parameter of a chain, fixed in its genesis file and committed to by the
 /// genesis state root (through `ChainTotals.parametersDigest`).
 public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
-    /// Printable ASCII, at most 32 bytes; part of every signed message.
+    /// The chain's name and a digest of its whole genesis (`Genesis.chainID`); part of every
+    /// signed message, so nothing signed for one chain verifies on another, even one of the same name.
     public var chainID: String
     /// Units paid to the miner of each block, halved every `halvingInterval` blocks.
     public var initialSubsidy: UInt64

@@ -1,6 +1,9 @@
 /// Every bound the ledger enforces, in one place. Changing one is a consensus change.
 public enum Limits {
-    public static let chainIDBytes = 32
+    /// A chain's name, as its genesis file gives it.
+    public static let chainNameBytes = 32
+    /// A chain id: the name, a dash and twelve hex digits of the genesis digest.
+    public static let chainIDBytes = chainNameBytes + 1 + Genesis.chainIDDigestDigits
     public static let transactionBytes = 40 * 1024
     public static let endpointBytes = 256
     public static let offersPerProvider = 16

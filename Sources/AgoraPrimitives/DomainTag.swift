@@ -13,6 +13,8 @@ public enum DomainTag: String, Sendable, CaseIterable {
     case merkleLeaf = "agora/merkle-leaf/v1"
     case merkleNode = "agora/merkle-node/v1"
     case parameters = "agora/parameters/v1"
+    /// A genesis file's content: its digest is part of the chain id every signature covers.
+    case genesis = "agora/genesis/v1"
     case requestHeader = "agora/request/v2"
     case transcript = "agora/transcript/v2"
     /// A generation's parameters (limits, sampling, seed, stop sequences), as a transcript names them.

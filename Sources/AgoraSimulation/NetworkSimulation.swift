@@ -90,7 +90,7 @@ public struct NetworkSimulation {
 
     /// A genesis for `model` (a tiny generated GGUF): quick blocks, difficulty 2.
     public static func genesis(modelBytes: [UInt8]) -> Genesis {
-        var genesis = Genesis.devnet(chainID: "agora-sim-1")
+        var genesis = Genesis.devnet(name: "agora-sim")
         genesis.parameters.consensusModel = Hash256.sha256(modelBytes)
         genesis.parameters.initialTarget = Difficulty.target(expectedAttempts: 2)
         genesis.parameters.targetBlockSeconds = 10

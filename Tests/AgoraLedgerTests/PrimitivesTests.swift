@@ -1,3 +1,4 @@
+import Foundation
 import AgoraLedger
 import AgoraPrimitives
 import Testing
@@ -122,12 +123,35 @@ import Testing
         }
     }
 
+    @Test func theChainIDIsDerivedFromTheWholeGenesisAndSurvivesItsFile() throws {
+        let devnet = Genesis.devnet()
+        #expect(devnet.chainID.hasPrefix("agora-devnet-") && devnet.chainID.utf8.count == "agora-devnet-".utf8.count + 12)
+        #expect(devnet.chainID.utf8.count <= Limits.chainIDBytes)
+        let decoded = try JSONDecoder().decode(Genesis.self, from: JSONEncoder().encode(devnet))
+        #expect(decoded == devnet && decoded.chainID == devnet.chainID)
+        // Any difference — a parameter, the start time, an allocation — is another chain.
+        var other = devnet; other.parameters.minimumFee += 1
+        #expect(other.chainID != devnet.chainID)
+        other = devnet; other.time += 1
+        #expect(other.chainID != devnet.chainID)
+        other = devnet; other.allocations[0].amount -= 1
+        #expect(other.chainID != devnet.chainID)
+        other = devnet; other.parameters.minimumFee += 1; other.parameters.minimumFee -= 1
+        #expect(other.chainID == devnet.chainID)
+        // A file that claims another id is refused by name.
+        var json = try #require(String(data: JSONEncoder().encode(devnet), encoding: .utf8))
+        json = json.replacingOccurrences(of: devnet.chainID, with: "agora-devnet-000000000000")
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(Genesis.self, from: Data(json.utf8)) }
+    }
+
     @Test func genesisValidationRefusesBadParameters() {
         #expect(Genesis.devnet().problem() == nil)
         var g = Genesis.devnet()
         g.parameters.platformFeeBasisPoints = 8_000
         #expect(g.problem() != nil)
-        g = Genesis.devnet(); g.parameters.chainID = ""
+        g = Genesis.devnet(); g.name = ""
+        #expect(g.problem() != nil)
+        g = Genesis.devnet(); g.name = "has space"
         #expect(g.problem() != nil)
         g = Genesis.devnet(); g.allocations.append(g.allocations[0])
         #expect(g.problem() != nil)

@@ -28,8 +28,8 @@ let stranger = SigningKey(deterministicLabel: "test/stranger")
 
 let rejectionRows: [RejectionRow] = [
     // Sanity.
-    RejectionRow("wrong chain id", expected: .wrongChain) { w in
-        Transaction.signed(by: w.alice, chainID: "other-chain", nonce: 0, fee: 1_000, payload: .transfer(to: w.bob.account, amount: 1))
+    RejectionRow("transaction of a chain with the same name and another genesis", expected: .wrongChain) { w in
+        Transaction.signed(by: w.alice, chainID: w.siblingChainID, nonce: 0, fee: 1_000, payload: .transfer(to: w.bob.account, amount: 1))
     },
     RejectionRow("signature by another key", expected: .badSignature) { w in
         var t = w.transaction(w.alice, .transfer(to: w.bob.account, amount: 1))
@@ -152,8 +152,8 @@ let rejectionRows: [RejectionRow] = [
     RejectionRow("receipt signed by another client", expected: .receiptBadSignature, setup: openChannel, key: \.provider) { w in
         w.receipt(w.bob, channel: w.channelID(w.alice, w.provider), amount: 10)
     },
-    RejectionRow("receipt from another chain", expected: .receiptBadSignature, setup: openChannel, key: \.provider) { w in
-        w.receipt(w.alice, channel: w.channelID(w.alice, w.provider), amount: 10, chainID: "agora-other-1")
+    RejectionRow("receipt of a chain with the same name and another genesis", expected: .receiptBadSignature, setup: openChannel, key: \.provider) { w in
+        w.receipt(w.alice, channel: w.channelID(w.alice, w.provider), amount: 10, chainID: w.siblingChainID)
     },
     RejectionRow("receipt of an earlier opening", expected: .receiptStaleOpening, setup: reopenedChannel, key: \.provider) { w in
         w.receipt(w.alice, channel: w.channelID(w.alice, w.provider), amount: 10, openCounter: 1)

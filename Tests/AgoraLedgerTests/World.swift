@@ -21,8 +21,8 @@ struct World {
     var fees: UInt64 = 0
     var parameters: ChainParameters { state.parameters }
 
-    init(chainID: String = "agora-test-1") {
-        var genesis = Genesis.devnet(chainID: chainID)
+    init(name: String = "agora-test") {
+        var genesis = Genesis.devnet(name: name)
         genesis.parameters.minimumProviderBond = 100 * Self.coin
         genesis.allocations = [alice, bob, carol, provider, provider2, modelOwner].map {
             Genesis.Allocation(account: $0.account, amount: 1_000 * Self.coin)
@@ -89,6 +89,14 @@ struct World {
             must(key, .providerRegister(profile()))
         }
         seal()
+    }
+
+    /// The id of a chain with the same name and everything else equal but its start time: what a
+    /// second devnet started a second later would be.
+    var siblingChainID: String {
+        var sibling = genesis
+        sibling.time += 1
+        return sibling.chainID
     }
 
     func channelID(_ client: SigningKey, _ provider: SigningKey) -> Hash256 {

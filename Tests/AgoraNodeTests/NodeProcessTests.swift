@@ -83,7 +83,7 @@ struct NodeProcessTests {
         let big = String(repeating: "a", count: 200 * 1024)
         let bigPath = FileManager.default.temporaryDirectory.appendingPathComponent("agora-big-\(UUID().uuidString).json").path
         try "{\"transaction\":\"\(big)\"}".write(toFile: bigPath, atomically: true, encoding: .utf8)
-        let transfer = Transaction.signed(by: SigningKey(deterministicLabel: "nobody"), chainID: "agora-devnet-1", nonce: 0, fee: 1_000,
+        let transfer = Transaction.signed(by: SigningKey(deterministicLabel: "nobody"), chainID: Genesis.devnet().chainID, nonce: 0, fee: 1_000,
                                           payload: .transfer(to: SigningKey(deterministicLabel: "x").account, amount: 1))
         let cases: [([String], String, String)] = [
             (["-X", "POST", base + "/transactions", "-d", "{not json"], "400", "invalid_json"),
