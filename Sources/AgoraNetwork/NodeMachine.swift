@@ -185,6 +185,9 @@ public struct NodeMachine: Sendable {
 
     public mutating func peerClosed(_ id: PeerID) { network?.disconnected(id) }
 
+    /// A dial that did not connect: the address counts a failure.
+    public mutating func dialFailed(_ address: PeerAddress) { network?.dialFailed(address) }
+
     /// The transport saw an offence below the message layer (an oversized frame).
     public mutating func peerMisbehaved(_ id: PeerID, reason: String, now: UInt64) -> [Output] {
         carryOut(network?.punish(id, reason, now: now), now: now)

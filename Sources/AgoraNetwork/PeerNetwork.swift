@@ -30,6 +30,10 @@ public struct PeerNetwork: Sendable {
         public var listenPort: UInt16
         public var maxOutbound = 8
         public var maxInbound = 32
+        /// Inbound connections from one host, and from one group of hosts (an IPv4 /16): one
+        /// machine or one operator cannot hold every inbound slot.
+        public var maxInboundPerHost = 4
+        public var maxInboundPerGroup = 8
         /// Block bodies asked of one peer at a time.
         public var maxBlocksInFlight = 16
         /// Seconds before an unanswered request is asked of someone else.
@@ -40,7 +44,7 @@ public struct PeerNetwork: Sendable {
         public var banSeconds: UInt64 = 24 * 60 * 60
         /// Seconds between attempts to dial the same address.
         public var redialSeconds: UInt64 = 10
-        public var maxKnownAddresses = 1_000
+        public var addressBounds = AddressBook.Bounds()
         public var maxKnownInventory = 20_000
         /// Whether addresses peers tell of are learned and dialled. Off, the node keeps to its
         /// seeds (`agora node --connect-only`: a private link, or a node behind a firewall).
@@ -69,9 +73,14 @@ public struct PeerNetwork: Sendable {
     public let nodeNonce: UInt64
     private var peers: [PeerID: Peer] = [:]
     /// Addresses learned from configuration and peers; dialled while outbound slots are free.
-    private var addressBook: [PeerAddress: UInt64] = [:]   // address → last dial time (0: never)
-    private var pinned = Set<PeerAddress>()
-    private var bans: [String: UInt64] = [:]              // host → until
+    private(set) var addressBook: AddressBook
+    /// Dials under way (address → when), counted against the outbound slots until they connect
+    /// or fail; one the transport never reports on is given up after `dialSeconds`.
+    private var dialing: [PeerAddress: UInt64] = [:]
+    static let dialSeconds: UInt64 = 30
+    /// Banned until: by host for an offence of a peer that connected to this node, by "host:port"
+    /// for an offence of a peer this node dialled (its host may serve others, honest ones).
+    private var bans: [String: UInt64] = [:]
     private var pingCounter: UInt64 = 0
     /// Blocks handed to the chain and not yet reported back: not asked for again meanwhile.
     private var processing = Set<Hash256>()
@@ -79,21 +88,39 @@ public struct PeerNetwork: Sendable {
     public init(configuration: Configuration, nodeNonce: UInt64, seeds: [PeerAddress] = []) {
         self.configuration = configuration
         self.nodeNonce = nodeNonce
-        for seed in seeds { addressBook[seed] = 0; pinned.insert(seed) }
+        addressBook = AddressBook(seeds: seeds, redialSeconds: configuration.redialSeconds, bounds: configuration.addressBounds)
     }
 
     public var peerCount: Int { peers.values.filter(\.ready).count }
+    /// Addresses in the address book (seeds, tried and new).
+    public var knownAddresses: Int { addressBook.count }
     public var connectionCount: Int { peers.count }
     public func isBanned(host: String, now: UInt64) -> Bool { (bans[host] ?? 0) > now }
+    public func isBanned(_ address: PeerAddress, now: UInt64) -> Bool {
+        isBanned(host: address.host, now: now) || (bans[address.description] ?? 0) > now
+    }
     public var readyPeers: [PeerID] { peers.values.filter(\.ready).map(\.id).sorted() }
 
     // MARK: Connections
 
     /// A connection opened (either way). Returns the hello, or a refusal.
     public mutating func connected(_ id: PeerID, address: PeerAddress, outbound: Bool, chain: some NetworkChain, now: UInt64) -> [NetworkAction] {
-        if isBanned(host: address.host, now: now) { return [.disconnect(id, ban: false, reason: "banned")] }
-        if !outbound && peers.values.filter({ !$0.outbound }).count >= configuration.maxInbound {
-            return [.disconnect(id, ban: false, reason: "too many inbound connections")]
+        if outbound { dialing[address] = nil }
+        if outbound ? isBanned(address, now: now) : isBanned(host: address.host, now: now) {
+            return [.disconnect(id, ban: false, reason: "banned")]
+        }
+        if !outbound {
+            let inbound = peers.values.filter { !$0.outbound }
+            if inbound.count >= configuration.maxInbound {
+                return [.disconnect(id, ban: false, reason: "too many inbound connections")]
+            }
+            if inbound.count(where: { $0.address.host == address.host }) >= configuration.maxInboundPerHost {
+                return [.disconnect(id, ban: false, reason: "too many inbound connections from \(address.host)")]
+            }
+            let group = AddressBook.group(of: address.host)
+            if inbound.count(where: { AddressBook.group(of: $0.address.host) == group }) >= configuration.maxInboundPerGroup {
+                return [.disconnect(id, ban: false, reason: "too many inbound connections from \(group)")]
+            }
         }
         var peer = Peer(id: id, address: address, outbound: outbound, lastHeard: now)
         peer.known = BoundedSet(capacity: configuration.maxKnownInventory)
@@ -102,7 +129,16 @@ public struct PeerNetwork: Sendable {
                                       listenPort: configuration.listenPort, nodeNonce: nodeNonce)))]
     }
 
-    public mutating func disconnected(_ id: PeerID) { peers[id] = nil }
+    public mutating func disconnected(_ id: PeerID) {
+        // A dialled connection that ends before a hello of this chain is a failed dial of that address.
+        if let peer = peers.removeValue(forKey: id), peer.outbound, !peer.ready { addressBook.failed(peer.address) }
+    }
+
+    /// A dial that did not connect at all.
+    public mutating func dialFailed(_ address: PeerAddress) {
+        dialing[address] = nil
+        addressBook.failed(address)
+    }
 
     // MARK: Messages
 
@@ -110,7 +146,7 @@ public struct PeerNetwork: Sendable {
     public mutating func received(_ id: PeerID, frame: [UInt8], chain: some NetworkChain, now: UInt64) -> [NetworkAction] {
         guard peers[id] != nil else { return [] }
         let message: Message
-        do { message = try Message.decode(frame) } catch { return ban(id, "malformed message: \(error)", now: now) }
+        do { message = try Message.decode(frame) } catch { return offence(id, "malformed message: \(error)", now: now) }
         return received(id, message, chain: chain, now: now)
     }
 
@@ -119,7 +155,7 @@ public struct PeerNetwork: Sendable {
         peer.lastHeard = now
         peers[id] = peer
         if case .hello(let hello) = message { return handshake(id, hello, chain: chain, now: now) }
-        guard peer.ready else { return ban(id, "\(message.name) before hello", now: now) }
+        guard peer.ready else { return offence(id, "\(message.name) before hello", now: now) }
         switch message {
         case .hello:
             return []
@@ -197,9 +233,7 @@ public struct PeerNetwork: Sendable {
             return [.send(id, .addresses(Array(addresses.prefix(Message.Bound.addresses))))]
         case .addresses(let addresses):
             guard configuration.discovery else { return [] }
-            for address in addresses where addressBook.count < configuration.maxKnownAddresses && addressBook[address] == nil {
-                addressBook[address] = 0
-            }
+            addressBook.learn(addresses, from: peer.address.host, now: now)
             return dialMore(now: now)
         }
     }
@@ -207,7 +241,8 @@ public struct PeerNetwork: Sendable {
     private mutating func handshake(_ id: PeerID, _ hello: Hello, chain: some NetworkChain, now: UInt64) -> [NetworkAction] {
         guard let peer = peers[id], peer.hello == nil else { return ban(id, "a second hello", now: now) }
         if hello.nodeNonce == nodeNonce {
-            if peer.outbound { addressBook[peer.address] = nil; pinned.remove(peer.address) }
+            if peer.outbound { addressBook.forget(peer.address) }
+            peers[id] = nil
             return [.disconnect(id, ban: false, reason: "connected to itself")]
         }
         if hello.version != Message.protocolVersion { return [.disconnect(id, ban: false, reason: "protocol version \(hello.version)")] }
@@ -219,6 +254,7 @@ public struct PeerNetwork: Sendable {
         }
         peers[id]?.hello = hello
         peers[id]?.known.insert(hello.tip)
+        if peer.outbound { addressBook.reached(peer.address, now: now) }
         var actions: [NetworkAction] = configuration.discovery ? [.send(id, .getAddresses)] : []
         if !chain.knowsHeader(hello.tip) { actions += requestHeaders(from: id, chain: chain, now: now) }
         return actions
@@ -282,11 +318,25 @@ public struct PeerNetwork: Sendable {
     // MARK: Internals
 
     /// An offence the transport saw (an oversized frame): disconnect and ban.
-    public mutating func punish(_ id: PeerID, _ reason: String, now: UInt64) -> [NetworkAction] { ban(id, reason, now: now) }
+    public mutating func punish(_ id: PeerID, _ reason: String, now: UInt64) -> [NetworkAction] { offence(id, reason, now: now) }
+
+    /// A peer broke the protocol. Before a hello on a connection this node dialled, it is no
+    /// Agora node at all (an HTTP server answers with a "frame" of a billion bytes): a failed
+    /// address, not a ban — a gossiped address must not get an honest host banned.
+    private mutating func offence(_ id: PeerID, _ reason: String, now: UInt64) -> [NetworkAction] {
+        guard let peer = peers[id] else { return [] }
+        if peer.outbound && !peer.ready {
+            peers[id] = nil
+            addressBook.failed(peer.address)
+            return [.disconnect(id, ban: false, reason: "not an Agora node: \(reason)")]
+        }
+        return ban(id, reason, now: now)
+    }
 
     private mutating func ban(_ id: PeerID, _ reason: String, now: UInt64) -> [NetworkAction] {
         guard let peer = peers.removeValue(forKey: id) else { return [] }
-        bans[peer.address.host] = now + configuration.banSeconds
+        bans[peer.outbound ? peer.address.description : peer.address.host] = now + configuration.banSeconds
+        if peer.outbound { addressBook.failed(peer.address) }
         if bans.count > 10_000, let oldest = bans.min(by: { ($0.value, $0.key) < ($1.value, $1.key) }) { bans[oldest.key] = nil }
         return [.disconnect(id, ban: true, reason: reason)]
     }
@@ -331,16 +381,14 @@ public struct PeerNetwork: Sendable {
     private mutating func dialMore(now: UInt64) -> [NetworkAction] {
         let connected = Set(peers.values.map { PeerAddress(host: $0.address.host, port: $0.hello?.listenPort ?? $0.address.port) })
             .union(peers.values.filter(\.outbound).map(\.address))
-        var free = configuration.maxOutbound - peers.values.filter(\.outbound).count
-        var actions: [NetworkAction] = []
-        for address in addressBook.keys.sorted(by: { $0.description < $1.description }) where free > 0 {
-            guard !connected.contains(address), !isBanned(host: address.host, now: now),
-                  addressBook[address]! == 0 || now >= addressBook[address]! + configuration.redialSeconds else { continue }
-            addressBook[address] = now
-            actions.append(.dial(address))
-            free -= 1
-        }
-        return actions
+        dialing = dialing.filter { now < $0.value + Self.dialSeconds }
+        let free = configuration.maxOutbound - peers.values.filter(\.outbound).count - dialing.count
+        guard free > 0 else { return [] }
+        let bans = self.bans
+        let banned = { (address: PeerAddress) in (bans[address.host] ?? 0) > now || (bans[address.description] ?? 0) > now }
+        let chosen = addressBook.choose(free, excluding: connected.union(dialing.keys), banned: banned, now: now)
+        for address in chosen { dialing[address] = now }
+        return chosen.map { .dial($0) }
     }
 }
 

@@ -190,6 +190,8 @@ public actor Node {
         metrics.peers.set(Int64(machine.peerCount))
     }
 
+    public func dialFailed(_ address: PeerAddress) { machine.dialFailed(address) }
+
     /// The transport saw an offence below the message layer (an oversized frame).
     public func peerMisbehaved(_ id: PeerID, reason: String) { carryOut(machine.peerMisbehaved(id, reason: reason, now: Self.now())) }
 

@@ -113,6 +113,7 @@ public final class P2PServer: Service, PeerTransport {
                 await serve(connection, outbound: true, dialled: address)
             } catch {
                 logger.debug("dial failed", metadata: ["address": "\(address)", "error": "\(error)"])
+                await node.dialFailed(address)
             }
         }
     }

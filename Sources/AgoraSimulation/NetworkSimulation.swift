@@ -218,7 +218,10 @@ public struct NetworkSimulation {
                 close(index, peer)
             case .dial(let address):
                 guard let target = nodes.indices.first(where: { Self.address($0) == address }), target != index, nodes[target].alive,
-                      !partitioned(index, target) else { continue }
+                      !partitioned(index, target) else {
+                    nodes[index].machine!.dialFailed(address)
+                    continue
+                }
                 let aPeer = nextPeerID, bPeer = nextPeerID + 1
                 nextPeerID += 2
                 links.append(Link(a: index, aPeer: aPeer, b: target, bPeer: bPeer))
