@@ -47,7 +47,7 @@ public actor Bridge {
     public let configuration: Configuration
     public let key: SigningKey
     public nonisolated let node: NodeClient
-    nonisolated let http: HTTPClient
+    nonisolated let connections: ProviderConnections
     public nonisolated let metrics = BridgeMetrics()
     let logger: Logger
     private var chainID: String?
@@ -71,8 +71,8 @@ public actor Bridge {
     public func setStatePath(_ path: String) { statePath = path }
     func saveState() { if let statePath { save(to: statePath) } }
 
-    public init(configuration: Configuration, key: SigningKey, node: NodeClient, http: HTTPClient = .shared, logger: Logger) {
-        self.configuration = configuration; self.key = key; self.node = node; self.http = http; self.logger = logger
+    public init(configuration: Configuration, key: SigningKey, node: NodeClient, connections: ProviderConnections = .shared, logger: Logger) {
+        self.configuration = configuration; self.key = key; self.node = node; self.connections = connections; self.logger = logger
         book = ChannelBook(budget: configuration.budget, deposit: configuration.deposit)
     }
 
@@ -107,7 +107,7 @@ public actor Bridge {
             var candidate = Candidate(account: view.address, endpoint: view.endpoint, price: Price(promptPerMillion: offer.priceIn, completionPerMillion: offer.priceOut),
                                       reputation: view.score, latency: nil, throughput: throughput[view.address])
             let start = ContinuousClock.now
-            if let info = try? await GatewayClient(endpoint: view.endpoint, http: http).info() {
+            if let info = try? await GatewayClient(endpoint: view.endpoint, connections: connections).info() {
                 candidate.latency = ContinuousClock.now - start
                 candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
                 // Verifiable as the chain records the offer (signed by the provider), and as its
@@ -294,7 +294,7 @@ public actor Bridge {
         case .recovered:
             // What the books hold beyond the last receipt is paid now (within one window).
             if let (receipt, signature) = signReceipt(adding: Usage(), to: candidate, settle: true) {
-                try? await GatewayClient(endpoint: candidate.endpoint, http: http).sendReceipt(receipt, signature)
+                try? await GatewayClient(endpoint: candidate.endpoint, connections: connections).sendReceipt(receipt, signature)
             }
         case .opened, .toppedUp, .orphaned, .failed:
             break

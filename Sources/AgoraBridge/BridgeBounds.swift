@@ -8,6 +8,11 @@ public enum BridgeBounds {
     /// Request sequences saved as used ahead of their use: a restarted bridge starts after them,
     /// and only one request in this many waits for a write before it leaves.
     public static let sequenceReservation: UInt64 = 32
+    /// Connections kept open to one provider for streamed answers: more answers at once wait
+    /// for one (up to the connect timeout) and then fail over.
+    public static let streamsPerProvider = 256
+    /// Connections to one provider for receipts, stops, books and info, apart from the streams.
+    public static let controlConnectionsPerProvider = 8
     /// Sampled answers waiting for their audit; more are dropped (and counted).
     public static let auditsWaiting = 64
 }

@@ -22,7 +22,7 @@ extension Bridge {
             candidate = candidatesCache?.first { $0.account == provider }
         }
         guard let candidate else { return book.booksUnreadable(provider) }
-        let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
+        let gateway = GatewayClient(endpoint: candidate.endpoint, connections: connections)
         let books: ProviderBooks?
         do { books = try await gateway.books(meter.channel, client: key, chainID: meter.chainID) } catch { return book.booksUnreadable(provider) }
         let windowTokens = await creditWindowTokens(of: candidate, gateway)
@@ -56,7 +56,7 @@ extension Bridge {
     /// closed (the provider claims its receipts), and the provider is used again once it is
     /// closed and can be opened afresh.
     func recover(_ view: ChannelView, candidate: Candidate, chainID: String) async -> ChannelBook.Outcome {
-        let gateway = GatewayClient(endpoint: candidate.endpoint, http: http)
+        let gateway = GatewayClient(endpoint: candidate.endpoint, connections: connections)
         // Unreadable books (the provider unreachable) cannot be checked: the channel is closed.
         if view.status == .open, let books = try? await Optional(gateway.books(view.id, client: key, chainID: chainID)),
            let resumed = resumable(books, view: view, candidate: candidate, windowTokens: await creditWindowTokens(of: candidate, gateway), chainID: chainID) {

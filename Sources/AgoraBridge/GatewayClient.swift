@@ -54,10 +54,10 @@ struct ProviderBooks: Decodable, Sendable {
 /// The bridge's HTTP side of the metered protocol with one provider.
 struct GatewayClient: Sendable {
     let endpoint: String
-    let http: HTTPClient
+    let connections: ProviderConnections
 
     func info(timeout: TimeAmount = .seconds(3)) async throws -> [String: Any] {
-        let response = try await http.execute(HTTPClientRequest(url: endpoint + "/v1/market/info"), timeout: timeout)
+        let response = try await connections.control.execute(HTTPClientRequest(url: endpoint + "/v1/market/info"), timeout: timeout)
         let body = try await response.body.collect(upTo: 64 * 1024)
         guard response.status == .ok, let info = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
             throw GatewayFailure(status: Int(response.status.code), code: "bad_info", message: "provider info unavailable")
@@ -71,7 +71,7 @@ struct GatewayClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         let body = "{\"receipt\":\"\(Hex.encode(receipt.canonicalBytes))\",\"signature\":\"\(signature.hex)\"}"
         request.body = .bytes(ByteBuffer(string: body))
-        let response = try await http.execute(request, timeout: .seconds(10))
+        let response = try await connections.control.execute(request, timeout: .seconds(10))
         let answer = try await response.body.collect(upTo: 64 * 1024)
         guard response.status == .ok else {
             let failure = Self.failure(status: response.status.code, body: String(buffer: answer))
@@ -88,7 +88,7 @@ struct GatewayClient: Sendable {
         let query = BooksQuery(channel: channel, time: UInt64(max(0, Date().timeIntervalSince1970)))
         let signature = client.sign(query.signingBytes(chainID: chainID))
         let url = endpoint + "/v1/market/channels/" + channel.hex + "?time=\(query.time)&signature=" + signature.hex
-        let response = try await http.execute(HTTPClientRequest(url: url), timeout: timeout)
+        let response = try await connections.control.execute(HTTPClientRequest(url: url), timeout: timeout)
         let body = try await response.body.collect(upTo: 64 * 1024)
         if response.status == .notFound { return nil }
         guard response.status == .ok else { throw Self.failure(status: response.status.code, body: String(buffer: body)) }
@@ -104,7 +104,7 @@ struct GatewayClient: Sendable {
         http.method = .POST
         http.headers.add(name: "Content-Type", value: "application/json")
         http.body = .bytes(ByteBuffer(string: "{\"stop\":\"\(Hex.encode(request.canonicalBytes))\",\"signature\":\"\(signature.hex)\"}"))
-        let response = try await self.http.execute(http, timeout: timeout)
+        let response = try await connections.control.execute(http, timeout: timeout)
         let answer = try await response.body.collect(upTo: 64 * 1024)
         guard response.status == .ok else { throw Self.failure(status: response.status.code, body: String(buffer: answer)) }
         return (try? JSONSerialization.jsonObject(with: Data(buffer: answer)) as? [String: Any])?["stopping"] as? Bool ?? false
@@ -129,7 +129,7 @@ struct GatewayClient: Sendable {
         request.headers.add(name: "Agora-Request", value: Hex.encode(header.canonicalBytes))
         request.headers.add(name: "Agora-Signature", value: signature.hex)
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await http.execute(request, timeout: .seconds(600))
+        let response = try await connections.streams.execute(request, timeout: .seconds(600))
         if response.status != .ok {
             let answer = (try? await response.body.collect(upTo: 64 * 1024)).map { String(buffer: $0) } ?? ""
             throw Self.failure(status: response.status.code, body: answer)

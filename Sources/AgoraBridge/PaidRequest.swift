@@ -89,7 +89,7 @@ struct PaidRequest {
         let maxCostWanted = candidate.price.cost(prompt: promptTokens, completion: max(maxTokens, 1)) ?? .max
         let meter = try await bridge.channel(to: candidate, need: min(maxCostWanted, bridge.configuration.deposit))
         let maxCost = min(maxCostWanted, meter.remaining)
-        let gateway = GatewayClient(endpoint: candidate.endpoint, http: bridge.http)
+        let gateway = GatewayClient(endpoint: candidate.endpoint, connections: bridge.connections)
         var response: HTTPClientResponse?
         var admitted: RequestHeader?
         // Each request takes the channel's next sequence and goes at once: the provider admits

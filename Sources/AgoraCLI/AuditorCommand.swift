@@ -51,11 +51,11 @@ struct AuditorCommand: AsyncParsableCommand {
             do { _ = try await client.waitForConfirmation(try await client.faucet(key.account, amount: budgetUnits + Amount.unitsPerCoin).id) }
             catch { throw CommandFailure("faucet: \(error)") }
         }
-        let providers = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(10), read: .seconds(30))))
+        let providers = ProviderConnections(idleTimeout: .seconds(30))
         // Only verifiable offers, every answer replayed.
         let bridge = Bridge(configuration: .init(modelName: modelID, model: modelHash, policy: RoutingPolicy(requireVerifiable: true),
                                                  budget: budgetUnits, deposit: depositUnits, auditRate: 1),
-                            key: key, node: client, http: providers, logger: logger)
+                            key: key, node: client, connections: providers, logger: logger)
         let statePath = (wallet as NSString).deletingPathExtension + ".channels.json"
         await bridge.setStatePath(statePath)
         await bridge.restore(from: statePath)
@@ -66,7 +66,7 @@ struct AuditorCommand: AsyncParsableCommand {
         let service = OpenAIService(model: served, contextLength: model.config.contextLength)
         let checker = SpotChecker(bridge: bridge, service: service, interval: .milliseconds(Int64(every * 1_000)), maxTokens: maxTokens, logger: logger)
         let server = BridgeServer(bridge: bridge, service: service, host: "127.0.0.1", port: port, logger: logger)
-        let app = server.application(services: [HTTPClientService(client: providers), ChannelKeeper(bridge: bridge), checker]) { port in
+        let app = server.application(services: [HTTPClientService(client: providers.streams), HTTPClientService(client: providers.control), ChannelKeeper(bridge: bridge), checker]) { port in
             FileHandle.standardOutput.write(Data("agora auditor: \(key.account.address) checking \(self.modelID) every \(self.every) s; metrics and spend on http://127.0.0.1:\(port)/v1\n".utf8))
         }
         try await app.runService()

@@ -73,12 +73,11 @@ struct BridgeCommand: AsyncParsableCommand {
         }
         // Providers' connections fail when silent for the idle timeout: a provider that hangs
         // mid-answer (stopped, deadlocked, cut off without a reset) is then replaced.
-        let providers = HTTPClient(eventLoopGroupProvider: .singleton,
-                                   configuration: .init(timeout: .init(connect: .seconds(10), read: .seconds(Int64(providerIdleTimeout)))))
+        let providers = ProviderConnections(idleTimeout: .seconds(providerIdleTimeout))
         let served = ServedModel(id: modelID, tokenizer: tokenizer, chatTemplate: model.file.string("tokenizer.chat_template"))
         let bridge = Bridge(configuration: .init(modelName: modelID, model: modelHash, policy: policy, budget: budgetUnits, deposit: depositUnits,
                                                  idleClose: .seconds(idleClose), auditRate: auditRate),
-                            key: key, node: client, http: providers, logger: logger)
+                            key: key, node: client, connections: providers, logger: logger)
         let statePath = (wallet as NSString).deletingPathExtension + ".channels.json"
         await bridge.setStatePath(statePath)
         await bridge.restore(from: statePath)
@@ -91,7 +90,7 @@ struct BridgeCommand: AsyncParsableCommand {
                                   host: host, port: port, logger: logger)
         let host = self.host
         // Stopped in reverse order: the keeper delivers its last receipts before the client closes.
-        let app = server.application(services: [HTTPClientService(client: providers), ChannelKeeper(bridge: bridge)]) { port in
+        let app = server.application(services: [HTTPClientService(client: providers.streams), HTTPClientService(client: providers.control), ChannelKeeper(bridge: bridge)]) { port in
             FileHandle.standardOutput.write(Data("agora bridge: \(key.account.address) on http://\(host):\(port)/v1 (model \(self.modelID))\n".utf8))
         }
         try await app.runService()

@@ -13,8 +13,6 @@ public enum DomainTag: String, Sendable, CaseIterable {
     case merkleLeaf = "agora/merkle-leaf/v1"
     case merkleNode = "agora/merkle-node/v1"
     case parameters = "agora/parameters/v1"
-    /// A genesis file's content: its digest is part of the chain id every signature covers.
-    case genesis = "agora/genesis/v1"
     case requestHeader = "agora/request/v2"
     case transcript = "agora/transcript/v2"
     /// A generation's parameters (limits, sampling, seed, stop sequences), as a transcript names them.
@@ -27,6 +25,8 @@ public enum DomainTag: String, Sendable, CaseIterable {
     /// An audit challenge, as validators key their verdicts on it.
     case auditChallenge = "agora/audit-challenge/v1"
     case encryptionKey = "agora/x25519-from-seed/v1"
+    /// A genesis file's content: its digest is part of the chain id every signature covers.
+    case genesis = "agora/genesis/v1"
 
     /// The tag as it is hashed: its length, then its UTF-8 bytes.
     public var bytes: [UInt8] {

@@ -721,6 +721,50 @@ extension PaidInferenceTests {
     /// A provider that hangs in the middle of an answer — stopped here with SIGSTOP: its connection
     /// stays open and silent, as a deadlocked process or a host cut off without a reset leaves it —
     /// is given up after the bridge's idle timeout, and the other provider finishes the answer.
+    /// Fifty streams at once through one bridge to one provider: each completes, and the
+    /// receipts that pay them keep up (none waits behind the streams for a connection, so no
+    /// provider stops an answer for want of payment).
+    @Test func fiftyConcurrentStreamsThroughTheBridgeAllCompleteAndArePaid() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        _ = try market.startProvider("only", price: Self.cheap, extra: ["--parallel", "4"])
+        let bridge = try market.startBridge(extra: ["--audit-rate", "0"])
+        let client = HTTPClient(eventLoopGroupProvider: .singleton,
+                                configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)))
+        let streams = 50
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for index in 0..<streams {
+                group.addTask {
+                    var request = HTTPClientRequest(url: bridge.baseURL + "/chat/completions")
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(ByteBuffer(string: #"{"model":"smollm2","max_tokens":12,"stream":true,"seed":\#(index),"temperature":0.8,"#
+                                                     + #""messages":[{"role":"user","content":"Name a colour."}]}"#))
+                    do {
+                        let response = try await client.execute(request, timeout: .seconds(300))
+                        let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                        if response.status != .ok { return "status \(response.status.code): \(body.prefix(200))" }
+                        if body.contains("\"error\"") { return "error: \(body.suffix(300))" }
+                        return body.contains("data: [DONE]") ? "ok" : "unfinished: \(body.suffix(200))"
+                    } catch { return "failed: \(error)" }
+                }
+            }
+            var outcomes: [String] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        try await client.shutdown()
+        let failures = outcomes.filter { $0 != "ok" }
+        #expect(failures.isEmpty, "\(failures.count) of \(streams) streams failed: \(Set(failures).prefix(5))")
+        let metrics = try await market.bridgeMetrics()
+        for line in ["agora_bridge_answered_requests_total \(streams)", "agora_bridge_failed_requests_total 0", "agora_bridge_provider_failures_total 0"] {
+            #expect(metrics.contains(line + "\n"), "\(line) not in the bridge's metrics")
+        }
+        // Every token streamed was signed for, and the provider's books agree.
+        let books = try await market.squareBooks(of: market.providers["only"]!)
+        #expect(books.owed == books.signed && books.receipted == books.signed && books.signed > 0, "\(books)")
+    }
+
     @Test func aProviderThatHangsMidStreamIsReplaced() async throws {
         let market = try await Market()
         defer { market.stop() }
