@@ -1,8 +1,10 @@
+import AgoraMarket
+
 /// The bridge's bounds, in one place (the ledger's are in `Limits`, the market protocol's in
 /// `MarketBounds`).
 public enum BridgeBounds {
-    /// Largest OpenAI request body the bridge takes from its client.
-    public static let requestBodyBytes = 4 << 20
+    /// Largest OpenAI request body the bridge takes from its client: what providers take.
+    public static let requestBodyBytes = MarketBounds.paidRequestBodyBytes
     /// Longest event line taken from a provider's stream.
     public static let providerEventBytes = 1 << 20
     /// Request sequences saved as used ahead of their use: a restarted bridge starts after them,

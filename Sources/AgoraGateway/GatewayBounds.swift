@@ -1,8 +1,10 @@
+import AgoraMarket
+
 /// The provider's bounds, in one place (the ledger's are in `Limits`, the market protocol's in
 /// `MarketBounds`).
 public enum GatewayBounds {
-    /// Largest paid request body.
-    public static let requestBodyBytes = 1 << 20
+    /// Largest paid request body (the bridge holds its clients to the same).
+    public static let requestBodyBytes = MarketBounds.paidRequestBodyBytes
     /// Largest signed message body (a receipt, a stop request).
     public static let signedMessageBytes = 4_096
     /// Above this many running answers, those that can no longer be running are dropped (an

@@ -5,6 +5,9 @@ public enum MarketBounds {
     /// requests need not reach the provider in the order it numbered them, so it never waits
     /// for one request's admission before sending the next.
     public static let replayWindow: UInt64 = 64
+    /// Largest body of a paid request. The bridge refuses a larger one from its client at once
+    /// (413): forwarded, every provider would refuse it, and it would count as their failures.
+    public static let paidRequestBodyBytes = 1 << 20
     /// Tokens a bridge reads (and pays) after asking a provider to stop, at most: an honest one
     /// stops within the token or two already on their way.
     public static let drainTokens: UInt64 = 32

@@ -756,6 +756,14 @@ extension PaidInferenceTests {
         try await client.shutdown()
         let failures = outcomes.filter { $0 != "ok" }
         #expect(failures.isEmpty, "\(failures.count) of \(streams) streams failed: \(Set(failures).prefix(5))")
+        // A body larger than any provider takes is refused by the bridge itself, not forwarded to
+        // be refused by every provider and counted as their failures.
+        let hugePath = market.directory + "/huge.json"
+        try Data(("{\"model\":\"smollm2\",\"messages\":[{\"role\":\"user\",\"content\":\""
+                  + String(repeating: "a", count: 2 << 20) + "\"}]}").utf8).write(to: URL(fileURLWithPath: hugePath))
+        let huge = try runCommand(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", bridge.baseURL + "/chat/completions",
+                                   "-H", "Content-Type: application/json", "--data-binary", "@" + hugePath])
+        #expect(huge.1.hasSuffix("413"), "\(huge.1)")
         let metrics = try await market.bridgeMetrics()
         for line in ["agora_bridge_answered_requests_total \(streams)", "agora_bridge_failed_requests_total 0", "agora_bridge_provider_failures_total 0"] {
             #expect(metrics.contains(line + "\n"), "\(line) not in the bridge's metrics")
