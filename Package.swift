@@ -17,6 +17,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "agora", targets: ["AgoraCLI"]),
+        .executable(name: "agora-fuzz", targets: ["AgoraFuzzRunner"]),
         .library(name: "AgoraEngine", targets: ["AgoraEngine"]),
     ],
     dependencies: [
@@ -104,6 +105,14 @@ let package = Package(
         .target(
             name: "AgoraSimulation",
             dependencies: ["AgoraNetwork", "AgoraProofOfAI"]
+        ),
+        .target(
+            name: "AgoraFuzz",
+            dependencies: ["AgoraEngine", "AgoraLedger", "AgoraMarket", "AgoraNetwork", "AgoraNodeCore", "AgoraOpenAI", "AgoraPrimitives"]
+        ),
+        .executableTarget(
+            name: "AgoraFuzzRunner",
+            dependencies: ["AgoraFuzz", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(
             name: "AgoraChainStore",
@@ -217,7 +226,7 @@ let package = Package(
         .testTarget(
             name: "AgoraNodeTests",
             dependencies: ["AgoraNode", "AgoraNodeCore", "AgoraChainStore", "AgoraNodeClient", "AgoraTestSupport", "AgoraNetwork",
-                           "AgoraChainRules", "AgoraProofOfAI", "AgoraNodeAPI", "AgoraModelStore", "AgoraSimulation"],
+                           "AgoraChainRules", "AgoraProofOfAI", "AgoraNodeAPI", "AgoraModelStore", "AgoraSimulation", "AgoraFuzz"],
             exclude: ["misbehaving_peer.py", "partition_proxy.py"]
         ),
         .testTarget(
