@@ -12,6 +12,6 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 target="${2:-all}"
 
-swift build -c release --product agora-fuzz >/dev/null
+swift build -c release --product agora-fuzz >/dev/null 2>&1 || swift build -c release --product agora-fuzz
 exec .build/release/agora-fuzz --target "$target" --seconds "$seconds" --seed "${FUZZ_SEED:-$(date +%s)}" --corpus Fuzz/corpus
 
