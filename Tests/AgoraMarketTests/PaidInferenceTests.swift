@@ -79,13 +79,13 @@ struct PaidInferenceTests {
 
         /// `key`, funded from the faucet, opens a channel to the provider `name` on chain as any
         /// client would; returns its meter (at `price`) and the chain id.
-        func openChannel(by key: SigningKey, to name: String, price: Price) async throws -> (ClientMeter, chainID: String) {
+        func openChannel(by key: SigningKey, to name: String, price: Price, expiryBlocks: UInt64 = 10_000) async throws -> (ClientMeter, chainID: String) {
             let provider = try providerAccount(name)
             let parameters = try await client.parameters()
             _ = try await client.waitForConfirmation(try await client.faucet(key.account, amount: 2 * Amount.unitsPerCoin).id)
             let height = try await client.status().height
             let (open, _) = try await client.signAndSubmit(.channelOpen(provider: provider, model: model, deposit: Amount.unitsPerCoin,
-                                                                        expiry: height + 10_000), key: key)
+                                                                        expiry: height + expiryBlocks), key: key)
             #expect(try await client.waitForConfirmation(open.id).status == .confirmed)
             let id = Channel.id(chainID: parameters.chainID, client: key.account, provider: provider, model: model)
             let channel = try await client.channel(id)
@@ -491,6 +491,55 @@ extension PaidInferenceTests {
         let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: provider.rootURL + "/metrics"), timeout: .seconds(10))
         let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
         #expect(text.contains("agora_gateway_payment_waits_total 1"), "\(text)")
+    }
+
+    /// A channel near its expiry: the provider claims what its client receipted at once (not at
+    /// its claim threshold, which it never reached) and takes no new request on the channel, so a
+    /// client cannot let the channel expire and finalize with receipts left unclaimed.
+    @Test func aChannelNearItsExpiryIsClaimedAtOnceAndTakesNoNewRequest() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let provider = try market.startProvider("late", price: Self.cheap, claimThreshold: "1")
+        let key = SigningKey(deterministicLabel: "market-test/expiring")
+        var (meter, _) = try await market.openChannel(by: key, to: "late", price: Self.cheap, expiryBlocks: 40)
+        let channel = try await market.client.channel(meter.channel)
+        func ask() async throws -> (status: UInt, stream: String) {
+            let body = Array(#"{"model":"smollm2","prompt":"Rivers","max_tokens":6,"temperature":0}"#.utf8)
+            let (header, signature) = meter.header(body: body, seed: 1, maxCost: Amount.unitsPerCoin, key: key)
+            let response = try await HTTPClient.shared.execute(paidCompletion(to: provider, header: header, signature: signature, body: body),
+                                                               timeout: .seconds(60))
+            return (response.status.code, String(buffer: try await response.body.collect(upTo: 1 << 20)))
+        }
+        // One answer, paid with a receipt far below the provider's claim threshold.
+        let (status, stream) = try await ask()
+        #expect(status == 200)
+        let done = try #require(stream.components(separatedBy: "\n\n").compactMap { line -> [String: Any]? in
+            guard line.hasPrefix("data: {\"done\"") else { return nil }
+            return try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
+        }.first?["done"] as? [String: Any])
+        let usage = try #require(done["usage"] as? [String: Any])
+        meter.count(Usage(promptTokens: UInt64(try #require(usage["prompt_tokens"] as? Int)),
+                          completionTokens: UInt64(try #require(usage["completion_tokens"] as? Int))))
+        let signed = meter.receipt(key: key)
+        let (receipt, receiptSignature) = try #require(signed)
+        var post = HTTPClientRequest(url: provider.rootURL + "/v1/market/receipts")
+        post.method = .POST
+        post.headers.add(name: "Content-Type", value: "application/json")
+        post.body = .bytes(ByteBuffer(string: #"{"receipt":"\#(Hex.encode(receipt.canonicalBytes))","signature":"\#(receiptSignature.hex)"}"#))
+        #expect(try await HTTPClient.shared.execute(post, timeout: .seconds(10)).status == .ok)
+        // The claim lands before the expiry, for the whole receipt.
+        let start = ContinuousClock.now
+        var view = try await market.client.channel(meter.channel)
+        while view.claimed < receipt.cumulativeAmount && ContinuousClock.now - start < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(250))
+            view = try await market.client.channel(meter.channel)
+        }
+        let height = try await market.client.status().height
+        #expect(view.claimed == receipt.cumulativeAmount, "claimed \(view.claimed) of \(receipt.cumulativeAmount)")
+        #expect(height < channel.expiry, "claimed at height \(height), the channel expired at \(channel.expiry)")
+        // From the margin on, the channel takes no new request.
+        let refused = try await ask()
+        #expect(refused.status != 200 && refused.stream.contains("channel_expiring"), "\(refused)")
     }
 
     /// A paid request its client did not sign is refused before its body is parsed or tokenized:
