@@ -110,6 +110,7 @@ public actor Bridge {
             if let info = try? await GatewayClient(endpoint: view.endpoint, connections: connections).info() {
                 candidate.latency = ContinuousClock.now - start
                 candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
+                candidate.confirmations = (info["confirmations"] as? Int).flatMap { (1...1_000).contains($0) ? UInt64($0) : nil } ?? 1
                 // Verifiable as the chain records the offer (signed by the provider), and as its
                 // gateway still says it serves.
                 candidate.verifiable = offer.numerics == Numerics.version && (info["numerics"] as? Int) == Int(Numerics.version)
@@ -312,14 +313,29 @@ public actor Bridge {
             throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) is \(status)")
         case .topUp(let amount, let expiry):
             try await confirm(.channelTopUp(channel: id, amount: amount, expiry: expiry))
+            try await awaitDepth(id, candidate) { $0.deposit >= view!.deposit + amount }
             return .toppedUp(deposit: view!.deposit + amount)
         case .open(let deposit):
             let height = try await node.status().height
             try await confirm(.channelOpen(provider: candidate.account, model: configuration.model, deposit: deposit, expiry: height + 100_000))
             let opened = try await node.channel(id)
+            try await awaitDepth(id, candidate) { $0.status == .open && $0.openCounter == opened.openCounter }
             logger.notice("opened channel", metadata: ["provider": "\(candidate.account)", "deposit": "\(Amount.format(opened.deposit))"])
             return .opened(ClientMeter(chainID: chainID, channel: id, openCounter: opened.openCounter, price: candidate.price, deposit: opened.deposit))
         }
+    }
+
+    /// Waits until the channel, as deep as the provider reads it, shows the change just confirmed:
+    /// a provider that waits for more confirmations than one would refuse the first request.
+    private func awaitDepth(_ id: Hash256, _ candidate: Candidate, until shown: (ChannelView) -> Bool) async throws {
+        guard candidate.confirmations > 1 else { return }
+        let deadline = ContinuousClock.now + BridgeBounds.confirmationWait
+        while ContinuousClock.now < deadline {
+            if let view = try? await node.channel(id, confirmations: candidate.confirmations), shown(view) { return }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw BridgeError(status: 503, code: "channel_not_deep_enough",
+                          message: "the channel change to \(candidate.account) is not \(candidate.confirmations) blocks deep yet")
     }
 
     private func confirm(_ payload: Payload) async throws {

@@ -15,6 +15,8 @@ public enum BridgeBounds {
     public static let streamsPerProvider = 256
     /// Connections to one provider for receipts, stops, books and info, apart from the streams.
     public static let controlConnectionsPerProvider = 8
+    /// How long the bridge waits for a channel change to be as deep as its provider requires.
+    public static let confirmationWait: Duration = .seconds(300)
     /// Sampled answers waiting for their audit; more are dropped (and counted).
     public static let auditsWaiting = 64
 }

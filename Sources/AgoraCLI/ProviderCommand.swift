@@ -1,3 +1,4 @@
+import AgoraChainRules
 import AgoraEngine
 import AgoraGateway
 import AgoraKeyFile
@@ -30,6 +31,8 @@ struct ProviderCommand: AsyncParsableCommand {
     @Option(help: "Seconds a stream at the end of its credit waits for the client's receipt before it ends with payment_timeout.")
     var paymentTimeout: Double = 15
     @Option(help: "Claim when unclaimed receipts exceed this many AGR.") var claimThreshold = "0.01"
+    @Option(help: "Blocks deep a channel's opening or top-up must be before it is served (1: the tip block; more on a chain that reorganizes).")
+    var confirmations: UInt64 = 1
     @Option(help: "Sequences decoded together.") var parallel = 2
     @Option(help: "Worker threads.") var threads = 1
     @Option(help: "Nice value added to the engine\'s threads, 0...19: above 0 the HTTP and payment threads preempt the busy engine at once; 0 keeps the engine level with other processes (a node, a miner).")
@@ -53,6 +56,9 @@ struct ProviderCommand: AsyncParsableCommand {
         }
         guard (1...1_000_000).contains(creditWindow) else { throw ValidationError("--credit-window must be in 1...1000000") }
         guard (0.1...600).contains(paymentTimeout) else { throw ValidationError("--payment-timeout must be in 0.1...600 seconds") }
+        guard (1...ChainRules.maxReorgDepth).contains(confirmations) else {
+            throw ValidationError("--confirmations must be in 1...\(ChainRules.maxReorgDepth) (the node keeps no older state)")
+        }
         if verifiable && upstream == nil { throw ValidationError("--verifiable is for --upstream; the built-in engine's answers are verifiable always") }
         if let upstream {
             guard let url = URL(string: upstream), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
@@ -99,7 +105,7 @@ struct ProviderCommand: AsyncParsableCommand {
                                                                           engineNice: engineNice))
         }
         let gateway = try Gateway(configuration: .init(chainID: parameters.chainID, model: modelHash, offer: offer, creditWindowTokens: creditWindow,
-                                                       paymentTimeout: .milliseconds(Int64(paymentTimeout * 1000))),
+                                                       paymentTimeout: .milliseconds(Int64(paymentTimeout * 1000)), confirmations: confirmations),
                                   key: key, node: client, store: try ReceiptStore(path: dataDir + "/receipts.sqlite"), logger: logger)
         let server = GatewayServer(gateway: gateway, service: service, modelName: modelID, host: host, port: port, upstream: forwarder,
                                    upstreamVerifiable: verifiable)

@@ -35,11 +35,15 @@ public actor Gateway {
         public var paymentTimeout: Duration
         /// How long a channel read from the chain is trusted before it is read again.
         public var channelCacheTTL: Duration
+        /// How deep a channel's opening or top-up must be before the gateway serves against it
+        /// (1: in the tip block). Deeper is safer on a chain that reorganizes: an opening a
+        /// reorganization undoes would leave the answers served against it unpaid.
+        public var confirmations: UInt64
 
         public init(chainID: String, model: Hash256, offer: Price, creditWindowTokens: UInt64 = 64,
-                    paymentTimeout: Duration = .seconds(15), channelCacheTTL: Duration = .seconds(2)) {
+                    paymentTimeout: Duration = .seconds(15), channelCacheTTL: Duration = .seconds(2), confirmations: UInt64 = 1) {
             self.chainID = chainID; self.model = model; self.offer = offer; self.creditWindowTokens = creditWindowTokens
-            self.paymentTimeout = paymentTimeout; self.channelCacheTTL = channelCacheTTL
+            self.paymentTimeout = paymentTimeout; self.channelCacheTTL = channelCacheTTL; self.confirmations = confirmations
         }
     }
 
@@ -89,7 +93,7 @@ public actor Gateway {
     private func reread(_ id: Hash256) async -> Channel? {
         defer { refreshing.remove(id) }
         let started = ContinuousClock.now
-        guard let view = try? await node.channel(id) else { return nil }
+        guard let view = try? await node.channel(id, confirmations: configuration.confirmations) else { return nil }
         let channel = Channel(view)
         // A read that started before a newer one finished must not replace it.
         if let cached = channels[id], cached.read > started { return cached.channel }

@@ -66,6 +66,7 @@ public struct GatewayServer: Sendable {
                 ("price_in", .int(Int(clamping: configuration.offer.promptPerMillion))),
                 ("price_out", .int(Int(clamping: configuration.offer.completionPerMillion))),
                 ("credit_window_tokens", .int(Int(clamping: configuration.creditWindowTokens))),
+                ("confirmations", .int(Int(clamping: configuration.confirmations))),
                 ("verifiable", .bool(server.numerics != 0)), ("numerics", .int(Int(server.numerics))),
                 ("context_length", .int(service.contextLength)),
             ]))

@@ -16,6 +16,8 @@ public struct Candidate: Sendable, Equatable {
     public var creditWindowTokens: UInt64?
     /// Whether its answers can be re-executed exactly (Agora's engine), as its info declares.
     public var verifiable: Bool
+    /// How deep a channel change must be before it serves against it, as its info declares.
+    public var confirmations: UInt64 = 1
 
     public init(account: AccountID, endpoint: String, price: Price, reputation: UInt16, latency: Duration? = nil, throughput: Double? = nil,
                 creditWindowTokens: UInt64? = nil, verifiable: Bool = false) {

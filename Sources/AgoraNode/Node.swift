@@ -86,6 +86,8 @@ public actor Node {
     // MARK: Reading
 
     public var state: LedgerState { core.state }
+    /// A state record `confirmations` blocks deep (1: the tip); nil when deeper than the undo data.
+    public func value(_ key: StateKey, confirmations: UInt64) -> StateValue?? { core.value(key, confirmations: confirmations) }
     public var tip: BlockHeader { core.tip }
 
     public var tipHash: Hash256 { core.tipHash }

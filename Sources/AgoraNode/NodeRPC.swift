@@ -1,3 +1,4 @@
+import AgoraChainRules
 import AgoraHTTP
 import AgoraLedger
 import AgoraNodeAPI
@@ -158,9 +159,15 @@ public struct NodeRPC: Sendable {
                 return ChannelView(id, channel)
             })
         }
-        router.get("/v1/channels/:id") { _, context in
+        // `confirmations=N`: the channel as it stood N blocks deep (1, the default: the tip), for
+        // a provider that trusts only what a reorganization of fewer blocks cannot undo.
+        router.get("/v1/channels/:id") { request, context in
             let id = try hash(context, "id")
-            guard let channel = await node.state.channel(id) else { throw ErrorView(code: "not_found", message: "no channel \(id)").http(.notFound) }
+            let confirmations = try request.uri.queryParameters.integer("confirmations", default: 1, range: 1...Int(ChainRules.maxReorgDepth))
+            guard case .some(let value) = await node.value(.channel(id), confirmations: UInt64(confirmations)) else {
+                throw ErrorView(code: "too_deep", message: "the chain is not \(confirmations) blocks long").http(.notFound)
+            }
+            guard case .channel(let channel)? = value else { throw ErrorView(code: "not_found", message: "no channel \(id)").http(.notFound) }
             return try json(ChannelView(id, channel))
         }
 

@@ -51,7 +51,10 @@ public struct NodeClient: Sendable {
     public func audits(provider: AccountID? = nil) async throws -> [AuditView] {
         try await get("/v1/audits" + (provider.map { "?provider=\($0.address)" } ?? ""))
     }
-    public func channel(_ id: Hash256) async throws -> ChannelView { try await get("/v1/channels/\(id.hex)") }
+    /// The channel as it stands `confirmations` blocks deep (1: at the tip).
+    public func channel(_ id: Hash256, confirmations: UInt64 = 1) async throws -> ChannelView {
+        try await get("/v1/channels/\(id.hex)" + (confirmations == 1 ? "" : "?confirmations=\(confirmations)"))
+    }
     public func channels(client: AccountID) async throws -> [ChannelView] { try await get("/v1/channels?client=\(client.address)") }
     public func job(_ id: Hash256) async throws -> JobView { try await get("/v1/jobs/\(id.hex)") }
 

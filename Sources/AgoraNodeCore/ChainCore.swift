@@ -129,6 +129,21 @@ public struct ChainCore: Sendable {
     /// A block this core holds in memory: recent main-chain blocks and held side blocks.
     public func block(_ hash: Hash256) -> Block? { recent[hash]?.block ?? tree.heldBody(hash) }
 
+    /// What `key` held `confirmations` blocks deep: in the state after the main-chain block at
+    /// height `height − confirmations + 1` (1: the tip's state), by undoing the newer blocks'
+    /// writes. A provider that waits for depth before trusting a channel reads it here: a change
+    /// one reorganization could undo is not yet seen. nil when that block is below genesis or
+    /// deeper than the undo data held (`ChainRules.maxReorgDepth`).
+    public func value(_ key: StateKey, confirmations: UInt64) -> StateValue?? {
+        guard confirmations >= 1, confirmations - 1 <= height else { return nil }
+        var value = state.value(key)
+        for depth in 0..<(confirmations - 1) {
+            guard let (_, diff) = recent[tree.mainChain[Int(height - depth)]] else { return nil }
+            if let entry = diff.entries.first(where: { $0.key == key }) { value = entry.before }
+        }
+        return .some(value)
+    }
+
     // MARK: Transactions
 
     /// Checks a transaction and adds it to the mempool. The next in line for its sender is run

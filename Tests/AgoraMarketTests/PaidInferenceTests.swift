@@ -542,6 +542,30 @@ extension PaidInferenceTests {
         #expect(refused.status != 200 && refused.stream.contains("channel_expiring"), "\(refused)")
     }
 
+    /// A provider that serves a channel only once its opening is six blocks deep (what a chain
+    /// that reorganizes calls for): a request on a channel confirmed a moment ago is refused, and
+    /// a bridge, told the depth by the provider's info, waits for it before its first request.
+    @Test func aProviderWaitingForConfirmationsServesOnlyDeepChannels() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let provider = try market.startProvider("deep", price: Self.cheap, extra: ["--confirmations", "6"])
+        let key = SigningKey(deterministicLabel: "market-test/hasty")
+        var (meter, _) = try await market.openChannel(by: key, to: "deep", price: Self.cheap)
+        let body = Array(#"{"model":"smollm2","prompt":"Hills","max_tokens":4,"temperature":0}"#.utf8)
+        let (header, signature) = meter.header(body: body, seed: 1, maxCost: Amount.unitsPerCoin, key: key)
+        let hasty = try await HTTPClient.shared.execute(paidCompletion(to: provider, header: header, signature: signature, body: body), timeout: .seconds(30))
+        let refusal = String(buffer: try await hasty.body.collect(upTo: 1 << 16))
+        #expect(hasty.status != .ok && refusal.contains("channel_unknown"), "\(hasty.status) \(refusal)")
+        // The node answers for a depth it holds, and says when the chain is not that long.
+        #expect(try await market.client.channel(meter.channel, confirmations: 1).openCounter == 1)
+        await #expect(throws: (any Error).self) { try await market.client.channel(meter.channel, confirmations: 100) }
+        // Through a bridge: it waits for the depth, then is served and pays.
+        let bridge = try market.startBridge()
+        try market.expectShortAnswer(through: bridge)
+        let spent = try await market.spend()["spent"] as? Int ?? 0
+        #expect(spent > 0)
+    }
+
     /// A paid request its client did not sign is refused before its body is parsed or tokenized:
     /// a ~1 MB prompt under a forged signature cost the provider 2.6 s of CPU per refusal when it
     /// was planned first, enough for a few such clients to starve every honest request.

@@ -23,6 +23,21 @@ import Testing
         return (blocks, core)
     }
 
+    /// A record as it stood some blocks deep: what a provider waiting for confirmations reads.
+    @Test func aRecordReadsAsItStoodSomeBlocksDeep() {
+        let alice = StateKey.account(SigningKey(deterministicLabel: "alice").account)
+        let (_, core) = branch(4, miner: "a", transactions: [transfer(nonce: 0, to: "alice")])
+        // The transfer is in block 1; the tip is block 4.
+        guard case .account(let tip)?? = core.value(alice, confirmations: 1) else { Issue.record("no account at the tip"); return }
+        #expect(tip.balance == 5 * Amount.unitsPerCoin)
+        guard case .account(let deep)?? = core.value(alice, confirmations: 4) else { Issue.record("no account 4 blocks deep"); return }
+        #expect(deep == tip)
+        // Five deep is genesis: no such account yet. Six deep is below genesis: unknowable.
+        #expect(core.value(alice, confirmations: 5) == .some(nil))
+        #expect(core.value(alice, confirmations: 6) == nil)
+        #expect(core.value(alice, confirmations: 0) == nil)
+    }
+
     @Test func theBranchWithMoreWorkWinsAndTheLosersTransactionsArePendingAgain() {
         let losingTransfer = transfer(nonce: 0, to: "alice")
         let (short, _) = branch(3, miner: "a", transactions: [losingTransfer])
