@@ -56,6 +56,8 @@ public actor Bridge {
     /// The change under way on each provider's channel, which concurrent requests wait for.
     private var changes: [AccountID: Task<Void, Error>] = [:]
     private var failures: [AccountID: (count: Int, at: ContinuousClock.Instant)] = [:]
+    /// The keeper's last close or finalize transaction per channel, while it may be pending.
+    private var keeperTransactions: [Hash256: Hash256] = [:]
     /// The directory as last read (nil: read it before the next request).
     var candidatesCache: [Candidate]?
     private var throughput: [AccountID: Double] = [:]
@@ -405,13 +407,20 @@ public actor Bridge {
         for (provider, meter) in book.meters {
             guard let view = try? await node.channel(meter.channel) else { continue }
             switch book.watch(provider, onChain: Channel(view), height: height, now: .now, idleClose: configuration.idleClose) {
-            case .close: _ = try? await node.signAndSubmit(.channelClose(channel: meter.channel), key: key)
-            case .finalize: _ = try? await node.signAndSubmit(.channelFinalize(channel: meter.channel), key: key)
+            case .close: await sendOnce(.channelClose(channel: meter.channel), for: meter.channel)
+            case .finalize: await sendOnce(.channelFinalize(channel: meter.channel), for: meter.channel)
             case .forgotten: saveState()
             case .nothing: break
             }
         }
         for provider in book.comparisonsDue { await reconcile(provider) }
+    }
+
+    /// Sends a channel's close or finalize unless the one sent before is still pending: the keeper
+    /// runs every few seconds, and a transaction stuck in the mempool was sent again each time.
+    private func sendOnce(_ payload: Payload, for channel: Hash256) async {
+        if let pending = keeperTransactions[channel], (try? await node.transaction(pending))?.status == .pending { return }
+        keeperTransactions[channel] = (try? await node.signAndSubmit(payload, key: key))?.0.id
     }
 
     /// Closes `provider`'s channel on chain; the provider is not used again until the channel is
