@@ -13,10 +13,8 @@ public struct ProviderConnections: Sendable {
 
     /// `idleTimeout`: a stream silent this long fails, so a provider that hangs mid-answer is replaced.
     public init(idleTimeout: Duration) {
-        let idle = TimeAmount.nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000
-                                          + idleTimeout.components.attoseconds / 1_000_000_000)
         streams = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-            timeout: .init(connect: .seconds(10), read: idle),
+            timeout: .init(connect: .seconds(10), read: TimeAmount(idleTimeout)),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: BridgeBounds.streamsPerProvider)))
         control = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
             timeout: .init(connect: .seconds(10), read: .seconds(30)),
@@ -27,9 +25,4 @@ public struct ProviderConnections: Sendable {
     public static let shared = ProviderConnections(streams: .shared, control: .shared)
 
     init(streams: HTTPClient, control: HTTPClient) { self.streams = streams; self.control = control }
-
-    public func shutdown() async throws {
-        try await streams.shutdown()
-        try await control.shutdown()
-    }
 }

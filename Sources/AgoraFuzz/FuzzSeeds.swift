@@ -19,13 +19,14 @@ enum FuzzSeeds {
     static let core = ChainCore(genesis: genesis, mode: .proofOfAI)
     static var chainView: CoreChainView { CoreChainView(core: core, storedBlock: { _ in nil }) }
 
-    /// A node's protocol machine with one ready inbound peer (id 1), for messages to arrive at.
-    static func readyNetwork() -> PeerNetwork {
+    /// A node's protocol machine with one ready inbound peer (id 1), for messages to arrive at:
+    /// a value, so each input gets a fresh copy.
+    static let readyNetwork: PeerNetwork = {
         var network = PeerNetwork(configuration: .init(listenPort: 9_000), nodeNonce: 1)
         _ = network.connected(1, address: PeerAddress(host: "10.0.0.2", port: 40_000), outbound: false, chain: chainView, now: now)
         _ = network.received(1, .hello(hello), chain: chainView, now: now)
         return network
-    }
+    }()
 
     static let hello = Hello(chainID: genesis.chainID, genesis: core.genesisHash, height: 0, tip: core.tipHash, listenPort: 9_000, nodeNonce: 2)
 

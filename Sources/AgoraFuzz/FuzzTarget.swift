@@ -41,7 +41,7 @@ public struct FuzzTarget: Sendable {
         FuzzTarget(name: "p2p-message", seeds: FuzzSeeds.messages) { bytes in
             if let message = try? Message.decode(bytes), message.encoded() != bytes { return "a message re-encodes to other bytes" }
             // Whatever arrives goes through the protocol machine of a node with a ready peer.
-            var network = FuzzSeeds.readyNetwork()
+            var network = FuzzSeeds.readyNetwork
             _ = network.received(1, frame: bytes, chain: FuzzSeeds.chainView, now: FuzzSeeds.now)
             return nil
         },

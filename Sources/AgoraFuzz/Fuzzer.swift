@@ -1,3 +1,5 @@
+import AgoraPrimitives
+
 /// A seeded mutational fuzzer: it starts from a target's seeds (and a corpus, if given), applies
 /// random mutations of the kinds that break binary and text decoders — flipped bits, bytes set to
 /// edge values, length fields set to edge values, bytes inserted, deleted, duplicated, spliced
@@ -36,7 +38,7 @@ public struct Fuzzer {
         func record(_ input: [UInt8]) {
             report.executions += 1
             if let problem = target.check(input), report.findings.count < 10 {
-                report.findings.append((problem, input.map { String($0, radix: 16).leftPadded(2) }.joined()))
+                report.findings.append((problem, Hex.encode(input)))
             }
         }
         for seed in pool { record(seed) }
@@ -101,8 +103,4 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
     mutating func below(_ bound: Int) -> Int { bound <= 1 ? 0 : Int(next() % UInt64(bound)) }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

@@ -3,7 +3,7 @@ import ArgumentParser
 import Foundation
 
 /// `agora-fuzz`: runs the fuzz targets for a bounded time each and exits non-zero on a finding.
-/// `scripts/fuzz.sh` runs it (and, where the toolchain has libFuzzer, the libFuzzer build).
+/// `scripts/fuzz.sh` builds and runs it.
 @main
 struct FuzzCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -169,8 +169,9 @@ public struct AddressBook: Sendable {
         return now >= entry.lastDial + redialSeconds << UInt64(min(entry.failures, doublings))
     }
 
+    /// An address is in one bucket at most (`learn` skips known ones), so the order searched is moot.
     private mutating func removeNew(_ address: PeerAddress) -> Entry? {
-        for group in new.keys.sorted() {
+        for group in new.keys {
             if let entry = new[group]!.removeValue(forKey: address) {
                 if new[group]!.isEmpty { new[group] = nil }
                 return entry

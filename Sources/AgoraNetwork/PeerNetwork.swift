@@ -96,8 +96,10 @@ public struct PeerNetwork: Sendable {
     public var knownAddresses: Int { addressBook.count }
     public var connectionCount: Int { peers.count }
     public func isBanned(host: String, now: UInt64) -> Bool { (bans[host] ?? 0) > now }
-    public func isBanned(_ address: PeerAddress, now: UInt64) -> Bool {
-        isBanned(host: address.host, now: now) || (bans[address.description] ?? 0) > now
+    public func isBanned(_ address: PeerAddress, now: UInt64) -> Bool { Self.isBanned(address, in: bans, now: now) }
+    /// By its host or by itself (a dialled address that misbehaved).
+    private static func isBanned(_ address: PeerAddress, in bans: [String: UInt64], now: UInt64) -> Bool {
+        (bans[address.host] ?? 0) > now || (bans[address.description] ?? 0) > now
     }
     public var readyPeers: [PeerID] { peers.values.filter(\.ready).map(\.id).sorted() }
 
@@ -385,8 +387,7 @@ public struct PeerNetwork: Sendable {
         let free = configuration.maxOutbound - peers.values.filter(\.outbound).count - dialing.count
         guard free > 0 else { return [] }
         let bans = self.bans
-        let banned = { (address: PeerAddress) in (bans[address.host] ?? 0) > now || (bans[address.description] ?? 0) > now }
-        let chosen = addressBook.choose(free, excluding: connected.union(dialing.keys), banned: banned, now: now)
+        let chosen = addressBook.choose(free, excluding: connected.union(dialing.keys), banned: { Self.isBanned($0, in: bans, now: now) }, now: now)
         for address in chosen { dialing[address] = now }
         return chosen.map { .dial($0) }
     }

@@ -467,10 +467,7 @@ extension PaidInferenceTests {
         #expect(response.status == .ok)
         let stream = String(buffer: try await response.body.collect(upTo: 1 << 20))
         let elapsed = ContinuousClock.now - start
-        let events = stream.components(separatedBy: "\n\n").compactMap { line -> [String: Any]? in
-            guard line.hasPrefix("data: {") else { return nil }
-            return try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
-        }
+        let events = marketEvents(stream)
         let kinds = events.compactMap(\.keys.first)
         let due = try #require(kinds.firstIndex(of: "payment_due"), "no payment_due in \(kinds)")
         let failed = try #require(kinds.firstIndex(of: "error"), "no error in \(kinds)")
@@ -513,10 +510,7 @@ extension PaidInferenceTests {
         // One answer, paid with a receipt far below the provider's claim threshold.
         let (status, stream) = try await ask()
         #expect(status == 200)
-        let done = try #require(stream.components(separatedBy: "\n\n").compactMap { line -> [String: Any]? in
-            guard line.hasPrefix("data: {\"done\"") else { return nil }
-            return try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
-        }.first?["done"] as? [String: Any])
+        let done = try #require(marketEvents(stream).compactMap { $0["done"] as? [String: Any] }.first)
         let usage = try #require(done["usage"] as? [String: Any])
         meter.count(Usage(promptTokens: UInt64(try #require(usage["prompt_tokens"] as? Int)),
                           completionTokens: UInt64(try #require(usage["completion_tokens"] as? Int))))
@@ -872,6 +866,15 @@ extension PaidInferenceTests {
             .reduce(into: [String: Int]()) { $0[$1["provider"] as? String ?? ""] = $1["signed"] as? Int }
         let other = hung == "first" ? "second" : "first"
         #expect(perProvider[accounts[other]!.address] ?? 0 > 0, "the other provider was not paid for the rest: \(perProvider)")
+    }
+}
+
+/// The JSON events of a provider's paid answer stream (`{"chunk": …}`, `{"payment_due": …}`,
+/// `{"done": …}`, `{"error": …}`), in order; comments and `[DONE]` left out.
+func marketEvents(_ stream: String) -> [[String: Any]] {
+    stream.components(separatedBy: "\n\n").compactMap { line in
+        guard line.hasPrefix("data: {") else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
     }
 }
 
