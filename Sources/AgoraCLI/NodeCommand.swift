@@ -115,7 +115,8 @@ struct NodeCommand: AsyncParsableCommand {
             configuration.faucet = faucet
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
             let store = try SQLiteChainStore(path: dataDir + "/chain.sqlite")
-            node = try Node(configuration: configuration, genesis: genesis, store: store, logger: logger)
+            let pending = try SQLitePendingStore(path: dataDir + "/mempool.sqlite")
+            node = try Node(configuration: configuration, genesis: genesis, store: store, pendingStore: pending, logger: logger)
         } catch {
             throw ValidationError("cannot open \(dataDir): \(error)")
         }

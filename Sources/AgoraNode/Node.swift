@@ -40,6 +40,10 @@ public actor Node {
     /// The node's logic: chain core and peer-to-peer protocol, the same machine the simulation runs.
     private var machine: NodeMachine
     private let store: any ChainStore
+    /// Acknowledged transactions on disk until they leave the mempool (nil: kept in memory only).
+    private let pendingStore: (any PendingStore)?
+    /// What `pendingStore` holds, so that forgetting needs no read of it.
+    private var recordedPending = Set<Hash256>()
     private let logger: Logger
     public nonisolated let metrics: NodeMetrics
     public nonisolated let rewardAccount: AccountID
@@ -54,10 +58,12 @@ public actor Node {
     /// Opens `store`: resumes its chain, or starts `genesis` in an empty one. The stored state is
     /// checked against the tip's state root before anything else happens. A node that is not in
     /// dev mode needs `validator`, the consensus model, to check blocks from elsewhere.
-    public init(configuration: Configuration, genesis proposed: Genesis?, store: any ChainStore, validator: ConsensusModelThread? = nil,
-                logger: Logger) throws {
+    /// Transactions left in `pendingStore` by an earlier run are resubmitted, each checked against
+    /// the chain as it now stands; those it refuses are forgotten.
+    public init(configuration: Configuration, genesis proposed: Genesis?, store: any ChainStore, pendingStore: (any PendingStore)? = nil,
+                validator: ConsensusModelThread? = nil, logger: Logger) throws {
         let mode: ConsensusMode = configuration.dev ? .devSealing : .proofOfAI
-        let (machine, resumed) = try NodeMachine.open(store: store, proposed: proposed, mode: mode, mempool: Mempool(bounds: configuration.mempool),
+        var (machine, resumed) = try NodeMachine.open(store: store, proposed: proposed, mode: mode, mempool: Mempool(bounds: configuration.mempool),
                                                       storedBlock: { try? store.block(hash: $0) })
         let core = machine.core
         if resumed {
@@ -65,8 +71,10 @@ public actor Node {
         } else {
             logger.info("started chain", metadata: ["chain.id": "\(core.parameters.chainID)", "genesis": "\(core.genesisHash)"])
         }
+        if let pendingStore { recordedPending = try Self.restorePending(from: pendingStore, into: &machine, logger: logger) }
         self.machine = machine
         self.store = store
+        self.pendingStore = pendingStore
         self.logger = logger
         self.configuration = configuration
         self.validator = validator
@@ -76,6 +84,22 @@ public actor Node {
         faucetKey = configuration.servesFaucet && core.genesis.faucet == faucet.account ? faucet : nil
         metrics = NodeMetrics()
         metrics.height.set(Int64(core.height))
+        metrics.mempool.set(Int64(core.mempool.count))
+    }
+
+    /// Resubmits what an earlier run left pending; returns what is pending again.
+    private static func restorePending(from pendingStore: any PendingStore, into machine: inout NodeMachine, logger: Logger) throws -> Set<Hash256> {
+        let stored = try pendingStore.load()
+        var restored = Set<Hash256>(), refused: [Hash256] = []
+        for transaction in stored {
+            // No peers yet: the only outputs are notes, and nothing is announced.
+            if case .success(let id) = machine.submit(transaction, now: now()).0 { restored.insert(id) } else { refused.append(transaction.id) }
+        }
+        try pendingStore.forget(refused)
+        if !stored.isEmpty {
+            logger.notice("restored pending transactions", metadata: ["restored": "\(restored.count)", "dropped": "\(refused.count)"])
+        }
+        return restored
     }
 
     /// Sets the engine that re-runs received blocks' Proof-of-AI passes and replays challenges.
@@ -223,8 +247,9 @@ public actor Node {
                 verifyWork(block, epochKey: epochKey, from: peer)
             case .persist(let update):
                 do { try persist(update) } catch { failure = failure ?? error }
-            case .note(.transactionAccepted):
+            case .note(.transactionAccepted(let id, _)):
                 metrics.acceptedTransactions.increment()
+                recordPending(id)
             case .note(.transactionRefused):
                 metrics.rejectedTransactions.increment()
             case .note(.invalidBlock(let peer, let problem)):
@@ -277,6 +302,32 @@ public actor Node {
         metrics.height.set(Int64(core.height))
         metrics.blocks.increment(by: Int64(update.connected.count))
         carryOut(machine.persisted())
+        forgetSettledPending()
+    }
+
+    /// Records an accepted transaction before the node answers for it. A failed write is logged and
+    /// the transaction stays accepted: it is in the mempool and goes out to peers all the same.
+    private func recordPending(_ id: Hash256) {
+        guard let pendingStore, let transaction = core.mempool.transaction(id) else { return }
+        do {
+            try pendingStore.record(transaction)
+            recordedPending.insert(id)
+        } catch {
+            logger.error("could not record a pending transaction", metadata: ["transaction": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    /// Forgets what left the mempool (confirmed, replaced, evicted, made stale by a block).
+    private func forgetSettledPending() {
+        guard let pendingStore else { return }
+        let settled = recordedPending.filter { !core.mempool.contains($0) }
+        guard !settled.isEmpty else { return }
+        do {
+            try pendingStore.forget(Array(settled))
+            recordedPending.subtract(settled)
+        } catch {
+            logger.error("could not forget settled transactions", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Sends `amount` from the devnet faucet to `account` (dev nodes whose genesis has the faucet).

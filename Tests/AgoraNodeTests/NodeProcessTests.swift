@@ -117,14 +117,21 @@ struct NodeProcessTests {
 
     /// Transactions stream in while blocks are sealed every 50 ms; the node is killed with SIGKILL
     /// at a random moment, restarted, and must hold exactly the chain a node that never crashed
-    /// builds from the same blocks, with every transaction it had confirmed still there.
+    /// builds from the same blocks, with every transaction it had confirmed still there and every
+    /// transaction it acknowledged either confirmed or still pending (none vanishes).
+    /// `AGORA_CRASH_CYCLES` sets the number of kills (3 here; `scripts/crash-campaign.sh` runs 1,000).
     @Test func restartsConsistentlyAfterSIGKILLDuringAStreamOfBlocks() async throws {
+        let cycles = ProcessInfo.processInfo.environment["AGORA_CRASH_CYCLES"].flatMap(Int.init) ?? 3
         let dataDir = Self.temporaryDirectory() + "/node"
         let faucet = SigningKey(deterministicLabel: Genesis.devnetFaucetLabel)
         let users = (0..<4).map { SigningKey(deterministicLabel: "kill/user\($0)") }
         var confirmed: [Hash256] = []
+        var acknowledged: [Hash256] = []
         var generator = SystemRandomNumberGenerator()
-        for cycle in 0..<3 {
+        // The uncrashed twin: replays every block the node reports, one cycle after another.
+        var replay = ChainCore(genesis: .devnet(), mode: .devSealing)
+        var statesCompared = 0
+        for cycle in 0..<cycles {
             let node = try Self.startNode(dataDir, blockTime: "0.05")
             let client = NodeClient(baseURL: node.rootURL)
             let parameters = try await client.parameters()
@@ -148,6 +155,7 @@ struct NodeProcessTests {
                     sent.append(t.id)
                 }
             }
+            acknowledged += sent
             // Remember what the node reports confirmed (blocks keep coming meanwhile), then kill it.
             if let first = sent.first, try await client.waitForConfirmation(first, timeout: .seconds(30)).status == .confirmed { confirmed.append(first) }
             for id in sent.dropFirst().prefix(20) where (try? await client.transaction(id))?.status == .confirmed { confirmed.append(id) }
@@ -155,29 +163,68 @@ struct NodeProcessTests {
             node.kill9()
 
             // Restart without sealing (a block an hour), so the chain holds still while it is compared
-            // with a replay of its own blocks from genesis: a node that never crashed.
+            // with the twin, which replays the blocks it has not seen yet.
             let restarted = try Self.startNode(dataDir, blockTime: "3600")
             let again = NodeClient(baseURL: restarted.rootURL)
             let status = try await again.status()
             #expect(status.height >= heightBeforeKill)
-            var replay = ChainCore(genesis: .devnet(), mode: .devSealing)
-            var height: UInt64 = 1
-            while height <= status.height {
+            while replay.height < status.height {
+                let height = replay.height + 1
                 let block = try Block.decode(try #require(Hex.decode(try await again.block(height).raw)))
                 if let rejection = replay.acceptBlock(block, now: block.header.time).problem {
-                    Issue.record("block \(height) does not replay: \(rejection)")
+                    Issue.record("cycle \(cycle): block \(height) does not replay: \(rejection)")
                     break
                 }
-                height += 1
             }
-            #expect(replay.tipHash == status.tip && replay.tip.stateRoot == status.stateRoot)
+            #expect(replay.tipHash == status.tip && replay.tip.stateRoot == status.stateRoot, "cycle \(cycle): the restarted node's state differs from the replay")
             #expect(replay.state.invariantViolations() == [])
             for user in users {
                 #expect(try await again.account(user.account).balance == replay.state.balance(user.account))
             }
+            statesCompared += 1
             for id in confirmed { #expect(try await again.transaction(id).status == .confirmed, "\(id) lost after SIGKILL") }
+            // The mempool survived the kill: every acknowledged transaction is confirmed or pending.
+            var vanished = 0
+            for id in acknowledged where ![.confirmed, .pending].contains(try await again.transaction(id).status) { vanished += 1 }
+            #expect(vanished == 0, "cycle \(cycle): \(vanished) acknowledged transactions vanished after SIGKILL")
+            // Only the still-pending ones need checking again.
+            var stillPending: [Hash256] = []
+            for id in acknowledged where try await again.transaction(id).status == .pending { stillPending.append(id) }
+            acknowledged = stillPending
             _ = restarted.stop()
+            if cycles > 3 && (cycle + 1) % 50 == 0 { print("crash campaign: \(cycle + 1) of \(cycles) kills, \(replay.height) blocks replayed, \(confirmed.count) confirmed transactions checked") }
         }
+        #expect(statesCompared == cycles)
         #expect(confirmed.count > users.count)
+        if cycles > 3 { print("crash campaign: \(cycles) kills, \(statesCompared) states compared, \(replay.height) blocks replayed, \(confirmed.count) confirmed transactions checked") }
+    }
+
+    /// Transactions the node acknowledged and had not yet put in a block survive a SIGKILL: the
+    /// restarted node has them pending again and confirms them in its next block.
+    @Test func acknowledgedTransactionsSurviveAKillBeforeTheirBlock() async throws {
+        let dataDir = Self.temporaryDirectory() + "/node"
+        let faucet = SigningKey(deterministicLabel: Genesis.devnetFaucetLabel)
+        let node = try Self.startNode(dataDir, blockTime: "3600")
+        let client = NodeClient(baseURL: node.rootURL)
+        var sent: [Hash256] = []
+        for index in 0..<5 {
+            let (t, _) = try await client.signAndSubmit(.transfer(to: SigningKey(deterministicLabel: "pending/\(index)").account, amount: 1_000), key: faucet)
+            sent.append(t.id)
+        }
+        #expect(try await client.status().mempoolTransactions == 5)
+        node.kill9()
+
+        let restarted = try Self.startNode(dataDir, blockTime: "3600")
+        defer { _ = restarted.stop() }
+        let again = NodeClient(baseURL: restarted.rootURL)
+        for id in sent { #expect(try await again.transaction(id).status == .pending, "\(id) vanished with the killed node") }
+        let (_, code) = try runCommand(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", restarted.rootURL + "/v1/dev/seal"])
+        #expect(code == "200")
+        for id in sent { #expect(try await again.transaction(id).status == .confirmed) }
+        // Confirmed, they are forgotten: a further restart restores nothing.
+        _ = restarted.stop()
+        let third = try Self.startNode(dataDir, blockTime: "3600")
+        defer { _ = third.stop() }
+        #expect(try await NodeClient(baseURL: third.rootURL).status().mempoolTransactions == 0)
     }
 }
