@@ -17,4 +17,10 @@ cycles="${1:-1000}"
 [[ "$cycles" =~ ^[0-9]+$ && "$cycles" -ge 1 && "$cycles" -le 100000 ]] || { echo "CYCLES must be a number in 1...100000" >&2; exit 2; }
 
 swift build -c release --build-tests >/dev/null 2>&1 || swift build -c release --build-tests
-AGORA_CRASH_CYCLES="$cycles" exec swift test -c release --skip-build --filter 'NodeProcessTests/restartsConsistentlyAfterSIGKILLDuringAStreamOfBlocks'
+# Runs copies of the binaries, so that a rebuild meanwhile does not pull them from under the campaign.
+bin="$(swift build -c release --show-bin-path)"
+copy="$(mktemp -d)"
+trap 'rm -rf "$copy"' EXIT
+cp "$bin/agora" "$bin/AgoraPackageTests.xctest" "$copy/"
+AGORA_CRASH_CYCLES="$cycles" "$copy/AgoraPackageTests.xctest" --testing-library swift-testing \
+    --filter 'NodeProcessTests/restartsConsistentlyAfterSIGKILLDuringAStreamOfBlocks'

@@ -33,4 +33,28 @@ import Testing
     func optionsThatAskForNothingAreAccepted(extra: String) throws {
         #expect(try plan(extra).jobs.count == 1)
     }
+
+    /// A body the server cannot read is refused with a message that names the field and says what
+    /// is wrong with it, instead of calling a number out of range "not valid JSON" or quoting the
+    /// decoder's Swift types.
+    @Test(arguments: [
+        (Array(#"{"model":"m","messages":[{"role":"user","content":"Hi"}],"max_tokens":1e30}"#.utf8), "max_tokens", "invalid value for 'max_tokens'"),
+        (Array(#"{"model":"m","messages":"Hi"}"#.utf8), "messages", "'messages' must be an array (found a string)"),
+        (Array(#"{"model":"m","messages":[{"role":"user","content":"Hi"}],"max_tokens":"5"}"#.utf8), "max_tokens", "'max_tokens' must be a whole number"),
+        (Array(#"{"model":"m"}"#.utf8), "messages", "missing required field 'messages'"),
+        (Array(#"{"model":"m","messages":[{"role":"user","content":"Hi"#.utf8) + [0xff, 0xfe] + Array(#""}]}"#.utf8), nil, "the body is not valid JSON: it is not valid UTF-8 (byte 53)"),
+        (Array(#"{"model":"m","messages":[]"#.utf8), nil, "the body is not valid JSON"),
+        (Array(#"[1,2]"#.utf8), nil, "the body must be a JSON object"),
+    ] as [([UInt8], String?, String)])
+    func anUnreadableBodyIsRefusedSayingWhy(body: [UInt8], param: String?, message: String) {
+        do {
+            _ = try Self.service.planChat(body)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.status == 400)
+            #expect(error.message.hasPrefix(message), "\(error.message)")
+            #expect(error.param == param, "\(error.message)")
+            #expect(!error.message.contains("Swift") && !error.message.contains("Array<"), "\(error.message)")
+        }
+    }
 }
