@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
     ],
     targets: [
         // Innermost integer dot products with AVX2, selected at run time. Float contraction is
@@ -55,7 +56,9 @@ let package = Package(
         // What every HTTP server of Agora answers alike: JSON replies, SSE framing, /health, /metrics, body limits.
         .target(
             name: "AgoraHTTP",
-            dependencies: ["AgoraJSON", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["AgoraJSON", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras")]
         ),
         // A process's Prometheus registry, names and text exposition (server, node, gateway, bridge).
         .target(
@@ -231,7 +234,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgoraServeTests",
-            dependencies: ["AgoraOpenAI", "AgoraServe", "AgoraModelStore", "AgoraTestSupport", "AgoraProofOfAI", "AgoraLedger",
+            dependencies: ["AgoraOpenAI", "AgoraServe", "AgoraHTTP", "AgoraModelStore", "AgoraTestSupport", "AgoraProofOfAI", "AgoraLedger",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             exclude: ["openai_client_check.py", "slow_upstream.py"]
         ),

@@ -25,7 +25,7 @@ public struct BridgeServer: Sendable {
     }
 
     public func application(services: [any Service], onRunning: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "agora-bridge"),
+        Application(router: router(), server: .agora(), configuration: .init(address: .hostname(host, port: port), serverName: "agora-bridge"),
                     services: services, onServerRunning: { onRunning($0.localAddress?.port ?? 0) }, logger: logger)
     }
 

@@ -50,7 +50,7 @@ public struct GatewayServer: Sendable {
     }
 
     public func application(services: [any Service], logger: Logger, onRunning: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "agora-provider"),
+        Application(router: router(), server: .agora(), configuration: .init(address: .hostname(host, port: port), serverName: "agora-provider"),
                     services: services, onServerRunning: { onRunning($0.localAddress?.port ?? 0) }, logger: logger)
     }
 

@@ -213,7 +213,7 @@ public struct NodeRPC: Sendable {
 
     /// The application serving the router; `onRunning` receives the bound port.
     public func application(services: [any Service], logger: Logger, onRunning: @escaping @Sendable (Int) -> Void = { _ in }) -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agora-node"),
+        Application(router: router(), server: .agora(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agora-node"),
                     services: services, onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
     }
 }

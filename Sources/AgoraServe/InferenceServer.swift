@@ -43,6 +43,7 @@ public struct InferenceServer: Sendable {
     public func application(logger: Logger, onRunning: @escaping @Sendable (Int) -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             router: router(),
+            server: .agora(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agora"),
             services: (service.scheduler.map { [SchedulerService(scheduler: $0)] } ?? [])
                 + (upstream.map { [HTTPClientService(client: $0.client)] } ?? []),
