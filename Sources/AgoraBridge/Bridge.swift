@@ -55,7 +55,8 @@ public actor Bridge {
     var book: ChannelBook
     /// The change under way on each provider's channel, which concurrent requests wait for.
     private var changes: [AccountID: Task<Void, Error>] = [:]
-    private var failures: [AccountID: (count: Int, at: ContinuousClock.Instant)] = [:]
+    /// Providers that failed, and when each may be tried again.
+    private var backoff = ProviderBackoff()
     /// The keeper's last close or finalize transaction per channel, while it may be pending.
     private var keeperTransactions: [Hash256: Hash256] = [:]
     /// The directory as last read (nil: read it before the next request).
@@ -109,7 +110,10 @@ public actor Bridge {
             var candidate = Candidate(account: view.address, endpoint: view.endpoint, price: Price(promptPerMillion: offer.priceIn, completionPerMillion: offer.priceOut),
                                       reputation: view.score, latency: nil, throughput: throughput[view.address])
             let start = ContinuousClock.now
-            if let info = try? await GatewayClient(endpoint: view.endpoint, connections: connections).info() {
+            // A provider waiting out a failure is not probed: when gone, a probe costs a connect timeout.
+            if backoff.isWaiting(view.address, at: start) {
+                candidate.latency = .seconds(10)
+            } else if let info = try? await GatewayClient(endpoint: view.endpoint, connections: connections).info() {
                 candidate.latency = ContinuousClock.now - start
                 candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
                 candidate.confirmations = (info["confirmations"] as? Int).flatMap { (1...1_000).contains($0) ? UInt64($0) : nil } ?? 1
@@ -118,6 +122,7 @@ public actor Bridge {
                 candidate.verifiable = offer.numerics == Numerics.version && (info["numerics"] as? Int) == Int(Numerics.version)
             } else {
                 candidate.latency = .seconds(10)
+                backoff.failed(view.address, at: .now)
             }
             list.append(candidate)
         }
@@ -125,19 +130,19 @@ public actor Bridge {
     }
 
     private func rank(_ list: [Candidate]) -> [Candidate] {
-        let recent = failures.filter { ContinuousClock.now - $0.value.at < .seconds(60) }.mapValues(\.count)
-        return configuration.policy.rank(list.filter { !book.isRetiring($0.account) && caught[$0.account] == nil }.map {
+        let failures = Dictionary(list.map { ($0.account, backoff.failuresInARow($0.account)) }, uniquingKeysWith: { first, _ in first })
+        let ranked = configuration.policy.rank(list.filter { !book.isRetiring($0.account) && caught[$0.account] == nil }.map {
             var c = $0
             c.throughput = throughput[c.account]
             if unverifiable.contains(c.account) { c.verifiable = false }
             return c
-        },
-                                         failures: recent)
+        }, failures: failures)
+        return backoff.usable(ranked, at: .now)
     }
 
     func recordFailure(_ provider: AccountID) {
         metrics.failovers.increment()
-        failures[provider] = ((failures[provider]?.count ?? 0) + 1, .now)
+        backoff.failed(provider, at: .now)
         candidatesCache = nil
     }
 
@@ -148,7 +153,7 @@ public actor Bridge {
 
     func recordThroughput(_ provider: AccountID, tokensPerSecond: Double) {
         throughput[provider] = throughput[provider].map { 0.7 * $0 + 0.3 * tokensPerSecond } ?? tokensPerSecond
-        failures[provider] = nil
+        backoff.answered(provider)
     }
 
     // MARK: Trust

@@ -118,4 +118,35 @@ import Testing
         provider.creditWindowTokens = .max
         #expect(provider.receiptThresholdTokens(streams: 1, minimum: 4) == (1 << 20) / 2 - 2)
     }
+
+    /// A provider that keeps failing (registered, but gone) is set aside for a delay that doubles
+    /// with each failure in a row, up to 15 minutes, instead of being tried again on every request
+    /// once a minute has passed; it is back at once after an answer; and when every provider is
+    /// set aside, a request still tries them, the soonest due first.
+    @Test func aFailingProviderIsSetAsideForLongerAndLonger() {
+        let start = ContinuousClock.now
+        var backoff = ProviderBackoff()
+        let ranked = [candidate(cheap, price: 100_000), candidate(dear, price: 200_000)]
+        #expect(backoff.usable(ranked, at: start).map(\.account) == [cheap, dear])
+        backoff.failed(cheap, at: start)
+        #expect(backoff.usable(ranked, at: start).map(\.account) == [dear])
+        #expect(backoff.usable(ranked, at: start + .seconds(11)).map(\.account) == [cheap, dear])
+        // Failing again and again: 20 s, 40 s, … then 15 minutes at most, never "forever" nor every minute.
+        var now = start
+        for inARow in 2...12 {
+            now += .seconds(3_600)
+            backoff.failed(cheap, at: now)
+            let delay = min(ProviderBackoff.firstDelay * (1 << (inARow - 1)), ProviderBackoff.longestDelay)
+            #expect(backoff.isWaiting(cheap, at: now + delay - .seconds(1)) && !backoff.isWaiting(cheap, at: now + delay))
+        }
+        #expect(ProviderBackoff.delay(afterFailuresInARow: 12) == .seconds(900) && ProviderBackoff.delay(afterFailuresInARow: 1_000_000) == .seconds(900))
+        #expect(backoff.failuresInARow(cheap) == 12)
+        // Everyone set aside: still tried, the soonest due first.
+        backoff.failed(dear, at: now)
+        #expect(backoff.usable(ranked, at: now).map(\.account) == [dear, cheap])
+        // An answer clears the record at once.
+        backoff.answered(cheap)
+        #expect(backoff.usable(ranked, at: now).map(\.account) == [cheap])
+        #expect(backoff.failuresInARow(cheap) == 0)
+    }
 }
