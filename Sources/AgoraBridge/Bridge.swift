@@ -361,6 +361,15 @@ public actor Bridge {
         return (header, signature)
     }
 
+    /// After a `sequence_replayed` refusal: reads the highest sequence the provider accepted on the
+    /// channel from its books and goes on past it (another signer on this key used the numbers).
+    func catchUpSequence(_ provider: AccountID, gateway: GatewayClient) async {
+        guard let meter = book.meter(provider),
+              let books = try? await gateway.books(meter.channel, client: key, chainID: meter.chainID),
+              books.openCounter == meter.openCounter, let last = books.lastSequence else { return }
+        book.sequencesUsedElsewhere(provider, openCounter: books.openCounter, through: last)
+    }
+
     /// Adds tokens the bridge counted itself to `candidate`'s channel, and signs the cumulative
     /// receipt for them once the channel owes its receipt threshold unsigned — or at once when
     /// `settle` (the provider said payment is due, or an answer ended).

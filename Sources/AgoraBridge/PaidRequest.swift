@@ -95,7 +95,7 @@ struct PaidRequest {
         // Each request takes the channel's next sequence and goes at once: the provider admits
         // sequences in any order within its replay window, so concurrent requests do not wait for
         // each other's admission. One refused as used (another bridge process on the same wallet
-        // took the number) tries again with a new one.
+        // took the number) reads the highest the provider accepted and tries again past it.
         for attempt in 1...8 {
             guard let (header, signature) = await bridge.header(candidate.account, body: body, seed: job.sampling.seed, maxCost: maxCost) else {
                 throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) was closed")
@@ -105,6 +105,7 @@ struct PaidRequest {
                 admitted = header
                 break
             } catch let failure as GatewayFailure where failure.code == "sequence_replayed" && attempt < 8 {
+                await bridge.catchUpSequence(candidate.account, gateway: gateway)
                 continue
             }
         }

@@ -191,6 +191,15 @@ public struct ChannelBook: Sendable {
         return (header, signature, save)
     }
 
+    /// The provider accepted sequences up to `last` on this opening, some signed elsewhere (another
+    /// process with the same key): the next header goes past them.
+    public mutating func sequencesUsedElsewhere(_ provider: AccountID, openCounter: UInt64, through last: UInt64) {
+        guard var entry = entries[provider], var meter = entry.meter, meter.openCounter == openCounter else { return }
+        meter.skipSequences(through: last)
+        entry.meter = meter
+        entries[provider] = entry
+    }
+
     /// Where a restarted client goes on with `provider`'s request sequences.
     public func sequenceToResume(_ provider: AccountID) -> UInt64? {
         guard let entry = entries[provider], let meter = entry.meter else { return nil }

@@ -39,6 +39,13 @@ public struct ClientMeter: Sendable, Equatable {
         return (header, key.sign(header.signingBytes(chainID: chainID)))
     }
 
+    /// Moves past sequences another signer of the same key used on this opening (the provider's
+    /// books say the highest it accepted), so the next header is not refused as a replay.
+    public mutating func skipSequences(through last: UInt64) {
+        guard last < .max else { return }
+        nextSequence = max(nextSequence, last + 1)
+    }
+
     /// Adds tokens the client counted itself.
     public mutating func count(_ more: Usage) { usage = usage + more }
 

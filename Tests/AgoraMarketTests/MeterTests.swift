@@ -209,6 +209,36 @@ import Testing
         #expect(restored.admit(headers[67].0, signature: headers[67].1, body: body, channel: channel()) == nil)
     }
 
+    /// A second signer with the same key (another bridge process on the wallet) ran far ahead on
+    /// the channel: the first one's next header is refused as a replay, and after reading the
+    /// highest accepted sequence (the books) its very next header is admitted, instead of every
+    /// request burning eight refusals and failing while the other stays ahead.
+    @Test func aClientLeftBehindByASecondSignerCatchesUpFromTheBooks() {
+        var (gateway, first) = meters(deposit: 1_000_000)
+        var second = first
+        let body = Array("b".utf8)
+        _ = first.header(body: body, seed: 1, maxCost: 10, key: client)
+        for _ in 0..<100 {
+            let (header, signature) = second.header(body: body, seed: 1, maxCost: 10, key: client)
+            #expect(gateway.admit(header, signature: signature, body: body, channel: channel()) == nil)
+        }
+        let (behind, behindSignature) = first.header(body: body, seed: 1, maxCost: 10, key: client)
+        guard case .sequenceReplayed(let last) = gateway.admit(behind, signature: behindSignature, body: body, channel: channel()) else {
+            Issue.record("a header far behind was admitted")
+            return
+        }
+        #expect(last == 100 && gateway.books[channelID]?.lastSequence == 100)
+        first.skipSequences(through: last)
+        let (caughtUp, signature) = first.header(body: body, seed: 1, maxCost: 10, key: client)
+        #expect(caughtUp.sequence == 101)
+        #expect(gateway.admit(caughtUp, signature: signature, body: body, channel: channel()) == nil)
+        // Never backwards: books older than what this client already used change nothing.
+        first.skipSequences(through: 5)
+        #expect(first.nextSequence == 102)
+        first.skipSequences(through: .max)
+        #expect(first.nextSequence == 102)
+    }
+
     @Test func aClientThatStopsPayingGetsAtMostOneWindow() {
         var (gateway, bridge) = meters(window: 8)
         let body = Array("x".utf8)
