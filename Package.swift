@@ -214,7 +214,8 @@ let package = Package(
         .target(
             name: "AgoraTestSupport",
             dependencies: ["AgoraSubprocess"],
-            path: "Tests/AgoraTestSupport"
+            path: "Tests/AgoraTestSupport",
+            exclude: ["malformed_http.py"]
         ),
         .testTarget(
             name: "AgoraProofOfAITests",
@@ -230,7 +231,7 @@ let package = Package(
             name: "AgoraNodeTests",
             dependencies: ["AgoraNode", "AgoraNodeCore", "AgoraChainStore", "AgoraNodeClient", "AgoraTestSupport", "AgoraNetwork",
                            "AgoraChainRules", "AgoraProofOfAI", "AgoraNodeAPI", "AgoraModelStore", "AgoraSimulation", "AgoraFuzz"],
-            exclude: ["misbehaving_peer.py", "partition_proxy.py"]
+            exclude: ["misbehaving_peer.py", "partition_proxy.py", "peer_abuse.py"]
         ),
         .testTarget(
             name: "AgoraServeTests",

@@ -63,7 +63,7 @@ public struct BridgeServer: Sendable {
 
     func handle(_ request: Request, kind: OpenAIService.Kind) async -> Response {
         let bytes: [UInt8]
-        do { bytes = try await request.collectBody(upTo: maxBodyBytes) } catch { return OpenAIError.tooLarge(error).response }
+        do { bytes = try await request.collectBody(upTo: maxBodyBytes) } catch { return OpenAIError.body(error).response }
         let plan: OpenAIService.Plan
         do { plan = try kind == .chat ? service.planChat(bytes) : service.planCompletion(bytes) } catch { return error.response }
         guard plan.jobs.count == 1 else { return OpenAIError.invalid("the bridge generates one choice per request (n = 1)", param: "n").response }

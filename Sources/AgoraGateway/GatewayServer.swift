@@ -148,7 +148,7 @@ public struct GatewayServer: Sendable {
             return failure(400, "missing_payment_header", "paid requests carry Agora-Request and Agora-Signature headers (hex)")
         }
         let bytes: [UInt8]
-        do { bytes = try await request.collectBody(upTo: maxBodyBytes) } catch { return OpenAIError.tooLarge(error).response }
+        do { bytes = try await request.collectBody(upTo: maxBodyBytes) } catch { return OpenAIError.body(error).response }
         // The signature and the body's digest are checked first: a request its client did not
         // sign costs one Ed25519 verification, never a JSON parse or a tokenization.
         let stop: StopSignal

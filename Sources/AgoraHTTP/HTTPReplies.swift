@@ -40,16 +40,30 @@ extension Router {
     }
 }
 
-/// A request body over its limit.
-public struct BodyTooLarge: Error, CustomStringConvertible {
-    public let limit: Int
-    public var description: String { "the request body exceeds \(limit) bytes" }
+/// Why a request body could not be taken.
+public enum BodyProblem: Error, CustomStringConvertible {
+    /// Over its limit: by its declared length (refused before any of it is read) or as it came.
+    case tooLarge(limit: Int)
+    /// Cut short, or framed so that it cannot be read (a bad chunk, an unknown transfer coding).
+    case unreadable
+
+    public var description: String {
+        switch self {
+        case .tooLarge(let limit): "the request body exceeds \(limit) bytes"
+        case .unreadable: "the request body could not be read: cut short, or in a framing this server does not take"
+        }
+    }
 }
 
 extension Request {
-    /// The whole body, refused past `limit` bytes.
-    public func collectBody(upTo limit: Int) async throws(BodyTooLarge) -> [UInt8] {
-        do { return Array(buffer: try await body.collect(upTo: limit)) } catch { throw BodyTooLarge(limit: limit) }
+    /// The whole body, refused past `limit` bytes — at once when its Content-Length says so.
+    public func collectBody(upTo limit: Int) async throws(BodyProblem) -> [UInt8] {
+        if let declared = headers[.contentLength], let length = Int(declared), length > limit { throw .tooLarge(limit: limit) }
+        do { return Array(buffer: try await body.collect(upTo: limit)) } catch is NIOTooManyBytesError {
+            throw .tooLarge(limit: limit)
+        } catch {
+            throw .unreadable
+        }
     }
 }
 
@@ -57,7 +71,10 @@ extension OpenAIError {
     /// The error as an HTTP answer, in OpenAI's shape.
     public var response: Response { .json(json, status: .init(code: status)) }
 
-    public static func tooLarge(_ error: BodyTooLarge) -> OpenAIError {
-        OpenAIError(status: 413, message: error.description, code: "request_too_large")
+    public static func body(_ problem: BodyProblem) -> OpenAIError {
+        switch problem {
+        case .tooLarge: OpenAIError(status: 413, message: problem.description, code: "request_too_large")
+        case .unreadable: OpenAIError(status: 400, message: problem.description, code: "unreadable_body")
+        }
     }
 }

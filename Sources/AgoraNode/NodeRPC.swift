@@ -248,11 +248,14 @@ extension ErrorView {
 func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response { try .json(encoding: value, status: status) }
 
 func decodeBody<T: Decodable>(_ request: Request, limit: Int) async throws -> T {
-    let body: ByteBuffer
-    do { body = try await request.body.collect(upTo: limit) } catch {
-        throw ErrorView(code: "request_too_large", message: "the request body exceeds \(limit) bytes").http(.contentTooLarge)
+    let body: [UInt8]
+    do { body = try await request.collectBody(upTo: limit) } catch {
+        switch error {
+        case .tooLarge: throw ErrorView(code: "request_too_large", message: error.description).http(.contentTooLarge)
+        case .unreadable: throw ErrorView(code: "unreadable_body", message: error.description).http(.badRequest)
+        }
     }
-    do { return try JSONDecoder().decode(T.self, from: Data(buffer: body)) } catch {
+    do { return try JSONDecoder().decode(T.self, from: Data(body)) } catch {
         throw ErrorView(code: "invalid_json", message: "the body is not the expected JSON: \(error)".prefix(400).description).http(.badRequest)
     }
 }

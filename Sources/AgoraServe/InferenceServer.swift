@@ -80,7 +80,7 @@ public struct InferenceServer: Sendable {
         do {
             bytes = try await request.collectBody(upTo: maxBody)
         } catch {
-            return failure(.tooLarge(error))
+            return failure(.body(error))
         }
         do { plan = try makePlan(bytes) } catch { return failure(error) }
         metrics.promptTokens.increment(by: Int64(plan.promptTokens * plan.jobs.count))

@@ -199,6 +199,30 @@ struct NetworkProcessTests {
         let (_, metrics) = try runCommand(["curl", "-s", third.process.rootURL + "/metrics"], deadline: .seconds(30))
         #expect(metrics.contains("agora_node_peers_banned_total 3"), "\(metrics.split(separator: "\n").filter { $0.contains("banned") })")
         #expect(try await Self.eventually(.seconds(30)) { try await Self.sameTip(nodes) })
+
+        // Abuse that breaks no rule the node could ban for. Gossip naming addresses that are not
+        // peers (an HTTP server, closed ports) on the host where every honest peer lives: the node
+        // dials them, and each is a failed address, never a ban of 127.0.0.1.
+        let abuse = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("peer_abuse.py").path
+        let python = URL(fileURLWithPath: "/usr/bin/python3")
+        let dialled = directory + "/not-a-peer.count"
+        let notAPeer = try AgoraProcess(command: [abuse, "not-a-peer", dialled], executable: python, deadline: .seconds(30))
+        defer { _ = notAPeer.stop() }
+        let decoys = [PeerAddress(host: "127.0.0.1", port: UInt16(notAPeer.port))] + (2...21).map { PeerAddress(host: "127.0.0.1", port: UInt16($0)) }
+        let (gossipStatus, gossipOutput) = try runCommand(["python3", abuse, "gossip", "127.0.0.5", "\(third.p2pPort)", "5",
+                                                           Hex.encode(Self.frame(hello.encoded())), Hex.encode(Self.frame(Message.addresses(decoys).encoded()))],
+                                                          deadline: .seconds(60))
+        #expect(gossipStatus == 0 && gossipOutput.contains("closed=no"), "gossip of addresses is no offence: \(gossipOutput)")
+        #expect(try await Self.eventually(.seconds(60)) { (try? String(contentsOfFile: dialled, encoding: .utf8)).flatMap { Int($0) } ?? 0 >= 1 },
+                "the node never dialled the gossiped HTTP server")
+        // One host opening 100 connections holds at most 4 of the node's inbound slots.
+        let (floodStatus, floodOutput) = try runCommand(["python3", abuse, "flood", "127.0.0.6", "\(third.p2pPort)", "100"], deadline: .seconds(60))
+        let held = floodOutput.split(separator: " ").first { $0.hasPrefix("open=") }.flatMap { Int($0.dropFirst(5)) }
+        #expect(floodStatus == 0 && held != nil && held! <= 4, "one host holds \(String(describing: held)) inbound connections: \(floodOutput)")
+        let (_, after) = try runCommand(["curl", "-s", third.process.rootURL + "/metrics"], deadline: .seconds(30))
+        #expect(after.contains("agora_node_peers_banned_total 3"), "an honest host was banned: \(after.split(separator: "\n").filter { $0.contains("banned") })")
+        #expect(try await third.client.status().height >= settled.height)
+        #expect(try await Self.eventually(.seconds(60)) { try await Self.sameTip(nodes) }, "the honest peers lost each other")
     }
 
     static func frame(_ body: [UInt8]) -> [UInt8] {

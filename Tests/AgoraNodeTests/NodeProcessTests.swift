@@ -115,6 +115,20 @@ struct NodeProcessTests {
         #expect(metrics.contains("agora_node_rpc_errors_total"))
     }
 
+    /// Malformed HTTP of every kind (garbage, broken request lines and headers, oversized and
+    /// conflicting lengths, bad chunking, smuggling, bodies cut short) is refused with a 400 (a
+    /// declared length over the limit with a 413, before the body is read), and changes nothing.
+    @Test func malformedHTTPOfEveryKindIsRefusedAndChangesNothing() async throws {
+        let node = try Self.startNode(Self.temporaryDirectory() + "/node", blockTime: "3600")
+        defer { _ = node.stop() }
+        let before = try await NodeClient(baseURL: node.rootURL).status()
+        let replies = try probeWithMalformedHTTP(port: node.port, postPath: "/v1/transactions")
+        #expect(replies.count >= 20)
+        for (name, reply) in replies { #expect(malformedHTTPReplyIsRight(name: name, reply: reply), "\(name): \(reply)") }
+        let after = try await NodeClient(baseURL: node.rootURL).status()
+        #expect(after.height == before.height && after.mempoolTransactions == 0 && after.stateRoot == before.stateRoot)
+    }
+
     /// Transactions stream in while blocks are sealed every 50 ms; the node is killed with SIGKILL
     /// at a random moment, restarted, and must hold exactly the chain a node that never crashed
     /// builds from the same blocks, with every transaction it had confirmed still there and every

@@ -52,6 +52,19 @@ struct ServerTests {
         #expect(!ids.isEmpty && ids.count == completion, "\(ids.count) ids for \(completion) completion tokens: \(idsStream)")
     }
 
+    /// The same malformed HTTP as the node gets, against `agora serve`: refused, and the server
+    /// answers the next real request.
+    @Test func malformedHTTPOfEveryKindIsRefused() throws {
+        let server = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "1", "--ctx", "256"])
+        defer { _ = server.stop() }
+        let replies = try probeWithMalformedHTTP(port: server.port, postPath: "/v1/chat/completions")
+        #expect(replies.count >= 20)
+        for (name, reply) in replies { #expect(malformedHTTPReplyIsRight(name: name, reply: reply), "\(name): \(reply)") }
+        let (_, answer) = try runCommand(["curl", "-sS", server.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                          #"{"model":"smollm2","max_tokens":2,"messages":[{"role":"user","content":"Hi"}]}"#])
+        #expect(answer.contains("\"finish_reason\""), "\(answer)")
+    }
+
     @Test func fullServerAnswers429() throws {
         #expect(Self.pythonReady)
         let server = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "1", "--queue", "1", "--ctx", "512"])
