@@ -166,7 +166,7 @@ let package = Package(
         ),
         .target(
             name: "AgoraBridge",
-            dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraProofOfAI", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraProofOfAI", "AgoraChainRules", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),

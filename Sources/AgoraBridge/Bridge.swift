@@ -1,3 +1,4 @@
+import AgoraChainRules
 import AgoraEngine
 import AgoraJSON
 import AgoraLedger
@@ -116,7 +117,8 @@ public actor Bridge {
             } else if let info = try? await GatewayClient(endpoint: view.endpoint, connections: connections).info() {
                 candidate.latency = ContinuousClock.now - start
                 candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
-                candidate.confirmations = (info["confirmations"] as? Int).flatMap { (1...1_000).contains($0) ? UInt64($0) : nil } ?? 1
+                // A depth the node cannot answer (it keeps state that far back only) is no offer to wait for.
+                candidate.confirmations = (info["confirmations"] as? Int).flatMap { (1...Int(ChainRules.maxReorgDepth)).contains($0) ? UInt64($0) : nil } ?? 1
                 // Verifiable as the chain records the offer (signed by the provider), and as its
                 // gateway still says it serves.
                 candidate.verifiable = offer.numerics == Numerics.version && (info["numerics"] as? Int) == Int(Numerics.version)

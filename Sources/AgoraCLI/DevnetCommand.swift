@@ -11,6 +11,7 @@ import AgoraSubprocess
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import NIOCore
 
 /// The whole network on one machine: a node mining with Proof of AI (the served model is the
@@ -37,6 +38,7 @@ struct DevnetCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        signal(SIGPIPE, SIG_IGN)
         let home = ProcessInfo.processInfo.environment["AGORA_HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/agora").path
         let directory = dataDir ?? home + "/devnet"
         try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
@@ -259,6 +261,11 @@ final class Children: @unchecked Sendable {
             throw CommandFailure("\(name) did not start; see \(logPath)")
         }
         log.write(line)
+        // Whatever the child prints later goes to its log: an unread pipe would fill and stop it.
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } else { log.write(data) }
+        }
         return Child(name: name, process: process, port: port)
     }
 
@@ -304,5 +311,13 @@ private func installStopHandlers(_ children: Children) {
 nonisolated(unsafe) private var retainedSignalSources: [any DispatchSourceSignal] = []
 
 /// Writes a line to stdout at once (unbuffered: status lines must show as they happen, also into
-/// a pipe or a file).
-private func out(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+/// a pipe or a file). Once stdout is gone (the pipe's reader exited: `agora devnet | head`), lines
+/// are dropped and the network keeps running: the output is a view of it, not its reason to live.
+/// SIGPIPE is ignored for that (`run` sets it): by default it killed the devnet at its next status
+/// line, and its children with it.
+private func out(_ line: String) {
+    guard stdoutOpen.withLock({ $0 }) else { return }
+    do { try FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8)) } catch { stdoutOpen.withLock { $0 = false } }
+}
+
+private let stdoutOpen = Mutex(true)

@@ -7,20 +7,33 @@ import Testing
 /// clear message; and a devnet killed outright leaves no child running.
 @Suite(.serialized, .needsWholeCPU)
 struct DevnetTests {
-    /// A running `agora devnet` whose output goes to a file.
+    /// A running `agora devnet` whose output goes to a file — or, `piped`, through a pipe this
+    /// test reads into the file until it hangs up (as `agora devnet | head` does).
     final class Devnet {
         let process = Process()
         let outputPath: String
+        let pipe = Pipe()
 
-        init(directory: String, demo: Bool) throws {
+        init(directory: String, demo: Bool, piped: Bool = false) throws {
             outputPath = directory + "-\(demo ? "demo" : "plain").out"
             FileManager.default.createFile(atPath: outputPath, contents: nil)
             process.executableURL = AgoraProcess.binary
             process.arguments = ["devnet", "--data-dir", directory, "--port", "0", "--status-every", "2"] + (demo ? [] : ["--no-demo"])
             let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-            process.standardOutput = output
             process.standardError = output
+            if piped {
+                process.standardOutput = pipe
+                pipe.fileHandleForReading.readabilityHandler = { handle in output.write(handle.availableData) }
+            } else {
+                process.standardOutput = output
+            }
             try process.run()
+        }
+
+        /// Closes the reading end of the pipe: the devnet's next line meets a reader that is gone.
+        func hangUp() {
+            pipe.fileHandleForReading.readabilityHandler = nil
+            try? pipe.fileHandleForReading.close()
         }
 
         var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
@@ -72,11 +85,16 @@ struct DevnetTests {
         devnet.process.waitUntilExit()
         #expect(devnet.process.terminationStatus != 0)
 
-        // Resumed from the same data, then killed outright: every child follows it out.
-        let again = try Devnet(directory: directory, demo: false)
+        // Resumed from the same data with its output piped to a reader that then goes away: the
+        // devnet and its children keep running past its next status lines (SIGPIPE killed it).
+        let again = try Devnet(directory: directory, demo: false, piped: true)
         defer { if again.process.isRunning { again.process.terminate() } }
         #expect(try await again.waitFor("devnet is up", within: .seconds(300)), "\(again.output)")
+        again.hangUp()
+        try await Task.sleep(for: .seconds(6))
+        #expect(again.process.isRunning, "the devnet died when the reader of its output went away")
         #expect(try children(of: directory).count == 4)
+        // Then killed outright: every child follows it out.
         kill(again.process.processIdentifier, SIGKILL)
         again.process.waitUntilExit()
         #expect(try await waitUntilNone(of: directory, within: .seconds(40)) == [], "children left running after the devnet was killed")
