@@ -686,39 +686,50 @@ extension PaidInferenceTests {
     /// channel as it last signed it, compares it with the provider's books and pays what the
     /// killed answer streamed beyond its last receipt (at most one credit window): its next answer
     /// goes to the same provider on the same channel with full credit, the books are square, and
-    /// the provider claims exactly what the bridge says it signed.
+    /// the provider claims exactly what the bridge says it signed. `AGORA_CRASH_CYCLES` repeats
+    /// the kill on the same channel (1 here; `scripts/crash-campaign.sh bridge N` runs a campaign):
+    /// no restart ever signs a sequence or an amount the provider already took, or the books would
+    /// not square and the answers would be refused.
     @Test func aBridgeKilledMidAnswerResumesItsChannel() async throws {
+        let cycles = ProcessInfo.processInfo.environment["AGORA_CRASH_CYCLES"].flatMap(Int.init) ?? 1
         let market = try await Market()
         defer { market.stop() }
         // A 16-token window: the tail the killed answer streamed unpaid would fill it, and without
         // the restarted bridge paying it every later answer would stall at its first tokens.
         let provider = try market.startProvider("steady", price: Self.cheap)
         let account = try market.providerAccount("steady")
-        let bridge = try market.startBridge(allow: [account])
-        let outputPath = market.directory + "/killed.txt"
-        let start = ContinuousClock.now
-        let curl = try await market.streamLongAnswer(through: bridge, to: outputPath)
-        bridge.kill9()
-        while curl.isRunning && ContinuousClock.now - start < .seconds(150) { try await Task.sleep(for: .milliseconds(50)) }
-        let killed = try String(contentsOfFile: outputPath, encoding: .utf8)
-        #expect(!killed.contains("data: [DONE]"), "the answer finished before the bridge was killed")
-        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: market.directory + "/client.channels.json"))) as? [String: Any]
-        let savedUsage = try #require(((saved?["channels"] as? [[String: Any]])?.first)?["usage"] as? [String: Any])
-        let savedCost = try #require(Self.cheap.cost(prompt: UInt64(savedUsage["prompt_tokens"] as? Int ?? 0),
-                                                     completion: UInt64(savedUsage["completion_tokens"] as? Int ?? 0)))
-
-        let restarted = try market.startBridge(allow: [account])
-        let entry = try #require((try await market.spend()["channels"] as? [[String: Any]])?.first)
-        let paidAtRestart = UInt64(try #require(entry["signed"] as? Int))
+        var bridge = try market.startBridge(allow: [account])
         let window = try #require(Self.cheap.cost(prompt: 0, completion: 16))
-        #expect(paidAtRestart >= savedCost && paidAtRestart - savedCost <= window,
-                "paid \(paidAtRestart) after restart, \(savedCost) counted before: the interruption cost more than one window (\(window))")
-        try market.expectShortAnswer(through: restarted)
-        let metrics = try await market.bridgeMetrics()
-        #expect(metrics.contains("agora_bridge_books_paid_total \(paidAtRestart > savedCost ? 1 : 0)\n"), "\(metrics)")
-        // The provider's books match the bridge's receipts to the unit.
-        let books = try await market.squareBooks(of: provider)
-        #expect(books.owed == books.receipted && books.receipted == books.signed, "provider owed \(books.owed), receipted \(books.receipted); bridge signed \(books.signed)")
+        var generator = SystemRandomNumberGenerator()
+        for cycle in 0..<cycles {
+            let outputPath = market.directory + "/killed-\(cycle).txt"
+            let start = ContinuousClock.now
+            let curl = try await market.streamLongAnswer(through: bridge, to: outputPath)
+            // The first kill comes as soon as the answer streams; later ones at a random moment in it.
+            if cycle > 0 { try await Task.sleep(for: .milliseconds(Int.random(in: 0...800, using: &generator))) }
+            bridge.kill9()
+            while curl.isRunning && ContinuousClock.now - start < .seconds(150) { try await Task.sleep(for: .milliseconds(50)) }
+            let killed = try String(contentsOfFile: outputPath, encoding: .utf8)
+            #expect(!killed.contains("data: [DONE]"), "cycle \(cycle): the answer finished before the bridge was killed")
+            let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: market.directory + "/client.channels.json"))) as? [String: Any]
+            let savedUsage = try #require(((saved?["channels"] as? [[String: Any]])?.first)?["usage"] as? [String: Any])
+            let savedCost = try #require(Self.cheap.cost(prompt: UInt64(savedUsage["prompt_tokens"] as? Int ?? 0),
+                                                         completion: UInt64(savedUsage["completion_tokens"] as? Int ?? 0)))
+
+            bridge = try market.startBridge(allow: [account])
+            let entry = try #require((try await market.spend()["channels"] as? [[String: Any]])?.first)
+            let paidAtRestart = UInt64(try #require(entry["signed"] as? Int))
+            #expect(paidAtRestart >= savedCost && paidAtRestart - savedCost <= window,
+                    "cycle \(cycle): paid \(paidAtRestart) after restart, \(savedCost) counted before: the interruption cost more than one window (\(window))")
+            try market.expectShortAnswer(through: bridge)
+            let metrics = try await market.bridgeMetrics()
+            #expect(metrics.contains("agora_bridge_books_paid_total \(paidAtRestart > savedCost ? 1 : 0)\n"), "cycle \(cycle): \(metrics)")
+            // The provider's books match the bridge's receipts to the unit.
+            let books = try await market.squareBooks(of: provider)
+            #expect(books.owed == books.receipted && books.receipted == books.signed,
+                    "cycle \(cycle): provider owed \(books.owed), receipted \(books.receipted); bridge signed \(books.signed)")
+            if cycles > 1 && (cycle + 1) % 10 == 0 { print("bridge crash campaign: \(cycle + 1) of \(cycles) kills mid-answer, books square at \(books.signed)") }
+        }
         let channels = try await market.waitForClaims()
         #expect(channels.count == 1 && channels.first?.provider == account)
         #expect(channels.first?.openCounter == 1, "the restarted bridge opened the channel again")
