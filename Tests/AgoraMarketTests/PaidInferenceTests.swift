@@ -1058,3 +1058,59 @@ extension PaidInferenceTests {
         #expect(passing.slashes == 0 && !passing.retired)
     }
 }
+
+extension PaidInferenceTests {
+    /// A provider killed with SIGKILL at a random moment while a client streams paid requests and
+    /// receipts at it, then restarted on the same data: its books still hold every receipt it
+    /// acknowledged (the receipt store writes before the answer), and the client goes on with the
+    /// same channel. `AGORA_CRASH_CYCLES` sets the kills (2 here; `scripts/crash-campaign.sh
+    /// provider N` runs a campaign).
+    @Test func aProviderKilledMidReceiptKeepsEveryReceiptItAcknowledged() async throws {
+        let cycles = ProcessInfo.processInfo.environment["AGORA_CRASH_CYCLES"].flatMap(Int.init) ?? 2
+        let market = try await Market()
+        defer { market.stop() }
+        // A threshold it never reaches: the receipts stay in its books, unclaimed.
+        var provider = try market.startProvider("sturdy", price: Self.cheap, claimThreshold: "1")
+        let key = SigningKey(deterministicLabel: "market-test/receipts-through-kills")
+        var (meter, chainID) = try await market.openChannel(by: key, to: "sturdy", price: Self.cheap)
+        var acknowledged = 0, receiptsAcknowledged = 0
+        var generator = SystemRandomNumberGenerator()
+        for cycle in 0..<cycles {
+            let killAt = ContinuousClock.now + .milliseconds(Int.random(in: 300...1_500, using: &generator))
+            let target = provider
+            let killer = Task.detached {
+                try? await Task.sleep(until: killAt)
+                target.kill9()
+            }
+            // Paid requests and their receipts, one after another, until the provider is gone.
+            while true {
+                let body = Array(#"{"model":"smollm2","prompt":"Stones","max_tokens":4,"temperature":0}"#.utf8)
+                let (header, signature) = meter.header(body: body, seed: 1, maxCost: Amount.unitsPerCoin, key: key)
+                guard let answer = try? await HTTPClient.shared.execute(paidCompletion(to: provider, header: header, signature: signature, body: body),
+                                                                        timeout: .seconds(30)),
+                      answer.status == .ok, let stream = try? await answer.body.collect(upTo: 1 << 20),
+                      let usage = marketEvents(String(buffer: stream)).compactMap({ ($0["done"] as? [String: Any])?["usage"] as? [String: Any] }).first
+                else { break }
+                meter.count(Usage(promptTokens: UInt64(usage["prompt_tokens"] as? Int ?? 0), completionTokens: UInt64(usage["completion_tokens"] as? Int ?? 0)))
+                guard let (receipt, receiptSignature) = meter.receipt(key: key) else { continue }
+                var post = HTTPClientRequest(url: provider.rootURL + "/v1/market/receipts")
+                post.method = .POST
+                post.headers.add(name: "Content-Type", value: "application/json")
+                post.body = .bytes(ByteBuffer(string: #"{"receipt":"\#(Hex.encode(receipt.canonicalBytes))","signature":"\#(receiptSignature.hex)"}"#))
+                guard let reply = try? await HTTPClient.shared.execute(post, timeout: .seconds(10)), reply.status == .ok else { break }
+                acknowledged = Int(receipt.cumulativeAmount)
+                receiptsAcknowledged += 1
+            }
+            await killer.value
+            provider = try market.startProvider("sturdy", price: Self.cheap, claimThreshold: "1")
+            let books = try await market.booksQuery(provider, channel: meter.channel.hex, signer: key, chainID: chainID).object
+            let receipted = books?["receipted"] as? Int ?? -1
+            // What it acknowledged is kept; at most the one receipt in flight at the kill is more.
+            #expect(receipted >= acknowledged && receipted <= Int(meter.signed),
+                    "cycle \(cycle): acknowledged \(acknowledged), the restarted provider holds \(receipted), the client signed \(meter.signed)")
+            if cycles > 2 && (cycle + 1) % 10 == 0 { print("provider crash campaign: \(cycle + 1) of \(cycles) kills, \(receiptsAcknowledged) receipts acknowledged, none lost") }
+        }
+        #expect(receiptsAcknowledged >= cycles, "too few receipts went through to test anything")
+        if cycles > 2 { print("provider crash campaign: \(cycles) kills, \(receiptsAcknowledged) receipts acknowledged, none lost") }
+    }
+}
