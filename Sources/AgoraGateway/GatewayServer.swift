@@ -198,14 +198,26 @@ public struct GatewayServer: Sendable {
                     // ids the model sampled, which re-tokenizing the text may not give back.
                     var upstreamIDs: [Int32] = []
                     var idsComplete = numerics != 0
+                    // The answer is counted as a whole as it grows (as the client counts it), not
+                    // delta by delta: a delta re-tokenized alone can count more tokens than it
+                    // carried, and the sum ran past what the client's signed maximum allows.
+                    var counter = TokenCounter(tokenizer: service.model.tokenizer)
+                    var charged = 0
                     try await upstream.streamText(path, body: planBytes, tokenIDs: numerics != 0, heartbeat: Self.heartbeat,
                                                   onHeartbeat: keepAlive) { delta, finish, ids in
                         if let ids { upstreamIDs += ids } else if !delta.isEmpty { idsComplete = false }
                         // A delta with no text (a role, a bare finish) charges nothing: the prompt is
                         // charged with the first text, as the engine charges it with the first token.
                         if !delta.isEmpty {
-                            let pieces = max(1, (try? service.model.tokenizer.encode(delta, addSpecial: false, parseSpecial: false).count) ?? 1)
-                            try await pay(answer.tokensReady(UInt64(pieces)))
+                            counter.append(delta)
+                            let total = (try? counter.count()) ?? charged + 1
+                            // The first text always charges (with it, the prompt); later text that
+                            // only merges into the last token charges nothing more.
+                            let more = max(charged == 0 ? 1 : 0, total - charged)
+                            if more > 0 {
+                                try await pay(answer.tokensReady(UInt64(more)))
+                                charged += more
+                            }
                         }
                         text += delta
                         if let finish { finishReason = finish }
