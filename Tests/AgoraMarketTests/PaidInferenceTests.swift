@@ -1114,3 +1114,38 @@ extension PaidInferenceTests {
         if cycles > 2 { print("provider crash campaign: \(cycles) kills, \(receiptsAcknowledged) receipts acknowledged, none lost") }
     }
 }
+
+extension PaidInferenceTests {
+    /// Paid traffic between bridge and provider is sealed (HPKE to the provider's registered key):
+    /// an observer on the path — a relay recording every byte — sees HTTP headers and opaque bytes,
+    /// never the prompt nor the answer.
+    @Test func anObserverOnThePathReadsNeitherPromptNorAnswer() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let (_, free) = try runCommand(["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
+        let port = try #require(Int(free.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let wire = market.directory + "/wire.bin"
+        let proxy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("AgoraNodeTests/partition_proxy.py").path
+        let relay = try AgoraProcess(command: [proxy, "\(port)", wire], executable: URL(fileURLWithPath: "/usr/bin/python3"))
+        defer { _ = relay.stop() }
+        // The provider listens on `port` and registers the relay as its endpoint: clients reach it through the observer.
+        _ = try market.startProvider("private", price: Self.cheap, extra: ["--port", "\(port)", "--endpoint", "http://127.0.0.1:\(relay.port)"])
+        let bridge = try market.startBridge(allow: [try market.providerAccount("private")])
+        let (status, output) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                               #"{"model":"smollm2","max_tokens":40,"temperature":0,"messages":[{"role":"user","content":"Tell me about Quillfeather, my zebra."}]}"#])
+        #expect(status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+        let answer = try #require(((object?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String, "\(output)")
+        let seen = try Data(contentsOf: URL(fileURLWithPath: wire))
+        let text = String(decoding: seen, as: UTF8.self)
+        #expect(text.contains("Agora-Sealed: 1") || text.lowercased().contains("agora-sealed: 1"), "the paid request did not cross the relay")
+        #expect(!text.contains("Quillfeather"), "the prompt crossed the path in the clear")
+        #expect(answer.count > 20, "\(answer)")
+        // In the clear, the request carries `"messages"` and every streamed event `"choices"` and
+        // `"content"`: none of them may cross the path.
+        for key in ["\"messages\"", "\"choices\"", "\"content\"", "\"usage\"", "\"transcript\""] {
+            #expect(!text.contains(key), "\(key) crossed the path in the clear")
+        }
+    }
+}
