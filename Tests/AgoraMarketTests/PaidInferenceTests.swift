@@ -601,19 +601,23 @@ extension PaidInferenceTests {
         defer { market.stop() }
         let receiptsFile = market.directory + "/liar.receipts"
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("dishonest_gateway.py").path
-        let liar = try AgoraProcess(command: [script, receiptsFile], executable: URL(fileURLWithPath: "/usr/bin/python3"), deadline: .seconds(20))
+        #expect(hpkePythonPackageReady, "the pyhpke Python package could not be installed")
+        let parameters = try await market.client.parameters()
+        // The `python3` that `pip` installed pyhpke for: the first on the PATH.
+        let liar = try AgoraProcess(command: ["python3", script, receiptsFile, parameters.chainID], executable: URL(fileURLWithPath: "/usr/bin/env"), deadline: .seconds(20))
         // SIGKILL: children of the test runner inherit a signal mask that blocks SIGTERM.
         defer { liar.kill9() }
         let liarPort = liar.port
-        // The liar registers on chain like any provider.
+        let liarKey = try #require(liar.readyLine.split(separator: " ").firstIndex(of: "key").map { liar.readyLine.split(separator: " ")[$0 + 1] }
+            .flatMap { Hash256(hex: String($0)) }, "no key in: \(liar.readyLine)")
+        // The liar registers on chain like any provider, with the key it takes sealed requests with.
         let key = SigningKey(deterministicLabel: "market-test/liar")
-        let parameters = try await market.client.parameters()
         _ = try await market.client.waitForConfirmation(try await market.client.faucet(key.account, amount: parameters.minimumProviderBond + Amount.unitsPerCoin).id)
         for payload: Payload in [.stakeBond(amount: parameters.minimumProviderBond),
                                  .providerRegister(ProviderProfile(endpoint: "http://127.0.0.1:\(liarPort)",
                                                                    offers: [Offer(model: market.model, priceIn: Self.cheap.promptPerMillion,
                                                                                   priceOut: Self.cheap.completionPerMillion, contextLength: 2048)],
-                                                                   encryptionKey: key.encryptionPublicKey, capacity: 1))] {
+                                                                   encryptionKey: liarKey, capacity: 1))] {
             let (t, _) = try await market.client.signAndSubmit(payload, key: key)
             #expect(try await market.client.waitForConfirmation(t.id).status == .confirmed)
         }
