@@ -110,11 +110,18 @@ public actor Bridge {
             guard let offer = view.offers.first(where: { $0.model == configuration.model }) else { continue }
             var candidate = Candidate(account: view.address, endpoint: view.endpoint, price: Price(promptPerMillion: offer.priceIn, completionPerMillion: offer.priceOut),
                                       reputation: view.score, latency: nil, throughput: throughput[view.address])
+            candidate.encryptionKey = view.encryptionKey
             let start = ContinuousClock.now
             // A provider waiting out a failure is not probed: when gone, a probe costs a connect timeout.
             if backoff.isWaiting(view.address, at: start) {
                 candidate.latency = .seconds(10)
             } else if let info = try? await GatewayClient(endpoint: view.endpoint, connections: connections).info() {
+                // Requests are sealed to the key on chain; a gateway holding another one could not
+                // open them (or is not the registered provider): it is not used.
+                if let key = info["encryption_key"] as? String, key != view.encryptionKey.hex {
+                    logger.warning("provider's key differs from its registration; not used", metadata: ["provider": "\(view.address)"])
+                    continue
+                }
                 candidate.latency = ContinuousClock.now - start
                 candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
                 // A depth the node cannot answer (it keeps state that far back only) is no offer to wait for.

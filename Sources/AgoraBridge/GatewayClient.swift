@@ -122,10 +122,12 @@ struct GatewayClient: Sendable {
     }
 
     /// Starts a paid request; returns once the provider has admitted it (its 200), with the event stream.
-    func start(path: String, body: [UInt8], header: RequestHeader, signature: Signature) async throws -> HTTPClientResponse {
+    /// `sealed`: the body is sealed to the provider (`Sealing`), and so will be its events.
+    func start(path: String, body: [UInt8], header: RequestHeader, signature: Signature, sealed: Bool) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: endpoint + path)
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Content-Type", value: sealed ? "application/octet-stream" : "application/json")
+        if sealed { request.headers.add(name: "Agora-Sealed", value: "1") }
         request.headers.add(name: "Agora-Request", value: Hex.encode(header.canonicalBytes))
         request.headers.add(name: "Agora-Signature", value: signature.hex)
         request.body = .bytes(ByteBuffer(bytes: body))
@@ -144,13 +146,16 @@ struct GatewayClient: Sendable {
 struct GatewayEvents: AsyncSequence {
     typealias Element = GatewayEvent
     let body: HTTPClientResponse.Body
+    /// Opens the events of a sealed request's answer (nil: they come in the clear).
+    let opener: Sealing.EventOpener?
 
-    init(_ response: HTTPClientResponse) { body = response.body }
+    init(_ response: HTTPClientResponse, opener: Sealing.EventOpener?) { body = response.body; self.opener = opener }
 
-    func makeAsyncIterator() -> Iterator { Iterator(chunks: body.makeAsyncIterator()) }
+    func makeAsyncIterator() -> Iterator { Iterator(chunks: body.makeAsyncIterator(), opener: opener) }
 
     struct Iterator: AsyncIteratorProtocol {
         var chunks: HTTPClientResponse.Body.AsyncIterator
+        var opener: Sealing.EventOpener?
         var reader = SSE.LineReader(maxLineBytes: BridgeBounds.providerEventBytes)
         /// Lines read and not yet handed out.
         var lines: [[UInt8]] = []
@@ -162,7 +167,17 @@ struct GatewayEvents: AsyncSequence {
                 while next < lines.count {
                     let line = lines[next]
                     next += 1
-                    if case .data(let payload) = SSE.parse(line), let event = GatewayEvents.parse(payload, decoder: decoder) { return event }
+                    guard case .data(let payload) = SSE.parse(line) else { continue }
+                    var plain = payload
+                    if opener != nil, payload != Array("[DONE]".utf8) {
+                        // Every event of a sealed answer must open, in order: one that does not was
+                        // altered, dropped or spliced in on the way.
+                        guard let sealed = Data(base64Encoded: Data(payload)).map(Array.init), let opened = try? opener!.open(sealed) else {
+                            throw GatewayFailure(status: nil, code: "unsealed_event", message: "an event of the sealed answer does not open with this request's key")
+                        }
+                        plain = opened
+                    }
+                    if let event = GatewayEvents.parse(plain, decoder: decoder) { return event }
                 }
                 guard let chunk = try await chunks.next() else { return nil }
                 do { lines = try reader.append(chunk.readableBytesView) } catch {

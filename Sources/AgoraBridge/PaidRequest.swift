@@ -90,6 +90,20 @@ struct PaidRequest {
         let meter = try await bridge.channel(to: candidate, need: min(maxCostWanted, bridge.configuration.deposit))
         let maxCost = min(maxCostWanted, meter.remaining)
         let gateway = GatewayClient(endpoint: candidate.endpoint, connections: bridge.connections)
+        // Sealed to the provider's registered key: the prompt and the answer cross the network
+        // unreadable to anyone else. The header signs the sealed bytes.
+        var sealer: Sealing.Sender?
+        var sent = body
+        if let key = candidate.encryptionKey {
+            do {
+                var sender = try Sealing.Sender(recipient: key, chainID: meter.chainID,
+                                                context: Sealing.requestContext(channel: meter.channel, openCounter: meter.openCounter))
+                sent = sender.seal(body)
+                sealer = sender
+            } catch {
+                throw BridgeError(status: 502, code: "bad_provider_key", message: "provider \(candidate.account) registered \(error)")
+            }
+        }
         var response: HTTPClientResponse?
         var admitted: RequestHeader?
         // Each request takes the channel's next sequence and goes at once: the provider admits
@@ -97,11 +111,11 @@ struct PaidRequest {
         // each other's admission. One refused as used (another bridge process on the same wallet
         // took the number) reads the highest the provider accepted and tries again past it.
         for attempt in 1...8 {
-            guard let (header, signature) = await bridge.header(candidate.account, body: body, seed: job.sampling.seed, maxCost: maxCost) else {
+            guard let (header, signature) = await bridge.header(candidate.account, body: sent, seed: job.sampling.seed, maxCost: maxCost) else {
                 throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) was closed")
             }
             do {
-                response = try await gateway.start(path: path, body: body, header: header, signature: signature)
+                response = try await gateway.start(path: path, body: sent, header: header, signature: signature, sealed: sealer != nil)
                 admitted = header
                 break
             } catch let failure as GatewayFailure where failure.code == "sequence_replayed" && attempt < 8 {
@@ -152,7 +166,7 @@ struct PaidRequest {
             return reading
         }
         do {
-            events: for try await event in GatewayEvents(response) {
+            events: for try await event in GatewayEvents(response, opener: sealer?.answerOpener()) {
                 switch event {
                 case .text(let delta, let reason):
                     received += delta

@@ -268,5 +268,12 @@ public actor Gateway {
         }
     }
 
+    /// Opens a sealed request's body with the provider's X25519 key (after `admit` checked the
+    /// client's signature over the header and the digest of the sealed bytes).
+    public nonisolated func open(sealed: [UInt8], header: RequestHeader) throws(SealingFailure) -> Sealing.Recipient {
+        try Sealing.Recipient(sealed: sealed, key: key, chainID: configuration.chainID,
+                              context: Sealing.requestContext(channel: header.channel, openCounter: header.openCounter))
+    }
+
     public func sign(_ transcript: TranscriptCommitment) -> Signature { key.sign(transcript.signingBytes(chainID: configuration.chainID)) }
 }

@@ -69,6 +69,8 @@ public struct GatewayServer: Sendable {
                 ("confirmations", .int(Int(clamping: configuration.confirmations))),
                 ("verifiable", .bool(server.numerics != 0)), ("numerics", .int(Int(server.numerics))),
                 ("context_length", .int(service.contextLength)),
+                // What paid requests are sealed to: the key registered on chain, or the bridge refuses it.
+                ("encryption_key", .string(gateway.key.encryptionPublicKey.hex)), ("sealed", .bool(true)),
             ]))
         }
         // The provider's books for one channel: what it counts as owed and what the client's
@@ -147,13 +149,30 @@ public struct GatewayServer: Sendable {
               let signature = Signature(bytes: signatureBytes) else {
             return failure(400, "missing_payment_header", "paid requests carry Agora-Request and Agora-Signature headers (hex)")
         }
-        let bytes: [UInt8]
-        do { bytes = try await request.collectBody(upTo: maxBodyBytes) } catch { return OpenAIError.body(error).response }
-        // The signature and the body's digest are checked first: a request its client did not
-        // sign costs one Ed25519 verification, never a JSON parse or a tokenization.
+        // A sealed body (`Agora-Sealed: 1`) is the encapsulated key and the sealed JSON: a little
+        // longer than the JSON it carries.
+        let sealed = request.headers[.init("agora-sealed")!] == "1"
+        let received: [UInt8]
+        do { received = try await request.collectBody(upTo: maxBodyBytes + (sealed ? Sealing.encapsulatedKeyBytes + Sealing.tagBytes : 0)) } catch {
+            return OpenAIError.body(error).response
+        }
+        // The signature and the body's digest (of the bytes as sent, sealed or not) are checked
+        // first: a request its client did not sign costs one Ed25519 verification, never a
+        // decryption, a JSON parse or a tokenization.
         let stop: StopSignal
-        do { stop = try await gateway.admit(header, signature: signature, body: bytes) } catch {
+        do { stop = try await gateway.admit(header, signature: signature, body: received) } catch {
             return failure(error.status, error.code, error.message)
+        }
+        var recipient: Sealing.Recipient?
+        let bytes: [UInt8]
+        if sealed {
+            do { recipient = try gateway.open(sealed: received, header: header) } catch {
+                await gateway.abandon(header)
+                return failure(400, "unsealable", "the sealed body does not open with this provider's key for this channel: \(error)")
+            }
+            bytes = recipient!.body
+        } else {
+            bytes = received
         }
         // The channel names the model (by its hash); whatever name the client's software put in the
         // body, the provider plans with its own. The signed digest stays over the bytes as sent.
@@ -180,8 +199,17 @@ public struct GatewayServer: Sendable {
         let gateway = self.gateway, service = self.service, upstream = self.upstream, chainID = gateway.configuration.chainID, numerics = self.numerics
         let model = gateway.configuration.model, job = plan.jobs[0]
         let wire = OpenAIWire(kind: plan.kind, id: "chatcmpl-agora", created: Int(Date().timeIntervalSince1970), model: modelName)
+        let answerSealer = recipient?.answerSealer()
         return .eventStream(ResponseBody { writer in
-            func event(_ value: JSON) async throws { try await writer.write(SSE.event(value.bytes)) }
+            // A sealed request's answer is sealed event by event (base64 in the `data:` line).
+            var sealer = answerSealer
+            func event(_ value: JSON) async throws {
+                if sealer != nil {
+                    try await writer.write(SSE.event(Array(Data(sealer!.seal(value.bytes)).base64EncodedString().utf8)))
+                } else {
+                    try await writer.write(SSE.event(value.bytes))
+                }
+            }
             /// An SSE comment, while nothing else is sent: the client sees the answer is alive.
             func keepAlive() async throws { try await writer.write(SSE.keepAlive) }
             var answer = PaidAnswer(promptTokens: UInt64(plan.promptTokens))

@@ -18,6 +18,8 @@ public struct Candidate: Sendable, Equatable {
     public var verifiable: Bool
     /// How deep a channel change must be before it serves against it, as its info declares.
     public var confirmations: UInt64 = 1
+    /// The X25519 key its registration names: paid requests are sealed to it (nil: sent in the clear).
+    public var encryptionKey: Hash256?
 
     public init(account: AccountID, endpoint: String, price: Price, reputation: UInt16, latency: Duration? = nil, throughput: Double? = nil,
                 creditWindowTokens: UInt64? = nil, verifiable: Bool = false) {

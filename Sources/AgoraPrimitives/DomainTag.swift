@@ -27,6 +27,10 @@ public enum DomainTag: String, Sendable, CaseIterable {
     case encryptionKey = "agora/x25519-from-seed/v1"
     /// A genesis file's content: its digest is part of the chain id every signature covers.
     case genesis = "agora/genesis/v1"
+    /// The HPKE key schedule of a paid request sealed to its provider (with the chain and request).
+    case sealedRequest = "agora/sealed-request/v1"
+    /// The key, exported from a sealed request's HPKE context, that seals the events of its answer.
+    case sealedResponse = "agora/sealed-response/v1"
 
     /// The tag as it is hashed: its length, then its UTF-8 bytes.
     public var bytes: [UInt8] {

@@ -161,3 +161,63 @@ import Testing
         #expect(g.problem() != nil)
     }
 }
+
+/// Sealed paid traffic (HPKE, RFC 9180): a body opens only with the provider's key and for the
+/// chain and channel opening it was sealed for; the answer's events open only in order, with the
+/// request's own key.
+@Suite struct SealingTests {
+    let provider = SigningKey(deterministicLabel: "sealing/provider")
+    let stranger = SigningKey(deterministicLabel: "sealing/stranger")
+    let context = Sealing.requestContext(channel: Hash256.sha256([1]), openCounter: 1)
+
+    @Test func aSealedRequestAndItsAnswerRoundTrip() throws {
+        var sender = try Sealing.Sender(recipient: provider.encryptionPublicKey, chainID: "agora-a", context: context)
+        let body = Array(#"{"messages":[{"role":"user","content":"a secret prompt"}]}"#.utf8)
+        let sealed = sender.seal(body)
+        #expect(sealed.count == body.count + Sealing.encapsulatedKeyBytes + Sealing.tagBytes)
+        #expect(!String(decoding: sealed, as: UTF8.self).contains("secret"))
+        let recipient = try Sealing.Recipient(sealed: sealed, key: provider, chainID: "agora-a", context: context)
+        #expect(recipient.body == body)
+        var sealer = recipient.answerSealer()
+        var opener = sender.answerOpener()
+        let events = (0..<5).map { Array("event \($0): a secret answer".utf8) }
+        let sealedEvents = events.map { sealer.seal($0) }
+        for (event, sealedEvent) in zip(events, sealedEvents) { #expect(try opener.open(sealedEvent) == event) }
+        // The same body sealed again looks entirely different (a fresh ephemeral key each time).
+        var again = try Sealing.Sender(recipient: provider.encryptionPublicKey, chainID: "agora-a", context: context)
+        #expect(again.seal(body) != sealed)
+    }
+
+    @Test func aSealedRequestOpensOnlyWithItsKeyChainAndOpening() throws {
+        var sender = try Sealing.Sender(recipient: provider.encryptionPublicKey, chainID: "agora-a", context: context)
+        let sealed = sender.seal(Array("prompt".utf8))
+        #expect(throws: SealingFailure.unauthentic) { try Sealing.Recipient(sealed: sealed, key: stranger, chainID: "agora-a", context: context) }
+        #expect(throws: SealingFailure.unauthentic) { try Sealing.Recipient(sealed: sealed, key: provider, chainID: "agora-b", context: context) }
+        let other = Sealing.requestContext(channel: Hash256.sha256([1]), openCounter: 2)
+        #expect(throws: SealingFailure.unauthentic) { try Sealing.Recipient(sealed: sealed, key: provider, chainID: "agora-a", context: other) }
+        var altered = sealed
+        altered[altered.count - 1] ^= 1
+        #expect(throws: SealingFailure.unauthentic) { try Sealing.Recipient(sealed: altered, key: provider, chainID: "agora-a", context: context) }
+        #expect(throws: SealingFailure.truncated) { try Sealing.Recipient(sealed: Array(sealed.prefix(40)), key: provider, chainID: "agora-a", context: context) }
+        // The all-zero key is a low-order point: no shared secret comes of it (RFC 9180, 7.1.4).
+        #expect(throws: SealingFailure.badKey) { try Sealing.Sender(recipient: .zero, chainID: "agora-a", context: context) }
+    }
+
+    /// Events cannot be reordered, replayed, dropped or spliced from another request's answer.
+    @Test func answerEventsOpenOnlyInOrderAndOnlyForTheirRequest() throws {
+        func exchange() throws -> (Sealing.EventSealer, Sealing.EventOpener) {
+            var sender = try Sealing.Sender(recipient: provider.encryptionPublicKey, chainID: "agora-a", context: context)
+            let recipient = try Sealing.Recipient(sealed: sender.seal([1, 2, 3]), key: provider, chainID: "agora-a", context: context)
+            return (recipient.answerSealer(), sender.answerOpener())
+        }
+        var (sealer, opener) = try exchange()
+        let first = sealer.seal(Array("one".utf8)), second = sealer.seal(Array("two".utf8)), third = sealer.seal(Array("three".utf8))
+        #expect(throws: SealingFailure.unauthentic) { try opener.open(second) }  // reordered (or the first dropped)
+        #expect(try opener.open(first) == Array("one".utf8))
+        #expect(throws: SealingFailure.unauthentic) { try opener.open(first) }   // replayed
+        #expect(throws: SealingFailure.unauthentic) { try opener.open(third) }   // the second dropped
+        var (otherSealer, _) = try exchange()
+        #expect(throws: SealingFailure.unauthentic) { try opener.open(otherSealer.seal(Array("two".utf8))) }  // spliced
+        #expect(try opener.open(second) == Array("two".utf8))
+    }
+}

@@ -601,19 +601,23 @@ extension PaidInferenceTests {
         defer { market.stop() }
         let receiptsFile = market.directory + "/liar.receipts"
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("dishonest_gateway.py").path
-        let liar = try AgoraProcess(command: [script, receiptsFile], executable: URL(fileURLWithPath: "/usr/bin/python3"), deadline: .seconds(20))
+        #expect(hpkePythonPackageReady, "the pyhpke Python package could not be installed")
+        let parameters = try await market.client.parameters()
+        // The `python3` that `pip` installed pyhpke for: the first on the PATH.
+        let liar = try AgoraProcess(command: ["python3", script, receiptsFile, parameters.chainID], executable: URL(fileURLWithPath: "/usr/bin/env"), deadline: .seconds(20))
         // SIGKILL: children of the test runner inherit a signal mask that blocks SIGTERM.
         defer { liar.kill9() }
         let liarPort = liar.port
-        // The liar registers on chain like any provider.
+        let liarKey = try #require(liar.readyLine.split(separator: " ").firstIndex(of: "key").map { liar.readyLine.split(separator: " ")[$0 + 1] }
+            .flatMap { Hash256(hex: String($0)) }, "no key in: \(liar.readyLine)")
+        // The liar registers on chain like any provider, with the key it takes sealed requests with.
         let key = SigningKey(deterministicLabel: "market-test/liar")
-        let parameters = try await market.client.parameters()
         _ = try await market.client.waitForConfirmation(try await market.client.faucet(key.account, amount: parameters.minimumProviderBond + Amount.unitsPerCoin).id)
         for payload: Payload in [.stakeBond(amount: parameters.minimumProviderBond),
                                  .providerRegister(ProviderProfile(endpoint: "http://127.0.0.1:\(liarPort)",
                                                                    offers: [Offer(model: market.model, priceIn: Self.cheap.promptPerMillion,
                                                                                   priceOut: Self.cheap.completionPerMillion, contextLength: 2048)],
-                                                                   encryptionKey: key.encryptionPublicKey, capacity: 1))] {
+                                                                   encryptionKey: liarKey, capacity: 1))] {
             let (t, _) = try await market.client.signAndSubmit(payload, key: key)
             #expect(try await market.client.waitForConfirmation(t.id).status == .confirmed)
         }
@@ -1112,5 +1116,40 @@ extension PaidInferenceTests {
         }
         #expect(receiptsAcknowledged >= cycles, "too few receipts went through to test anything")
         if cycles > 2 { print("provider crash campaign: \(cycles) kills, \(receiptsAcknowledged) receipts acknowledged, none lost") }
+    }
+}
+
+extension PaidInferenceTests {
+    /// Paid traffic between bridge and provider is sealed (HPKE to the provider's registered key):
+    /// an observer on the path — a relay recording every byte — sees HTTP headers and opaque bytes,
+    /// never the prompt nor the answer.
+    @Test func anObserverOnThePathReadsNeitherPromptNorAnswer() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let (_, free) = try runCommand(["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
+        let port = try #require(Int(free.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let wire = market.directory + "/wire.bin"
+        let proxy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("AgoraNodeTests/partition_proxy.py").path
+        let relay = try AgoraProcess(command: [proxy, "\(port)", wire], executable: URL(fileURLWithPath: "/usr/bin/python3"))
+        defer { _ = relay.stop() }
+        // The provider listens on `port` and registers the relay as its endpoint: clients reach it through the observer.
+        _ = try market.startProvider("private", price: Self.cheap, extra: ["--port", "\(port)", "--endpoint", "http://127.0.0.1:\(relay.port)"])
+        let bridge = try market.startBridge(allow: [try market.providerAccount("private")])
+        let (status, output) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                               #"{"model":"smollm2","max_tokens":40,"temperature":0,"messages":[{"role":"user","content":"Tell me about Quillfeather, my zebra."}]}"#])
+        #expect(status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+        let answer = try #require(((object?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String, "\(output)")
+        let seen = try Data(contentsOf: URL(fileURLWithPath: wire))
+        let text = String(decoding: seen, as: UTF8.self)
+        #expect(text.contains("Agora-Sealed: 1") || text.lowercased().contains("agora-sealed: 1"), "the paid request did not cross the relay")
+        #expect(!text.contains("Quillfeather"), "the prompt crossed the path in the clear")
+        #expect(answer.count > 20, "\(answer)")
+        // In the clear, the request carries `"messages"` and every streamed event `"choices"` and
+        // `"content"`: none of them may cross the path.
+        for key in ["\"messages\"", "\"choices\"", "\"content\"", "\"usage\"", "\"transcript\""] {
+            #expect(!text.contains(key), "\(key) crossed the path in the clear")
+        }
     }
 }

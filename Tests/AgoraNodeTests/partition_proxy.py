@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A TCP relay between two nodes that a test can cut and heal: a network partition on loopback.
 
-Usage: partition_proxy.py TARGET_PORT
-Prints "proxy on 127.0.0.1:PORT" once listening. SIGUSR1 cuts the link (every relayed connection
+Usage: partition_proxy.py TARGET_PORT [RECORD_FILE]
+Prints "proxy on 127.0.0.1:PORT" once listening. With RECORD_FILE, every byte relayed (both ways)
+is appended to it: what an observer on the path sees. SIGUSR1 cuts the link (every relayed connection
 is closed and new ones are closed at once); SIGUSR2 heals it. Exits by itself after an hour, so a
 test that dies cannot leave it behind.
 """
@@ -13,8 +14,9 @@ import sys
 LIFETIME_SECONDS = 3600
 
 
-async def main(target_port: int) -> None:
+async def main(target_port: int, record_path) -> None:
     state = {"cut": False}
+    record = open(record_path, "ab") if record_path else None
     open_writers: set = set()
 
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -23,6 +25,9 @@ async def main(target_port: int) -> None:
                 data = await reader.read(65536)
                 if not data:
                     break
+                if record:
+                    record.write(data)
+                    record.flush()
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -67,4 +72,4 @@ async def main(target_port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None))

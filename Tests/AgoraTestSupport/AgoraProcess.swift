@@ -100,3 +100,11 @@ public let openAIPythonPackageReady: Bool = {
     if (try? runCommand(["python3", "-c", "import openai"]))?.0 == 0 { return true }
     return (try? runCommand(["python3", "-m", "pip", "install", "--quiet", "openai"]))?.0 == 0
 }()
+
+/// `pyhpke` (HPKE for Python, on `cryptography`), a test dependency of the fake providers written in
+/// Python: they open sealed requests and seal their answers as any provider does. Installed once
+/// per test process if the machine lacks it.
+public let hpkePythonPackageReady: Bool = {
+    if (try? runCommand(["python3", "-c", "import pyhpke"]))?.0 == 0 { return true }
+    return (try? runCommand(["python3", "-m", "pip", "install", "--quiet", "pyhpke"]))?.0 == 0
+}()
