@@ -682,6 +682,24 @@ extension PaidInferenceTests {
         }
         #expect(channelStatus != .open, "the restarted bridge left open a channel it could not resume")
         #expect(try await market.bridgeMetrics().contains("agora_bridge_books_closed_total 1\n"))
+
+        // Registered with a key its gateway does not hold (another account, the same endpoint): a
+        // bridge seals nothing to it, and with no other provider allowed it has none to use.
+        let impostor = SigningKey(deterministicLabel: "market-test/impostor")
+        _ = try await market.client.waitForConfirmation(try await market.client.faucet(impostor.account, amount: parameters.minimumProviderBond + Amount.unitsPerCoin).id)
+        for payload: Payload in [.stakeBond(amount: parameters.minimumProviderBond),
+                                 .providerRegister(ProviderProfile(endpoint: "http://127.0.0.1:\(liarPort)",
+                                                                   offers: [Offer(model: market.model, priceIn: Self.cheap.promptPerMillion,
+                                                                                  priceOut: Self.cheap.completionPerMillion, contextLength: 2048)],
+                                                                   encryptionKey: impostor.encryptionPublicKey, capacity: 1))] {
+            let (t, _) = try await market.client.signAndSubmit(payload, key: impostor)
+            #expect(try await market.client.waitForConfirmation(t.id).status == .confirmed)
+        }
+        restarted.kill9()
+        let wary = try market.startBridge(allow: [impostor.account])
+        let (_, unused) = try runCommand(["curl", "-sS", "-m", "60", wary.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
+                                          #"{"model":"smollm2","max_tokens":8,"messages":[{"role":"user","content":"Greet me."}]}"#])
+        #expect(unused.contains("no_provider") && !unused.contains("Hello"), "a provider whose key differs from its registration was used: \(unused)")
     }
 }
 

@@ -68,7 +68,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/v1/market/info":
-            self.reply(200, {"model_name": "smollm2", "credit_window_tokens": 16})
+            self.reply(200, {"model_name": "smollm2", "credit_window_tokens": 16,
+                             "encryption_key": KEYS.public_key.to_public_bytes().hex()})
         elif self.path.startswith("/v1/market/channels/"):
             self.reply(200, {"open_counter": 1, "prompt_tokens": 5000, "completion_tokens": 999})
         else:
