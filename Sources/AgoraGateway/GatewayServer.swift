@@ -153,7 +153,7 @@ public struct GatewayServer: Sendable {
         // longer than the JSON it carries.
         let sealed = request.headers[.init("agora-sealed")!] == "1"
         let received: [UInt8]
-        do { received = try await request.collectBody(upTo: maxBodyBytes + (sealed ? Sealing.encapsulatedKeyBytes + Sealing.tagBytes : 0)) } catch {
+        do { received = try await request.collectBody(upTo: maxBodyBytes + (sealed ? Sealing.requestOverheadBytes : 0)) } catch {
             return OpenAIError.body(error).response
         }
         // The signature and the body's digest (of the bytes as sent, sealed or not) are checked

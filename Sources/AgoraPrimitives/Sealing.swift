@@ -19,6 +19,8 @@ public enum Sealing {
     public static let encapsulatedKeyBytes = 32
     /// What sealing adds to a message: the ChaCha20-Poly1305 tag.
     public static let tagBytes = 16
+    /// What a sealed request body carries beyond its JSON.
+    public static let requestOverheadBytes = encapsulatedKeyBytes + tagBytes
 
     /// What a sealed request is bound to besides the chain: its channel and opening.
     public static func requestContext(channel: Hash256, openCounter: UInt64) -> [UInt8] {

@@ -610,17 +610,20 @@ extension PaidInferenceTests {
         let liarPort = liar.port
         let liarKey = try #require(liar.readyLine.split(separator: " ").firstIndex(of: "key").map { liar.readyLine.split(separator: " ")[$0 + 1] }
             .flatMap { Hash256(hex: String($0)) }, "no key in: \(liar.readyLine)")
-        // The liar registers on chain like any provider, with the key it takes sealed requests with.
-        let key = SigningKey(deterministicLabel: "market-test/liar")
-        _ = try await market.client.waitForConfirmation(try await market.client.faucet(key.account, amount: parameters.minimumProviderBond + Amount.unitsPerCoin).id)
-        for payload: Payload in [.stakeBond(amount: parameters.minimumProviderBond),
-                                 .providerRegister(ProviderProfile(endpoint: "http://127.0.0.1:\(liarPort)",
-                                                                   offers: [Offer(model: market.model, priceIn: Self.cheap.promptPerMillion,
-                                                                                  priceOut: Self.cheap.completionPerMillion, contextLength: 2048)],
-                                                                   encryptionKey: liarKey, capacity: 1))] {
-            let (t, _) = try await market.client.signAndSubmit(payload, key: key)
-            #expect(try await market.client.waitForConfirmation(t.id).status == .confirmed)
+        /// Bonds `key` and registers it as a provider at the liar's endpoint, sealing to `encryptionKey`.
+        func registerAtTheLiar(_ key: SigningKey, encryptionKey: Hash256) async throws {
+            _ = try await market.client.waitForConfirmation(try await market.client.faucet(key.account, amount: parameters.minimumProviderBond + Amount.unitsPerCoin).id)
+            for payload: Payload in [.stakeBond(amount: parameters.minimumProviderBond),
+                                     .providerRegister(ProviderProfile(endpoint: "http://127.0.0.1:\(liarPort)",
+                                                                       offers: [Offer(model: market.model, priceIn: Self.cheap.promptPerMillion,
+                                                                                      priceOut: Self.cheap.completionPerMillion, contextLength: 2048)],
+                                                                       encryptionKey: encryptionKey, capacity: 1))] {
+                let (t, _) = try await market.client.signAndSubmit(payload, key: key)
+                #expect(try await market.client.waitForConfirmation(t.id).status == .confirmed)
+            }
         }
+        // The liar registers on chain like any provider, with the key it takes sealed requests with.
+        try await registerAtTheLiar(SigningKey(deterministicLabel: "market-test/liar"), encryptionKey: liarKey)
         let bridge = try market.startBridge()
         let (status, output) = try runCommand(["curl", "-sS", bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
                                                #"{"model":"smollm2","max_tokens":32,"messages":[{"role":"user","content":"Greet me."}]}"#])
@@ -686,15 +689,7 @@ extension PaidInferenceTests {
         // Registered with a key its gateway does not hold (another account, the same endpoint): a
         // bridge seals nothing to it, and with no other provider allowed it has none to use.
         let impostor = SigningKey(deterministicLabel: "market-test/impostor")
-        _ = try await market.client.waitForConfirmation(try await market.client.faucet(impostor.account, amount: parameters.minimumProviderBond + Amount.unitsPerCoin).id)
-        for payload: Payload in [.stakeBond(amount: parameters.minimumProviderBond),
-                                 .providerRegister(ProviderProfile(endpoint: "http://127.0.0.1:\(liarPort)",
-                                                                   offers: [Offer(model: market.model, priceIn: Self.cheap.promptPerMillion,
-                                                                                  priceOut: Self.cheap.completionPerMillion, contextLength: 2048)],
-                                                                   encryptionKey: impostor.encryptionPublicKey, capacity: 1))] {
-            let (t, _) = try await market.client.signAndSubmit(payload, key: impostor)
-            #expect(try await market.client.waitForConfirmation(t.id).status == .confirmed)
-        }
+        try await registerAtTheLiar(impostor, encryptionKey: impostor.encryptionPublicKey)
         restarted.kill9()
         let wary = try market.startBridge(allow: [impostor.account])
         let (_, unused) = try runCommand(["curl", "-sS", "-m", "60", wary.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
