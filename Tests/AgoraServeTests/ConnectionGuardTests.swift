@@ -10,8 +10,9 @@ import Testing
 /// (no chunked encoding; the close ends a stream), and a connection that does not deliver a
 /// request in time is closed.
 @Suite(.serialized) struct ConnectionGuardTests {
-    /// A server with short timeouts: one second for a first request, two between requests.
-    static func withServer(_ body: (Int) async throws -> Void) async throws {
+    /// A server with short timeouts by default: one second for a first request, two between requests.
+    static func withServer(_ timeouts: ConnectionTimeouts = ConnectionTimeouts(firstRequest: .seconds(1), nextRequest: .seconds(2)),
+                           _ body: (Int) async throws -> Void) async throws {
         let router = Router()
         router.get("/plain") { _, _ in Response.json(.object([("ok", .bool(true))])) }
         router.get("/stream") { _, _ in
@@ -24,7 +25,7 @@ import Testing
             })
         }
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, server: .agora(ConnectionTimeouts(firstRequest: .seconds(1), nextRequest: .seconds(2))),
+        let app = Application(router: router, server: .agora(timeouts),
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: "test"))
         let server = Task { try await app.runService(gracefulShutdownSignals: []) }
@@ -66,13 +67,16 @@ import Testing
         return (object?["reply"] as? String ?? "", object?["closed"] as? Double)
     }
 
+    /// Timeouts far beyond the exchange's 6 s: a close seen within them can only be the answer's own.
+    static let patientTimeouts = ConnectionTimeouts(firstRequest: .seconds(30), nextRequest: .seconds(30))
+
     @Test func anHTTP10StreamIsAnsweredInHTTP10AndEndsWithTheClose() async throws {
-        try await Self.withServer { port in
+        try await Self.withServer(Self.patientTimeouts) { port in
             let (reply, closed) = try await Self.exchange(port, "GET /stream HTTP/1.0\r\n\r\n")
             #expect(reply.hasPrefix("HTTP/1.0 200"), "\(reply)")
             #expect(!reply.lowercased().contains("transfer-encoding"), "\(reply)")
             #expect(reply.contains("\r\n\r\ndata: event 0\n\ndata: event 1\n\ndata: event 2\n\n"), "chunk framing in an HTTP/1.0 body: \(reply)")
-            #expect(closed != nil && closed! < 1, "the connection stayed open after the HTTP/1.0 answer")
+            #expect(closed != nil, "the connection stayed open after the HTTP/1.0 answer")
         }
     }
 
@@ -81,7 +85,7 @@ import Testing
             let (reply, closed) = try await Self.exchange(port, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(reply.hasPrefix("HTTP/1.1 200") && reply.lowercased().contains("transfer-encoding: chunked"), "\(reply)")
             // Kept open after the answer, then closed once the next request is overdue (2 s).
-            #expect(closed != nil && closed! > 1.5 && closed! < 4, "closed after \(String(describing: closed)) s")
+            #expect(closed != nil && closed! > 1.5 && closed! < 5.5, "closed after \(String(describing: closed)) s")
         }
     }
 
@@ -90,18 +94,18 @@ import Testing
             // Headers begun, never finished (slowloris): closed when the first request is overdue.
             let (reply, closed) = try await Self.exchange(port, "GET /plain HTTP/1.1\r\nHost: x\r\n")
             #expect(reply.isEmpty, "\(reply)")
-            #expect(closed != nil && closed! > 0.5 && closed! < 3, "closed after \(String(describing: closed)) s")
+            #expect(closed != nil && closed! > 0.5 && closed! < 5, "closed after \(String(describing: closed)) s")
             // A body promised and not sent is the same.
             let (_, bodyClosed) = try await Self.exchange(port, "POST /plain HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
-            #expect(bodyClosed != nil && bodyClosed! < 3, "closed after \(String(describing: bodyClosed)) s")
+            #expect(bodyClosed != nil && bodyClosed! < 5, "closed after \(String(describing: bodyClosed)) s")
         }
     }
 
     @Test func anHTTP10RequestWithALengthGetsOneAnswerAndTheClose() async throws {
-        try await Self.withServer { port in
+        try await Self.withServer(Self.patientTimeouts) { port in
             let (reply, closed) = try await Self.exchange(port, "GET /plain HTTP/1.0\r\n\r\n")
             #expect(reply.hasPrefix("HTTP/1.0 200") && reply.hasSuffix("{\"ok\":true}"), "\(reply)")
-            #expect(closed != nil && closed! < 1)
+            #expect(closed != nil, "the connection stayed open after the HTTP/1.0 answer")
         }
     }
 }
