@@ -63,7 +63,7 @@ enum FuzzSeeds {
         .channelCooperativeClose(CloseAgreement(channel: channel, openCounter: 1, finalAmount: 99), counterpartySignature: provider.sign([0])),
         .jobPost(JobRequest(model: model, maxCost: 10, sealedPrompt: [1, 2, 3], allowedProviders: [provider.account], timeout: 10, maxOutputTokens: 16)),
         .jobLock(job: model), .jobOutput(job: model, piece: Array("piece".utf8)),
-        .jobComplete(job: model, inputTokens: 3, outputTokens: 4), .jobExpire(job: model),
+        .jobComplete(job: model, inputTokens: 3, outputTokens: 4, transcript: model), .jobExpire(job: model), .jobCancel(job: model),
         .jobRate(job: model, verdict: .good, preferredOver: channel),
         .auditChallenge(challenge),
     ]

@@ -32,6 +32,9 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
     /// Units per byte an audit challenge pays on top of the minimum fee: its bytes and its replay
     /// cost every node, so spam costs its sender in proportion.
     public var challengeByteFee: UInt64
+    /// Units per sealed byte a job's prompt (`job.post`) or output piece (`job.output`) pays on top
+    /// of the minimum fee: chain space every node stores for good is paid by whoever fills it.
+    public var jobByteFee: UInt64
     /// SHA-256 of the GGUF file whose forward pass is the Proof of AI.
     public var consensusModel: Hash256
     /// Block hashes must be below this number (the easiest target is all ones).
@@ -44,7 +47,7 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
         chainID: String, initialSubsidy: UInt64, halvingInterval: UInt64, platformFeeBasisPoints: UInt16,
         treasury: AccountID, maxOwnerFeeBasisPoints: UInt16, minimumFee: UInt64, minimumProviderBond: UInt64,
         unbondingDelay: UInt64, challengeWindow: UInt64, minimumChannelDeposit: UInt64, maxJobTimeout: UInt64,
-        slashBurnBasisPoints: UInt16, challengeDeposit: UInt64, challengeByteFee: UInt64, consensusModel: Hash256, initialTarget: Hash256, targetBlockSeconds: UInt64,
+        slashBurnBasisPoints: UInt16, challengeDeposit: UInt64, challengeByteFee: UInt64, jobByteFee: UInt64, consensusModel: Hash256, initialTarget: Hash256, targetBlockSeconds: UInt64,
         maxBlockTransactions: UInt32, maxBlockBytes: UInt32
     ) {
         self.chainID = chainID; self.initialSubsidy = initialSubsidy; self.halvingInterval = halvingInterval
@@ -53,7 +56,7 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
         self.minimumProviderBond = minimumProviderBond; self.unbondingDelay = unbondingDelay
         self.challengeWindow = challengeWindow; self.minimumChannelDeposit = minimumChannelDeposit
         self.maxJobTimeout = maxJobTimeout; self.slashBurnBasisPoints = slashBurnBasisPoints
-        self.challengeDeposit = challengeDeposit; self.challengeByteFee = challengeByteFee
+        self.challengeDeposit = challengeDeposit; self.challengeByteFee = challengeByteFee; self.jobByteFee = jobByteFee
         self.consensusModel = consensusModel; self.initialTarget = initialTarget
         self.targetBlockSeconds = targetBlockSeconds; self.maxBlockTransactions = maxBlockTransactions
         self.maxBlockBytes = maxBlockBytes
@@ -109,7 +112,7 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
         writer.u16(platformFeeBasisPoints); writer.encode(treasury); writer.u16(maxOwnerFeeBasisPoints)
         writer.u64(minimumFee); writer.u64(minimumProviderBond); writer.u64(unbondingDelay)
         writer.u64(challengeWindow); writer.u64(minimumChannelDeposit); writer.u64(maxJobTimeout)
-        writer.u16(slashBurnBasisPoints); writer.u64(challengeDeposit); writer.u64(challengeByteFee); writer.hash(consensusModel); writer.hash(initialTarget)
+        writer.u16(slashBurnBasisPoints); writer.u64(challengeDeposit); writer.u64(challengeByteFee); writer.u64(jobByteFee); writer.hash(consensusModel); writer.hash(initialTarget)
         writer.u64(targetBlockSeconds); writer.u32(maxBlockTransactions); writer.u32(maxBlockBytes)
     }
 
@@ -122,7 +125,8 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
         unbondingDelay = try reader.u64("unbonding_delay"); challengeWindow = try reader.u64("challenge_window")
         minimumChannelDeposit = try reader.u64("minimum_channel_deposit"); maxJobTimeout = try reader.u64("max_job_timeout")
         slashBurnBasisPoints = try reader.u16("slash_burn"); challengeDeposit = try reader.u64("challenge_deposit")
-        challengeByteFee = try reader.u64("challenge_byte_fee"); consensusModel = try reader.hash("consensus_model")
+        challengeByteFee = try reader.u64("challenge_byte_fee"); jobByteFee = try reader.u64("job_byte_fee")
+        consensusModel = try reader.hash("consensus_model")
         initialTarget = try reader.hash("initial_target"); targetBlockSeconds = try reader.u64("target_block_seconds")
         maxBlockTransactions = try reader.u32("max_block_transactions"); maxBlockBytes = try reader.u32("max_block_bytes")
     }
@@ -136,7 +140,7 @@ public struct ChainParameters: Sendable, Equatable, Codable, CanonicalCodable {
         case minimumProviderBond = "minimum_provider_bond", unbondingDelay = "unbonding_delay_blocks"
         case challengeWindow = "challenge_window_blocks", minimumChannelDeposit = "minimum_channel_deposit"
         case maxJobTimeout = "max_job_timeout_blocks", slashBurnBasisPoints = "slash_burn_basis_points"
-        case challengeDeposit = "challenge_deposit", challengeByteFee = "challenge_byte_fee"
+        case challengeDeposit = "challenge_deposit", challengeByteFee = "challenge_byte_fee", jobByteFee = "job_byte_fee"
         case consensusModel = "consensus_model", initialTarget = "initial_target"
         case targetBlockSeconds = "target_block_seconds", maxBlockTransactions = "max_block_transactions"
         case maxBlockBytes = "max_block_bytes"

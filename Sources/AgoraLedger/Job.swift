@@ -39,7 +39,7 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
 /// A job on chain from post to settlement.
 public struct Job: Sendable, Equatable, CanonicalCodable {
     public enum Status: UInt8, Sendable, Codable {
-        case posted = 0, locked = 1, completed = 2, expired = 3
+        case posted = 0, locked = 1, completed = 2, expired = 3, cancelled = 4
     }
     public enum Verdict: UInt8, Sendable, Codable {
         case unrated = 0, good = 1, flagged = 2
@@ -58,13 +58,17 @@ public struct Job: Sendable, Equatable, CanonicalCodable {
     public var inputTokens: UInt64
     public var outputTokens: UInt64
     public var paid: UInt64
+    /// The id of the transcript the provider signed for its answer (zero until completed): the
+    /// client checks the completed token counts against it.
+    public var transcript: Hash256
     public var verdict: Verdict
     /// Whether this job has been counted in a preference comparison.
     public var compared: Bool
 
     public init(client: AccountID, request: JobRequest, postedAt: UInt64) {
         self.client = client; self.request = request; self.postedAt = postedAt; status = .posted; provider = nil
-        priceIn = 0; priceOut = 0; outputs = []; inputTokens = 0; outputTokens = 0; paid = 0; verdict = .unrated; compared = false
+        priceIn = 0; priceOut = 0; outputs = []; inputTokens = 0; outputTokens = 0; paid = 0; transcript = .zero; verdict = .unrated
+        compared = false
     }
 
     /// First height at which the job may be expired.
@@ -84,7 +88,7 @@ public struct Job: Sendable, Equatable, CanonicalCodable {
         writer.u64(priceIn); writer.u64(priceOut)
         writer.u32(UInt32(outputs.count))
         for piece in outputs { writer.data(piece) }
-        writer.u64(inputTokens); writer.u64(outputTokens); writer.u64(paid); writer.u8(verdict.rawValue); writer.bool(compared)
+        writer.u64(inputTokens); writer.u64(outputTokens); writer.u64(paid); writer.hash(transcript); writer.u8(verdict.rawValue); writer.bool(compared)
     }
     public init(from reader: inout CanonicalReader) throws(DecodingFailure) {
         client = try AccountID(from: &reader); request = try JobRequest(from: &reader); postedAt = try reader.u64("posted_at")
@@ -97,6 +101,7 @@ public struct Job: Sendable, Equatable, CanonicalCodable {
         outputs = []
         for _ in 0..<pieces { outputs.append(try reader.data("output", limit: Limits.outputPieceBytes)) }
         inputTokens = try reader.u64("input_tokens"); outputTokens = try reader.u64("output_tokens"); paid = try reader.u64("paid")
+        transcript = try reader.hash("transcript")
         guard let verdict = Verdict(rawValue: try reader.u8("verdict")) else { throw .invalidValue(field: "verdict") }
         self.verdict = verdict
         compared = try reader.bool("compared")

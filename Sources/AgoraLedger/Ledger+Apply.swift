@@ -64,7 +64,7 @@ extension Payload {
             if challenge.prompt.isEmpty || challenge.output.count != Int(challenge.transcript.outputTokens) { return .challengeMismatch }
             return challenge.prompt.count + challenge.output.count > Limits.challengeTokens ? .challengeTooLarge : nil
         case .providerRetire, .stakeWithdraw, .channelClaim, .channelClose, .channelFinalize, .channelCooperativeClose,
-             .jobLock, .jobComplete, .jobExpire:
+             .jobLock, .jobComplete, .jobExpire, .jobCancel:
             return nil
         }
     }
@@ -134,11 +134,12 @@ extension LedgerState {
         case .jobPost(let request): return postJob(request, client: sender, nonce: transaction.nonce, in: context)
         case .jobLock(let job): return lockJob(job, by: sender, in: context)
         case .jobOutput(let job, let piece): return addJobOutput(job, piece: piece, by: sender, in: context)
-        case .jobComplete(let job, let input, let output):
-            return completeJob(job, inputTokens: input, outputTokens: output, by: sender, in: context)
+        case .jobComplete(let job, let input, let output, let transcript):
+            return completeJob(job, inputTokens: input, outputTokens: output, transcript: transcript, by: sender, in: context)
         case .jobExpire(let job): return expireJob(job, in: context)
         case .jobRate(let job, let verdict, let preferredOver): return rateJob(job, verdict: verdict, preferredOver: preferredOver, by: sender)
         case .auditChallenge(let challenge): return judgeChallenge(challenge, by: sender, in: context)
+        case .jobCancel(let job): return cancelJob(job, by: sender)
         }
     }
 

@@ -9,6 +9,7 @@ public enum BlockRejection: Error, Equatable, Sendable, CustomStringConvertible 
     case timeBeforeParent
     case tooManyTransactions(Int)
     case tooManyChallenges(Int)
+    case tooManyJobBytes(Int)
     case tooLarge(Int)
     case transactionRootMismatch
     case transaction(index: Int, Rejection)
@@ -23,6 +24,7 @@ public enum BlockRejection: Error, Equatable, Sendable, CustomStringConvertible 
         case .timeBeforeParent: "time earlier than the parent's"
         case .tooManyTransactions(let count): "\(count) transactions, over the limit"
         case .tooManyChallenges(let count): "\(count) audit challenges, over the limit of \(Limits.challengesPerBlock)"
+        case .tooManyJobBytes(let bytes): "\(bytes) sealed job bytes, over the limit of \(Limits.jobBytesPerBlock)"
         case .tooLarge(let bytes): "\(bytes) bytes, over the limit"
         case .transactionRootMismatch: "transaction root does not match the transactions"
         case .transaction(let index, let rejection): "transaction \(index) rejected: \(rejection.summary)"
@@ -40,6 +42,8 @@ extension Block {
         if transactions.count > Int(parameters.maxBlockTransactions) { return .tooManyTransactions(transactions.count) }
         let challenges = transactions.count { $0.payload.isAuditChallenge }
         if challenges > Limits.challengesPerBlock { return .tooManyChallenges(challenges) }
+        let jobBytes = transactions.reduce(0) { $0 + $1.payload.jobBytes }
+        if jobBytes > Limits.jobBytesPerBlock { return .tooManyJobBytes(jobBytes) }
         let size = canonicalBytes.count
         if size > Int(parameters.maxBlockBytes) { return .tooLarge(size) }
         if Block.transactionRoot(transactions) != header.transactionRoot { return .transactionRootMismatch }

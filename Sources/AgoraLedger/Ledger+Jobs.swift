@@ -1,6 +1,6 @@
 import AgoraPrimitives
 
-// job.post / lock / output / complete / expire / rate.
+// job.post / lock / output / complete / expire / cancel / rate.
 extension LedgerState {
     mutating func postJob(_ request: JobRequest, client: AccountID, nonce: UInt64, in context: BlockContext) -> Rejection? {
         if model(request.model) == nil { return .unknownModel }
@@ -44,7 +44,7 @@ extension LedgerState {
 
     /// Settles the job at the locked prices for the tokens the provider reports, capped at the
     /// escrowed maximum; the rest goes back to the client.
-    mutating func completeJob(_ id: Hash256, inputTokens: UInt64, outputTokens: UInt64, by sender: AccountID,
+    mutating func completeJob(_ id: Hash256, inputTokens: UInt64, outputTokens: UInt64, transcript: Hash256, by sender: AccountID,
                               in context: BlockContext) -> Rejection? {
         guard var job = job(id) else { return .unknownJob }
         if job.provider != sender { return .notJobProvider }
@@ -59,6 +59,7 @@ extension LedgerState {
         job.inputTokens = inputTokens
         job.outputTokens = outputTokens
         job.paid = cost
+        job.transcript = transcript
         setJob(id, job)
         settle(cost, provider: sender, model: job.request.model)
         credit(job.client, job.request.maxCost - cost)
@@ -81,7 +82,7 @@ extension LedgerState {
     /// has it counted against its reputation. Anyone may send it.
     mutating func expireJob(_ id: Hash256, in context: BlockContext) -> Rejection? {
         guard var job = job(id) else { return .unknownJob }
-        if job.status == .completed || job.status == .expired { return .jobSettled }
+        if job.status == .completed || job.status == .expired || job.status == .cancelled { return .jobSettled }
         if context.height < job.deadline { return .jobNotExpired }
         // After this point, the transaction must succeed.
         if job.status == .locked, let providerID = job.provider, var provider = provider(providerID) {
@@ -89,6 +90,19 @@ extension LedgerState {
             setProvider(providerID, provider)
         }
         job.status = .expired
+        setJob(id, job)
+        credit(job.client, job.request.maxCost)
+        return nil
+    }
+
+    /// The client withdraws a job no provider has locked: the whole escrow comes back, and no
+    /// provider's record changes. A locked job runs to its completion or its deadline.
+    mutating func cancelJob(_ id: Hash256, by sender: AccountID) -> Rejection? {
+        guard var job = job(id) else { return .unknownJob }
+        if job.client != sender { return .notJobClient }
+        if job.status != .posted { return .jobNotPosted }
+        // After this point, the transaction must succeed.
+        job.status = .cancelled
         setJob(id, job)
         credit(job.client, job.request.maxCost)
         return nil

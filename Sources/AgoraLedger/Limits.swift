@@ -14,6 +14,9 @@ public enum Limits {
     public static let sealedPromptBytes = 16 * 1024
     public static let outputPieceBytes = 16 * 1024
     public static let outputPiecesPerJob = 8
+    /// Sealed job bytes (prompts and output pieces) one block may carry: what jobs add to the
+    /// chain every node keeps, whatever fees their senders would pay.
+    public static let jobBytesPerBlock = 1 << 20
     public static let allocations = 10_000
     public static let blockTransactions = 10_000
     public static let blockBytes = 8 * 1024 * 1024

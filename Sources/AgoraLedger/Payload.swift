@@ -19,14 +19,27 @@ public enum Payload: Sendable, Equatable {
     case jobPost(JobRequest)
     case jobLock(job: Hash256)
     case jobOutput(job: Hash256, piece: [UInt8])
-    case jobComplete(job: Hash256, inputTokens: UInt64, outputTokens: UInt64)
+    /// `transcript`: the id of the transcript the provider signed in the sealed output, which the
+    /// client checks the token counts against.
+    case jobComplete(job: Hash256, inputTokens: UInt64, outputTokens: UInt64, transcript: Hash256)
     case jobExpire(job: Hash256)
     case jobRate(job: Hash256, verdict: Job.Verdict, preferredOver: Hash256?)
     case auditChallenge(AuditChallenge)
+    /// Withdraws a job no provider has locked yet, refunding its escrow.
+    case jobCancel(job: Hash256)
 
     public var isAuditChallenge: Bool {
         if case .auditChallenge = self { return true }
         return false
+    }
+
+    /// The sealed job bytes it puts on chain: what the job byte fee and the block's job bytes count.
+    public var jobBytes: Int {
+        switch self {
+        case .jobPost(let request): request.sealedPrompt.count
+        case .jobOutput(_, let piece): piece.count
+        default: 0
+        }
     }
 
     /// The dotted name used in RPC and error messages.
@@ -52,6 +65,7 @@ public enum Payload: Sendable, Equatable {
         case .jobComplete: "job.complete"
         case .jobExpire: "job.expire"
         case .jobRate: "job.rate"
+        case .jobCancel: "job.cancel"
         case .auditChallenge: "audit.challenge"
         }
     }
@@ -94,14 +108,16 @@ extension Payload: CanonicalCodable {
             writer.u8(16); writer.hash(job)
         case .jobOutput(let job, let piece):
             writer.u8(17); writer.hash(job); writer.data(piece)
-        case .jobComplete(let job, let input, let output):
-            writer.u8(18); writer.hash(job); writer.u64(input); writer.u64(output)
+        case .jobComplete(let job, let input, let output, let transcript):
+            writer.u8(18); writer.hash(job); writer.u64(input); writer.u64(output); writer.hash(transcript)
         case .jobExpire(let job):
             writer.u8(19); writer.hash(job)
         case .jobRate(let job, let verdict, let preferredOver):
             writer.u8(20); writer.hash(job); writer.u8(verdict.rawValue); writer.optionalHash(preferredOver)
         case .auditChallenge(let challenge):
             writer.u8(21); writer.encode(challenge)
+        case .jobCancel(let job):
+            writer.u8(22); writer.hash(job)
         }
     }
 
@@ -129,13 +145,16 @@ extension Payload: CanonicalCodable {
         case 15: self = .jobPost(try JobRequest(from: &reader))
         case 16: self = .jobLock(job: try reader.hash("job"))
         case 17: self = .jobOutput(job: try reader.hash("job"), piece: try reader.data("piece", limit: Limits.outputPieceBytes))
-        case 18: self = .jobComplete(job: try reader.hash("job"), inputTokens: try reader.u64("input_tokens"), outputTokens: try reader.u64("output_tokens"))
+        case 18:
+            self = .jobComplete(job: try reader.hash("job"), inputTokens: try reader.u64("input_tokens"), outputTokens: try reader.u64("output_tokens"),
+                                transcript: try reader.hash("transcript"))
         case 19: self = .jobExpire(job: try reader.hash("job"))
         case 20:
             let job = try reader.hash("job")
             guard let verdict = Job.Verdict(rawValue: try reader.u8("verdict")) else { throw .invalidValue(field: "verdict") }
             self = .jobRate(job: job, verdict: verdict, preferredOver: try reader.optionalHash("preferred_over"))
         case 21: self = .auditChallenge(try AuditChallenge(from: &reader))
+        case 22: self = .jobCancel(job: try reader.hash("job"))
         default: throw .invalidValue(field: "payload.kind")
         }
     }

@@ -39,8 +39,9 @@ public struct Transaction: Sendable, Equatable, CanonicalCodable {
 
     /// The same, for a caller that has encoded the body already.
     func requiredFee(_ parameters: ChainParameters, bodyBytes: Int) -> UInt64? {
-        guard payload.isAuditChallenge else { return parameters.minimumFee }
-        let (byteFee, overflow) = UInt64(bodyBytes + Signature.size).multipliedReportingOverflow(by: parameters.challengeByteFee)
+        let (bytes, perByte): (Int, UInt64) = payload.isAuditChallenge ? (bodyBytes + Signature.size, parameters.challengeByteFee)
+            : (payload.jobBytes, parameters.jobByteFee)
+        let (byteFee, overflow) = UInt64(bytes).multipliedReportingOverflow(by: perByte)
         return overflow ? nil : Amount.add(parameters.minimumFee, byteFee)
     }
     public var id: Hash256 { Hash256.tagged(.transactionID, body) }

@@ -175,9 +175,17 @@ public struct NodeRPC: Sendable {
             let query = request.uri.queryParameters
             let client = try query.account("client"), provider = try query.account("provider")
             let status = query.get("status")
+            // `open_to`: jobs that account may lock (named in the allow-list, or none is given).
+            let openTo = try query.account("open_to")
+            let model = try query.get("model").map { text in
+                guard let model = Hash256(hex: text) else { throw ErrorView(code: "bad_request", message: "model must be 64 hex digits").http(.badRequest) }
+                return model
+            }
             return try json(await node.state.list(.job, limit: limits.maxListItems) { id, value -> JobView? in
                 guard case .job(let job) = value, client.map({ $0 == job.client }) ?? true, provider.map({ $0 == job.provider }) ?? true,
-                      status.map({ $0 == String(describing: job.status) }) ?? true else { return nil }
+                      status.map({ $0 == String(describing: job.status) }) ?? true, model.map({ $0 == job.request.model }) ?? true,
+                      openTo.map({ job.request.allowedProviders.isEmpty || job.request.allowedProviders.contains($0) }) ?? true
+                else { return nil }
                 return JobView(id, job)
             })
         }

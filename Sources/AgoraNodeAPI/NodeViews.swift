@@ -256,13 +256,23 @@ public struct ChannelView: Codable, Sendable {
 
 public struct JobView: Codable, Sendable {
     public enum Status: String, Codable, Sendable {
-        case posted, locked, completed, expired
+        case posted, locked, completed, expired, cancelled
         public init(_ status: Job.Status) {
             switch status {
             case .posted: self = .posted
             case .locked: self = .locked
             case .completed: self = .completed
             case .expired: self = .expired
+            case .cancelled: self = .cancelled
+            }
+        }
+        public var ledgerStatus: Job.Status {
+            switch self {
+            case .posted: .posted
+            case .locked: .locked
+            case .completed: .completed
+            case .expired: .expired
+            case .cancelled: .cancelled
             }
         }
     }
@@ -274,6 +284,13 @@ public struct JobView: Codable, Sendable {
             case .unrated: self = .unrated
             case .good: self = .good
             case .flagged: self = .flagged
+            }
+        }
+        public var ledgerVerdict: Job.Verdict {
+            switch self {
+            case .unrated: .unrated
+            case .good: .good
+            case .flagged: .flagged
             }
         }
     }
@@ -295,7 +312,12 @@ public struct JobView: Codable, Sendable {
     public var inputTokens: UInt64
     public var outputTokens: UInt64
     public var paid: UInt64
+    /// The transcript the provider signed in its output (completed jobs).
+    public var transcript: Hash256?
+    public var priceIn: UInt64
+    public var priceOut: UInt64
     public var verdict: Verdict
+    public var compared: Bool
 
     public init(_ id: Hash256, _ job: Job) {
         self.id = id; client = job.client; model = job.request.model; maxCost = job.request.maxCost
@@ -304,13 +326,35 @@ public struct JobView: Codable, Sendable {
         minCompletedJobs = job.request.minCompletedJobs; maxOutputTokens = job.request.maxOutputTokens
         sealedPrompt = Hex.encode(job.request.sealedPrompt); outputs = job.outputs.map { Hex.encode($0) }
         inputTokens = job.inputTokens; outputTokens = job.outputTokens; paid = job.paid; verdict = Verdict(job.verdict)
+        transcript = job.status == .completed ? job.transcript : nil
+        priceIn = job.priceIn; priceOut = job.priceOut; compared = job.compared
     }
 
     enum CodingKeys: String, CodingKey {
         case id, client, model, maxCost = "max_cost", status, provider, postedAt = "posted_at", deadline
         case allowedProviders = "allowed_providers", minReputation = "min_reputation", minCompletedJobs = "min_completed_jobs"
         case maxOutputTokens = "max_output_tokens", sealedPrompt = "sealed_prompt", outputs, inputTokens = "input_tokens"
-        case outputTokens = "output_tokens", paid, verdict
+        case outputTokens = "output_tokens", paid, transcript, priceIn = "price_in", priceOut = "price_out", verdict, compared
+    }
+}
+
+extension Job {
+    /// The ledger's job from its view.
+    public init?(_ view: JobView) {
+        guard let prompt = Hex.decode(view.sealedPrompt), view.deadline >= view.postedAt else { return nil }
+        var outputs: [[UInt8]] = []
+        for piece in view.outputs {
+            guard let bytes = Hex.decode(piece) else { return nil }
+            outputs.append(bytes)
+        }
+        let request = JobRequest(model: view.model, maxCost: view.maxCost, sealedPrompt: prompt, allowedProviders: view.allowedProviders,
+                                 minReputation: view.minReputation, minCompletedJobs: view.minCompletedJobs,
+                                 timeout: view.deadline - view.postedAt, maxOutputTokens: view.maxOutputTokens)
+        self.init(client: view.client, request: request, postedAt: view.postedAt)
+        status = view.status.ledgerStatus
+        provider = view.provider; priceIn = view.priceIn; priceOut = view.priceOut; self.outputs = outputs
+        inputTokens = view.inputTokens; outputTokens = view.outputTokens; paid = view.paid; transcript = view.transcript ?? .zero
+        verdict = view.verdict.ledgerVerdict; compared = view.compared
     }
 }
 

@@ -25,9 +25,10 @@ extension Payload {
         case .jobPost(let request):
             ["model": request.model.hex, "max_cost": "\(request.maxCost)", "timeout": "\(request.timeout)",
              "prompt_bytes": "\(request.sealedPrompt.count)"]
-        case .jobLock(let job), .jobExpire(let job): ["job": job.hex]
+        case .jobLock(let job), .jobExpire(let job), .jobCancel(let job): ["job": job.hex]
         case .jobOutput(let job, let piece): ["job": job.hex, "bytes": "\(piece.count)"]
-        case .jobComplete(let job, let input, let output): ["job": job.hex, "input_tokens": "\(input)", "output_tokens": "\(output)"]
+        case .jobComplete(let job, let input, let output, let transcript):
+            ["job": job.hex, "input_tokens": "\(input)", "output_tokens": "\(output)", "transcript": transcript.hex]
         case .jobRate(let job, let verdict, let other):
             ["job": job.hex, "verdict": String(describing: verdict), "preferred_over": other?.hex ?? ""]
         case .auditChallenge(let challenge):

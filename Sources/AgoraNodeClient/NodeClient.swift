@@ -57,6 +57,14 @@ public struct NodeClient: Sendable {
     }
     public func channels(client: AccountID) async throws -> [ChannelView] { try await get("/v1/channels?client=\(client.address)") }
     public func job(_ id: Hash256) async throws -> JobView { try await get("/v1/jobs/\(id.hex)") }
+    /// Jobs in `status` (posted, locked, completed, expired, cancelled) of `model` that `openTo`
+    /// may lock, of `client`, or locked by `provider`; each filter optional.
+    public func jobs(status: String? = nil, model: Hash256? = nil, openTo: AccountID? = nil, client: AccountID? = nil,
+                     provider: AccountID? = nil) async throws -> [JobView] {
+        let query = [status.map { "status=\($0)" }, model.map { "model=\($0.hex)" }, openTo.map { "open_to=\($0.address)" },
+                     client.map { "client=\($0.address)" }, provider.map { "provider=\($0.address)" }].compactMap { $0 }
+        return try await get("/v1/jobs" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+    }
 
     public func submit(_ transaction: Transaction) async throws -> TransactionStatusView {
         try await send("POST", "/v1/transactions", body: SubmitRequest(transaction: Hex.encode(transaction.canonicalBytes)))

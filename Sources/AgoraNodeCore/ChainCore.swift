@@ -226,11 +226,14 @@ public struct ChainCore: Sendable {
         var included: [Transaction] = []
         var fees: UInt64 = 0
         var challenges = 0
+        var jobBytes = 0
         var context = context
         context.verdicts = knownVerdicts
         for transaction in candidates {
             // Challenges beyond a block's share, or not yet replayed here, wait for a later block.
             if transaction.payload.isAuditChallenge && challenges == Limits.challengesPerBlock { continue }
+            // So do jobs' sealed bytes beyond a block's share.
+            if jobBytes + transaction.payload.jobBytes > Limits.jobBytesPerBlock { continue }
             if let rejection = state.apply(transaction, in: context) {
                 // A gap left by an earlier drop is not this transaction's fault: it waits.
                 if rejection != .nonceTooHigh && rejection != .challengeNotJudged {
@@ -242,6 +245,7 @@ public struct ChainCore: Sendable {
             included.append(transaction)
             fees += transaction.fee
             if transaction.payload.isAuditChallenge { challenges += 1 }
+            jobBytes += transaction.payload.jobBytes
         }
         state.payReward(to: context.miner, height: context.height, fees: fees)
         return (included, fees)

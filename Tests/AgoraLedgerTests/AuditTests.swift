@@ -130,7 +130,7 @@ struct AuditTests {
         #expect(send(&w, oversized, verdict: .transcriptFalse) == .challengeTooLarge)
         // The byte fee: the minimum fee is not enough.
         w.verdicts.known[c.digest] = .transcriptFalse
-        #expect(w.send(w.carol, .auditChallenge(c)) == .feeBelowByteFee)
+        #expect(w.send(w.carol, .auditChallenge(c), fee: w.parameters.minimumFee) == .feeBelowByteFee)
         #expect(w.state.audit(c.transcript.id) == nil && w.state.stake(w.provider.account)!.total > 0)
         w.seal()
     }

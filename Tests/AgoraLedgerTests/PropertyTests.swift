@@ -15,7 +15,7 @@ enum RandomTraffic {
         let channel = w.channelID(sender, other)
         let job = Job.id(chainID: w.parameters.chainID, client: other.account, nonce: UInt64((code / 7) % 4))
         let payload: Payload
-        switch (code / 1_000) % 16 {
+        switch (code / 1_000) % 17 {
         case 0: payload = .transfer(to: other.account, amount: amount)
         case 1: payload = .stakeBond(amount: amount * 50)
         case 2: payload = .stakeUnbond(amount: amount)
@@ -27,9 +27,10 @@ enum RandomTraffic {
         case 8: payload = .jobPost(JobRequest(model: w.model, maxCost: amount, sealedPrompt: [1], timeout: 3, maxOutputTokens: 1_000))
         case 9: payload = .jobLock(job: job)
         case 10: payload = .jobOutput(job: job, piece: [2])
-        case 11: payload = .jobComplete(job: job, inputTokens: amount / 1_000, outputTokens: UInt64(code % 1_000))
+        case 11: payload = .jobComplete(job: job, inputTokens: amount / 1_000, outputTokens: UInt64(code % 1_000), transcript: .zero)
         case 12: payload = .jobExpire(job: job)
         case 13: payload = .channelTopUp(channel: channel, amount: amount, expiry: w.height + 9)
+        case 15: payload = .jobCancel(job: job)
         case 14:
             let agreement = CloseAgreement(channel: w.channelID(sender, other), openCounter: w.state.channel(w.channelID(sender, other))?.openCounter ?? 1,
                                            finalAmount: amount / 2)

@@ -44,6 +44,10 @@ let rejectionRows: [RejectionRow] = [
     RejectionRow("fee under the minimum", expected: .feeBelowMinimum) { w in
         w.transaction(w.alice, .transfer(to: w.bob.account, amount: 1), fee: w.parameters.minimumFee - 1)
     },
+    RejectionRow("job prompt short of its byte fee", expected: .feeBelowByteFee) { w in
+        w.transaction(w.alice, .jobPost(JobRequest(model: w.model, maxCost: 1, sealedPrompt: [UInt8](repeating: 7, count: 100), timeout: 5,
+                                                   maxOutputTokens: 10)), fee: w.parameters.minimumFee + 99 * w.parameters.jobByteFee)
+    },
     RejectionRow("zero transfer", expected: .zeroAmount, key: \.alice) { w in .transfer(to: w.bob.account, amount: 0) },
     RejectionRow("oversized job prompt", expected: .tooLarge, key: \.alice) { w in
         .jobPost(JobRequest(model: w.model, maxCost: 1, sealedPrompt: [UInt8](repeating: 7, count: Limits.sealedPromptBytes + 1), timeout: 5, maxOutputTokens: 10))
@@ -231,14 +235,24 @@ let rejectionRows: [RejectionRow] = [
     },
     RejectionRow("empty output", expected: .outputEmpty, setup: lockedJob, key: \.provider) { w in .jobOutput(job: jobID(w), piece: []) },
     RejectionRow("complete without output", expected: .outputEmpty, setup: lockedJob, key: \.provider) { w in
-        .jobComplete(job: jobID(w), inputTokens: 1, outputTokens: 1)
+        .jobComplete(job: jobID(w), inputTokens: 1, outputTokens: 1, transcript: .zero)
     },
     RejectionRow("complete with more tokens than allowed", expected: .outputTokensAboveMaximum, setup: { w in
         lockedJob(&w); w.must(w.provider, .jobOutput(job: jobID(w), piece: [1]))
-    }, key: \.provider) { w in .jobComplete(job: jobID(w), inputTokens: 1, outputTokens: 1_000) },
+    }, key: \.provider) { w in .jobComplete(job: jobID(w), inputTokens: 1, outputTokens: 1_000, transcript: .zero) },
     RejectionRow("complete a job never locked", expected: .notJobProvider, setup: postJob, key: \.provider) { w in
-        .jobComplete(job: jobID(w), inputTokens: 1, outputTokens: 1)
+        .jobComplete(job: jobID(w), inputTokens: 1, outputTokens: 1, transcript: .zero)
     },
+    RejectionRow("cancel someone else's job", expected: .notJobClient, setup: postJob, key: \.bob) { w in .jobCancel(job: jobID(w)) },
+    RejectionRow("cancel a locked job", expected: .jobNotPosted, setup: lockedJob, key: \.alice) { w in .jobCancel(job: jobID(w)) },
+    RejectionRow("cancel twice", expected: .jobNotPosted, setup: { w in postJob(&w); w.must(w.alice, .jobCancel(job: jobID(w))) }, key: \.alice) { w in
+        .jobCancel(job: jobID(w))
+    },
+    RejectionRow("expire a cancelled job", expected: .jobSettled, setup: { w in
+        postJob(&w); w.must(w.alice, .jobCancel(job: jobID(w))); w.advance(5)
+    }, key: \.bob) { w in .jobExpire(job: jobID(w)) },
+    RejectionRow("lock a cancelled job", expected: .jobNotPosted, setup: { w in postJob(&w); w.must(w.alice, .jobCancel(job: jobID(w))) },
+                 key: \.provider) { w in .jobLock(job: jobID(w)) },
     RejectionRow("expire before the deadline", expected: .jobNotExpired, setup: postJob, key: \.alice) { w in .jobExpire(job: jobID(w)) },
     RejectionRow("expire a completed job", expected: .jobSettled, setup: completedJob, key: \.alice) { w in .jobExpire(job: jobID(w)) },
     RejectionRow("rate someone else's job", expected: .notJobClient, setup: completedJob, key: \.bob) { w in
@@ -308,7 +322,7 @@ func completedJob(_ w: inout World, nonce: UInt64) {
     let id = jobID(w, nonce: nonce)
     w.must(w.provider, .jobLock(job: id))
     w.must(w.provider, .jobOutput(job: id, piece: [9]))
-    w.must(w.provider, .jobComplete(job: id, inputTokens: 10, outputTokens: 20))
+    w.must(w.provider, .jobComplete(job: id, inputTokens: 10, outputTokens: 20, transcript: .zero))
 }
 
 @Suite struct RejectionTableTests {

@@ -136,6 +136,36 @@ import Testing
         w.seal()
     }
 
+    @Test func aCancelledJobRefundsItsWholeEscrowAndItsBytesWerePaidFor() {
+        var w = World()
+        w.withMarket()
+        let before = w.state.balance(w.alice.account)
+        let prompt = [UInt8](repeating: 3, count: 1_000)
+        let post = w.transaction(w.alice, .jobPost(JobRequest(model: w.model, maxCost: coin, sealedPrompt: prompt, timeout: 5, maxOutputTokens: 100)))
+        #expect(post.fee == w.parameters.minimumFee + 1_000 * w.parameters.jobByteFee)
+        #expect(w.submit(post) == nil)
+        #expect(w.state.balance(w.alice.account) == before - coin - post.fee)
+        w.must(w.alice, .jobCancel(job: jobID(w)))
+        #expect(w.state.balance(w.alice.account) == before - post.fee - w.parameters.minimumFee)
+        #expect(w.state.job(jobID(w))?.status == .cancelled)
+        w.seal()
+    }
+
+    @Test func aBlockCarriesABoundedNumberOfSealedJobBytes() {
+        let w = World()
+        let piece = [UInt8](repeating: 1, count: Limits.outputPieceBytes)
+        let transactions = (0...(Limits.jobBytesPerBlock / piece.count)).map { nonce in
+            w.transaction(w.provider, .jobOutput(job: .max, piece: piece), nonce: UInt64(nonce))
+        }
+        func block(_ transactions: [Transaction]) -> Block {
+            Block(header: BlockHeader(chainID: w.parameters.chainID, height: w.height, parent: .zero, time: 0,
+                                      transactionRoot: Block.transactionRoot(transactions), stateRoot: .zero, miner: w.miner, target: .max),
+                  transactions: transactions)
+        }
+        #expect(block(transactions).sanityCheck(w.parameters) == .tooManyJobBytes(Limits.jobBytesPerBlock + Limits.outputPieceBytes))
+        #expect(block(transactions.dropLast()).sanityCheck(w.parameters) == nil)
+    }
+
     @Test func preferenceAndFlagsMoveReputation() {
         var w = World()
         completedJob(&w)
@@ -143,7 +173,7 @@ import Testing
         let second = jobID(w, nonce: 1)
         w.must(w.provider2, .jobLock(job: second))
         w.must(w.provider2, .jobOutput(job: second, piece: [1]))
-        w.must(w.provider2, .jobComplete(job: second, inputTokens: 1, outputTokens: 1))
+        w.must(w.provider2, .jobComplete(job: second, inputTokens: 1, outputTokens: 1, transcript: .zero))
         w.must(w.alice, .jobRate(job: jobID(w), verdict: .good, preferredOver: second))
         #expect(w.send(w.alice, .jobRate(job: second, verdict: .unrated, preferredOver: jobID(w))) == .comparisonInvalid)
         w.must(w.alice, .jobRate(job: second, verdict: .flagged, preferredOver: nil))

@@ -39,9 +39,12 @@ struct World {
 
     var context: BlockContext { BlockContext(height: height, time: 1_800_000_000 + height, miner: miner, verdicts: verdicts) }
 
+    /// Signed with `fee`, or by default the least fee the payload requires (byte fees included).
     func transaction(_ key: SigningKey, _ payload: Payload, fee: UInt64? = nil, nonce: UInt64? = nil) -> Transaction {
-        Transaction.signed(by: key, chainID: parameters.chainID, nonce: nonce ?? state.account(key.account)?.nonce ?? 0,
-                           fee: fee ?? parameters.minimumFee, payload: payload)
+        let nonce = nonce ?? state.account(key.account)?.nonce ?? 0
+        let unsigned = Transaction.signed(by: key, chainID: parameters.chainID, nonce: nonce, fee: parameters.minimumFee, payload: payload)
+        return Transaction.signed(by: key, chainID: parameters.chainID, nonce: nonce,
+                                  fee: fee ?? unsigned.requiredFee(parameters) ?? parameters.minimumFee, payload: payload)
     }
 
     /// Sanity-checks and applies one transaction in the current block.
