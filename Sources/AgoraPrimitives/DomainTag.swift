@@ -31,6 +31,12 @@ public enum DomainTag: String, Sendable, CaseIterable {
     case sealedRequest = "agora/sealed-request/v1"
     /// The key, exported from a sealed request's HPKE context, that seals the events of its answer.
     case sealedResponse = "agora/sealed-response/v1"
+    /// The HPKE key schedule and associated data of a job's prompt sealed on chain (with the job's id).
+    case sealedJobPrompt = "agora/sealed-job-prompt/v1"
+    /// The HPKE key schedule of a job's answer sealed to its client.
+    case sealedJobAnswer = "agora/sealed-job-answer/v1"
+    /// What a job's transcript names as its request.
+    case jobRequest = "agora/job-request/v1"
 
     /// The tag as it is hashed: its length, then its UTF-8 bytes.
     public var bytes: [UInt8] {

@@ -102,8 +102,8 @@ import Testing
             .channelCooperativeClose(CloseAgreement(channel: .max, openCounter: 1, finalAmount: 2), counterpartySignature: w.bob.sign([2])),
             .jobPost(JobRequest(model: w.model, maxCost: 5, sealedPrompt: [1, 2], allowedProviders: [w.provider.account], minReputation: 3,
                                 minCompletedJobs: 4, timeout: 5, maxOutputTokens: 6)),
-            .jobLock(job: .max), .jobOutput(job: .max, piece: [1]), .jobComplete(job: .max, inputTokens: 1, outputTokens: 2),
-            .jobExpire(job: .zero), .jobRate(job: .max, verdict: .flagged, preferredOver: .zero), .jobRate(job: .max, verdict: .good, preferredOver: nil),
+            .jobLock(job: .max), .jobOutput(job: .max, piece: [1]), .jobComplete(job: .max, inputTokens: 1, outputTokens: 2, transcript: .zero),
+            .jobExpire(job: .zero), .jobCancel(job: .max), .jobRate(job: .max, verdict: .flagged, preferredOver: .zero), .jobRate(job: .max, verdict: .good, preferredOver: nil),
             .auditChallenge(AuditChallenge(
                 transcript: TranscriptCommitment(provider: w.provider.account, model: w.model, numerics: 1, request: .max, parametersDigest: .zero,
                                                  promptDigest: .max, outputDigest: .zero, outputTokens: 2, ending: .length),
@@ -219,5 +219,56 @@ import Testing
         var (otherSealer, _) = try exchange()
         #expect(throws: SealingFailure.unauthentic) { try opener.open(otherSealer.seal(Array("two".utf8))) }  // spliced
         #expect(try opener.open(second) == Array("two".utf8))
+    }
+}
+
+@Suite struct JobSealingTests {
+    let first = SigningKey(deterministicLabel: "job-sealing/provider-1")
+    let second = SigningKey(deterministicLabel: "job-sealing/provider-2")
+    let client = SigningKey(deterministicLabel: "job-sealing/client")
+    let stranger = SigningKey(deterministicLabel: "job-sealing/stranger")
+    let job = Hash256.sha256([7])
+    let request = Array(#"{"messages":[{"role":"user","content":"a secret job prompt"}]}"#.utf8)
+
+    func sealed() throws -> [UInt8] {
+        try JobSealing.sealPrompt(request, providers: [first.encryptionPublicKey, second.encryptionPublicKey], client: client, chainID: "agora-a", job: job)
+    }
+
+    @Test func everyReaderOpensThePromptAndOnlyTheClientTheAnswer() throws {
+        let prompt = try sealed()
+        #expect(prompt.count == request.count + JobSealing.promptOverhead(readers: 3))
+        #expect(!String(decoding: prompt, as: UTF8.self).contains("secret"))
+        for (index, key) in [first, second, client].enumerated() {
+            let opened = try JobSealing.openPrompt(prompt, reader: index, key: key, chainID: "agora-a", job: job)
+            #expect(opened.request == request)
+            #expect(opened.replyKey == client.encryptionPublicKey)
+        }
+        let answer = Array("a secret answer".utf8)
+        let sealedAnswer = try JobSealing.sealAnswer(answer, to: client.encryptionPublicKey, chainID: "agora-a", job: job)
+        #expect(sealedAnswer.count == answer.count + JobSealing.answerOverheadBytes)
+        #expect(try JobSealing.openAnswer(sealedAnswer, key: client, chainID: "agora-a", job: job) == answer)
+        #expect(throws: SealingFailure.unauthentic) { try JobSealing.openAnswer(sealedAnswer, key: first, chainID: "agora-a", job: job) }
+    }
+
+    @Test func aSealedPromptOpensOnlyForItsReaderJobAndChainAndUnaltered() throws {
+        let prompt = try sealed()
+        // A reader's share opens with its own key only, and the content only under this job and chain.
+        #expect(throws: SealingFailure.unauthentic) { try JobSealing.openPrompt(prompt, reader: 0, key: second, chainID: "agora-a", job: job) }
+        #expect(throws: SealingFailure.unauthentic) { try JobSealing.openPrompt(prompt, reader: 0, key: stranger, chainID: "agora-a", job: job) }
+        #expect(throws: SealingFailure.unauthentic) { try JobSealing.openPrompt(prompt, reader: 0, key: first, chainID: "agora-b", job: job) }
+        #expect(throws: SealingFailure.unauthentic) {
+            try JobSealing.openPrompt(prompt, reader: 0, key: first, chainID: "agora-a", job: Hash256.sha256([8]))
+        }
+        #expect(throws: SealingFailure.truncated) { try JobSealing.openPrompt(prompt, reader: 3, key: first, chainID: "agora-a", job: job) }
+        #expect(throws: SealingFailure.truncated) { try JobSealing.openPrompt(Array(prompt.prefix(100)), reader: 0, key: first, chainID: "agora-a", job: job) }
+        for position in [1, 1 + 3 * JobSealing.shareBytes + 2, prompt.count - 1] {
+            var altered = prompt
+            altered[position] ^= 1
+            #expect(throws: SealingFailure.unauthentic) { try JobSealing.openPrompt(altered, reader: 0, key: first, chainID: "agora-a", job: job) }
+        }
+        // An answer sealed for one job does not open as another's.
+        let answer = try JobSealing.sealAnswer([1, 2, 3], to: client.encryptionPublicKey, chainID: "agora-a", job: job)
+        #expect(throws: SealingFailure.unauthentic) { try JobSealing.openAnswer(answer, key: client, chainID: "agora-a", job: Hash256.sha256([8])) }
+        #expect(throws: SealingFailure.badKey) { try JobSealing.sealAnswer([1], to: .zero, chainID: "agora-a", job: job) }
     }
 }
