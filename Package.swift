@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -161,13 +162,13 @@ let package = Package(
         // Paid inference: the provider's gateway and the client's bridge.
         .target(
             name: "AgoraGateway",
-            dependencies: ["AgoraMarket", "AgoraServe", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraServe", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .target(
             name: "AgoraBridge",
             dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraProofOfAI", "AgoraChainRules", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "Hummingbird", package: "hummingbird"),
-                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "MultipartKit", package: "multipart-kit"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         // Proof of AI's work: quizzes bound to the chain, and the teacher-forced pass every validator re-runs.
@@ -200,6 +201,7 @@ let package = Package(
                 "AgoraSubprocess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

@@ -6,7 +6,7 @@ struct Agora: AsyncParsableCommand {
         commandName: "agora",
         abstract: "Agora: a peer-to-peer market for LLM inference.",
         subcommands: [ModelCommand.self, TokenizeCommand.self, RunCommand.self, ServeCommand.self, BenchCommand.self,
-                      GenesisCommand.self, NodeCommand.self, WalletCommand.self, ChainBenchCommand.self,
+                      GenesisCommand.self, NodeCommand.self, WalletCommand.self, JobCommand.self, ChainBenchCommand.self,
                       ProviderCommand.self, BridgeCommand.self, AuditorCommand.self, ChatCommand.self, DevnetCommand.self, PoAIBenchCommand.self]
     )
 

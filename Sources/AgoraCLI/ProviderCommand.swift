@@ -12,6 +12,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import Logging
+import ServiceLifecycle
 
 struct ProviderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,6 +48,10 @@ struct ProviderCommand: AsyncParsableCommand {
     @Option(help: "Model name to send upstream (default: the client's).") var upstreamModel: String?
     @Flag(help: "The upstream is Agora's own engine (agora serve) on the same model file: declare its answers verifiable, so clients audit them and a false one can be proven.")
     var verifiable = false
+    @Flag(inversion: .prefixedNo, help: "Take on-chain jobs sealed to this provider (the built-in engine only).") var jobs = true
+    @Option(help: "Blocks a job must have left before its deadline for this provider to lock it.")
+    var jobBlocksLeft: UInt64 = JobPolicy.defaultMinimumBlocksLeft
+    @Option(help: "Longest answer (tokens) this provider takes a job for.") var jobMaxTokens: UInt32 = JobPolicy.largestAnswerTokens
 
     func validate() throws {
         guard (0...19).contains(engineNice) else { throw ValidationError("--engine-nice must be in 0...19") }
@@ -58,6 +63,9 @@ struct ProviderCommand: AsyncParsableCommand {
         guard (0.1...600).contains(paymentTimeout) else { throw ValidationError("--payment-timeout must be in 0.1...600 seconds") }
         guard (1...ChainRules.maxReorgDepth).contains(confirmations) else {
             throw ValidationError("--confirmations must be in 1...\(ChainRules.maxReorgDepth) (the node keeps no older state)")
+        }
+        guard jobBlocksLeft >= 1, (1...JobPolicy.largestAnswerTokens).contains(jobMaxTokens) else {
+            throw ValidationError("--job-blocks-left must be at least 1, --job-max-tokens in 1...\(JobPolicy.largestAnswerTokens)")
         }
         if verifiable && upstream == nil { throw ValidationError("--verifiable is for --upstream; the built-in engine's answers are verifiable always") }
         if let upstream {
@@ -121,8 +129,14 @@ struct ProviderCommand: AsyncParsableCommand {
             guard case .ready(_, _, let port) = step else { return printError("agora provider: \(step)") }
             FileHandle.standardOutput.write(Data("agora provider: \(key.account.address) serving \(modelHash.hex.prefix(16))… at \(priceIn)/\(priceOut) AGR per million tokens (\(step)) on http://\(host):\(port)\n".utf8))
         }
+        // Jobs run on the built-in engine: their transcripts are what a client checks and anyone re-executes.
+        let jobWorker: [any Service] = jobs && forwarder == nil
+            ? [JobWorker(gateway: gateway, service: service, policy: JobPolicy(model: modelHash, price: offer, minimumBlocksLeft: jobBlocksLeft,
+                                                                                maxOutputTokens: jobMaxTokens),
+                         numerics: server.numerics, logger: logger)]
+            : []
         let app = server.application(services: (service.scheduler.map { [SchedulerService(scheduler: $0)] } ?? [])
-                                         + [Claimer(gateway: gateway, highWater: highWater, logger: logger), registration],
+                                         + [Claimer(gateway: gateway, highWater: highWater, logger: logger), registration] + jobWorker,
                                      logger: logger) { port in
             announce.yield(port)
             announce.finish()

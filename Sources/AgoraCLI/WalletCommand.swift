@@ -15,7 +15,7 @@ struct WalletCommand: AsyncParsableCommand {
         abstract: "Keys, balances and the transactions a user sends by hand.",
         subcommands: [New.self, Show.self, Balance.self, Send.self, Faucet.self, Bond.self, Unbond.self, Withdraw.self,
                       RegisterModel.self, RegisterProvider.self, Retire.self, OpenChannel.self, CloseChannel.self,
-                      FinalizeChannel.self, Challenge.self, PostJob.self, Status.self]
+                      FinalizeChannel.self, Challenge.self, Status.self]
     )
 }
 
@@ -310,27 +310,6 @@ extension WalletCommand {
         @OptionGroup var send: SendOptions
         @Argument(help: "Channel id.") var channel: String
         func run() async throws { try await sendTransaction(.channelFinalize(channel: try hashArgument(channel, "CHANNEL")), options, send) }
-    }
-
-    struct PostJob: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Post a job on chain with an escrowed maximum cost.")
-        @OptionGroup var options: WalletOptions
-        @OptionGroup var send: SendOptions
-        @Option(help: "Model id.") var model: String
-        @Option(help: "Maximum cost in AGR (escrowed).") var maxCost: String
-        @Option(help: "The prompt, already sealed to the providers' keys, as hex.") var sealedPrompt: String
-        @Option(help: "Blocks until the job can be expired.") var timeout: UInt64 = 100
-        @Option(help: "Most completion tokens.") var maxTokens: UInt32 = 256
-        @Option(help: "Allowed provider address (repeatable; none: any).") var allow: [String] = []
-        @Option(help: "Minimum reputation score, 0...10000.") var minReputation: UInt16 = 0
-        func run() async throws {
-            guard let prompt = Hex.decode(sealedPrompt) else { throw CommandFailure("--sealed-prompt must be hex") }
-            let allowed = try allow.map { try address($0, "--allow") }.sorted()
-            let request = JobRequest(model: try hashArgument(model, "--model"), maxCost: try coins(maxCost, "--max-cost"), sealedPrompt: prompt,
-                                     allowedProviders: Array(Set(allowed)).sorted(), minReputation: minReputation, timeout: timeout,
-                                     maxOutputTokens: maxTokens)
-            try await sendTransaction(.jobPost(request), options, send)
-        }
     }
 }
 

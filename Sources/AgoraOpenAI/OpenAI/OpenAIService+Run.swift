@@ -3,12 +3,14 @@ import AgoraJSON
 
 extension OpenAIService {
     /// What one choice produced.
-    struct ChoiceResult {
-        var text = ""
-        var tokens: [Int32] = []
-        var logprobs: [(TokenLogprob, [TokenLogprob])] = []
-        var finish: FinishReason = .length
-        var completionTokens = 0
+    public struct ChoiceResult: Sendable {
+        /// The text as the client sees it (stop sequences cut).
+        public var text = ""
+        /// Every sampled token id.
+        public var tokens: [Int32] = []
+        public var logprobs: [(TokenLogprob, [TokenLogprob])] = []
+        public var finish: FinishReason = .length
+        public var completionTokens = 0
     }
 
     /// Submits every choice's job; fails as a whole if any is refused.
@@ -23,6 +25,17 @@ extension OpenAIService {
 
     /// Runs a plan to completion and returns the response body.
     public func complete(_ plan: Plan, id: String, created: Int) async throws(OpenAIError) -> JSON {
+        let results = try await run(plan)
+        let usage = OpenAIWire.usage(prompt: plan.promptTokens, completion: results.reduce(0) { $0 + $1.completionTokens })
+        let wire = OpenAIWire(kind: plan.kind, id: id, created: created, model: model.id)
+        return wire.response(choices: results.enumerated().map { i, r in
+            let logprobs = plan.logprobs ? (plan.kind == .chat ? chatLogprobs(r.logprobs) : completionLogprobs(r.logprobs)) : .null
+            return wire.choice(i, text: r.text, logprobs: logprobs, finish: r.finish.rawValue)
+        }, usage: usage)
+    }
+
+    /// Runs a plan to completion: what each choice produced, token ids included.
+    public func run(_ plan: Plan) async throws(OpenAIError) -> [ChoiceResult] {
         let streams = try submit(plan)
         var results: [ChoiceResult] = []
         // Choices run concurrently in the scheduler's batches; we read their streams in turn.
@@ -41,12 +54,7 @@ extension OpenAIService {
             }
             results.append(r)
         }
-        let usage = OpenAIWire.usage(prompt: plan.promptTokens, completion: results.reduce(0) { $0 + $1.completionTokens })
-        let wire = OpenAIWire(kind: plan.kind, id: id, created: created, model: model.id)
-        return wire.response(choices: results.enumerated().map { i, r in
-            let logprobs = plan.logprobs ? (plan.kind == .chat ? chatLogprobs(r.logprobs) : completionLogprobs(r.logprobs)) : .null
-            return wire.choice(i, text: r.text, logprobs: logprobs, finish: r.finish.rawValue)
-        }, usage: usage)
+        return results
     }
 
     /// What the chunk loop of `stream` waits for: a choice's next event, or the heartbeat's tick.

@@ -1,0 +1,106 @@
+import AgoraKeyFile
+import AgoraLedger
+import AgoraNodeAPI
+import AgoraNodeClient
+import AgoraPrimitives
+import AgoraTestSupport
+import AsyncHTTPClient
+import Foundation
+import Testing
+
+/// On-chain jobs end to end with the real model: `agora job post` seals a prompt to providers that
+/// watch the chain, one locks it, answers, posts the sealed answer and completes; the client opens
+/// it, checks its transcript and cost, rates it. A job whose provider is stopped expires and is
+/// refunded; one not yet locked is cancelled and refunded. The prompt's words are nowhere on the
+/// node: not in its API, not in its files.
+@Suite(.serialized, .sharesCPU)
+struct JobTests {
+    typealias Market = PaidInferenceTests.Market
+
+    /// Runs `agora job …` for the client wallet at `wallet`.
+    static func job(_ market: Market, _ wallet: String, _ arguments: [String], deadline: Duration = .seconds(240)) throws -> (Int32, String) {
+        try runCommand([AgoraProcess.binary.path, "job"] + arguments + ["--node", market.node.rootURL, "--wallet", wallet], deadline: deadline)
+    }
+
+    static func balance(_ market: Market, _ account: AccountID) async throws -> UInt64 { try await market.client.account(account).balance }
+
+    @Test func aJobIsAnsweredSealedCheckedAndRatedAndAStoppedProvidersJobIsRefunded() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        _ = try market.startProvider("first", price: PaidInferenceTests.cheap)
+        _ = try market.startProvider("second", price: PaidInferenceTests.dear)
+        let first = try market.providerAccount("first"), second = try market.providerAccount("second")
+        let client = SigningKey(deterministicLabel: "job-test/client")
+        let wallet = market.directory + "/job-client.json"
+        try KeyFile.save(client, path: wallet)
+        _ = try await market.client.waitForConfirmation(try await market.client.faucet(client.account, amount: 5 * Amount.unitsPerCoin).id)
+
+        // 1. Answered: sealed to `first` alone, so the answer is its.
+        let marker = "zebra-\(UUID().uuidString.prefix(8))"
+        let (status, output) = try Self.job(market, wallet, ["post", "-m", PaidInferenceTests.modelPath, "--prompt", "Repeat the word \(marker).",
+                                                             "--max-tokens", "24", "--timeout", "120", "--provider", first.address, "--wait"])
+        try #require(status == 0, "\(output)")
+        #expect(output.contains("transcript and cost check out"), "\(output)")
+        let id = try #require(output.split(separator: " ").first { $0.count == 64 }.flatMap { Hash256(hex: String($0)) }, "no job id in: \(output)")
+        let view = try await market.client.job(id)
+        #expect(view.status == .completed && view.provider == first)
+        #expect(view.paid > 0 && view.paid <= view.maxCost)
+        #expect(view.inputTokens > 0 && view.outputTokens > 0 && view.outputTokens <= 24)
+        #expect(try await market.client.provider(first).reputation.completedJobs == 1)
+
+        // The prompt's words are on no page of the node's API, and in none of its files (chain,
+        // mempool, write-ahead logs).
+        let pages = [market.node.rootURL + "/v1/jobs/\(id.hex)", market.node.rootURL + "/v1/jobs?client=\(client.account.address)"]
+        for page in pages {
+            let body = try await HTTPClient.shared.execute(HTTPClientRequest(url: page), timeout: .seconds(10)).body.collect(upTo: 1 << 24)
+            let text = String(buffer: body)
+            #expect(!text.contains(marker) && !text.contains(Hex.encode(Array(marker.utf8))), "the prompt shows on \(page)")
+        }
+        let nodeFiles = try FileManager.default.contentsOfDirectory(atPath: market.directory + "/node")
+        for file in nodeFiles {
+            let data = try Data(contentsOf: URL(fileURLWithPath: market.directory + "/node/" + file))
+            #expect(data.range(of: Data(marker.utf8)) == nil, "the prompt is in the node's \(file)")
+        }
+
+        // The answer read again later, with the wallet alone: the same check.
+        let (again, againOutput) = try Self.job(market, wallet, ["result", id.hex, "-m", PaidInferenceTests.modelPath])
+        #expect(again == 0 && againOutput.contains("transcript and cost check out"), "\(againOutput)")
+
+        // A flag counts against the provider.
+        let (rated, ratedOutput) = try Self.job(market, wallet, ["rate", id.hex, "--flag"])
+        #expect(rated == 0, "\(ratedOutput)")
+        #expect(try await market.client.provider(first).reputation.flags == 1)
+        #expect(try await market.client.job(id).verdict == .flagged)
+
+        // 2. Expired: sealed to `second`, which is stopped; after the deadline the client's cancel
+        // expires it and the escrow comes back whole (only fees are spent).
+        _ = market.providers["second"]!.stop()
+        let before = try await Self.balance(market, client.account)
+        let (posted, postedOutput) = try Self.job(market, wallet, ["post", "-m", PaidInferenceTests.modelPath, "--prompt", "Hello.", "--max-tokens", "8",
+                                                                   "--timeout", "6", "--provider", second.address, "--json"])
+        try #require(posted == 0, "\(postedOutput)")
+        let postedJSON = try #require(try JSONSerialization.jsonObject(with: Data(postedOutput.utf8)) as? [String: String], "\(postedOutput)")
+        let expiring = try #require(postedJSON["job"].flatMap(Hash256.init(hex:)))
+        let postFee = try #require(postedJSON["fee"].flatMap { Amount.parse(coins: $0) })
+        let deadline = try await market.client.job(expiring).deadline
+        while try await market.client.status().height + 1 < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        let (expired, expiredOutput) = try Self.job(market, wallet, ["cancel", expiring.hex])
+        #expect(expired == 0 && expiredOutput.contains("job.expire confirmed"), "\(expiredOutput)")
+        #expect(try await market.client.job(expiring).status == .expired)
+        let parameters = try await market.client.parameters()
+        #expect(try await Self.balance(market, client.account) == before - postFee - parameters.minimumFee)
+        let (result, resultOutput) = try Self.job(market, wallet, ["result", expiring.hex, "-m", PaidInferenceTests.modelPath])
+        #expect(result != 0 && resultOutput.contains("expired: its escrow was refunded"), "\(resultOutput)")
+
+        // 3. Cancelled before any provider locked it.
+        let (cancelPosted, cancelPostedOutput) = try Self.job(market, wallet, ["post", "-m", PaidInferenceTests.modelPath, "--prompt", "Hi.",
+                                                                               "--provider", second.address, "--json"])
+        try #require(cancelPosted == 0, "\(cancelPostedOutput)")
+        let cancelling = try #require((try JSONSerialization.jsonObject(with: Data(cancelPostedOutput.utf8)) as? [String: String])?["job"]
+            .flatMap(Hash256.init(hex:)))
+        let (cancelled, cancelledOutput) = try Self.job(market, wallet, ["cancel", cancelling.hex])
+        #expect(cancelled == 0 && cancelledOutput.contains("job.cancel confirmed"), "\(cancelledOutput)")
+        #expect(try await market.client.job(cancelling).status == .cancelled)
+        #expect(try await market.client.provider(second).reputation.expiredJobs == 0, "a job never locked counts against no provider")
+    }
+}
