@@ -225,9 +225,9 @@ let package = Package(
         ),
         .testTarget(
             name: "AgoraMarketTests",
-            dependencies: ["AgoraMarket", "AgoraGateway", "AgoraNode", "AgoraNodeAPI", "AgoraKeyFile", "AgoraNodeClient", "AgoraModelStore", "AgoraTestSupport",
-                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
-            exclude: ["bridge_client_check.py", "dishonest_gateway.py"]
+            dependencies: ["AgoraMarket", "AgoraGateway", "AgoraBridge", "AgoraNode", "AgoraNodeAPI", "AgoraKeyFile", "AgoraNodeClient", "AgoraModelStore",
+                           "AgoraTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            exclude: ["bridge_client_check.py", "batch_client_check.py", "dishonest_gateway.py"]
         ),
         .testTarget(
             name: "AgoraNodeTests",

@@ -19,4 +19,13 @@ public enum BridgeBounds {
     public static let confirmationWait: Duration = .seconds(300)
     /// Sampled answers waiting for their audit; more are dropped (and counted).
     public static let auditsWaiting = 64
+    /// Largest file the Batch API takes (`POST /v1/files`).
+    public static let batchFileBytes = 16 << 20
+    /// Requests one batch may hold.
+    public static let batchLines = 1_000
+    /// A batch's jobs posted and not yet settled, at most: the rest wait their turn, so a large
+    /// batch does not escrow the wallet's whole balance at once.
+    public static let batchJobsInFlight = 16
+    /// Batches a listing returns.
+    public static let batchesListed = 100
 }

@@ -18,10 +18,14 @@ public struct BridgeServer: Sendable {
     public let host: String
     public let port: Int
     public let maxBodyBytes: Int
+    /// The Batch API's files and batches (nil: no Batch API).
+    public let batches: BatchStore?
     let logger: Logger
 
-    public init(bridge: Bridge, service: OpenAIService, host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = BridgeBounds.requestBodyBytes, logger: Logger) {
-        self.bridge = bridge; self.service = service; self.host = host; self.port = port; self.maxBodyBytes = maxBodyBytes; self.logger = logger
+    public init(bridge: Bridge, service: OpenAIService, batches: BatchStore? = nil, host: String = "127.0.0.1", port: Int = 8080,
+                maxBodyBytes: Int = BridgeBounds.requestBodyBytes, logger: Logger) {
+        self.bridge = bridge; self.service = service; self.batches = batches; self.host = host; self.port = port; self.maxBodyBytes = maxBodyBytes
+        self.logger = logger
     }
 
     public func application(services: [any Service], onRunning: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
@@ -58,6 +62,7 @@ public struct BridgeServer: Sendable {
         }
         router.post("/v1/chat/completions") { request, _ in await server.handle(request, kind: .chat) }
         router.post("/v1/completions") { request, _ in await server.handle(request, kind: .completion) }
+        if let batches { addBatchRoutes(to: router, store: batches) }
         return router
     }
 

@@ -40,6 +40,8 @@ struct BridgeCommand: AsyncParsableCommand {
     var requireVerifiable = false
     @Option(help: "Transcripts of paid answers kept (with prompt and output token ids) beside the wallet, newest first; 0 keeps none.")
     var keepTranscripts = 10_000
+    @Option(help: "Blocks each Batch API request's job may wait for a provider before it expires and is refunded.")
+    var batchTimeout: UInt64 = 100
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
@@ -47,6 +49,7 @@ struct BridgeCommand: AsyncParsableCommand {
         guard (0...1).contains(auditRate) else { throw ValidationError("--audit-rate must be in 0...1") }
         guard (0...10_000_000).contains(keepTranscripts) else { throw ValidationError("--keep-transcripts must be in 0...10000000") }
         guard (5...3_600).contains(providerIdleTimeout) else { throw ValidationError("--provider-idle-timeout must be in 5...3600 seconds") }
+        guard batchTimeout >= 1 else { throw ValidationError("--batch-timeout must be at least 1 block") }
     }
 
     func run() async throws {
@@ -86,11 +89,18 @@ struct BridgeCommand: AsyncParsableCommand {
             do { try await bridge.keepTranscripts(at: path, retention: keepTranscripts) } catch { throw CommandFailure("cannot open \(path): \(error)") }
         }
         await bridge.startAudits(model: model, tokenizer: tokenizer)
-        let server = BridgeServer(bridge: bridge, service: OpenAIService(model: served, contextLength: model.config.contextLength),
-                                  host: host, port: port, logger: logger)
+        let service = OpenAIService(model: served, contextLength: model.config.contextLength)
+        // The Batch API: each line a job on chain, sealed to the providers the bridge may use.
+        let batchPath = BatchStore.path(forWallet: wallet)
+        let batches: BatchStore
+        do { batches = try BatchStore(path: batchPath) } catch { throw CommandFailure("cannot open \(batchPath): \(error)") }
+        let batchRunner = BatchRunner(store: batches, jobs: JobClient(node: client, key: key),
+                                      terms: JobClient.Terms(model: modelHash, timeout: batchTimeout, allow: Array(policy.allow).sorted()),
+                                      service: service, logger: logger)
+        let server = BridgeServer(bridge: bridge, service: service, batches: batches, host: host, port: port, logger: logger)
         let host = self.host
         // Stopped in reverse order: the keeper delivers its last receipts before the client closes.
-        let app = server.application(services: [HTTPClientService(client: providers.streams), HTTPClientService(client: providers.control), ChannelKeeper(bridge: bridge)]) { port in
+        let app = server.application(services: [HTTPClientService(client: providers.streams), HTTPClientService(client: providers.control), ChannelKeeper(bridge: bridge), batchRunner]) { port in
             FileHandle.standardOutput.write(Data("agora bridge: \(key.account.address) on http://\(host):\(port)/v1 (model \(self.modelID))\n".utf8))
         }
         try await app.runService()

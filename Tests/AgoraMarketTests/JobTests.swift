@@ -103,4 +103,60 @@ struct JobTests {
         #expect(try await market.client.job(cancelling).status == .cancelled)
         #expect(try await market.client.provider(second).reputation.expiredJobs == 0, "a job never locked counts against no provider")
     }
+
+    static let batchScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("batch_client_check.py").path
+
+    /// The official `openai` package runs a batch through the bridge's Batch API unchanged: eight
+    /// lines answered by two providers watching for jobs, each with its cost and a passing check;
+    /// one line no provider takes (it asks more tokens than either takes a job for) expires, is
+    /// refunded, and is in the error file.
+    @Test(.enabled(if: PaidInferenceTests.openAIAvailable()))
+    func theOpenAIClientRunsABatchOfJobsThroughTheBridge() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        _ = try market.startProvider("first", price: PaidInferenceTests.cheap, extra: ["--job-max-tokens", "32"])
+        _ = try market.startProvider("second", price: PaidInferenceTests.dear, extra: ["--job-max-tokens", "32"])
+        let bridge = try market.startBridge(extra: ["--batch-timeout", "40"])
+        let (status, output) = try runCommand(["python3", Self.batchScript, bridge.baseURL, "smollm2", "150"], deadline: .seconds(200))
+        try #require(status == 0, "\(output)")
+        let line = try #require(output.split(separator: "\n").last.map(String.init))
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(output)")
+        #expect(result["status"] as? String == "completed", "\(line)")
+        #expect((result["counts"] as? [String: Int]) == ["total": 9, "completed": 8, "failed": 1], "\(line)")
+        #expect((result["metadata"] as? [String: String]) == ["test": "batch"])
+        let answers = try #require(result["output"] as? [[String: Any]])
+        #expect(Set(answers.compactMap { $0["custom_id"] as? String }) == Set((0..<8).map { "q\($0)" }))
+        var providers = Set<String>()
+        for answer in answers {
+            let response = try #require(answer["response"] as? [String: Any])
+            #expect(response["status_code"] as? Int == 200)
+            let body = try #require(response["body"] as? [String: Any])
+            let text = ((body["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
+            #expect(text?.isEmpty == false, "\(body)")
+            let agora = try #require(body["agora"] as? [String: Any], "\(body)")
+            #expect(agora["checked"] as? Bool == true, "\(agora)")
+            #expect((agora["cost_units"] as? Int ?? 0) > 0 && (agora["cost"] as? String)?.hasSuffix(" AGR") == true, "\(agora)")
+            providers.insert(agora["provider"] as? String ?? "")
+            // The job on chain says the same: completed, paid what the line says.
+            let job = try await market.client.job(try #require((response["request_id"] as? String).flatMap(Hash256.init(hex:))))
+            #expect(job.status == .completed && Int(job.paid) == agora["cost_units"] as? Int)
+        }
+        #expect(providers.isSubset(of: [try market.providerAccount("first").address, try market.providerAccount("second").address]))
+        let errors = try #require(result["errors"] as? [[String: Any]])
+        #expect(errors.count == 1 && errors.first?["custom_id"] as? String == "too-long", "\(errors)")
+        let error = try #require(errors.first?["error"] as? [String: Any])
+        #expect(error["code"] as? String == "expired" && (error["message"] as? String)?.contains("refunded") == true, "\(error)")
+
+        // The cancelled batch: every line settled, those not locked in time cancelled.
+        let cancelled = try #require(result["cancelled"] as? [String: Any])
+        #expect(cancelled["status"] as? String == "cancelled", "\(cancelled)")
+        let counts = try #require(cancelled["counts"] as? [String: Int])
+        #expect(counts["total"] == 9 && counts["completed"]! + counts["failed"]! == 9, "\(cancelled)")
+        #expect((cancelled["errors"] as? [String])?.contains("batch_cancelled") == true, "\(cancelled)")
+        // The bad file: failed at once, each bad line named.
+        let failed = try #require(result["failed"] as? [String: Any])
+        #expect(failed["status"] as? String == "failed", "\(failed)")
+        let failures = try #require(failed["errors"] as? [[Any]])
+        #expect(failures.map { "\($0[0])/\($0[1])" } == ["1/invalid_method", "2/invalid_json_line"], "\(failed)")
+    }
 }
