@@ -44,9 +44,12 @@ extension JobCommand {
         @Option(help: "Lowest reputation score a provider needs, 0...10000.") var minReputation: UInt16 = 0
         @Option(help: "Fewest completed jobs a provider needs.") var minCompleted: UInt64 = 0
         @Flag(help: "Wait for the answer and print it (as `agora job result --wait`).") var wait = false
+        @Flag(help: "Post the request twice, each job sealed to one of two providers (the two --provider, or the two most reputable), with the same seed: both are answered and paid, and `agora job rate A --preferred-over B` records which answer was better.")
+        var compare = false
 
         func validate() throws {
             guard (prompt == nil) != (request == nil) else { throw ValidationError("pass exactly one of --prompt and --request") }
+            if compare && !(provider.isEmpty || provider.count == 2) { throw ValidationError("--compare takes two --provider, or none") }
             guard (1...10_000).contains(minReputation) || minReputation == 0 else { throw ValidationError("--min-reputation must be in 0...10000") }
             guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         }
@@ -66,31 +69,62 @@ extension JobCommand {
                                         timeout: timeout, maxOutputTokens: maxTokens, allow: try provider.map { try address($0, "--provider") },
                                         minReputation: minReputation, minCompletedJobs: minCompleted)
             let client = JobClient(node: options.client, key: key)
-            let posted: JobClient.Posted
-            do {
-                posted = try await client.post(body, terms: terms)
-                // On chain before anything reads it back: the escrow has left the balance.
-                let status = try await options.client.waitForConfirmation(posted.transaction.id)
-                if status.status == .rejected { throw CommandFailure("job.post rejected when its block was built: \(status.rejection ?? "?")") }
-            } catch let error as NodeClientError {
-                if case .refused(_, let body) = error { throw CommandFailure("job.post refused: \(body.message)") }
-                throw CommandFailure("\(error)")
-            } catch { throw CommandFailure("\(error)") }
-            let summary = "job \(posted.id.hex) posted: sealed (\(posted.sealedBytes) bytes) to \(posted.providers.count) provider(s), "
-                + "\(Amount.format(posted.maxCost)) AGR escrowed, fee \(Amount.format(posted.transaction.fee)) AGR"
+            var postings = [(body, terms)]
+            if compare {
+                // One job for each of two providers, the same request and seed: a fair comparison.
+                let pair: [AccountID]
+                do { pair = JobClient.readers(terms, among: try await options.client.providers(model: terms.model)).prefix(2).map(\.address) } catch {
+                    throw CommandFailure("\(error)")
+                }
+                guard pair.count == 2 else { throw CommandFailure("--compare needs two providers of the model passing the filters; found \(pair.count)") }
+                let prepared: [UInt8]
+                do { prepared = try JobClient.prepare(body, maxOutputTokens: maxTokens) } catch { throw CommandFailure("\(error)") }
+                postings = pair.map { provider in
+                    var one = terms
+                    one.allow = [provider]
+                    return (prepared, one)
+                }
+            }
+            var jobs: [JobClient.Posted] = []
+            for (body, terms) in postings {
+                let posted: JobClient.Posted
+                do {
+                    posted = try await client.post(body, terms: terms)
+                    // On chain before anything reads it back: the escrow has left the balance.
+                    let status = try await options.client.waitForConfirmation(posted.transaction.id)
+                    if status.status == .rejected { throw CommandFailure("job.post rejected when its block was built: \(status.rejection ?? "?")") }
+                } catch let error as NodeClientError {
+                    if case .refused(_, let body) = error { throw CommandFailure("job.post refused: \(body.message)") }
+                    throw CommandFailure("\(error)")
+                } catch { throw CommandFailure("\(error)") }
+                jobs.append(posted)
+            }
+            let summary = jobs.map { posted in
+                "job \(posted.id.hex) posted: sealed (\(posted.sealedBytes) bytes) to \(posted.providers.count) provider(s), "
+                    + "\(Amount.format(posted.maxCost)) AGR escrowed, fee \(Amount.format(posted.transaction.fee)) AGR"
+            }.joined(separator: "\n")
             if !wait {
-                try options.emit(["job": posted.id.hex, "transaction": posted.transaction.id.hex, "max_cost": Amount.format(posted.maxCost),
-                                  "fee": Amount.format(posted.transaction.fee), "providers": posted.providers.map(\.address).joined(separator: ",")],
-                                 text: summary)
+                var fields = ["job": jobs[0].id.hex, "transaction": jobs[0].transaction.id.hex, "max_cost": Amount.format(jobs[0].maxCost),
+                              "fee": Amount.format(jobs[0].transaction.fee), "providers": jobs[0].providers.map(\.address).joined(separator: ",")]
+                if jobs.count == 2 { fields["compared_job"] = jobs[1].id.hex }
+                try options.emit(fields, text: summary)
                 return
             }
             printError(summary)
-            var result = Result()
-            result.options = options
-            result.modelOptions = modelOptions
-            result.job = posted.id.hex
-            result.wait = Double(timeout) * 15
-            try await result.run()
+            var failure: (any Error)?
+            for posted in jobs {
+                if jobs.count > 1 { printError("— job \(posted.id.hex.prefix(16))… (provider \(posted.providers[0].address)):") }
+                var result = Result()
+                result.options = options
+                result.modelOptions = modelOptions
+                result.job = posted.id.hex
+                result.wait = Double(timeout) * 15
+                do { try await result.run() } catch { failure = error }
+            }
+            if jobs.count == 2 {
+                printError("rate: agora job rate \(jobs[0].id.hex) --preferred-over \(jobs[1].id.hex)   (or the other way round)")
+            }
+            if let failure { throw failure }
         }
     }
 

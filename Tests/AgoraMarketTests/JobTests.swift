@@ -72,6 +72,27 @@ struct JobTests {
         #expect(try await market.client.provider(first).reputation.flags == 1)
         #expect(try await market.client.job(id).verdict == .flagged)
 
+        // A comparison: the same request (and seed) as two jobs, one for each provider; both are
+        // answered and paid, and the client's preference moves both records.
+        let (compared, comparedOutput) = try Self.job(market, wallet, ["post", "-m", PaidInferenceTests.modelPath, "--prompt", "Name a color.",
+                                                                       "--max-tokens", "12", "--compare", "--json"])
+        try #require(compared == 0, "\(comparedOutput)")
+        let pair = try #require(try JSONSerialization.jsonObject(with: Data(comparedOutput.utf8)) as? [String: String], "\(comparedOutput)")
+        let a = try #require(pair["job"]), b = try #require(pair["compared_job"])
+        let aID = try #require(Hash256(hex: a)), bID = try #require(Hash256(hex: b))
+        for id in [a, b] {
+            let (read, readOutput) = try Self.job(market, wallet, ["result", id, "-m", PaidInferenceTests.modelPath, "--wait", "120"])
+            #expect(read == 0 && readOutput.contains("transcript and cost check out"), "\(readOutput)")
+        }
+        let winner = try #require(try await market.client.job(aID).provider)
+        let loser = try #require(try await market.client.job(bID).provider)
+        #expect(winner != loser)
+        let (preferred, preferredOutput) = try Self.job(market, wallet, ["rate", a, "--preferred-over", b])
+        #expect(preferred == 0, "\(preferredOutput)")
+        let winnerRecord = try await market.client.provider(winner).reputation, loserRecord = try await market.client.provider(loser).reputation
+        #expect(winnerRecord.preferenceWins == 1 && winnerRecord.preferenceComparisons == 1)
+        #expect(loserRecord.preferenceWins == 0 && loserRecord.preferenceComparisons == 1)
+
         // 2. Expired: sealed to `second`, which is stopped; after the deadline the client's cancel
         // expires it and the escrow comes back whole (only fees are spent).
         _ = market.providers["second"]!.stop()
