@@ -109,7 +109,7 @@ public struct BatchRunner: Service {
     func follow(_ id: Hash256, cancelling: Bool, height: UInt64, chainID: String) async throws -> Batch.LineState? {
         let view = try await node.job(id)
         switch view.status {
-        case .completed:
+        case .completed, .disputed:
             return try await answered(id)
         case .expired:
             return .failed(code: "expired", message: "no provider answered job \(id.hex) before its deadline (block \(view.deadline)); its escrow was refunded")

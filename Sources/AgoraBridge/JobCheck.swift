@@ -40,7 +40,7 @@ public enum JobCheck {
         let outputTokens = answer.output.count
         let owed = LedgerState.cost(inputTokens: UInt64(promptTokens), outputTokens: UInt64(outputTokens), priceIn: job.priceIn,
                                     priceOut: job.priceOut, cap: job.request.maxCost)
-        guard let provider = job.provider, job.status == .completed else {
+        guard let provider = job.provider, job.status == .completed || job.status == .disputed else {
             return Report(promptTokens: promptTokens, outputTokens: outputTokens, owed: owed, paid: job.paid, problems: ["the job is not completed"])
         }
         if !provider.verifies(answer.signature, of: transcript.signingBytes(chainID: chainID)) || transcript.provider != provider {

@@ -14,7 +14,7 @@ struct JobCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "job",
         abstract: "Requests answered on chain: post one sealed to providers with its cost escrowed, read and check its answer, cancel, rate.",
-        subcommands: [Post.self, Status.self, Result.self, Cancel.self, Rate.self]
+        subcommands: [Post.self, Status.self, Result.self, Cancel.self, Rate.self, Dispute.self]
     )
 
     /// What reading and checking answers needs: the model's tokenizer and template, its id.
@@ -167,7 +167,7 @@ extension JobCommand {
                 if settled || ContinuousClock.now >= deadline { break }
                 try await Task.sleep(for: .milliseconds(500))
             }
-            guard reading.job.status == .completed, let answer = reading.answer else {
+            guard reading.job.status == .completed || reading.job.status == .disputed, let answer = reading.answer else {
                 let refunded = reading.job.status == .expired || reading.job.status == .cancelled
                 throw CommandFailure("job \(id.hex.prefix(16))… is \(reading.job.status)" + (refunded ? ": its escrow was refunded" : "; no answer yet"))
             }
@@ -183,6 +183,9 @@ extension JobCommand {
                            + (report.problems.isEmpty ? "; transcript and cost check out]" : "]"))
             }
             for problem in report.problems { printError("problem: \(problem)") }
+            if report.overcharge > 0 && reading.job.status == .completed {
+                printError("overcharged by \(Amount.format(report.overcharge)) AGR: `agora job dispute \(id.hex)` takes it back from the provider's stake")
+            }
             if !report.problems.isEmpty { throw ExitCode(3) }
         }
     }
@@ -228,6 +231,36 @@ extension JobCommand {
             let verdict: Job.Verdict = good ? .good : flag ? .flagged : .unrated
             try await sendTransaction(.jobRate(job: try JobCommand.jobID(job), verdict: verdict,
                                                preferredOver: try preferredOver.map { try hashArgument($0, "--preferred-over") }), options, send)
+        }
+    }
+
+    struct Dispute: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prove a completed job was charged more than its provider's signed transcript counts: the overcharge comes back from the provider's stake, and the rest of the stake is slashed.")
+        @OptionGroup var options: WalletOptions
+        @OptionGroup var modelOptions: ModelOptions
+        @OptionGroup var send: SendOptions
+        @Argument(help: "Job id.") var job: String
+        func run() async throws {
+            let id = try JobCommand.jobID(job)
+            let reading: JobClient.Reading
+            do { reading = try await JobClient(node: options.client, key: try options.key()).read(id) } catch { throw CommandFailure("\(error)") }
+            guard reading.job.status == .completed, let answer = reading.answer else {
+                throw CommandFailure("job \(id.hex.prefix(16))… is \(reading.job.status): only a completed job can be disputed")
+            }
+            let (service, _) = try JobCommand.checker(modelOptions)
+            let prompt: [Int32]
+            do { prompt = try service.planJob(reading.request).jobs[0].prompt } catch { throw CommandFailure("the job's request does not plan: \(error.message)") }
+            // The ledger's own sum: the prompt's ids (by the transcript's digest) and the transcript's output count.
+            let owed = LedgerState.cost(inputTokens: UInt64(prompt.count), outputTokens: UInt64(answer.transcript.outputTokens),
+                                        priceIn: reading.job.priceIn, priceOut: reading.job.priceOut, cap: reading.job.request.maxCost)
+            guard reading.job.paid > owed else {
+                throw CommandFailure("nothing to dispute: the job paid \(Amount.format(reading.job.paid)) AGR; its transcript's counts cost \(Amount.format(owed)) AGR")
+            }
+            guard prompt.count <= Limits.disputePromptTokens else {
+                throw CommandFailure("the prompt's \(prompt.count) tokens are over the \(Limits.disputePromptTokens) a dispute may carry")
+            }
+            try await sendTransaction(.jobDispute(job: id, transcript: answer.transcript, providerSignature: answer.signature, prompt: prompt), options, send)
         }
     }
 }

@@ -66,6 +66,7 @@ enum FuzzSeeds {
         .jobComplete(job: model, inputTokens: 3, outputTokens: 4, transcript: model), .jobExpire(job: model), .jobCancel(job: model),
         .jobRate(job: model, verdict: .good, preferredOver: channel),
         .auditChallenge(challenge),
+        .jobDispute(job: model, transcript: challenge.transcript, providerSignature: challenge.providerSignature, prompt: challenge.prompt),
     ]
 
     static var transactionValues: [Transaction] {

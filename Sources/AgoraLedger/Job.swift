@@ -39,7 +39,8 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
 /// A job on chain from post to settlement.
 public struct Job: Sendable, Equatable, CanonicalCodable {
     public enum Status: UInt8, Sendable, Codable {
-        case posted = 0, locked = 1, completed = 2, expired = 3, cancelled = 4
+        /// `disputed`: completed, then proven overcharged by its client (`job.dispute`).
+        case posted = 0, locked = 1, completed = 2, expired = 3, cancelled = 4, disputed = 5
     }
     public enum Verdict: UInt8, Sendable, Codable {
         case unrated = 0, good = 1, flagged = 2

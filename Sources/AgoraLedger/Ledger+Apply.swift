@@ -60,6 +60,8 @@ extension Payload {
         case .jobRate(let job, let verdict, let preferredOver):
             if verdict == .unrated && preferredOver == nil { return .emptyRating }
             return preferredOver == job ? .comparisonInvalid : nil
+        case .jobDispute(_, _, _, let prompt):
+            return prompt.count > Limits.disputePromptTokens ? .tooLarge : nil
         case .auditChallenge(let challenge):
             if challenge.prompt.isEmpty || challenge.output.count != Int(challenge.transcript.outputTokens) { return .challengeMismatch }
             return challenge.prompt.count + challenge.output.count > Limits.challengeTokens ? .challengeTooLarge : nil
@@ -140,6 +142,8 @@ extension LedgerState {
         case .jobRate(let job, let verdict, let preferredOver): return rateJob(job, verdict: verdict, preferredOver: preferredOver, by: sender)
         case .auditChallenge(let challenge): return judgeChallenge(challenge, by: sender, in: context)
         case .jobCancel(let job): return cancelJob(job, by: sender)
+        case .jobDispute(let job, let transcript, let signature, let prompt):
+            return disputeJob(job, transcript: transcript, signature: signature, prompt: prompt, by: sender)
         }
     }
 

@@ -61,23 +61,33 @@ extension LedgerState {
             let request = challenge.request
             let cost = min(request.maxCost,
                            request.price.cost(prompt: UInt64(challenge.prompt.count), completion: UInt64(challenge.output.count)) ?? request.maxCost)
-            record.refunded = min(cost, stake.total)
-            record.slashed = stake.total - record.refunded
-            setStake(transcript.provider, Stake())
-            credit(channel.client, record.refunded)
-            let burned = Amount.mulDiv(record.slashed, UInt64(parameters.slashBurnBasisPoints), Limits.basisPoints)!
-            var totals = self.totals
-            totals.burned += burned
-            setTotals(totals)
-            credit(challenger, record.slashed - burned)
             var caught = provider
-            caught.retired = true
             caught.reputation.auditsFailed += 1
-            caught.reputation.slashes += 1
-            setProvider(transcript.provider, caught)
+            (record.refunded, record.slashed) = slash(transcript.provider, caught, stake: stake, owed: cost, to: channel.client, challenger: challenger)
         }
         set(.audit(transcript.id), .audit(record))
         return nil
+    }
+
+    /// Takes a provider's whole stake for a proven lie: `owed` of it back to `client` first; of the
+    /// rest, the genesis-set share burned and the remainder to `challenger`. The provider is
+    /// retired and its record (`provider`, as the caller updated it) counts the slash.
+    mutating func slash(_ id: AccountID, _ provider: Provider, stake: Stake, owed: UInt64, to client: AccountID,
+                        challenger: AccountID) -> (refunded: UInt64, slashed: UInt64) {
+        let refunded = min(owed, stake.total)
+        let slashed = stake.total - refunded
+        setStake(id, Stake())
+        credit(client, refunded)
+        let burned = Amount.mulDiv(slashed, UInt64(parameters.slashBurnBasisPoints), Limits.basisPoints)!
+        var totals = self.totals
+        totals.burned += burned
+        setTotals(totals)
+        credit(challenger, slashed - burned)
+        var caught = provider
+        caught.retired = true
+        caught.reputation.slashes += 1
+        setProvider(id, caught)
+        return (refunded, slashed)
     }
 
     /// The settled challenge of a transcript, if it was challenged.

@@ -1,6 +1,6 @@
 import AgoraPrimitives
 
-// job.post / lock / output / complete / expire / cancel / rate.
+// job.post / lock / output / complete / expire / cancel / rate / dispute.
 extension LedgerState {
     mutating func postJob(_ request: JobRequest, client: AccountID, nonce: UInt64, in context: BlockContext) -> Rejection? {
         if model(request.model) == nil { return .unknownModel }
@@ -92,6 +92,35 @@ extension LedgerState {
         job.status = .expired
         setJob(id, job)
         credit(job.client, job.request.maxCost)
+        return nil
+    }
+
+    /// The client proves a completed job was overcharged, with the provider's own signed
+    /// transcript (the one `job.complete` named) and the prompt's token ids: the counts the
+    /// transcript signs — the prompt's ids, by their digest, and its output count — cost less at
+    /// the locked prices than the job paid. An honest provider never charges beyond what it
+    /// signed, so this is a lie, not noise: the overcharge goes back to the client from the
+    /// provider's stake, and the rest of the stake is slashed as a false audit's is (the client is
+    /// the challenger). Checked without any replay: a signature, three digests, one price sum.
+    mutating func disputeJob(_ id: Hash256, transcript: TranscriptCommitment, signature: Signature, prompt: [Int32],
+                             by sender: AccountID) -> Rejection? {
+        guard var job = job(id) else { return .unknownJob }
+        if job.client != sender { return .notJobClient }
+        if job.status != .completed { return .jobNotCompleted }
+        guard let providerID = job.provider, let provider = provider(providerID) else { return .providerNotRegistered }
+        if transcript.id != job.transcript || transcript.provider != providerID
+            || transcript.request != JobSealing.transcriptRequest(chainID: parameters.chainID, job: id) { return .challengeMismatch }
+        // The provider's signature before the work over the prompt.
+        if !providerID.verifies(signature, of: transcript.signingBytes(chainID: parameters.chainID)) { return .transcriptBadSignature }
+        if TranscriptCommitment.digest(tokens: prompt) != transcript.promptDigest { return .challengeMismatch }
+        let owed = Self.cost(inputTokens: UInt64(prompt.count), outputTokens: UInt64(transcript.outputTokens), priceIn: job.priceIn,
+                             priceOut: job.priceOut, cap: job.request.maxCost)
+        if job.paid <= owed { return .noOvercharge }
+        guard let stake = stake(providerID), stake.total > 0 else { return .nothingToSlash }
+        // After this point, the transaction must succeed.
+        job.status = .disputed
+        setJob(id, job)
+        _ = slash(providerID, provider, stake: stake, owed: job.paid - owed, to: sender, challenger: sender)
         return nil
     }
 

@@ -17,6 +17,8 @@ public enum Limits {
     /// Sealed job bytes (prompts and output pieces) one block may carry: what jobs add to the
     /// chain every node keeps, whatever fees their senders would pay.
     public static let jobBytesPerBlock = 1 << 20
+    /// Prompt token ids a job dispute may carry (four bytes each, within a transaction).
+    public static let disputePromptTokens = 8_192
     public static let allocations = 10_000
     public static let blockTransactions = 10_000
     public static let blockBytes = 8 * 1024 * 1024

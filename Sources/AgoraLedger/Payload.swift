@@ -27,6 +27,8 @@ public enum Payload: Sendable, Equatable {
     case auditChallenge(AuditChallenge)
     /// Withdraws a job no provider has locked yet, refunding its escrow.
     case jobCancel(job: Hash256)
+    /// Proves a completed job charged more than the provider's signed transcript counts.
+    case jobDispute(job: Hash256, transcript: TranscriptCommitment, providerSignature: Signature, prompt: [Int32])
 
     public var isAuditChallenge: Bool {
         if case .auditChallenge = self { return true }
@@ -66,6 +68,7 @@ public enum Payload: Sendable, Equatable {
         case .jobExpire: "job.expire"
         case .jobRate: "job.rate"
         case .jobCancel: "job.cancel"
+        case .jobDispute: "job.dispute"
         case .auditChallenge: "audit.challenge"
         }
     }
@@ -118,6 +121,9 @@ extension Payload: CanonicalCodable {
             writer.u8(21); writer.encode(challenge)
         case .jobCancel(let job):
             writer.u8(22); writer.hash(job)
+        case .jobDispute(let job, let transcript, let signature, let prompt):
+            writer.u8(23); writer.hash(job); writer.encode(transcript); writer.encode(signature)
+            writer.u32(UInt32(prompt.count)); for token in prompt { writer.u32(UInt32(bitPattern: token)) }
         }
     }
 
@@ -155,6 +161,14 @@ extension Payload: CanonicalCodable {
             self = .jobRate(job: job, verdict: verdict, preferredOver: try reader.optionalHash("preferred_over"))
         case 21: self = .auditChallenge(try AuditChallenge(from: &reader))
         case 22: self = .jobCancel(job: try reader.hash("job"))
+        case 23:
+            let job = try reader.hash("job"), transcript = try TranscriptCommitment(from: &reader), signature = try Signature(from: &reader)
+            let count = try reader.u32("prompt")
+            guard count <= UInt32(Limits.disputePromptTokens) else { throw .tooLong(field: "prompt", length: Int(count), limit: Limits.disputePromptTokens) }
+            var prompt: [Int32] = []
+            prompt.reserveCapacity(Int(count))
+            for _ in 0..<count { prompt.append(Int32(bitPattern: try reader.u32("prompt"))) }
+            self = .jobDispute(job: job, transcript: transcript, providerSignature: signature, prompt: prompt)
         default: throw .invalidValue(field: "payload.kind")
         }
     }

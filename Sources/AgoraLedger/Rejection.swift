@@ -78,6 +78,8 @@ public enum Rejection: UInt16, Error, Sendable, CaseIterable {
     case outputTokensAboveMaximum = 118
     case jobSettled = 119
     case emptyRating = 120
+    /// A dispute whose transcript's counts cost what the job paid or more.
+    case noOvercharge = 121
     // Slashing.
     case nothingToSlash = 130
     case numericsNotAuditable = 131

@@ -256,7 +256,7 @@ public struct ChannelView: Codable, Sendable {
 
 public struct JobView: Codable, Sendable {
     public enum Status: String, Codable, Sendable {
-        case posted, locked, completed, expired, cancelled
+        case posted, locked, completed, expired, cancelled, disputed
         public init(_ status: Job.Status) {
             switch status {
             case .posted: self = .posted
@@ -264,6 +264,7 @@ public struct JobView: Codable, Sendable {
             case .completed: self = .completed
             case .expired: self = .expired
             case .cancelled: self = .cancelled
+            case .disputed: self = .disputed
             }
         }
         public var ledgerStatus: Job.Status {
@@ -273,6 +274,7 @@ public struct JobView: Codable, Sendable {
             case .completed: .completed
             case .expired: .expired
             case .cancelled: .cancelled
+            case .disputed: .disputed
             }
         }
     }
@@ -326,7 +328,7 @@ public struct JobView: Codable, Sendable {
         minCompletedJobs = job.request.minCompletedJobs; maxOutputTokens = job.request.maxOutputTokens
         sealedPrompt = Hex.encode(job.request.sealedPrompt); outputs = job.outputs.map { Hex.encode($0) }
         inputTokens = job.inputTokens; outputTokens = job.outputTokens; paid = job.paid; verdict = Verdict(job.verdict)
-        transcript = job.status == .completed ? job.transcript : nil
+        transcript = job.status == .completed || job.status == .disputed ? job.transcript : nil
         priceIn = job.priceIn; priceOut = job.priceOut; compared = job.compared
     }
 

@@ -26,6 +26,8 @@ extension Payload {
             ["model": request.model.hex, "max_cost": "\(request.maxCost)", "timeout": "\(request.timeout)",
              "prompt_bytes": "\(request.sealedPrompt.count)"]
         case .jobLock(let job), .jobExpire(let job), .jobCancel(let job): ["job": job.hex]
+        case .jobDispute(let job, let transcript, _, let prompt):
+            ["job": job.hex, "transcript": transcript.id.hex, "prompt_tokens": "\(prompt.count)", "output_tokens": "\(transcript.outputTokens)"]
         case .jobOutput(let job, let piece): ["job": job.hex, "bytes": "\(piece.count)"]
         case .jobComplete(let job, let input, let output, let transcript):
             ["job": job.hex, "input_tokens": "\(input)", "output_tokens": "\(output)", "transcript": transcript.hex]

@@ -103,7 +103,12 @@ import Testing
             .jobPost(JobRequest(model: w.model, maxCost: 5, sealedPrompt: [1, 2], allowedProviders: [w.provider.account], minReputation: 3,
                                 minCompletedJobs: 4, timeout: 5, maxOutputTokens: 6)),
             .jobLock(job: .max), .jobOutput(job: .max, piece: [1]), .jobComplete(job: .max, inputTokens: 1, outputTokens: 2, transcript: .zero),
-            .jobExpire(job: .zero), .jobCancel(job: .max), .jobRate(job: .max, verdict: .flagged, preferredOver: .zero), .jobRate(job: .max, verdict: .good, preferredOver: nil),
+            .jobExpire(job: .zero), .jobCancel(job: .max),
+            .jobDispute(job: .max, transcript: TranscriptCommitment(provider: w.provider.account, model: w.model, numerics: 1, request: .max,
+                                                                    parametersDigest: .zero, promptDigest: .max, outputDigest: .zero, outputTokens: 2,
+                                                                    ending: .stop),
+                        providerSignature: w.provider.sign([4]), prompt: [1, -2, 3]),
+            .jobRate(job: .max, verdict: .flagged, preferredOver: .zero), .jobRate(job: .max, verdict: .good, preferredOver: nil),
             .auditChallenge(AuditChallenge(
                 transcript: TranscriptCommitment(provider: w.provider.account, model: w.model, numerics: 1, request: .max, parametersDigest: .zero,
                                                  promptDigest: .max, outputDigest: .zero, outputTokens: 2, ending: .length),

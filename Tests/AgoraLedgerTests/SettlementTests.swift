@@ -151,6 +151,68 @@ import Testing
         w.seal()
     }
 
+    /// A provider that completes a job at more tokens than its own signed transcript counts is
+    /// caught by the client's dispute alone: the overcharge comes back from its stake, the rest of
+    /// the stake is slashed, and it is retired. A dispute that proves nothing changes nothing.
+    @Test func anOverchargedJobIsRefundedFromTheProvidersStakeOnItsOwnTranscript() {
+        var w = World()
+        w.withMarket()
+        w.must(w.alice, .jobPost(JobRequest(model: w.model, maxCost: coin, sealedPrompt: [1], allowedProviders: [w.provider.account], timeout: 5,
+                                            maxOutputTokens: 100)))
+        let id = jobID(w)
+        w.must(w.provider, .jobLock(job: id))
+        w.must(w.provider, .jobOutput(job: id, piece: [9]))
+        let prompt: [Int32] = [11, 12, 13, 14, 15]
+        let transcript = TranscriptCommitment(provider: w.provider.account, model: w.model, numerics: 1,
+                                              request: JobSealing.transcriptRequest(chainID: w.parameters.chainID, job: id), parametersDigest: .zero,
+                                              promptDigest: TranscriptCommitment.digest(tokens: prompt), outputDigest: .zero, outputTokens: 10, ending: .length)
+        let signature = w.provider.sign(transcript.signingBytes(chainID: w.parameters.chainID))
+        // Signed 5 + 10 tokens (5 + 20 units at the locked prices); charged 5 + 90 (185 units).
+        w.must(w.provider, .jobComplete(job: id, inputTokens: 5, outputTokens: 90, transcript: transcript.id))
+        #expect(w.state.job(id)?.paid == 185)
+
+        let forged = w.bob.sign(transcript.signingBytes(chainID: w.parameters.chainID))
+        #expect(w.send(w.bob, .jobDispute(job: id, transcript: transcript, providerSignature: signature, prompt: prompt)) == .notJobClient)
+        #expect(w.send(w.alice, .jobDispute(job: id, transcript: transcript, providerSignature: forged, prompt: prompt)) == .transcriptBadSignature)
+        #expect(w.send(w.alice, .jobDispute(job: id, transcript: transcript, providerSignature: signature, prompt: [11, 12])) == .challengeMismatch)
+        var other = transcript
+        other.outputTokens = 90
+        #expect(w.send(w.alice, .jobDispute(job: id, transcript: other, providerSignature: w.provider.sign(other.signingBytes(chainID: w.parameters.chainID)),
+                                            prompt: prompt)) == .challengeMismatch, "a transcript other than the one the completion named")
+
+        let stake = w.state.stake(w.provider.account)!.total
+        let before = w.state.balance(w.alice.account)
+        w.must(w.alice, .jobDispute(job: id, transcript: transcript, providerSignature: signature, prompt: prompt))
+        let burned = (stake - 160) * UInt64(w.parameters.slashBurnBasisPoints) / 10_000
+        #expect(w.state.balance(w.alice.account) == before - w.parameters.minimumFee + stake - burned)
+        #expect(w.state.stake(w.provider.account)?.total ?? 0 == 0)
+        let caught = w.state.provider(w.provider.account)!
+        #expect(caught.retired && caught.reputation.slashes == 1)
+        #expect(w.state.job(id)?.status == .disputed)
+        #expect(w.send(w.alice, .jobDispute(job: id, transcript: transcript, providerSignature: signature, prompt: prompt)) == .jobNotCompleted)
+        w.seal()
+    }
+
+    @Test func aDisputeOfAnHonestJobIsRefused() {
+        var w = World()
+        w.withMarket()
+        w.must(w.alice, .jobPost(JobRequest(model: w.model, maxCost: coin, sealedPrompt: [1], allowedProviders: [w.provider.account], timeout: 5,
+                                            maxOutputTokens: 100)))
+        let id = jobID(w)
+        w.must(w.provider, .jobLock(job: id))
+        w.must(w.provider, .jobOutput(job: id, piece: [9]))
+        let prompt: [Int32] = [1, 2, 3]
+        let transcript = TranscriptCommitment(provider: w.provider.account, model: w.model, numerics: 1,
+                                              request: JobSealing.transcriptRequest(chainID: w.parameters.chainID, job: id), parametersDigest: .zero,
+                                              promptDigest: TranscriptCommitment.digest(tokens: prompt), outputDigest: .zero, outputTokens: 7, ending: .stop)
+        w.must(w.provider, .jobComplete(job: id, inputTokens: 3, outputTokens: 7, transcript: transcript.id))
+        let root = w.state.stateRoot()
+        #expect(w.send(w.alice, .jobDispute(job: id, transcript: transcript, providerSignature: w.provider.sign(transcript.signingBytes(chainID: w.parameters.chainID)),
+                                            prompt: prompt)) == .noOvercharge)
+        #expect(w.state.stateRoot() == root)
+        w.seal()
+    }
+
     @Test func aBlockCarriesABoundedNumberOfSealedJobBytes() {
         let w = World()
         let piece = [UInt8](repeating: 1, count: Limits.outputPieceBytes)

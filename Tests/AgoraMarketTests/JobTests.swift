@@ -1,7 +1,11 @@
+import AgoraBridge
+import AgoraEngine
 import AgoraKeyFile
 import AgoraLedger
 import AgoraNodeAPI
 import AgoraNodeClient
+import AgoraOpenAI
+import AgoraMarket
 import AgoraPrimitives
 import AgoraTestSupport
 import AsyncHTTPClient
@@ -179,5 +183,74 @@ struct JobTests {
         #expect(failed["status"] as? String == "failed", "\(failed)")
         let failures = try #require(failed["errors"] as? [[Any]])
         #expect(failures.map { "\($0[0])/\($0[1])" } == ["1/invalid_method", "2/invalid_json_line"], "\(failed)")
+    }
+
+    /// A provider that completes a job at more tokens than its own signed transcript counts (this
+    /// test plays it, on chain like any provider): `agora job result` finds the overcharge, and
+    /// `agora job dispute` takes it back from the provider's stake, which is slashed.
+    @Test func anOverchargedJobIsDisputedAndItsProviderSlashed() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let parameters = try await market.client.parameters()
+        let liar = SigningKey(deterministicLabel: "job-test/liar")
+        _ = try await market.client.waitForConfirmation(try await market.client.faucet(liar.account, amount: parameters.minimumProviderBond + Amount.unitsPerCoin).id)
+        for payload: Payload in [.stakeBond(amount: parameters.minimumProviderBond),
+                                 .providerRegister(ProviderProfile(endpoint: "http://127.0.0.1:9", offers: [
+                                     Offer(model: market.model, priceIn: PaidInferenceTests.cheap.promptPerMillion,
+                                           priceOut: PaidInferenceTests.cheap.completionPerMillion, contextLength: 2048)],
+                                     encryptionKey: liar.encryptionPublicKey, capacity: 1))] {
+            let (t, _) = try await market.client.signAndSubmit(payload, key: liar)
+            #expect(try await market.client.waitForConfirmation(t.id).status == .confirmed)
+        }
+        let client = SigningKey(deterministicLabel: "job-test/disputing-client")
+        let wallet = market.directory + "/disputing-client.json"
+        try KeyFile.save(client, path: wallet)
+        _ = try await market.client.waitForConfirmation(try await market.client.faucet(client.account, amount: 5 * Amount.unitsPerCoin).id)
+        let (posted, postedOutput) = try Self.job(market, wallet, ["post", "-m", PaidInferenceTests.modelPath, "--prompt", "Say blue.", "--max-tokens", "16",
+                                                                   "--provider", liar.account.address, "--json"])
+        try #require(posted == 0, "\(postedOutput)")
+        let id = try #require((try JSONSerialization.jsonObject(with: Data(postedOutput.utf8)) as? [String: String])?["job"].flatMap(Hash256.init(hex:)))
+
+        // The liar answers as a provider would — its prompt opened and planned, a two-token answer
+        // with its signed transcript — and completes at 16 output tokens.
+        let job = try #require(Job(try await market.client.job(id)))
+        let opened = try JobSealing.openPrompt(job.request.sealedPrompt, reader: 0, key: liar, chainID: parameters.chainID, job: id)
+        let file = try GGUFFile(path: PaidInferenceTests.modelPath)
+        let tokenizer = try Tokenizer(file: file)
+        let service = OpenAIService(model: ServedModel(id: "smollm2", tokenizer: tokenizer, chatTemplate: file.string("tokenizer.chat_template")),
+                                    contextLength: 2048)
+        let plan = try service.planJob(opened.request)
+        let output = try tokenizer.encode("Blue.", addSpecial: false, parseSpecial: false)
+        let wire = OpenAIWire(kind: .chat, id: "job", created: 0, model: "smollm2")
+        let response = wire.response(choices: [wire.choice(0, text: "Blue.", finish: "stop")], usage: OpenAIWire.usage(prompt: plan.promptTokens, completion: output.count))
+        let transcript = TranscriptCommitment(provider: liar.account, model: market.model, numerics: 1,
+                                              request: JobSealing.transcriptRequest(chainID: parameters.chainID, job: id),
+                                              parametersDigest: plan.jobs[0].parametersDigest, promptDigest: TranscriptCommitment.digest(tokens: plan.jobs[0].prompt),
+                                              outputDigest: TranscriptCommitment.digest(tokens: output), outputTokens: UInt32(output.count), ending: .stop)
+        let answer = JobAnswer(response: response.bytes, transcript: transcript, signature: liar.sign(transcript.signingBytes(chainID: parameters.chainID)),
+                               output: output)
+        let sealed = try JobSealing.sealAnswer(answer.canonicalBytes, to: opened.replyKey, chainID: parameters.chainID, job: id)
+        for payload: Payload in [.jobLock(job: id), .jobOutput(job: id, piece: sealed),
+                                 .jobComplete(job: id, inputTokens: UInt64(plan.promptTokens), outputTokens: 16, transcript: transcript.id)] {
+            let (t, _) = try await market.client.signAndSubmit(payload, key: liar)
+            #expect(try await market.client.waitForConfirmation(t.id).status == .confirmed, "\(payload.kind)")
+        }
+
+        let (read, readOutput) = try Self.job(market, wallet, ["result", id.hex, "-m", PaidInferenceTests.modelPath])
+        #expect(read == 3 && readOutput.contains("overcharged by") && readOutput.contains("Blue."), "\(readOutput)")
+        let before = try await Self.balance(market, client.account)
+        let stake = try await market.client.account(liar.account).bonded
+        let (disputed, disputedOutput) = try Self.job(market, wallet, ["dispute", id.hex, "-m", PaidInferenceTests.modelPath])
+        #expect(disputed == 0 && disputedOutput.contains("job.dispute confirmed"), "\(disputedOutput)")
+        let after = try await Self.balance(market, client.account)
+        let owed = LedgerState.cost(inputTokens: UInt64(plan.promptTokens), outputTokens: UInt64(output.count),
+                                    priceIn: PaidInferenceTests.cheap.promptPerMillion, priceOut: PaidInferenceTests.cheap.completionPerMillion,
+                                    cap: job.request.maxCost)
+        let overcharge = try await market.client.job(id).paid - owed
+        let burned = (stake - overcharge) * UInt64(parameters.slashBurnBasisPoints) / 10_000
+        #expect(after == before - parameters.minimumFee + stake - burned, "the overcharge and the unburned rest of the stake come to the client")
+        let record = try await market.client.provider(liar.account)
+        #expect(record.retired && record.slashes == 1 && record.bonded == 0)
+        #expect(try await market.client.job(id).status == .disputed)
     }
 }
