@@ -1,7 +1,7 @@
 """Runs a batch through an Agora bridge's Batch API with the official openai package, unchanged:
 files.create, batches.create, batches.retrieve until it ends, files.content of the output and
-error files. Eight lines ask for answers the providers take; one asks for more tokens than any
-provider takes a job for, so its job expires. Prints one JSON line: the batch and both files."""
+error files. Eight lines ask for answers the running provider takes; one asks for more tokens than
+it takes a job for (only the stopped provider would), so its job expires. Prints one JSON line: the batch and both files."""
 import json
 import sys
 import time
