@@ -48,7 +48,9 @@ public struct JobWorker: Service {
               let views = try? await node.jobs(status: "posted", model: policy.model, openTo: me) else { return [] }
         var completed: [Hash256] = []
         for view in views.sorted(by: { ($0.postedAt, $0.id) < ($1.postedAt, $1.id) }) {
-            guard let job = Job(view), policy.refusal(job, provider: me, reputation: reputation, height: height) == nil else { continue }
+            // Decided on the listing; only a job it takes is fetched with its sealed bytes.
+            guard policy.refusal(Job(summary: view), provider: me, reputation: reputation, height: height) == nil,
+                  let full = try? await node.job(view.id), let job = Job(full) else { continue }
             if await take(view.id, job) { completed.append(view.id) }
         }
         return completed

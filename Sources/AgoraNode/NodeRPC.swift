@@ -186,7 +186,11 @@ public struct NodeRPC: Sendable {
                       status.map({ $0 == String(describing: job.status) }) ?? true, model.map({ $0 == job.request.model }) ?? true,
                       openTo.map({ job.request.allowedProviders.isEmpty || job.request.allowedProviders.contains($0) }) ?? true
                 else { return nil }
-                return JobView(id, job)
+                var view = JobView(id, job)
+                // A listing names each job's sealed bytes by size; its own page has them.
+                view.sealedPrompt = nil
+                view.outputs = nil
+                return view
             })
         }
         router.get("/v1/jobs/:id") { _, context in

@@ -309,8 +309,12 @@ public struct JobView: Codable, Sendable {
     public var minReputation: UInt16
     public var minCompletedJobs: UInt64
     public var maxOutputTokens: UInt32
-    public var sealedPrompt: String
-    public var outputs: [String]
+    /// The sealed prompt and output pieces (hex) on a job's own page; lists leave them out (nil)
+    /// and give their sizes, so that one listing stays small whatever the jobs hold.
+    public var sealedPrompt: String?
+    public var outputs: [String]?
+    public var promptBytes: Int
+    public var outputBytes: Int
     public var inputTokens: UInt64
     public var outputTokens: UInt64
     public var paid: UInt64
@@ -327,6 +331,7 @@ public struct JobView: Codable, Sendable {
         allowedProviders = job.request.allowedProviders; minReputation = job.request.minReputation
         minCompletedJobs = job.request.minCompletedJobs; maxOutputTokens = job.request.maxOutputTokens
         sealedPrompt = Hex.encode(job.request.sealedPrompt); outputs = job.outputs.map { Hex.encode($0) }
+        promptBytes = job.request.sealedPrompt.count; outputBytes = job.outputs.reduce(0) { $0 + $1.count }
         inputTokens = job.inputTokens; outputTokens = job.outputTokens; paid = job.paid; verdict = Verdict(job.verdict)
         transcript = job.status == .completed || job.status == .disputed ? job.transcript : nil
         priceIn = job.priceIn; priceOut = job.priceOut; compared = job.compared
@@ -335,26 +340,34 @@ public struct JobView: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case id, client, model, maxCost = "max_cost", status, provider, postedAt = "posted_at", deadline
         case allowedProviders = "allowed_providers", minReputation = "min_reputation", minCompletedJobs = "min_completed_jobs"
-        case maxOutputTokens = "max_output_tokens", sealedPrompt = "sealed_prompt", outputs, inputTokens = "input_tokens"
+        case maxOutputTokens = "max_output_tokens", sealedPrompt = "sealed_prompt", outputs, promptBytes = "prompt_bytes", outputBytes = "output_bytes"
+        case inputTokens = "input_tokens"
         case outputTokens = "output_tokens", paid, transcript, priceIn = "price_in", priceOut = "price_out", verdict, compared
     }
 }
 
 extension Job {
-    /// The ledger's job from its view.
+    /// The ledger's job from its own page's view (nil from a listing's, which has no sealed bytes).
     public init?(_ view: JobView) {
-        guard let prompt = Hex.decode(view.sealedPrompt), view.deadline >= view.postedAt else { return nil }
+        guard let prompt = view.sealedPrompt.flatMap(Hex.decode), let pieces = view.outputs else { return nil }
         var outputs: [[UInt8]] = []
-        for piece in view.outputs {
+        for piece in pieces {
             guard let bytes = Hex.decode(piece) else { return nil }
             outputs.append(bytes)
         }
-        let request = JobRequest(model: view.model, maxCost: view.maxCost, sealedPrompt: prompt, allowedProviders: view.allowedProviders,
+        self.init(summary: view)
+        request.sealedPrompt = prompt
+        self.outputs = outputs
+    }
+
+    /// The job without its sealed bytes (as a listing shows it): for decisions that do not read them.
+    public init(summary view: JobView) {
+        let request = JobRequest(model: view.model, maxCost: view.maxCost, sealedPrompt: [], allowedProviders: view.allowedProviders,
                                  minReputation: view.minReputation, minCompletedJobs: view.minCompletedJobs,
-                                 timeout: view.deadline - view.postedAt, maxOutputTokens: view.maxOutputTokens)
+                                 timeout: view.deadline >= view.postedAt ? view.deadline - view.postedAt : 0, maxOutputTokens: view.maxOutputTokens)
         self.init(client: view.client, request: request, postedAt: view.postedAt)
         status = view.status.ledgerStatus
-        provider = view.provider; priceIn = view.priceIn; priceOut = view.priceOut; self.outputs = outputs
+        provider = view.provider; priceIn = view.priceIn; priceOut = view.priceOut
         inputTokens = view.inputTokens; outputTokens = view.outputTokens; paid = view.paid; transcript = view.transcript ?? .zero
         verdict = view.verdict.ledgerVerdict; compared = view.compared
     }

@@ -60,6 +60,10 @@ struct JobTests {
             let text = String(buffer: body)
             #expect(!text.contains(marker) && !text.contains(Hex.encode(Array(marker.utf8))), "the prompt shows on \(page)")
         }
+        // A listing names the sealed bytes by size only: one request of it stays small.
+        let listed = try await market.client.jobs(client: client.account)
+        #expect(!listed.isEmpty && listed.allSatisfy { $0.sealedPrompt == nil && $0.outputs == nil && $0.promptBytes > 0 && $0.outputBytes > 0 })
+        #expect(try await market.client.job(id).sealedPrompt?.count == 2 * view.promptBytes)
         let nodeFiles = try FileManager.default.contentsOfDirectory(atPath: market.directory + "/node")
         for file in nodeFiles {
             let data = try Data(contentsOf: URL(fileURLWithPath: market.directory + "/node/" + file))
