@@ -15,8 +15,6 @@ public enum Batch {
     /// A batch's status, as OpenAI names it.
     public enum Status: String, Sendable, Equatable {
         case validating, failed, inProgress = "in_progress", finalizing, completed, expired, cancelling, cancelled
-
-        public var isFinal: Bool { [.failed, .completed, .expired, .cancelled].contains(self) }
     }
 
     /// One request of the input file.

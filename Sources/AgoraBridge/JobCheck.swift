@@ -57,10 +57,10 @@ public enum JobCheck {
             problems.append("the transcript's output digest does not cover the token ids sent with it")
         }
         if let job = plan?.jobs[0], let text = text(of: answer.response) {
-            if !answer.output.allSatisfy({ $0 >= 0 && Int($0) < service.model.tokenizer.vocabulary.tokens.count }) {
-                problems.append("an output token is outside the vocabulary")
-            } else if decoded(answer.output, stops: job.stopSequences, tokenizer: service.model.tokenizer) != text {
-                problems.append("the output token ids are not the response's text")
+            switch TranscriptCheck.shownText(of: answer.output, stops: job.stopSequences, tokenizer: service.model.tokenizer) {
+            case nil: problems.append("an output token is outside the vocabulary")
+            case let shown? where shown != text: problems.append("the output token ids are not the response's text")
+            default: break
             }
         } else if plan != nil {
             problems.append("the response carries no text")
@@ -78,15 +78,5 @@ public enum JobCheck {
               let choice = (object["choices"] as? [[String: Any]])?.first else { return nil }
         if let message = choice["message"] as? [String: Any] { return message["content"] as? String }
         return choice["text"] as? String
-    }
-
-    /// The ids as the server shows text: stop sequences cut, held text released at the end.
-    static func decoded(_ tokens: [Int32], stops: [String], tokenizer: Tokenizer) -> String {
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
-        var filter = StopSequenceFilter(stops)
-        var text = ""
-        for token in tokens { text += filter.push(detokenizer.append(token)).0 }
-        if !filter.stopped { text += filter.flush(detokenizer.finish()) }
-        return text
     }
 }

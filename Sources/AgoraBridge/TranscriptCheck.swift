@@ -34,15 +34,21 @@ enum TranscriptCheck {
         }
         let ending = TranscriptCommitment.Ending(finishReason: finish)
         guard transcript.ending == ending else { return "the transcript claims another ending than the stream's" }
-        guard signed.output.allSatisfy({ $0 >= 0 && Int($0) < tokenizer.vocabulary.tokens.count }) else { return "an output token is outside the vocabulary" }
-        // The ids, decoded as the server shows text (stop sequences cut, held text released at a
-        // natural end), are the text received; a cut answer's text may stop short of them.
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
-        var stops = StopSequenceFilter(job.stopSequences)
-        var text = ""
-        for token in signed.output { text += stops.push(detokenizer.append(token)).0 }
-        if !stops.stopped { text += stops.flush(detokenizer.finish()) }
+        guard let text = shownText(of: signed.output, stops: job.stopSequences, tokenizer: tokenizer) else { return "an output token is outside the vocabulary" }
+        // A cut answer's text may stop short of its ids.
         guard ending == .cut ? text.hasPrefix(received) : text == received else { return "the output token ids are not the text received" }
         return nil
+    }
+
+    /// Token ids decoded as the server shows text: stop sequences cut, held text released at a
+    /// natural end. Nil if an id is outside the vocabulary.
+    static func shownText(of tokens: [Int32], stops: [String], tokenizer: Tokenizer) -> String? {
+        guard tokens.allSatisfy({ $0 >= 0 && Int($0) < tokenizer.vocabulary.tokens.count }) else { return nil }
+        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+        var filter = StopSequenceFilter(stops)
+        var text = ""
+        for token in tokens { text += filter.push(detokenizer.append(token)).0 }
+        if !filter.stopped { text += filter.flush(detokenizer.finish()) }
+        return text
     }
 }

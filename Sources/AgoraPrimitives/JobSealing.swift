@@ -73,7 +73,7 @@ public enum JobSealing {
     public static func openPrompt(_ sealed: [UInt8], reader index: Int, key: SigningKey, chainID: String,
                                   job: Hash256) throws(SealingFailure) -> OpenedPrompt {
         guard let count = sealed.first.map(Int.init), index < count,
-              sealed.count >= 1 + count * shareBytes + 32 + Sealing.tagBytes else { throw .truncated }
+              sealed.count >= promptOverhead(readers: count) else { throw .truncated }
         let share = sealed[(1 + index * shareBytes)..<(1 + (index + 1) * shareBytes)]
         let info = info(.sealedJobPrompt, chainID: chainID, job: job)
         let contentKey: SymmetricKey

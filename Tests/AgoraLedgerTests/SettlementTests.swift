@@ -151,22 +151,29 @@ import Testing
         w.seal()
     }
 
-    /// A provider that completes a job at more tokens than its own signed transcript counts is
-    /// caught by the client's dispute alone: the overcharge comes back from its stake, the rest of
-    /// the stake is slashed, and it is retired. A dispute that proves nothing changes nothing.
-    @Test func anOverchargedJobIsRefundedFromTheProvidersStakeOnItsOwnTranscript() {
-        var w = World()
+    /// Alice's job, locked by the provider with one output piece, and the provider's signed
+    /// transcript of `prompt` and `outputTokens` for it: what it completes with, and a dispute carries.
+    func answeredJob(_ w: inout World, prompt: [Int32], outputTokens: UInt32) -> (id: Hash256, transcript: TranscriptCommitment, signature: Signature) {
         w.withMarket()
         w.must(w.alice, .jobPost(JobRequest(model: w.model, maxCost: coin, sealedPrompt: [1], allowedProviders: [w.provider.account], timeout: 5,
                                             maxOutputTokens: 100)))
         let id = jobID(w)
         w.must(w.provider, .jobLock(job: id))
         w.must(w.provider, .jobOutput(job: id, piece: [9]))
-        let prompt: [Int32] = [11, 12, 13, 14, 15]
         let transcript = TranscriptCommitment(provider: w.provider.account, model: w.model, numerics: 1,
                                               request: JobSealing.transcriptRequest(chainID: w.parameters.chainID, job: id), parametersDigest: .zero,
-                                              promptDigest: TranscriptCommitment.digest(tokens: prompt), outputDigest: .zero, outputTokens: 10, ending: .length)
-        let signature = w.provider.sign(transcript.signingBytes(chainID: w.parameters.chainID))
+                                              promptDigest: TranscriptCommitment.digest(tokens: prompt), outputDigest: .zero, outputTokens: outputTokens,
+                                              ending: .length)
+        return (id, transcript, w.provider.sign(transcript.signingBytes(chainID: w.parameters.chainID)))
+    }
+
+    /// A provider that completes a job at more tokens than its own signed transcript counts is
+    /// caught by the client's dispute alone: the overcharge comes back from its stake, the rest of
+    /// the stake is slashed, and it is retired. A dispute that proves nothing changes nothing.
+    @Test func anOverchargedJobIsRefundedFromTheProvidersStakeOnItsOwnTranscript() {
+        var w = World()
+        let prompt: [Int32] = [11, 12, 13, 14, 15]
+        let (id, transcript, signature) = answeredJob(&w, prompt: prompt, outputTokens: 10)
         // Signed 5 + 10 tokens (5 + 20 units at the locked prices); charged 5 + 90 (185 units).
         w.must(w.provider, .jobComplete(job: id, inputTokens: 5, outputTokens: 90, transcript: transcript.id))
         #expect(w.state.job(id)?.paid == 185)
@@ -195,20 +202,11 @@ import Testing
 
     @Test func aDisputeOfAnHonestJobIsRefused() {
         var w = World()
-        w.withMarket()
-        w.must(w.alice, .jobPost(JobRequest(model: w.model, maxCost: coin, sealedPrompt: [1], allowedProviders: [w.provider.account], timeout: 5,
-                                            maxOutputTokens: 100)))
-        let id = jobID(w)
-        w.must(w.provider, .jobLock(job: id))
-        w.must(w.provider, .jobOutput(job: id, piece: [9]))
         let prompt: [Int32] = [1, 2, 3]
-        let transcript = TranscriptCommitment(provider: w.provider.account, model: w.model, numerics: 1,
-                                              request: JobSealing.transcriptRequest(chainID: w.parameters.chainID, job: id), parametersDigest: .zero,
-                                              promptDigest: TranscriptCommitment.digest(tokens: prompt), outputDigest: .zero, outputTokens: 7, ending: .stop)
+        let (id, transcript, signature) = answeredJob(&w, prompt: prompt, outputTokens: 7)
         w.must(w.provider, .jobComplete(job: id, inputTokens: 3, outputTokens: 7, transcript: transcript.id))
         let root = w.state.stateRoot()
-        #expect(w.send(w.alice, .jobDispute(job: id, transcript: transcript, providerSignature: w.provider.sign(transcript.signingBytes(chainID: w.parameters.chainID)),
-                                            prompt: prompt)) == .noOvercharge)
+        #expect(w.send(w.alice, .jobDispute(job: id, transcript: transcript, providerSignature: signature, prompt: prompt)) == .noOvercharge)
         #expect(w.state.stateRoot() == root)
         w.seal()
     }
