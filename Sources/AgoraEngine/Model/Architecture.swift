@@ -9,6 +9,8 @@ protocol Architecture {
     /// Block `index`'s weights, from the file.
     static func loadLayer(_ index: Int, from weights: WeightLoader) throws(GGUFError) -> LayerWeights
     /// Block `index` over the batch: reads and updates the hidden states `context.x` (n, d) in place.
+    /// `index` counts from the first block the model holds (a pipeline stage's KV cache holds its
+    /// own blocks only).
     static func forwardLayer(_ layer: LayerWeights, index: Int, batch: [BatchEntry], in context: InferenceContext)
 }
 

@@ -3,16 +3,28 @@ extension InferenceContext {
     /// one sequence must appear in order; several sequences may be mixed. Every value computed for
     /// an entry depends only on its sequence, so its logits are the same whatever else is in the
     /// batch and however many threads run. Returns the number of logit rows (entries that asked).
+    ///
+    /// A pipeline stage after the first takes `hidden`, the previous stage's output (batch rows of
+    /// the embedding width) instead of embedding the tokens; a stage before the last leaves its
+    /// output in `hiddenStates(row:)` for every entry and returns 0. The bits are those the whole
+    /// model computes at the same point, so a pipeline's logits are the whole model's.
     @discardableResult
-    public func forward(_ batch: [BatchEntry]) throws(InferenceError) -> Int {
+    public func forward(_ batch: [BatchEntry], hidden: UnsafeBufferPointer<Float>? = nil) throws(InferenceError) -> Int {
         let c = model.config
         guard !batch.isEmpty else { throw .emptyBatch }
         guard batch.count <= maxBatch else { throw .batchTooLarge(entries: batch.count, limit: maxBatch) }
+        if model.takesTokens {
+            guard hidden == nil else { throw .hiddenStatesUnexpected }
+        } else {
+            guard let hidden, hidden.count == batch.count * c.embeddingLength else {
+                throw .hiddenStatesExpected(rows: batch.count, width: c.embeddingLength)
+            }
+        }
         // Validate everything before touching any cache. Nothing here allocates (nor anywhere in
         // a step): an entry's position follows its sequence's previous entry in this batch, found
         // by looking back (one step in a prefill, at most the batch in a mixed decode step).
         for (t, entry) in batch.enumerated() {
-            guard entry.token >= 0, Int(entry.token) < c.vocabularySize else {
+            guard !model.takesTokens || (entry.token >= 0 && Int(entry.token) < c.vocabularySize) else {
                 throw .tokenOutOfRange(token: entry.token, vocabulary: c.vocabularySize)
             }
             var position = entry.cache.length
@@ -29,8 +41,10 @@ extension InferenceContext {
 
         let n = batch.count, d = c.embeddingLength
         prepareRotations(entries: n)
-        for (t, entry) in batch.enumerated() {
-            model.tokenEmbedding.dequantize(row: Int(entry.token), into: x + t * d)
+        if let embedding = model.tokenEmbedding {
+            for (t, entry) in batch.enumerated() { embedding.dequantize(row: Int(entry.token), into: x + t * d) }
+        } else if let hidden {
+            x.update(from: hidden.baseAddress!, count: n * d)
         }
 
         runLayers(of: model.architecture, batch: batch)  // x (n, d) -> x (n, d)
@@ -38,6 +52,8 @@ extension InferenceContext {
         for (t, entry) in batch.enumerated() { entry.cache.length = max(entry.cache.length, positions[t] + 1) }
 
         // Final norm and output head, only for the entries that want logits.
+        logitRows = 0
+        guard let outputNorm = model.outputNorm, let outputHead = model.outputHead else { return 0 }
         var rows = 0
         for (t, entry) in batch.enumerated() where entry.wantsLogits {
             (x + rows * d).update(from: x + t * d, count: d)
@@ -45,14 +61,14 @@ extension InferenceContext {
         }
         logitRows = rows
         if rows > 0 {
-            rmsNorm(x, weight: model.outputNorm, out: xb, rows: rows)
-            matmul(model.outputHead, xb, rows: rows, out: logitsBuffer)  // W (d -> vocab) -> (rows, vocab)
+            rmsNorm(x, weight: outputNorm, out: xb, rows: rows)
+            matmul(outputHead, xb, rows: rows, out: logitsBuffer)  // W (d -> vocab) -> (rows, vocab)
         }
         return rows
     }
 
-    /// Every transformer block, in order. Generic over the architecture, so the layer loop is
-    /// specialized for it: one dynamic dispatch per step, none per layer.
+    /// Every transformer block this model holds, in order. Generic over the architecture, so the
+    /// layer loop is specialized for it: one dynamic dispatch per step, none per layer.
     private func runLayers<A: Architecture>(of architecture: A.Type, batch: [BatchEntry]) {
         for (l, layer) in model.layers.enumerated() {
             A.forwardLayer(layer, index: l, batch: batch, in: self)

@@ -4,6 +4,10 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
     case batchTooLarge(entries: Int, limit: Int)
     case tokenOutOfRange(token: Int32, vocabulary: Int)
     case contextFull(position: Int, capacity: Int)
+    /// A pipeline stage after the first takes hidden states, one row of the embedding width per entry.
+    case hiddenStatesExpected(rows: Int, width: Int)
+    /// The first stage (or a whole model) embeds tokens itself.
+    case hiddenStatesUnexpected
 
     public var description: String {
         switch self {
@@ -11,11 +15,14 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
         case .batchTooLarge(let n, let limit): "batch of \(n) entries exceeds the limit of \(limit)"
         case .tokenOutOfRange(let t, let v): "token id \(t) is outside the vocabulary of \(v)"
         case .contextFull(let p, let c): "position \(p) is beyond the context of \(c) tokens"
+        case .hiddenStatesExpected(let rows, let width): "this stage takes hidden states: \(rows) rows of \(width) values"
+        case .hiddenStatesUnexpected: "this model takes tokens, not hidden states"
         }
     }
 }
 
-/// One token to process in a batched step: it is appended to `cache`'s sequence.
+/// One token to process in a batched step: it is appended to `cache`'s sequence. A pipeline
+/// stage that takes hidden states ignores the token.
 public struct BatchEntry {
     public var token: Int32
     public var cache: KVCache
@@ -47,7 +54,7 @@ public final class InferenceContext: @unchecked Sendable {
     let projected: UnsafeMutablePointer<Float>  // (B, d)
     let gate: UnsafeMutablePointer<Float>       // (B, ff)
     let up: UnsafeMutablePointer<Float>         // (B, ff)
-    let logitsBuffer: UnsafeMutablePointer<Float>  // (B, vocab)
+    let logitsBuffer: UnsafeMutablePointer<Float>  // (B, vocab); (0) for a stage without the head
     let quantized: [QuantizedActivations]       // one per distinct input width
     let scores: UnsafeMutablePointer<Float>     // (threads, heads per KV head, maxContext) attention scores
     let rowScratch: UnsafeMutablePointer<Float> // (threads, widest row) F16/BF16 rows widened
@@ -80,7 +87,7 @@ public final class InferenceContext: @unchecked Sendable {
         projected = .allocate(capacity: maxBatch * d)
         gate = .allocate(capacity: maxBatch * c.feedForwardLength)
         up = .allocate(capacity: maxBatch * c.feedForwardLength)
-        logitsBuffer = .allocate(capacity: maxBatch * c.vocabularySize)
+        logitsBuffer = .allocate(capacity: model.givesLogits ? maxBatch * c.vocabularySize : 0)
         // One activation buffer per (input width, format) that the model's matrices need.
         var kinds: [(Int, ActivationFormat)] = []
         for m in model.matrices where !kinds.contains(where: { $0.0 == m.columns && $0.1 == m.activationFormat }) {
@@ -104,7 +111,15 @@ public final class InferenceContext: @unchecked Sendable {
 
     /// A new empty sequence sized for this context.
     public func makeCache(capacity: Int? = nil) -> KVCache {
-        KVCache(config: model.config, capacity: min(capacity ?? maxContext, maxContext))
+        KVCache(config: model.config, layers: model.blocks.count, capacity: min(capacity ?? maxContext, maxContext))
+    }
+
+    /// The hidden states of the last step's `row`-th entry after this model's blocks (valid until
+    /// the next step), for a pipeline stage that does not hold the output head.
+    public func hiddenStates(row: Int) -> UnsafeBufferPointer<Float> {
+        precondition(!model.givesLogits && row < maxBatch)
+        let d = model.config.embeddingLength
+        return UnsafeBufferPointer(start: x + row * d, count: d)
     }
 
     /// Logits of the `row`-th entry that asked for them in the last step (valid until the next step).

@@ -1,4 +1,5 @@
-/// Keys and values of one sequence, for every layer and every position up to `capacity`.
+/// Keys and values of one sequence, for every block a model holds (all of them, or a pipeline
+/// stage's range) and every position up to `capacity`.
 /// Layout: (layer, KV head, position, head dimension) for keys and for values, so that attention
 /// over one KV head reads one contiguous run per sequence (with rows of all heads interleaved,
 /// one head's 128 bytes every 384 defeated the hardware prefetcher: attention over a cache that
@@ -15,10 +16,10 @@ public final class KVCache: @unchecked Sendable {
     /// Positions filled so far (the next token goes at `length`).
     public internal(set) var length: Int = 0
 
-    public init(config: ModelConfig, capacity: Int) {
-        precondition(capacity > 0)
+    public init(config: ModelConfig, layers: Int, capacity: Int) {
+        precondition(capacity > 0 && layers > 0)
         self.capacity = capacity
-        layers = config.blockCount
+        self.layers = layers
         kvHeads = config.kvHeadCount
         headDimension = config.headDimension
         keys = .allocate(capacity: layers * capacity * kvHeads * headDimension)
@@ -36,6 +37,7 @@ public final class KVCache: @unchecked Sendable {
     }
 
     /// Where KV head `head`'s key at `position` starts; the next position's is headDimension later.
+    /// `layer` counts from the first block the model holds.
     @inline(__always)
     func key(layer: Int, head: Int, position: Int) -> UnsafeMutablePointer<UInt16> {
         keys + offset(layer: layer, head: head, position: position)
