@@ -37,6 +37,17 @@ public actor Bridge {
         /// The fraction of verifiable answers (0...1) re-executed to check the provider ran the model it is paid for.
         public var auditRate: Double
 
+        /// The model's shape, for pipelines of stage providers: its blocks, hidden state width and
+        /// vocabulary (zero blocks: the bridge uses whole-model providers only).
+        public var blockCount = 0
+        public var embeddingLength = 0
+        public var vocabularySize = 0
+
+        /// What a stage of `blocks` takes and gives.
+        func stageShape(_ blocks: Range<Int>) -> StageShape {
+            StageShape(blocks: blocks, blockCount: blockCount, width: embeddingLength, vocabulary: vocabularySize)
+        }
+
         public init(modelName: String, model: Hash256, policy: RoutingPolicy = RoutingPolicy(), budget: UInt64, deposit: UInt64,
                     receiptMinimumTokens: UInt64 = 4, maxAttempts: Int = 3, idleClose: Duration = .seconds(600), auditRate: Double = 0) {
             self.modelName = modelName; self.model = model; self.policy = policy; self.budget = budget; self.deposit = deposit
@@ -106,8 +117,14 @@ public actor Bridge {
         var list: [Candidate] = []
         // A slashed provider proved to have lied about an answer (the engine is exact, so no honest
         // one ever is): it is not used again, even after it bonds anew.
+        var stages: [StageOffer] = []
         for view in try await node.providers(model: configuration.model) where view.slashes == 0 {
-            guard let offer = view.offers.first(where: { $0.model == configuration.model }) else { continue }
+            if let offer = view.offers.first(where: { $0.model == configuration.model && $0.layerStart < $0.layerEnd }) {
+                if let stage = await stageOffer(view, offer) { stages.append(stage) }
+                continue
+            }
+            // A whole-model offer names no blocks (start = end = 0).
+            guard let offer = view.offers.first(where: { $0.model == configuration.model && $0.layerStart == $0.layerEnd }) else { continue }
             var candidate = Candidate(account: view.address, endpoint: view.endpoint, price: Price(promptPerMillion: offer.priceIn, completionPerMillion: offer.priceOut),
                                       reputation: view.score, latency: nil, throughput: throughput[view.address])
             candidate.encryptionKey = view.encryptionKey
@@ -136,6 +153,61 @@ public actor Bridge {
             list.append(candidate)
         }
         candidatesCache = list
+        stageOffersCache = stages
+    }
+
+    /// Stage offers of the model, as last read from the chain.
+    private var stageOffersCache: [StageOffer] = []
+    /// One persistent connection per stage provider, shared by every answer through it.
+    private var stageLinks: [AccountID: StageLink] = [:]
+
+    /// A stage offer as the chain records it, with where its stage protocol listens (from its
+    /// info endpoint); nil when the bridge cannot run pipelines or the stage does not answer.
+    private func stageOffer(_ view: ProviderView, _ offer: Offer) async -> StageOffer? {
+        guard configuration.blockCount > 0, Int(offer.layerEnd) <= configuration.blockCount,
+              !backoff.isWaiting(view.address, at: .now) else { return nil }
+        let start = ContinuousClock.now
+        guard let info = try? await GatewayClient(endpoint: view.endpoint, connections: connections).info(),
+              (info["encryption_key"] as? String) == view.encryptionKey.hex,
+              let port = info["stage_port"] as? Int, (1...65_535).contains(port),
+              let host = URLComponents(string: view.endpoint)?.host else {
+            backoff.failed(view.address, at: .now)
+            return nil
+        }
+        var candidate = Candidate(account: view.address, endpoint: view.endpoint,
+                                  price: Price(promptPerMillion: offer.priceIn, completionPerMillion: offer.priceOut),
+                                  reputation: view.score, latency: ContinuousClock.now - start, throughput: throughput[view.address])
+        candidate.encryptionKey = view.encryptionKey
+        candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
+        candidate.confirmations = (info["confirmations"] as? Int).flatMap { (1...Int(ChainRules.maxReorgDepth)).contains($0) ? UInt64($0) : nil } ?? 1
+        candidate.verifiable = offer.numerics == Numerics.version
+        return StageOffer(candidate: candidate, blocks: Int(offer.layerStart)..<Int(offer.layerEnd), stageHost: host, stagePort: port)
+    }
+
+    /// The stage offers of the model (read from the chain when none are known yet).
+    func stageOffers() async -> [StageOffer] {
+        if candidatesCache == nil { try? await refreshCandidates() }
+        return stageOffersCache.filter { !book.isRetiring($0.candidate.account) && caught[$0.candidate.account] == nil }
+    }
+
+    /// The best pipeline of stages covering every block of the model, if the offers make one.
+    func pipeline() async throws -> [StageOffer]? {
+        guard configuration.blockCount > 0 else { return nil }
+        let offers = await stageOffers()
+        let failures = Dictionary(offers.map { ($0.candidate.account, backoff.failuresInARow($0.candidate.account)) }, uniquingKeysWith: { a, _ in a })
+        return PipelinePlan.best(offers, blockCount: configuration.blockCount, policy: configuration.policy, failures: failures)
+    }
+
+    /// The connection to `offer`'s stage, opened on first use and again after it closed.
+    func stageLink(_ offer: StageOffer) async throws -> StageLink {
+        if let link = stageLinks[offer.candidate.account], !link.isClosed { return link }
+        do {
+            let link = try await StageLink.connect(host: offer.stageHost, port: offer.stagePort)
+            stageLinks[offer.candidate.account] = link
+            return link
+        } catch {
+            throw StageFailure(code: "stage_unreachable", message: "\(offer.stageHost):\(offer.stagePort): \(error)")
+        }
     }
 
     private func rank(_ list: [Candidate]) -> [Candidate] {

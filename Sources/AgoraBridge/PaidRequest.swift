@@ -41,6 +41,10 @@ struct PaidRequest {
 
     private func runOnProviders(emit: (String) async throws -> Void) async throws -> Outcome {
         let candidates = try await bridge.ranked().filter { only == nil || $0.account == only }
+        // No provider serves the whole model: a pipeline of stage providers may.
+        if candidates.isEmpty && only == nil && bridge.configuration.blockCount > 0 {
+            return try await PipelineRequest(bridge: bridge, service: service, plan: plan, logger: logger).run(emit: emit)
+        }
         guard !candidates.isEmpty else {
             throw BridgeError(status: 503, code: "no_provider", message: "no provider offers this model within the bridge's limits")
         }

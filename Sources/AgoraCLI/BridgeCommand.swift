@@ -78,9 +78,13 @@ struct BridgeCommand: AsyncParsableCommand {
         // mid-answer (stopped, deadlocked, cut off without a reset) is then replaced.
         let providers = ProviderConnections(idleTimeout: .seconds(providerIdleTimeout))
         let served = ServedModel(id: modelID, tokenizer: tokenizer, chatTemplate: model.file.string("tokenizer.chat_template"))
-        let bridge = Bridge(configuration: .init(modelName: modelID, model: modelHash, policy: policy, budget: budgetUnits, deposit: depositUnits,
-                                                 idleClose: .seconds(idleClose), auditRate: auditRate),
-                            key: key, node: client, connections: providers, logger: logger)
+        var configuration = Bridge.Configuration(modelName: modelID, model: modelHash, policy: policy, budget: budgetUnits, deposit: depositUnits,
+                                                 idleClose: .seconds(idleClose), auditRate: auditRate)
+        // With the model's shape, the bridge can also answer through a pipeline of stage providers.
+        configuration.blockCount = model.config.blockCount
+        configuration.embeddingLength = model.config.embeddingLength
+        configuration.vocabularySize = model.config.vocabularySize
+        let bridge = Bridge(configuration: configuration, key: key, node: client, connections: providers, logger: logger)
         let statePath = (wallet as NSString).deletingPathExtension + ".channels.json"
         await bridge.setStatePath(statePath)
         await bridge.restore(from: statePath)

@@ -19,11 +19,12 @@ struct ModelOptions: ParsableArguments {
         }
     }
 
-    func load() throws -> (LlamaModel, Tokenizer) {
+    /// The model (or only `blocks` of it, for a pipeline stage) and its tokenizer.
+    func load(blocks: Range<Int>? = nil) throws -> (LlamaModel, Tokenizer) {
         let path = try resolvePath()
         do {
             let file = try GGUFFile(path: path)
-            return (try LlamaModel(file: file), try Tokenizer(file: file))
+            return (try LlamaModel(file: file, blocks: blocks), try Tokenizer(file: file))
         } catch {
             throw CommandFailure("\(path): \(error.description)")
         }

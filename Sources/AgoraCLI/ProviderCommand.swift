@@ -48,6 +48,9 @@ struct ProviderCommand: AsyncParsableCommand {
     @Option(help: "Model name to send upstream (default: the client's).") var upstreamModel: String?
     @Flag(help: "The upstream is Agora's own engine (agora serve) on the same model file: declare its answers verifiable, so clients audit them and a false one can be proven.")
     var verifiable = false
+    @Option(help: "Serve only the model's blocks (layers) A-B, both included, counted from 0: one stage of a pipeline, paid per position for those blocks (the prices are for them).")
+    var layers: String?
+    @Option(help: "Port of the stage protocol, with --layers (0: any free port).") var stagePort = 0
     @Flag(inversion: .prefixedNo, help: "Take on-chain jobs sealed to this provider (the built-in engine only).") var jobs = true
     @Option(help: "Blocks a job must have left before its deadline for this provider to lock it.")
     var jobBlocksLeft: UInt64 = JobPolicy.defaultMinimumBlocksLeft
@@ -67,12 +70,25 @@ struct ProviderCommand: AsyncParsableCommand {
         guard jobBlocksLeft >= 1, (1...JobPolicy.largestAnswerTokens).contains(jobMaxTokens) else {
             throw ValidationError("--job-blocks-left must be at least 1, --job-max-tokens in 1...\(JobPolicy.largestAnswerTokens)")
         }
+        if let layers {
+            guard parsedLayers(layers) != nil else { throw ValidationError("--layers takes A-B (blocks A to B, both included, A <= B), got \(layers)") }
+            guard upstream == nil else { throw ValidationError("--layers runs blocks on the built-in engine; it does not go with --upstream") }
+        }
+        guard (0...65_535).contains(stagePort) else { throw ValidationError("--stage-port must be in 0...65535") }
         if verifiable && upstream == nil { throw ValidationError("--verifiable is for --upstream; the built-in engine's answers are verifiable always") }
         if let upstream {
             guard let url = URL(string: upstream), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                 throw ValidationError("--upstream must be an http(s) URL, got \(upstream)")
             }
         }
+    }
+
+    /// "A-B" as the blocks A..<B+1.
+    func parsedLayers(_ text: String) -> Range<Int>? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let first = Int(parts[0]), let last = Int(parts[1]), first >= 0, first <= last,
+              last < ModelConfig.maxLayers else { return nil }
+        return first..<(last + 1)
     }
 
     func run() async throws {
@@ -83,7 +99,8 @@ struct ProviderCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let key = try KeyFile.loadOrCreate(path: dataDir + "/provider.key")
         let path = try modelOptions.resolvePath()
-        let (model, tokenizer) = try modelOptions.load()
+        let blocks = layers.flatMap(parsedLayers)
+        let (model, tokenizer) = try modelOptions.load(blocks: blocks)
         let modelHash = try sha256(ofFile: path)
         let client = NodeClient(baseURL: node)
         let parameters: ChainParameters
@@ -92,7 +109,11 @@ struct ProviderCommand: AsyncParsableCommand {
         let served = ServedModel(id: modelID, tokenizer: tokenizer, chatTemplate: model.file.string("tokenizer.chat_template"))
         let service: OpenAIService
         var forwarder: UpstreamForwarder?
-        if let upstream {
+        var stageServer: StageServer?
+        if blocks != nil {
+            // A stage answers through its stage protocol; the OpenAI service only names the model.
+            service = OpenAIService(model: served, contextLength: min(ctx, model.config.contextLength))
+        } else if let upstream {
             service = OpenAIService(model: served, contextLength: min(ctx, model.config.contextLength))
             let upstreamForwarder = UpstreamForwarder(client: .shared, baseURL: upstream, upstreamModel: upstreamModel)
             // The provider sells one model: the server it fronts must serve it, under the name sent.
@@ -115,28 +136,42 @@ struct ProviderCommand: AsyncParsableCommand {
         let gateway = try Gateway(configuration: .init(chainID: parameters.chainID, model: modelHash, offer: offer, creditWindowTokens: creditWindow,
                                                        paymentTimeout: .milliseconds(Int64(paymentTimeout * 1000)), confirmations: confirmations),
                                   key: key, node: client, store: try ReceiptStore(path: dataDir + "/receipts.sqlite"), logger: logger)
+        var stageListening: (blocks: Range<Int>, port: Int)?
+        if let blocks {
+            let context = InferenceContext(model: model, threads: threads, maxBatch: MarketBounds.stageStepPositions,
+                                           maxContext: min(ctx, model.config.contextLength), workerNice: engineNice)
+            let server = StageServer(gateway: gateway, engine: StageEngine(context: context), maxCapacity: context.maxContext,
+                                     host: host, port: stagePort, logger: logger)
+            do { stageListening = (blocks, try await server.listen()) } catch { throw CommandFailure("cannot listen on \(host):\(stagePort): \(error)") }
+            stageServer = server
+        }
+        let stage = stageListening
         let server = GatewayServer(gateway: gateway, service: service, modelName: modelID, host: host, port: port, upstream: forwarder,
-                                   upstreamVerifiable: verifiable)
+                                   upstreamVerifiable: verifiable, stage: stage)
         let plan = ProviderRegistration.Plan(key: key, parameters: parameters, model: modelHash, offer: offer,
                                              contextLength: UInt32(min(ctx, model.config.contextLength)), capacity: UInt32(parallel),
                                              faucet: faucet, registerModel: registerModel, ownerFeeBasisPoints: ownerFee,
-                                             numerics: server.numerics)
+                                             numerics: server.numerics, blocks: blocks)
         let (boundPort, announce) = AsyncStream<Int>.makeStream()
         let endpoint = self.endpoint, host = self.host, priceIn = self.priceIn, priceOut = self.priceOut
         // Progress goes to stderr: the first line on stdout is the ready line, once registered.
         let registration = ProviderRegistration(client: client, plan: plan, boundPort: boundPort,
                                                 endpoint: { endpoint ?? "http://\(host):\($0)" }) { step in
             guard case .ready(_, _, let port) = step else { return printError("agora provider: \(step)") }
-            FileHandle.standardOutput.write(Data("agora provider: \(key.account.address) serving \(modelHash.hex.prefix(16))… at \(priceIn)/\(priceOut) AGR per million tokens (\(step)) on http://\(host):\(port)\n".utf8))
+            let what = blocks.map { "blocks \($0.lowerBound)-\($0.upperBound - 1) of " } ?? ""
+            // The HTTP address goes last: scripts take the line's last host:port.
+            let stageNote = stage.map { ", stage protocol on \(host):\($0.port)" } ?? ""
+            FileHandle.standardOutput.write(Data("agora provider: \(key.account.address) serving \(what)\(modelHash.hex.prefix(16))… at \(priceIn)/\(priceOut) AGR per million tokens (\(step)\(stageNote)) on http://\(host):\(port)\n".utf8))
         }
         // Jobs run on the built-in engine: their transcripts are what a client checks and anyone re-executes.
-        let jobWorker: [any Service] = jobs && forwarder == nil
+        let jobWorker: [any Service] = jobs && forwarder == nil && blocks == nil
             ? [JobWorker(gateway: gateway, service: service, policy: JobPolicy(model: modelHash, price: offer, minimumBlocksLeft: jobBlocksLeft,
                                                                                 maxOutputTokens: jobMaxTokens),
                          numerics: server.numerics, logger: logger)]
             : []
         let app = server.application(services: (service.scheduler.map { [SchedulerService(scheduler: $0)] } ?? [])
-                                         + [Claimer(gateway: gateway, highWater: highWater, logger: logger), registration] + jobWorker,
+                                         + [Claimer(gateway: gateway, highWater: highWater, logger: logger), registration] + jobWorker
+                                         + (stageServer.map { [$0] } ?? []),
                                      logger: logger) { port in
             announce.yield(port)
             announce.finish()

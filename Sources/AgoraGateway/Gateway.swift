@@ -276,4 +276,6 @@ public actor Gateway {
     }
 
     public func sign(_ transcript: TranscriptCommitment) -> Signature { key.sign(transcript.signingBytes(chainID: configuration.chainID)) }
+
+    public nonisolated func sign(_ commitment: StageCommitment) -> Signature { key.sign(commitment.signingBytes(chainID: configuration.chainID)) }
 }

@@ -14,4 +14,10 @@ public enum GatewayBounds {
     /// (waiting for a slot, processing a long prompt, waiting for a receipt): the bridge gives up
     /// on a provider whose stream stays silent for its `--provider-idle-timeout`.
     public static let heartbeat: Duration = .seconds(2)
+    /// Sessions a pipeline stage holds open at once, across its connections: each holds a KV
+    /// cache of its blocks for the capacity its client opened it with.
+    public static let stageSessions = 64
+    /// How long a stage connection may stay without a frame before it is closed (a client with
+    /// an open session sends a step at least every few seconds while it answers).
+    public static let stageIdleTimeout: Duration = .seconds(120)
 }

@@ -42,10 +42,14 @@ public struct GatewayServer: Sendable {
     /// How long an answer may go without sending anything before it sends a keep-alive comment.
     public static let heartbeat = GatewayBounds.heartbeat
 
+    /// For a pipeline stage: its blocks and where its stage protocol listens (`StageServer`); it
+    /// then answers no OpenAI requests itself.
+    public let stage: (blocks: Range<Int>, port: Int)?
+
     public init(gateway: Gateway, service: OpenAIService, modelName: String, host: String, port: Int, maxBodyBytes: Int = GatewayBounds.requestBodyBytes,
-                upstream: UpstreamForwarder? = nil, upstreamVerifiable: Bool = false) {
+                upstream: UpstreamForwarder? = nil, upstreamVerifiable: Bool = false, stage: (blocks: Range<Int>, port: Int)? = nil) {
         self.gateway = gateway; self.service = service; self.modelName = modelName; self.host = host; self.port = port
-        self.maxBodyBytes = maxBodyBytes; self.upstream = upstream
+        self.maxBodyBytes = maxBodyBytes; self.upstream = upstream; self.stage = stage
         numerics = upstream == nil || upstreamVerifiable ? Numerics.version : 0
     }
 
@@ -71,6 +75,9 @@ public struct GatewayServer: Sendable {
                 ("context_length", .int(service.contextLength)),
                 // What paid requests are sealed to: the key registered on chain, or the bridge refuses it.
                 ("encryption_key", .string(gateway.key.encryptionPublicKey.hex)), ("sealed", .bool(true)),
+                ("stage_port", server.stage.map { .int($0.port) } ?? .null),
+                ("block_start", server.stage.map { .int($0.blocks.lowerBound) } ?? .null),
+                ("block_end", server.stage.map { .int($0.blocks.upperBound) } ?? .null),
             ]))
         }
         // The provider's books for one channel: what it counts as owed and what the client's
@@ -137,6 +144,8 @@ public struct GatewayServer: Sendable {
                 return failure(500, "internal", "\(error)")
             }
         }
+        // A stage runs a range of blocks: its answers go through its stage protocol, not here.
+        guard stage == nil else { return router }
         router.post("/v1/market/chat/completions") { request, _ in await server.paid(request, path: "/chat/completions", plan: service.planChat) }
         router.post("/v1/market/completions") { request, _ in await server.paid(request, path: "/completions", plan: service.planCompletion) }
         return router

@@ -26,12 +26,14 @@ public struct ProviderRegistration: Service {
         public var ownerFeeBasisPoints: UInt16
         /// The numerics version its offer declares (0: answers not re-executable).
         public var numerics: UInt32
+        /// The blocks a pipeline stage runs (nil: the whole model).
+        public var blocks: Range<Int>?
 
         public init(key: SigningKey, parameters: ChainParameters, model: Hash256, offer: Price, contextLength: UInt32, capacity: UInt32,
-                    faucet: Bool, registerModel: String?, ownerFeeBasisPoints: UInt16, numerics: UInt32) {
+                    faucet: Bool, registerModel: String?, ownerFeeBasisPoints: UInt16, numerics: UInt32, blocks: Range<Int>? = nil) {
             self.key = key; self.parameters = parameters; self.model = model; self.offer = offer; self.contextLength = contextLength
             self.capacity = capacity; self.faucet = faucet; self.registerModel = registerModel; self.ownerFeeBasisPoints = ownerFeeBasisPoints
-            self.numerics = numerics
+            self.numerics = numerics; self.blocks = blocks
         }
     }
 
@@ -112,7 +114,8 @@ public struct ProviderRegistration: Service {
         }
         let profile = ProviderProfile(endpoint: endpoint,
                                       offers: [Offer(model: plan.model, priceIn: plan.offer.promptPerMillion, priceOut: plan.offer.completionPerMillion,
-                                                     contextLength: plan.contextLength, numerics: plan.numerics)],
+                                                     contextLength: plan.contextLength, layerStart: UInt16(plan.blocks?.lowerBound ?? 0),
+                                                     layerEnd: UInt16(plan.blocks?.upperBound ?? 0), numerics: plan.numerics)],
                                       encryptionKey: key.encryptionPublicKey, capacity: plan.capacity)
         let current = try? await client.provider(key.account)
         if current == nil || current?.retired == true {

@@ -18,4 +18,13 @@ public enum MarketBounds {
     /// what it holds: after the expiry the client may finalize once the challenge window has
     /// passed, so the claim then has this margin plus the window to be mined.
     public static let expiryMarginBlocks: UInt64 = 10
+    /// Most positions one step of a pipeline stage's session carries (a longer prompt goes as
+    /// several steps): a stage's scratch space and a frame's size follow from it.
+    public static let stageStepPositions = 64
+    /// Largest frame of the stage protocol: a step's hidden states (64 positions of the widest
+    /// embedding a model file may declare) or the last stage's logits of the largest vocabulary,
+    /// with room for the frame's other fields.
+    public static let stageFrameBytes = 16 << 20 | 4_096
+    /// Sessions one connection to a stage may hold open at once.
+    public static let stageSessionsPerConnection = 64
 }

@@ -1,3 +1,4 @@
+import AgoraHTTP
 import AgoraNetwork
 import Logging
 import NIOCore
@@ -31,11 +32,7 @@ public final class P2PServer: Service, PeerTransport {
     }
 
     private static func framed(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<[UInt8], [UInt8]>> {
-        channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-            try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-            return try NIOAsyncChannel<[UInt8], [UInt8]>(wrappingChannelSynchronously: channel)
-        }
+        LengthPrefixedFrames.wrap(channel, limit: Message.Bound.frameBytes)
     }
 
     private let listener = Mutex<NIOAsyncChannel<NIOAsyncChannel<[UInt8], [UInt8]>, Never>?>(nil)
@@ -136,7 +133,7 @@ public final class P2PServer: Service, PeerTransport {
                     }
                     do {
                         for try await frame in inbound { await self.node.peerFrame(id, frame) }
-                    } catch let error as FrameError {
+                    } catch let error as FrameTooLarge {
                         await self.node.peerMisbehaved(id, reason: "\(error)")
                     }
                     group.cancelAll()
@@ -147,36 +144,5 @@ public final class P2PServer: Service, PeerTransport {
         }
         close(id)
         await node.peerClosed(id)
-    }
-}
-
-enum FrameError: Error, CustomStringConvertible {
-    case tooLarge(Int)
-    var description: String {
-        switch self { case .tooLarge(let length): "a frame of \(length) bytes, over the limit of \(Message.Bound.frameBytes)" }
-    }
-}
-
-/// Length-prefixed frames in: a 4-byte big-endian length, then that many bytes. A length over
-/// the protocol's largest message is refused before any of it is buffered.
-struct FrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = [UInt8]
-
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
-        guard Int(length) <= Message.Bound.frameBytes else { throw FrameError.tooLarge(Int(length)) }
-        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 4)
-        context.fireChannelRead(wrapInboundOut(buffer.readBytes(length: Int(length))!))
-        return .continue
-    }
-}
-
-struct FrameEncoder: MessageToByteEncoder {
-    typealias OutboundIn = [UInt8]
-
-    func encode(data: [UInt8], out: inout ByteBuffer) throws {
-        out.writeInteger(UInt32(data.count))
-        out.writeBytes(data)
     }
 }

@@ -37,6 +37,10 @@ public enum DomainTag: String, Sendable, CaseIterable {
     case sealedJobAnswer = "agora/sealed-job-answer/v1"
     /// What a job's transcript names as its request.
     case jobRequest = "agora/job-request/v1"
+    /// One step of a pipeline stage's session, chained into the stage's running commitment.
+    case stageStep = "agora/stage-step/v1"
+    /// What a pipeline stage signs after each step: its session and the running commitment.
+    case stageCommitment = "agora/stage-commitment/v1"
 
     /// The tag as it is hashed: its length, then its UTF-8 bytes.
     public var bytes: [UInt8] {

@@ -1,0 +1,207 @@
+import AgoraEngine
+import AgoraLedger
+import AgoraMarket
+import AgoraOpenAI
+import AgoraPrimitives
+import Logging
+import Synchronization
+
+/// One OpenAI request answered by a pipeline of stage providers, each running a range of the
+/// model's blocks. The bridge drives it, as Petals' client does: it sends each stage its input
+/// (token ids to the first, the previous stage's hidden states to the others), takes its output,
+/// and samples the next token itself from the last stage's logits with the request's seed — so the
+/// tokens are exactly those one machine gives. Each stage is paid per position it runs through
+/// its own channel, checked step by step against its signed commitment, and replaced by another
+/// provider of the same blocks if it fails or stalls: the newcomer is given every position's
+/// input so far (the bridge keeps them) and the answer goes on, unchanged.
+struct PipelineRequest {
+    let bridge: Bridge
+    let service: OpenAIService
+    let plan: OpenAIService.Plan
+    let logger: Logger
+
+    /// How long one exchange with a stage may take before it counts as stalled.
+    static let stepTimeout: Duration = .seconds(30)
+
+    /// One stage's part of the answer. Only the request's task changes it; a stage handed to
+    /// `end` on another task is no longer used by the request.
+    final class StageRun: @unchecked Sendable {
+        var offer: StageOffer
+        var link: StageLink
+        var session: UInt64
+        var header: RequestHeader
+        var commitment: StageCommitment
+        var steps: UInt32 = 0
+        var receipts: ReceiptSender
+        /// Every position's input this stage's blocks have run, in order (what a replacement needs).
+        var history: [UInt8] = []
+        var positions = 0
+
+        init(offer: StageOffer, link: StageLink, session: UInt64, header: RequestHeader, receipts: ReceiptSender) {
+            self.offer = offer; self.link = link; self.session = session; self.header = header; self.receipts = receipts
+            commitment = StageCommitment(session: header)
+        }
+    }
+
+    func run(emit: (String) async throws -> Void) async throws -> PaidRequest.Outcome {
+        guard var offers = try await bridge.pipeline() else {
+            throw BridgeError(status: 503, code: "no_provider", message: "no provider or pipeline of stage providers offers this model")
+        }
+        let job = plan.jobs[0]
+        let chainID = try await bridge.chain()
+        let capacity = min(service.contextLength, job.prompt.count + job.maxTokens)
+        var failed: Set<AccountID> = []
+        var stages: [StageRun] = []
+        defer { for stage in stages { Task { await self.end(stage) } } }
+        for offer in offers { stages.append(try await open(offer, capacity: capacity)) }
+
+        /// Runs `payload` (`positions` positions) through stage `k`, replacing the stage as often as
+        /// it fails, within the bridge's attempts.
+        func step(_ k: Int, kind: StageStepKind, positions: Int, payload: [UInt8]) async throws -> [UInt8] {
+            var attempts = 0
+            while true {
+                do {
+                    return try await send(stages[k], kind: kind, positions: positions, payload: payload, chainID: chainID)
+                } catch let failure as StageFailure {
+                    attempts += 1
+                    let gone = stages[k].offer.candidate.account
+                    failed.insert(gone)
+                    await bridge.recordFailure(gone)
+                    logger.warning("stage failed; replacing it", metadata: ["provider": "\(gone)", "error": "\(failure)"])
+                    let all = await bridge.stageOffers()
+                    guard attempts < bridge.configuration.maxAttempts,
+                          let next = PipelinePlan.replacement(for: stages[k].offer, among: all, policy: bridge.configuration.policy, excluding: failed) else {
+                        throw BridgeError(status: 502, code: "provider_failed", message: "stage \(stages[k].offer.blocks) failed: \(failure)")
+                    }
+                    let old = stages[k]
+                    Task { await self.end(old) }
+                    stages[k] = try await open(next, capacity: capacity)
+                    offers[k] = next
+                    try await refill(stages[k], from: old, chainID: chainID)
+                }
+            }
+        }
+
+        /// Runs the positions of `tokens` through every stage; the last stage's logits of the last one.
+        func forward(_ tokens: [Int32], kind: StageStepKind) async throws -> [Float] {
+            var payload = StagePayload.bytes(tokens)
+            for k in stages.indices { payload = try await step(k, kind: kind, positions: tokens.count, payload: payload) }
+            guard let logits = StagePayload.floats(payload) else { throw BridgeError(status: 502, code: "bad_output", message: "logits") }
+            return logits
+        }
+
+        var run = SequenceRun(prompt: job.prompt, maxTokens: job.maxTokens, sampling: job.sampling, stopSequences: job.stopSequences,
+                              capacity: service.contextLength, tokenizer: service.model.tokenizer)
+        var logits: [Float] = []
+        for start in stride(from: 0, to: job.prompt.count, by: MarketBounds.stageStepPositions) {
+            logits = try await forward(Array(job.prompt[start..<min(job.prompt.count, start + MarketBounds.stageStepPositions)]), kind: .prompt)
+        }
+        while true {
+            let next = logits.withUnsafeBufferPointer { run.next($0) }
+            let text = next.text + next.rest
+            if !text.isEmpty { try await emit(text) }
+            if run.finish != nil { break }
+            logits = try await forward([next.token!], kind: .answer)
+        }
+        for stage in stages { await end(stage) }
+        stages = []
+        return PaidRequest.Outcome(finishReason: run.finish!.rawValue,
+                                   usage: Usage(promptTokens: UInt64(job.prompt.count), completionTokens: UInt64(run.output.count)),
+                                   provider: offers.last!.candidate.account, transcript: nil)
+    }
+
+    /// Opens a session for the answer with `offer`'s stage, on the bridge's channel to it.
+    private func open(_ offer: StageOffer, capacity: Int) async throws -> StageRun {
+        let candidate = offer.candidate
+        let tokens = UInt64(capacity)
+        let maxCostWanted = candidate.price.cost(prompt: tokens, completion: tokens) ?? .max
+        let meter = try await bridge.channel(to: candidate, need: min(maxCostWanted, bridge.configuration.deposit))
+        let request = StageOpen(blockStart: UInt16(offer.blocks.lowerBound), blockEnd: UInt16(offer.blocks.upperBound), capacity: UInt32(capacity))
+        guard let (header, signature) = await bridge.header(candidate.account, body: request.canonicalBytes, seed: 0,
+                                                            maxCost: min(maxCostWanted, meter.remaining)) else {
+            throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) was closed")
+        }
+        let link = try await bridge.stageLink(offer)
+        let session = link.newSession()
+        let answer = try await link.exchange(.open(session: session, header: header, signature: signature, request: request), timeout: Self.stepTimeout)
+        switch answer {
+        case .opened: break
+        case .failed(_, let code, let message): throw BridgeError(status: 502, code: code, message: "stage \(candidate.account): \(message)")
+        default: throw BridgeError(status: 502, code: "bad_frame", message: "stage \(candidate.account) answered an open with \(answer)")
+        }
+        await bridge.streamStarted(candidate.account)
+        return StageRun(offer: offer, link: link, session: session, header: header,
+                        receipts: ReceiptSender(gateway: GatewayClient(endpoint: candidate.endpoint, connections: bridge.connections)))
+    }
+
+    /// Whether a step's cost has been counted: when its output arrives, or earlier when the stage
+    /// says it waits for a receipt covering it (it charges a step before running it).
+    final class Counted: Sendable {
+        private let flag = Atomic<Bool>(false)
+        /// True for the first caller only.
+        func claim() -> Bool { !flag.exchange(true, ordering: .relaxed) }
+    }
+
+    /// One step at one stage, its output checked against the stage's signed commitment. The step
+    /// is counted (and receipted, at the receipt threshold) once served — so a stage that fails
+    /// mid-step is not paid for it — or, when the stage asks for a receipt first, then.
+    private func send(_ stage: StageRun, kind: StageStepKind, positions: Int, payload: [UInt8], chainID: String) async throws -> [UInt8] {
+        let candidate = stage.offer.candidate
+        let usage = kind == .prompt ? Usage(promptTokens: UInt64(positions)) : Usage(completionTokens: UInt64(positions))
+        let bridge = self.bridge, receipts = stage.receipts, counted = Counted()
+        let answer = try await stage.link.exchange(
+            .step(session: stage.session, index: stage.steps, kind: kind, positions: UInt16(positions), payload: payload),
+            timeout: Self.stepTimeout,
+            paymentDue: { _ in
+                Task {
+                    let adding = counted.claim() ? usage : Usage()
+                    if let (receipt, signature) = await bridge.signReceipt(adding: adding, to: candidate, settle: true) { receipts.send(receipt, signature) }
+                }
+            })
+        switch answer {
+        case .output(_, let index, let output, let chain, let signature):
+            let expected = stage.commitment.adding(kind: kind, positions: UInt16(positions), input: Hash256.sha256(payload),
+                                                   output: Hash256.sha256(output))
+            guard index == stage.steps, chain == expected.chain, candidate.account.verifies(signature, of: expected.signingBytes(chainID: chainID)) else {
+                throw StageFailure(code: "bad_commitment", message: "the stage's signed commitment does not match what it sent")
+            }
+            let expectedBytes = bridge.configuration.stageShape(stage.offer.blocks).outputBytes(positions: positions)
+            guard output.count == expectedBytes else {
+                throw StageFailure(code: "bad_output", message: "an output of \(output.count) bytes, not \(expectedBytes)")
+            }
+            stage.commitment = expected
+            stage.steps += 1
+            stage.history += payload
+            stage.positions += positions
+            if counted.claim(), let (receipt, signature) = await bridge.signReceipt(adding: usage, to: candidate) {
+                receipts.send(receipt, signature)
+            }
+            return output
+        case .failed(_, let code, let message):
+            throw StageFailure(code: code, message: message)
+        default:
+            throw StageFailure(code: "bad_frame", message: "the stage answered a step with \(answer)")
+        }
+    }
+
+    /// Gives a replacement stage every position its predecessor had run, as prompt steps.
+    private func refill(_ stage: StageRun, from old: StageRun, chainID: String) async throws {
+        let bytesPerPosition = old.positions == 0 ? 0 : old.history.count / old.positions
+        var position = 0
+        while position < old.positions {
+            let count = min(MarketBounds.stageStepPositions, old.positions - position)
+            let payload = Array(old.history[(position * bytesPerPosition)..<((position + count) * bytesPerPosition)])
+            _ = try await send(stage, kind: .prompt, positions: count, payload: payload, chainID: chainID)
+            position += count
+        }
+    }
+
+    /// Closes a stage's session and settles what it ran.
+    private func end(_ stage: StageRun) async {
+        let candidate = stage.offer.candidate
+        _ = try? await stage.link.exchange(.close(session: stage.session), timeout: .seconds(5))
+        await bridge.streamEnded(candidate.account)
+        if let (receipt, signature) = await bridge.signReceipt(adding: Usage(), to: candidate, settle: true) { stage.receipts.send(receipt, signature) }
+        await bridge.settle(stage.receipts)
+    }
+}

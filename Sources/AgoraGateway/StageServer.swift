@@ -1,0 +1,244 @@
+import AgoraEngine
+import AgoraHTTP
+import AgoraLedger
+import AgoraMarket
+import AgoraPrimitives
+import AgoraServe
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// A pipeline stage's binary face: clients hold a persistent TCP connection and run sessions over
+/// it in `StageFrame`s (`StageFrame` says the protocol). Each session is opened by a request header
+/// the channel's client signed — checked by the gateway before anything is allocated — and each
+/// step is charged to the channel before it runs, so a stage serves at most one credit window
+/// ahead of its client's receipts, as a whole-model provider does. After every step the stage
+/// signs its running commitment to the session's inputs and outputs (`StageCommitment`).
+public final class StageServer: Service {
+    let gateway: Gateway
+    let engine: StageEngine
+    let shape: StageShape
+    /// Positions one session may hold (the provider's context size).
+    let maxCapacity: Int
+    let host: String
+    let port: Int
+    let logger: Logger
+    private let listener = Mutex<NIOAsyncChannel<NIOAsyncChannel<[UInt8], [UInt8]>, Never>?>(nil)
+    private let openSessions = Atomic<Int>(0)
+
+    public init(gateway: Gateway, engine: StageEngine, maxCapacity: Int, host: String, port: Int, logger: Logger) {
+        self.gateway = gateway; self.engine = engine; self.maxCapacity = maxCapacity; self.host = host; self.port = port; self.logger = logger
+        let c = engine.model.config
+        shape = StageShape(blocks: engine.model.blocks, blockCount: c.blockCount, width: c.embeddingLength, vocabulary: c.vocabularySize,
+                           stepPositions: engine.context.maxBatch)
+    }
+
+    /// Binds the listening socket; returns the bound port.
+    public func listen() async throws -> Int {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { LengthPrefixedFrames.wrap($0, limit: MarketBounds.stageFrameBytes) }
+        listener.withLock { $0 = server }
+        return server.channel.localAddress?.port ?? port
+    }
+
+    public func run() async throws {
+        guard let server = listener.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
+        engine.start()
+        defer { engine.stop() }
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    /// One client's connection: frames in, each handled on its own task (a session's steps come one
+    /// at a time; sessions proceed side by side), replies out through one writer.
+    private func serve(_ connection: NIOAsyncChannel<[UInt8], [UInt8]>) async {
+        let sessions = StageConnection()
+        do {
+            try await connection.executeThenClose { inbound, writer in
+                let (replies, reply) = AsyncStream.makeStream(of: StageFrame.self, bufferingPolicy: .unbounded)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await frame in replies { try await writer.write(frame.bytes) }
+                    }
+                    group.addTask {
+                        // A connection with nothing to say for this long is closed.
+                        while true {
+                            try await Task.sleep(for: GatewayBounds.stageIdleTimeout)
+                            if await sessions.idle(for: GatewayBounds.stageIdleTimeout) { connection.channel.close(promise: nil); return }
+                        }
+                    }
+                    do {
+                        for try await bytes in inbound {
+                            await sessions.touch()
+                            guard let frame = try? StageFrame(bytes: bytes) else {
+                                reply.yield(.failed(session: 0, code: "bad_frame", message: "not a stage protocol frame"))
+                                break
+                            }
+                            group.addTask { await self.handle(frame, sessions: sessions, reply: reply) }
+                        }
+                    } catch {
+                        logger.debug("stage connection failed", metadata: ["error": "\(error)"])
+                    }
+                    // The client is gone (or broke the protocol): its sessions end here.
+                    for (header, usage) in await sessions.closeAll() { await finish(header, usage) }
+                    reply.finish()
+                    connection.channel.close(promise: nil)
+                    group.cancelAll()
+                }
+            }
+        } catch {
+            logger.debug("stage connection ended", metadata: ["error": "\(error)"])
+        }
+        for (header, usage) in await sessions.closeAll() { await finish(header, usage) }
+    }
+
+    private func handle(_ frame: StageFrame, sessions: StageConnection, reply: AsyncStream<StageFrame>.Continuation) async {
+        switch frame {
+        case .open(let id, let header, let signature, let request):
+            reply.yield(await open(id, header: header, signature: signature, request: request, sessions: sessions))
+        case .step(let id, let index, let kind, let positions, let payload):
+            let answer = await step(id, index: index, kind: kind, positions: positions, payload: payload, sessions: sessions, reply: reply)
+            if case .failed = answer, let (header, usage) = await sessions.remove(id) { await finish(header, usage) }
+            reply.yield(answer)
+        case .close(let id):
+            guard let (header, usage) = await sessions.remove(id) else {
+                reply.yield(.failed(session: id, code: StageRefusal.sessionUnknown.code, message: StageRefusal.sessionUnknown.description))
+                return
+            }
+            await finish(header, usage)
+            reply.yield(.closed(session: id, usage: usage))
+        case .opened, .output, .paymentDue, .failed, .closed:
+            reply.yield(.failed(session: frame.session, code: "bad_frame", message: "a client sends open, step and close frames only"))
+        }
+    }
+
+    private func open(_ id: UInt64, header: RequestHeader, signature: Signature, request: StageOpen, sessions: StageConnection) async -> StageFrame {
+        guard openSessions.add(1, ordering: .relaxed).newValue <= GatewayBounds.stageSessions else {
+            openSessions.subtract(1, ordering: .relaxed)
+            let refusal = StageRefusal.tooManySessions(limit: GatewayBounds.stageSessions)
+            return .failed(session: id, code: refusal.code, message: refusal.description)
+        }
+        // The client's signature over the header, and the body's digest, before anything else.
+        do { try await gateway.admit(header, signature: signature, body: request.canonicalBytes) } catch {
+            openSessions.subtract(1, ordering: .relaxed)
+            return .failed(session: id, code: error.code, message: error.message)
+        }
+        do throws(StageRefusal) {
+            let session = try StageSession(header: header, request: request, shape: shape, maxCapacity: maxCapacity)
+            guard await sessions.add(id, session, cache: engine.makeCache(capacity: Int(request.capacity))) else {
+                throw StageRefusal.sessionBusy
+            }
+            return .opened(session: id)
+        } catch {
+            openSessions.subtract(1, ordering: .relaxed)
+            await gateway.abandon(header)
+            return .failed(session: id, code: error.code, message: error.description)
+        }
+    }
+
+    private func step(_ id: UInt64, index: UInt32, kind: StageStepKind, positions: UInt16, payload: [UInt8], sessions: StageConnection,
+                      reply: AsyncStream<StageFrame>.Continuation) async -> StageFrame {
+        func failed(_ code: String, _ message: String) -> StageFrame { .failed(session: id, code: code, message: message) }
+        let begun: (header: RequestHeader, before: Usage, cost: Usage, cache: KVCache)
+        do throws(StageRefusal) { begun = try await sessions.begin(id, index: index, kind: kind, positions: positions, payloadBytes: payload.count, shape: shape) } catch {
+            return failed(error.code, error.description)
+        }
+        let header = begun.header
+        // Charged before it runs: within the channel's credit, or after the client's receipt.
+        if let owed = await gateway.chargeIfCredited(header.channel, begun.cost, request: begun.before, maxCost: header.maxCost) {
+            reply.yield(.paymentDue(session: id, owedBeyondReceipts: owed))
+            let deadline = ContinuousClock.now + gateway.configuration.paymentTimeout
+            do throws(GatewayError) {
+                while try await !gateway.charge(header.channel, begun.cost, request: begun.before, maxCost: header.maxCost,
+                                                until: deadline, slice: GatewayBounds.heartbeat) {}
+            } catch {
+                return failed(error.code, error.message)
+            }
+        }
+        let tokens: [Int32], hidden: [Float]
+        if shape.takesTokens {
+            guard let ids = StagePayload.tokens(payload) else { return failed("bad_payload", "token ids are 4 bytes each") }
+            tokens = ids
+            hidden = []
+        } else {
+            guard let values = StagePayload.floats(payload) else { return failed("bad_payload", "hidden states are 4 bytes each") }
+            tokens = [Int32](repeating: 0, count: Int(positions))
+            hidden = values
+        }
+        let output: [Float]
+        do { output = try await engine.run(cache: begun.cache, tokens: tokens, hidden: hidden) } catch {
+            return failed("step_failed", "\(error)")
+        }
+        let bytes = output.withUnsafeBufferPointer(StagePayload.bytes)
+        guard let commitment = await sessions.ran(id, input: Hash256.sha256(payload), output: Hash256.sha256(bytes)) else {
+            return failed(StageRefusal.sessionUnknown.code, StageRefusal.sessionUnknown.description)
+        }
+        return .output(session: id, index: index, payload: bytes, commitment: commitment.chain, signature: gateway.sign(commitment))
+    }
+
+    /// A session's end: its usage is stored with the channel's books.
+    private func finish(_ header: RequestHeader, _ usage: Usage) async {
+        openSessions.subtract(1, ordering: .relaxed)
+        try? await gateway.finish(header, generated: 0, counted: 0)
+    }
+}
+
+/// The sessions of one connection.
+actor StageConnection {
+    struct Entry {
+        var session: StageSession
+        let cache: KVCache
+    }
+
+    private var entries: [UInt64: Entry] = [:]
+    private var lastFrame = ContinuousClock.now
+
+    func touch() { lastFrame = .now }
+
+    func idle(for span: Duration) -> Bool { ContinuousClock.now - lastFrame >= span }
+
+    func add(_ id: UInt64, _ session: StageSession, cache: KVCache) -> Bool {
+        guard entries[id] == nil, entries.count < MarketBounds.stageSessionsPerConnection else { return false }
+        entries[id] = Entry(session: session, cache: cache)
+        return true
+    }
+
+    func begin(_ id: UInt64, index: UInt32, kind: StageStepKind, positions: UInt16, payloadBytes: Int,
+               shape: StageShape) throws(StageRefusal) -> (header: RequestHeader, before: Usage, cost: Usage, cache: KVCache) {
+        guard var entry = entries[id] else { throw .sessionUnknown }
+        let before = entry.session.usage
+        let cost = try entry.session.begin(index: index, kind: kind, positions: positions, payloadBytes: payloadBytes, shape: shape)
+        entries[id] = entry
+        return (entry.session.header, before, cost, entry.cache)
+    }
+
+    func ran(_ id: UInt64, input: Hash256, output: Hash256) -> StageCommitment? {
+        guard var entry = entries[id] else { return nil }
+        let commitment = entry.session.ran(input: input, output: output)
+        entries[id] = entry
+        return commitment
+    }
+
+    func remove(_ id: UInt64) -> (RequestHeader, Usage)? {
+        entries.removeValue(forKey: id).map { ($0.session.header, $0.session.usage) }
+    }
+
+    func closeAll() -> [(RequestHeader, Usage)] {
+        defer { entries = [:] }
+        return entries.keys.sorted().map { (entries[$0]!.session.header, entries[$0]!.session.usage) }
+    }
+}

@@ -1,0 +1,144 @@
+import AgoraLedger
+import AgoraPrimitives
+
+/// What a client asks a pipeline stage to hold for one session: the model's blocks it runs (as
+/// the stage's offer names them) and the positions the session may reach. Its canonical bytes are
+/// the body a session's signed request header digests.
+public struct StageOpen: Sendable, Equatable, CanonicalCodable {
+    /// The first block, and one past the last.
+    public var blockStart: UInt16
+    public var blockEnd: UInt16
+    /// Positions (prompt and answer) the session may hold.
+    public var capacity: UInt32
+
+    public init(blockStart: UInt16, blockEnd: UInt16, capacity: UInt32) {
+        self.blockStart = blockStart; self.blockEnd = blockEnd; self.capacity = capacity
+    }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.u16(blockStart); writer.u16(blockEnd); writer.u32(capacity)
+    }
+
+    public init(from reader: inout CanonicalReader) throws(DecodingFailure) {
+        blockStart = try reader.u16("stage_open.block_start"); blockEnd = try reader.u16("stage_open.block_end")
+        capacity = try reader.u32("stage_open.capacity")
+    }
+}
+
+/// How a step's positions are priced: a prompt's positions at the offer's prompt price, an
+/// answer's at its completion price.
+public enum StageStepKind: UInt8, Sendable, Equatable {
+    case prompt = 0
+    case answer = 1
+}
+
+/// The frames of the stage protocol, each sent with a 4-byte big-endian length before it on one
+/// persistent connection from a client to a stage; `session` numbers the client's sessions on that
+/// connection. Tokens and hidden states travel as little-endian 32-bit values (the F32 bits
+/// exactly), so a pipeline computes what one machine computes.
+///
+/// Client to stage: `open` (a signed request header whose body is a `StageOpen`), then `step`s in
+/// order, each answered by `output` (or `paymentDue` first, when the stage waits for a receipt;
+/// receipts go to the stage's HTTP endpoint as for any provider), and `close`, answered by
+/// `closed`. Any refusal is `failed`, and ends the session.
+public enum StageFrame: Sendable, Equatable {
+    case open(session: UInt64, header: RequestHeader, signature: Signature, request: StageOpen)
+    /// `payload`: `positions` token ids for the first stage, else `positions` rows of hidden states.
+    case step(session: UInt64, index: UInt32, kind: StageStepKind, positions: UInt16, payload: [UInt8])
+    case close(session: UInt64)
+    case opened(session: UInt64)
+    /// `payload`: hidden states of every position, or from the last stage the logits of the last
+    /// one; `commitment` chains every step so far and `signature` is the stage's over it.
+    case output(session: UInt64, index: UInt32, payload: [UInt8], commitment: Hash256, signature: Signature)
+    case paymentDue(session: UInt64, owedBeyondReceipts: UInt64)
+    case failed(session: UInt64, code: String, message: String)
+    /// The session's usage as the stage counted it.
+    case closed(session: UInt64, usage: Usage)
+
+    public var session: UInt64 {
+        switch self {
+        case .open(let s, _, _, _), .step(let s, _, _, _, _), .close(let s), .opened(let s), .output(let s, _, _, _, _),
+             .paymentDue(let s, _), .failed(let s, _, _), .closed(let s, _): s
+        }
+    }
+
+    public var bytes: [UInt8] {
+        var writer = CanonicalWriter()
+        switch self {
+        case .open(let session, let header, let signature, let request):
+            writer.u8(1); writer.u64(session); writer.encode(header); writer.encode(signature); writer.encode(request)
+        case .step(let session, let index, let kind, let positions, let payload):
+            writer.u8(2); writer.u64(session); writer.u32(index); writer.u8(kind.rawValue); writer.u16(positions); writer.data(payload)
+        case .close(let session):
+            writer.u8(3); writer.u64(session)
+        case .opened(let session):
+            writer.u8(4); writer.u64(session)
+        case .output(let session, let index, let payload, let commitment, let signature):
+            writer.u8(5); writer.u64(session); writer.u32(index); writer.data(payload); writer.hash(commitment); writer.encode(signature)
+        case .paymentDue(let session, let owed):
+            writer.u8(6); writer.u64(session); writer.u64(owed)
+        case .failed(let session, let code, let message):
+            writer.u8(7); writer.u64(session); writer.string(code); writer.string(message)
+        case .closed(let session, let usage):
+            writer.u8(8); writer.u64(session); writer.u64(usage.promptTokens); writer.u64(usage.completionTokens)
+        }
+        return writer.bytes
+    }
+
+    public init(bytes: [UInt8]) throws(DecodingFailure) {
+        var reader = CanonicalReader(bytes)
+        let kind = try reader.u8("stage_frame.kind")
+        let session = try reader.u64("stage_frame.session")
+        switch kind {
+        case 1:
+            self = .open(session: session, header: try RequestHeader(from: &reader), signature: try Signature(from: &reader),
+                         request: try StageOpen(from: &reader))
+        case 2:
+            let index = try reader.u32("stage_step.index")
+            guard let stepKind = StageStepKind(rawValue: try reader.u8("stage_step.kind")) else { throw .invalidValue(field: "stage_step.kind") }
+            self = .step(session: session, index: index, kind: stepKind, positions: try reader.u16("stage_step.positions"),
+                         payload: try reader.data("stage_step.payload", limit: MarketBounds.stageFrameBytes))
+        case 3: self = .close(session: session)
+        case 4: self = .opened(session: session)
+        case 5:
+            self = .output(session: session, index: try reader.u32("stage_output.index"),
+                           payload: try reader.data("stage_output.payload", limit: MarketBounds.stageFrameBytes),
+                           commitment: try reader.hash("stage_output.commitment"), signature: try Signature(from: &reader))
+        case 6: self = .paymentDue(session: session, owedBeyondReceipts: try reader.u64("stage_payment_due.owed"))
+        case 7:
+            self = .failed(session: session, code: try reader.string("stage_failed.code", limit: 64),
+                           message: try reader.string("stage_failed.message", limit: 1_024))
+        case 8:
+            self = .closed(session: session, usage: Usage(promptTokens: try reader.u64("stage_closed.prompt_tokens"),
+                                                          completionTokens: try reader.u64("stage_closed.completion_tokens")))
+        default:
+            throw .invalidValue(field: "stage_frame.kind")
+        }
+        try reader.finish()
+    }
+}
+
+/// Tokens and hidden states as a frame carries them: 32-bit little-endian values, the exact bits.
+/// (Every platform Agora builds for is little-endian, so the bytes are the values' memory.)
+public enum StagePayload {
+    public static func bytes(_ values: UnsafeBufferPointer<Float>) -> [UInt8] { Array(UnsafeRawBufferPointer(values)) }
+
+    public static func bytes(_ tokens: [Int32]) -> [UInt8] { tokens.withUnsafeBytes { Array($0) } }
+
+    /// The values of `bytes`, or nil when they are not a whole number of 32-bit values.
+    public static func floats(_ bytes: [UInt8]) -> [Float]? { values(bytes) }
+
+    public static func tokens(_ bytes: [UInt8]) -> [Int32]? { values(bytes) }
+
+    private static func values<T: BitwiseCopyable>(_ bytes: [UInt8]) -> [T]? {
+        guard bytes.count % 4 == 0 else { return nil }
+        return [T](unsafeUninitializedCapacity: bytes.count / 4) { buffer, count in
+            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
+            count = bytes.count / 4
+        }
+    }
+}
+
+#if _endian(big)
+#error("the stage protocol sends values in their memory order, which is little-endian on every supported platform")
+#endif
