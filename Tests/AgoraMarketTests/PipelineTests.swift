@@ -64,4 +64,52 @@ struct PipelineTests {
             #expect(view.claimed == owed, "stage \(view.provider) claimed \(view.claimed), owed \(owed)")
         }
     }
+
+    @Test func aStageKilledMidAnswerIsReplacedAndTheAnswerIsUnchanged() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let cheap = PaidInferenceTests.cheap, dear = PaidInferenceTests.dear
+        _ = try market.startProvider("first", price: cheap, extra: ["--layers", "0-9"])
+        let middle = try market.startProvider("middle", price: cheap, extra: ["--layers", "10-19"])
+        _ = try market.startProvider("spare", price: dear, extra: ["--layers", "10-19"])
+        _ = try market.startProvider("last", price: cheap, extra: ["--layers", "20-29"])
+        let bridge = try market.startBridge()
+        let path = market.directory + "/stream.txt"
+        let curl = try await market.streamLongAnswer(through: bridge, to: path)
+        middle.kill9()
+        let start = ContinuousClock.now
+        while curl.isRunning && ContinuousClock.now - start < .seconds(180) { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!curl.isRunning)
+        // The streamed text, chunk by chunk, and its usage.
+        var text = "", usage: [String: Any] = [:], finish = ""
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") where line.hasPrefix("data: {") {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any])
+            #expect(object["error"] == nil, "\(line)")
+            if let choice = (object["choices"] as? [[String: Any]])?.first {
+                text += (choice["delta"] as? [String: Any])?["content"] as? String ?? ""
+                if let reason = choice["finish_reason"] as? String { finish = reason }
+            }
+            if let u = object["usage"] as? [String: Any] { usage = u }
+        }
+        #expect(text == (try oneMachine("Write a long story about a lighthouse keeper.", maxTokens: 160, temperature: "0", seed: 0)))
+        let prompt = try #require(usage["prompt_tokens"] as? Int), completion = try #require(usage["completion_tokens"] as? Int)
+        let fed = completion - (finish == "length" ? 1 : 0)
+        // What the bridge signed to each stage: the undisturbed ones for every position; the killed
+        // one for the positions it served (k answer positions), the spare for all of them again
+        // (its refill, at its prompt price) and the rest of the answer.
+        var signed: [AccountID: UInt64] = [:]
+        for entry in try await market.spend()["channels"] as? [[String: Any]] ?? [] {
+            if let provider = (entry["provider"] as? String).flatMap(AccountID.init(address:)), let amount = entry["signed"] as? Int {
+                signed[provider] = UInt64(amount)
+            }
+        }
+        for name in ["first", "last"] {
+            #expect(signed[try market.providerAccount(name)] == cheap.cost(prompt: UInt64(prompt), completion: UInt64(fed)), "\(name)")
+        }
+        let served = (0...fed).first { k in
+            signed[(try? market.providerAccount("middle"))!] == cheap.cost(prompt: UInt64(prompt), completion: UInt64(k))
+                && signed[(try? market.providerAccount("spare"))!] == dear.cost(prompt: UInt64(prompt + k), completion: UInt64(fed - k))
+        }
+        #expect(served != nil && served! > 0 && served! < fed, "signed \(signed), prompt \(prompt), answer positions \(fed)")
+    }
 }
