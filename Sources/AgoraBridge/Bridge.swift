@@ -190,12 +190,21 @@ public actor Bridge {
         return stageOffersCache.filter { !book.isRetiring($0.candidate.account) && caught[$0.candidate.account] == nil }
     }
 
-    /// The best pipeline of stages covering every block of the model, if the offers make one.
-    func pipeline() async throws -> [StageOffer]? {
+    /// The best pipeline of stages covering every block of the model, if the offers make one, with
+    /// its score (comparable with a whole-model candidate's).
+    func pipeline() async -> (stages: [StageOffer], score: Double)? {
         guard configuration.blockCount > 0 else { return nil }
         let offers = await stageOffers()
         let failures = Dictionary(offers.map { ($0.candidate.account, backoff.failuresInARow($0.candidate.account)) }, uniquingKeysWith: { a, _ in a })
-        return PipelinePlan.best(offers, blockCount: configuration.blockCount, policy: configuration.policy, failures: failures)
+        guard let chain = PipelinePlan.best(offers, blockCount: configuration.blockCount, policy: configuration.policy, failures: failures) else {
+            return nil
+        }
+        return (chain, PipelinePlan.score(chain, policy: configuration.policy, failures: failures))
+    }
+
+    /// A whole-model candidate's score, as the ranking computed it.
+    func score(_ candidate: Candidate) -> Double {
+        configuration.policy.score(candidate, recentFailures: backoff.failuresInARow(candidate.account))
     }
 
     /// The connection to `offer`'s stage, opened on first use and again after it closed.

@@ -106,7 +106,8 @@ public struct BridgeServer: Sendable {
             var text = ""
             let outcome = try await paid.run { text += $0 }
             return Response.json(wire.response(choices: [wire.choice(0, text: text, finish: outcome.finishReason)], usage: usageJSON(outcome.usage),
-                                       extra: [("agora", .object([("provider", .string(outcome.provider.address))]))]))
+                                       extra: [("agora", .object([("provider", .string(outcome.provider.address))]
+                                                                  + (outcome.stages.isEmpty ? [] : [("stages", .array(outcome.stages.map { .string($0.address) }))])))]))
         } catch let error as BridgeError {
             return error.openAI.response
         } catch {

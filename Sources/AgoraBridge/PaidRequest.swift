@@ -25,6 +25,8 @@ struct PaidRequest {
         var usage: Usage
         var provider: AccountID
         var transcript: TranscriptCommitment?
+        /// The stage providers of a pipelined answer, in block order (`provider` is the last).
+        var stages: [AccountID] = []
     }
 
     /// Runs the request, handing every text delta to `emit` as it arrives.
@@ -41,9 +43,24 @@ struct PaidRequest {
 
     private func runOnProviders(emit: (String) async throws -> Void) async throws -> Outcome {
         let candidates = try await bridge.ranked().filter { only == nil || $0.account == only }
-        // No provider serves the whole model: a pipeline of stage providers may.
-        if candidates.isEmpty && only == nil && bridge.configuration.blockCount > 0 {
-            return try await PipelineRequest(bridge: bridge, service: service, plan: plan, logger: logger).run(emit: emit)
+        // A pipeline of stage providers answers when no provider serves the whole model, or when
+        // it scores better (cheaper, at the same reputation and speed) than the best one that does;
+        // if it fails before any text, the whole-model providers still may.
+        if only == nil, let pipeline = await bridge.pipeline() {
+            let bestWhole = candidates.first
+            let preferred = if let bestWhole { pipeline.score < (await bridge.score(bestWhole)) } else { true }
+            if preferred {
+                var emitted = false
+                do {
+                    return try await PipelineRequest(bridge: bridge, service: service, plan: plan, route: pipeline.stages, logger: logger)
+                        .run { text in
+                            emitted = true
+                            try await emit(text)
+                        }
+                } catch where !emitted && bestWhole != nil {
+                    logger.warning("pipeline failed before answering; trying whole-model providers", metadata: ["error": "\(error)"])
+                }
+            }
         }
         guard !candidates.isEmpty else {
             throw BridgeError(status: 503, code: "no_provider", message: "no provider offers this model within the bridge's limits")

@@ -18,6 +18,8 @@ struct PipelineRequest {
     let bridge: Bridge
     let service: OpenAIService
     let plan: OpenAIService.Plan
+    /// The stages, in block order, covering every block.
+    let route: [StageOffer]
     let logger: Logger
 
     /// How long one exchange with a stage may take before it counts as stalled.
@@ -44,9 +46,7 @@ struct PipelineRequest {
     }
 
     func run(emit: (String) async throws -> Void) async throws -> PaidRequest.Outcome {
-        guard var offers = try await bridge.pipeline() else {
-            throw BridgeError(status: 503, code: "no_provider", message: "no provider or pipeline of stage providers offers this model")
-        }
+        var offers = route
         let job = plan.jobs[0]
         let chainID = try await bridge.chain()
         let capacity = min(service.contextLength, job.prompt.count + job.maxTokens)
@@ -107,7 +107,7 @@ struct PipelineRequest {
         stages = []
         return PaidRequest.Outcome(finishReason: run.finish!.rawValue,
                                    usage: Usage(promptTokens: UInt64(job.prompt.count), completionTokens: UInt64(run.output.count)),
-                                   provider: offers.last!.candidate.account, transcript: nil)
+                                   provider: offers.last!.candidate.account, transcript: nil, stages: offers.map(\.candidate.account))
     }
 
     /// Opens a session for the answer with `offer`'s stage, on the bridge's channel to it.

@@ -30,6 +30,8 @@ struct DevnetCommand: AsyncParsableCommand {
     @Flag(help: "Skip the demo request.") var noDemo = false
     @Option(help: "Seconds between status lines.") var statusEvery = 10
     @Option(help: "Target seconds between mined blocks (a new devnet only).") var blockSeconds: UInt64 = 5
+    @Flag(help: "Also run the model split across three stage providers (blocks 0-9, 10-19, 20-29), cheaper together than the whole-model providers: the bridge answers through that pipeline.")
+    var pipeline = false
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
@@ -80,6 +82,15 @@ struct DevnetCommand: AsyncParsableCommand {
                                           "--price-in", priceIn, "--price-out", priceOut, "--faucet", "--threads", "1", "--parallel", "2",
                                           "--claim-threshold", "0.000001"], logs: directory + "/logs", deadline: .seconds(300))
         }
+        if pipeline {
+            say("starting three stage providers (a pipeline of the model's blocks)")
+            for (name, layers) in Self.stages {
+                _ = try children.start(name, ["provider", "-m", modelPath, "--node", nodeURL, "--data-dir", directory + "/" + name, "--port", "0",
+                                              "--layers", layers, "--price-in", "0.01", "--price-out", "0.02", "--faucet", "--threads", "1",
+                                              // A stage's share of a short answer is well under a micro-AGR.
+                                              "--claim-threshold", "0.00000001"], logs: directory + "/logs", deadline: .seconds(300))
+            }
+        }
         say("starting the bridge")
         let bridge = try children.start("bridge", ["bridge", "-m", modelPath, "--node", nodeURL, "--wallet", directory + "/client.json",
                                                     "--port", String(port), "--faucet", "--budget", "50", "--deposit", "1"], logs: directory + "/logs")
@@ -89,7 +100,7 @@ struct DevnetCommand: AsyncParsableCommand {
         Agora devnet is up (data in \(directory), logs in \(directory)/logs)
           OpenAI endpoint  \(bridgeURL)/v1   model "smollm2"   (any OpenAI client; api key not needed)
           node RPC         \(nodeURL)/v1/status
-          providers        0.05/0.1 and 0.08/0.16 AGR per million prompt/completion tokens
+          providers        0.05/0.1 and 0.08/0.16 AGR per million prompt/completion tokens\(pipeline ? "\n  stages           blocks 0-9, 10-19, 20-29 at 0.01/0.02 each (a pipeline, 0.03/0.06 in all)" : "")
           try:  curl \(bridgeURL)/v1/chat/completions -H 'Content-Type: application/json' \\
                   -d '{"model":"smollm2","messages":[{"role":"user","content":"Hello!"}]}'
         Ctrl-C stops everything.
@@ -109,6 +120,9 @@ struct DevnetCommand: AsyncParsableCommand {
             lastHeight = status.height
         }
     }
+
+    /// The stage providers of `--pipeline`: SmolLM2's 30 blocks in three.
+    static let stages = [("stage-a", "0-9"), ("stage-b", "10-19"), ("stage-c", "20-29")]
 
     func demo(bridgeURL: String, client: NodeClient, owner: AccountID, clientAccount: AccountID) async throws {
         let parameters = try await client.parameters()
@@ -133,7 +147,9 @@ struct DevnetCommand: AsyncParsableCommand {
         let usage = object["usage"] as? [String: Any] ?? [:]
         let provider = (object["agora"] as? [String: Any])?["provider"] as? String ?? "?"
         out("  answer: \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
-        out("  \(usage["prompt_tokens"] as? Int ?? 0) prompt + \(usage["completion_tokens"] as? Int ?? 0) completion tokens, served by \(provider)")
+        let stages = (object["agora"] as? [String: Any])?["stages"] as? [String] ?? []
+        let servedBy = stages.isEmpty ? provider : "a pipeline of \(stages.count) stages (\(stages.map { String($0.prefix(12)) + "…" }.joined(separator: " → ")))"
+        out("  \(usage["prompt_tokens"] as? Int ?? 0) prompt + \(usage["completion_tokens"] as? Int ?? 0) completion tokens, served by \(servedBy)")
         // The provider claims its receipts; show the settlement once all of it is in a block.
         guard let providerID = AccountID(address: provider),
               let signed = try await bridgeSignatures(bridgeURL).first(where: { $0.provider == providerID }) else { return }

@@ -42,6 +42,12 @@ public enum PipelinePlan {
         return best[blockCount]?.chain
     }
 
+    /// A chain's score, comparable with one whole-model candidate's (`RoutingPolicy.score`): the
+    /// sum of its stages' (each stage's price is for its blocks only).
+    public static func score(_ chain: [StageOffer], policy: RoutingPolicy, failures: [AccountID: Int] = [:]) -> Double {
+        chain.reduce(0) { $0 + policy.score($1.candidate, recentFailures: failures[$1.candidate.account] ?? 0) }
+    }
+
     /// The best other offer of exactly `stage`'s blocks: what replaces a stage that failed.
     public static func replacement(for stage: StageOffer, among offers: [StageOffer], policy: RoutingPolicy, failures: [AccountID: Int] = [:],
                                    excluding: Set<AccountID>) -> StageOffer? {
