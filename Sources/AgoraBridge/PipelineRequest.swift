@@ -53,7 +53,18 @@ struct PipelineRequest {
         var failed: Set<AccountID> = []
         var stages: [StageRun] = []
         defer { for stage in stages { Task { await self.end(stage) } } }
-        for offer in offers { stages.append(try await open(offer, capacity: capacity)) }
+        // The sessions open side by side: one round trip to the slowest stage, not one per stage.
+        stages = try await withThrowingTaskGroup(of: (Int, StageRun).self) { group in
+            for (k, offer) in offers.enumerated() { group.addTask { (k, try await self.open(offer, capacity: capacity)) } }
+            var opened: [(Int, StageRun)] = []
+            do {
+                for try await run in group { opened.append(run) }
+            } catch {
+                for (_, run) in opened { Task { await self.end(run) } }
+                throw error
+            }
+            return opened.sorted { $0.0 < $1.0 }.map(\.1)
+        }
 
         /// Runs `payload` (`positions` positions) through stage `k`, replacing the stage as often as
         /// it fails, within the bridge's attempts.
