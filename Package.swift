@@ -225,7 +225,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgoraMarketTests",
-            dependencies: ["AgoraMarket", "AgoraGateway", "AgoraBridge", "AgoraOpenAI", "AgoraEngine", "AgoraNode", "AgoraNodeAPI", "AgoraKeyFile", "AgoraNodeClient", "AgoraModelStore",
+            dependencies: ["AgoraMarket", "AgoraGateway", "AgoraBridge", "AgoraOpenAI", "AgoraServe", "AgoraEngine", "AgoraNode", "AgoraNodeAPI", "AgoraKeyFile", "AgoraNodeClient", "AgoraModelStore",
                            "AgoraTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             exclude: ["bridge_client_check.py", "batch_client_check.py", "dishonest_gateway.py"]
         ),

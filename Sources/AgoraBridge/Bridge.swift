@@ -251,6 +251,7 @@ public actor Bridge {
     /// Starts re-executing a sampled `auditRate` of verifiable answers with `model`.
     public func startAudits(model: LlamaModel, tokenizer: Tokenizer) {
         guard configuration.auditRate > 0, auditor == nil else { return }
+        auditFile = model.file
         auditor = AnswerAuditor(model: model, tokenizer: tokenizer) { [weak self] audit, verdict in
             Task { await self?.audited(audit, verdict) }
         }
@@ -294,6 +295,34 @@ public actor Bridge {
         guard signed.transcript.numerics == Numerics.version, let auditor, Double.random(in: 0..<1) < configuration.auditRate else { return }
         if !auditor.submit(AuditCase(provider: candidate.account, header: header, job: job, signed: signed)) {
             metrics.auditsDropped.increment()
+        }
+    }
+
+    /// The model file audits re-execute (stages load their own blocks of it).
+    private var auditFile: GGUFFile?
+
+    /// Samples the stages of a pipelined answer for audit at the audit rate: each sampled stage's
+    /// blocks are re-run on its inputs, off the actor, and a stage whose signed commitment they do
+    /// not give is no longer used.
+    func pipelineEnded(_ audits: [StageAudit]) {
+        guard let file = auditFile else { return }
+        for audit in audits where Double.random(in: 0..<1) < configuration.auditRate {
+            Task.detached(priority: .background) {
+                let holds = try? audit.holds(file: file)
+                await self.stageAudited(audit, holds: holds)
+            }
+        }
+    }
+
+    private func stageAudited(_ audit: StageAudit, holds: Bool?) {
+        switch holds {
+        case true?:
+            metrics.auditsPassed.increment()
+        case false?:
+            metrics.auditsFailed.increment()
+            catchProvider(audit.provider, "a pipeline stage's signed outputs are not what blocks \(audit.blocks.lowerBound)-\(audit.blocks.upperBound - 1) of the registered model give")
+        case nil:
+            logger.notice("a stage's part could not be re-run for its audit", metadata: ["provider": "\(audit.provider)"])
         }
     }
 

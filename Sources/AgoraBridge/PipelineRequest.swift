@@ -35,9 +35,15 @@ struct PipelineRequest {
         var commitment: StageCommitment
         var steps: UInt32 = 0
         var receipts: ReceiptSender
-        /// Every position's input this stage's blocks have run, in order (what a replacement needs).
+        /// Every position's input this stage's blocks have run, in order (what a replacement
+        /// needs, and an audit), and each step's kind and positions.
         var history: [UInt8] = []
         var positions = 0
+        var stepShapes: [(kind: StageStepKind, positions: Int)] = []
+
+        var audit: StageAudit {
+            StageAudit(provider: offer.candidate.account, blocks: offer.blocks, steps: stepShapes, inputs: history, signed: commitment)
+        }
 
         init(offer: StageOffer, link: StageLink, session: UInt64, header: RequestHeader, receipts: ReceiptSender) {
             self.offer = offer; self.link = link; self.session = session; self.header = header; self.receipts = receipts
@@ -115,6 +121,7 @@ struct PipelineRequest {
             logits = try await forward([next.token!], kind: .answer)
         }
         for stage in stages { await end(stage) }
+        await bridge.pipelineEnded(stages.map(\.audit))
         stages = []
         return PaidRequest.Outcome(finishReason: run.finish!.rawValue,
                                    usage: Usage(promptTokens: UInt64(job.prompt.count), completionTokens: UInt64(run.output.count)),
@@ -184,6 +191,7 @@ struct PipelineRequest {
             stage.steps += 1
             stage.history += payload
             stage.positions += positions
+            stage.stepShapes.append((kind, positions))
             if counted.claim(), let (receipt, signature) = await bridge.signReceipt(adding: usage, to: candidate) {
                 receipts.send(receipt, signature)
             }

@@ -14,6 +14,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_bench import load, one_request, wait_ready  # noqa: E402
 
 
+def rss_mib(pid):
+    """Resident memory of a process (Linux /proc), MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run(cmd):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
@@ -49,8 +58,9 @@ def main():
         run([agora, "wallet", "faucet", "--amount", "10"] + wallet)
         run([agora, "wallet", "register-model", "--file", model, "--name", "smollm2", "--owner-fee", "500"] + wallet)
         providers = {"whole": (18792, None), "stage-a": (18793, "0-9"), "stage-b": (18794, "10-19"), "stage-c": (18795, "20-29")}
+        provider_procs = {}
         for name, (port, layers) in providers.items():
-            start([agora, "provider", "-m", model, "--node", node, "--data-dir", f"{data}/{name}", "--port", str(port),
+            provider_procs[name] = start([agora, "provider", "-m", model, "--node", node, "--data-dir", f"{data}/{name}", "--port", str(port),
                    "--price-in", "0.05", "--price-out", "0.1", "--faucet", "--threads", "1", "--parallel", "4"]
                   + (["--layers", layers] if layers else []))
         # Every provider is ready once registered; their addresses come from the chain.
@@ -79,6 +89,8 @@ def main():
                 phases = [("whole", 18796), ("pipeline", 18797)]
                 for path, port in (phases if round_ % 2 == 0 else phases[::-1]):
                     results.setdefault((path, n), []).append(load(port, "m", n, args.seconds, args.max_tokens))
+        # Resident memory of each provider after the load: a stage holds only its blocks' weights.
+        resident = {name: rss_mib(p.pid) for name, p in provider_procs.items()}
     finally:
         for p in procs:
             if p.poll() is None:
@@ -96,6 +108,9 @@ def main():
         print(f"| {n} | {median(r[0] for r in whole):.1f} | {median(r[0] for r in pipe):.1f} | "
               f"{median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) | {median(r[1] for r in whole) * 1000:.0f} | "
               f"{median(r[1] for r in pipe) * 1000:.0f} | {median(added):.0f} |")
+
+    print()
+    print("resident memory after the load, MiB: " + ", ".join(f"{name} {mib:.0f}" for name, mib in resident.items()))
 
 
 if __name__ == "__main__":
