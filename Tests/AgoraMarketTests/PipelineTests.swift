@@ -71,6 +71,17 @@ struct PipelineTests {
         }
     }
 
+    @Test func twoStagesOfUnevenSizeAnswerAsOneMachine() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        _ = try market.startProvider("head", price: PaidInferenceTests.cheap, extra: ["--layers", "0-6"])
+        _ = try market.startProvider("tail", price: PaidInferenceTests.dear, extra: ["--layers", "7-29"])
+        let bridge = try market.startBridge()
+        let expected = try oneMachine("Write a short poem about the sea.", maxTokens: 24, temperature: "0.8", seed: 11)
+        #expect(try throughBridge(bridge, "Write a short poem about the sea.", maxTokens: 24, temperature: "0.8", seed: 11).text == expected)
+        #expect(try await market.waitForClaims().count == 2)
+    }
+
     @Test func aStageKilledMidAnswerIsReplacedAndTheAnswerIsUnchanged() async throws {
         let market = try await Market()
         defer { market.stop() }
