@@ -35,6 +35,9 @@ struct PipelineRequest {
         var commitment: StageCommitment
         var steps: UInt32 = 0
         var receipts: ReceiptSender
+        /// The session's sealing, in step order: inputs sealed to the stage, outputs opened.
+        var inputs: Sealing.EventSealer
+        var outputs: Sealing.EventOpener
         /// Every position's input this stage's blocks have run, in order (what a replacement
         /// needs, and an audit), and each step's kind and positions.
         var history: [UInt8] = []
@@ -45,8 +48,10 @@ struct PipelineRequest {
             StageAudit(provider: offer.candidate.account, blocks: offer.blocks, steps: stepShapes, inputs: history, signed: commitment)
         }
 
-        init(offer: StageOffer, link: StageLink, session: UInt64, header: RequestHeader, receipts: ReceiptSender) {
+        init(offer: StageOffer, link: StageLink, session: UInt64, header: RequestHeader, receipts: ReceiptSender, sealing: Sealing.Sender) {
             self.offer = offer; self.link = link; self.session = session; self.header = header; self.receipts = receipts
+            inputs = sealing.stageInputSealer()
+            outputs = sealing.answerOpener()
             commitment = StageCommitment(session: header)
         }
     }
@@ -135,13 +140,24 @@ struct PipelineRequest {
         let maxCostWanted = candidate.price.cost(prompt: tokens, completion: tokens) ?? .max
         let meter = try await bridge.channel(to: candidate, need: min(maxCostWanted, bridge.configuration.deposit))
         let request = StageOpen(blockStart: UInt16(offer.blocks.lowerBound), blockEnd: UInt16(offer.blocks.upperBound), capacity: UInt32(capacity))
-        guard let (header, signature) = await bridge.header(candidate.account, body: request.canonicalBytes, seed: 0,
+        // Sealed to the stage's registered key: the session's inputs and outputs (the first stage's
+        // are the prompt's tokens) cross the network unreadable to anyone else.
+        var sealing: Sealing.Sender
+        do {
+            guard let key = candidate.encryptionKey else { throw SealingFailure.badKey }
+            sealing = try Sealing.Sender(recipient: key, chainID: meter.chainID,
+                                         context: Sealing.requestContext(channel: meter.channel, openCounter: meter.openCounter))
+        } catch {
+            throw StageFailure(code: "bad_provider_key", message: "stage \(candidate.account) registered \(error)")
+        }
+        let body = sealing.seal(request.canonicalBytes)
+        guard let (header, signature) = await bridge.header(candidate.account, body: body, seed: 0,
                                                             maxCost: min(maxCostWanted, meter.remaining)) else {
             throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) was closed")
         }
         let link = try await bridge.stageLink(offer)
         let session = link.newSession()
-        let answer = try await link.exchange(.open(session: session, header: header, signature: signature, request: request), timeout: Self.stepTimeout)
+        let answer = try await link.exchange(.open(session: session, header: header, signature: signature, body: body), timeout: Self.stepTimeout)
         switch answer {
         case .opened: break
         case .failed(_, let code, let message): throw BridgeError(status: 502, code: code, message: "stage \(candidate.account): \(message)")
@@ -149,7 +165,8 @@ struct PipelineRequest {
         }
         await bridge.streamStarted(candidate.account)
         return StageRun(offer: offer, link: link, session: session, header: header,
-                        receipts: ReceiptSender(gateway: GatewayClient(endpoint: candidate.endpoint, connections: bridge.connections)))
+                        receipts: ReceiptSender(gateway: GatewayClient(endpoint: candidate.endpoint, connections: bridge.connections)),
+                        sealing: sealing)
     }
 
     /// Whether a step's cost has been counted: when its output arrives, or earlier when the stage
@@ -168,7 +185,7 @@ struct PipelineRequest {
         let usage = kind == .prompt ? Usage(promptTokens: UInt64(positions)) : Usage(completionTokens: UInt64(positions))
         let bridge = self.bridge, receipts = stage.receipts, counted = Counted()
         let answer = try await stage.link.exchange(
-            .step(session: stage.session, index: stage.steps, kind: kind, positions: UInt16(positions), payload: payload),
+            .step(session: stage.session, index: stage.steps, kind: kind, positions: UInt16(positions), payload: stage.inputs.seal(payload)),
             timeout: Self.stepTimeout,
             paymentDue: { _ in
                 Task {
@@ -177,7 +194,10 @@ struct PipelineRequest {
                 }
             })
         switch answer {
-        case .output(_, let index, let output, let chain, let signature):
+        case .output(_, let index, let sealed, let chain, let signature):
+            guard let output = try? stage.outputs.open(sealed) else {
+                throw StageFailure(code: "unsealable", message: "the stage's output does not unseal as this session's next one")
+            }
             let expected = stage.commitment.adding(kind: kind, positions: UInt16(positions), input: Hash256.sha256(payload),
                                                    output: Hash256.sha256(output))
             guard index == stage.steps, chain == expected.chain, candidate.account.verifies(signature, of: expected.signingBytes(chainID: chainID)) else {

@@ -89,6 +89,18 @@ enum FuzzSeeds {
     @Sendable static func requestHeaders() -> [[UInt8]] { [requestHeader.canonicalBytes] }
     @Sendable static func receipts() -> [[UInt8]] { [receipt.canonicalBytes] }
     @Sendable static func stopRequests() -> [[UInt8]] { [StopRequest(requestHeader).canonicalBytes] }
+    @Sendable static func stageFrames() -> [[UInt8]] {
+        let signature = provider.sign([1, 2, 3])
+        let frames: [StageFrame] = [
+            .open(session: 1, header: requestHeader, signature: signature, body: Array(repeating: 7, count: 56)),
+            .step(session: 1, index: 0, kind: .prompt, positions: 3, payload: Array(repeating: 1, count: 12 + 16)),
+            .step(session: 1, index: 1, kind: .answer, positions: 1, payload: Array(repeating: 2, count: 4 + 16)),
+            .output(session: 1, index: 0, payload: Array(repeating: 3, count: 32), commitment: channel, signature: signature),
+            .paymentDue(session: 2, owedBeyondReceipts: 1_000), .failed(session: 3, code: "bad_payload", message: "no"),
+            .close(session: 1), .opened(session: 1), .closed(session: 1, usage: Usage(promptTokens: 3, completionTokens: 1)),
+        ]
+        return frames.map(\.bytes)
+    }
     @Sendable static func booksQueries() -> [[UInt8]] { [BooksQuery(channel: channel, time: now).canonicalBytes] }
     @Sendable static func challenges() -> [[UInt8]] { [challenge.canonicalBytes] }
     @Sendable static func generationParameters() -> [[UInt8]] {

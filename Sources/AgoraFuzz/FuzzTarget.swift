@@ -45,6 +45,10 @@ public struct FuzzTarget: Sendable {
             _ = network.received(1, frame: bytes, chain: FuzzSeeds.chainView, now: FuzzSeeds.now)
             return nil
         },
+        FuzzTarget(name: "stage-frame", seeds: FuzzSeeds.stageFrames) { bytes in
+            guard let frame = try? StageFrame(bytes: bytes) else { return nil }
+            return frame.bytes == bytes ? nil : "a stage frame re-encodes to other bytes"
+        },
         FuzzTarget(name: "generation-parameters", seeds: FuzzSeeds.generationParameters) { bytes in
             guard let parameters = try? GenerationParameters(canonical: bytes) else { return nil }
             return parameters.canonicalBytes == bytes ? nil : "generation parameters re-encode to other bytes"

@@ -12,7 +12,8 @@ import Synchronization
 
 /// A pipeline stage's binary face: clients hold a persistent TCP connection and run sessions over
 /// it in `StageFrame`s (`StageFrame` says the protocol). Each session is opened by a request header
-/// the channel's client signed — checked by the gateway before anything is allocated — and each
+/// the channel's client signed — checked by the gateway before anything is allocated or unsealed;
+/// its body is sealed to the stage's registered key, and so is every step's input and output — and each
 /// step is charged to the channel before it runs, so a stage serves at most one credit window
 /// ahead of its client's receipts, as a whole-model provider does. After every step the stage
 /// signs its running commitment to the session's inputs and outputs (`StageCommitment`).
@@ -108,8 +109,8 @@ public final class StageServer: Service {
 
     private func handle(_ frame: StageFrame, sessions: StageConnection, reply: AsyncStream<StageFrame>.Continuation) async {
         switch frame {
-        case .open(let id, let header, let signature, let request):
-            reply.yield(await open(id, header: header, signature: signature, request: request, sessions: sessions))
+        case .open(let id, let header, let signature, let body):
+            reply.yield(await open(id, header: header, signature: signature, sealed: body, sessions: sessions))
         case .step(let id, let index, let kind, let positions, let payload):
             let answer = await step(id, index: index, kind: kind, positions: positions, payload: payload, sessions: sessions, reply: reply)
             if case .failed = answer, let (header, usage) = await sessions.remove(id) { await finish(header, usage) }
@@ -126,20 +127,27 @@ public final class StageServer: Service {
         }
     }
 
-    private func open(_ id: UInt64, header: RequestHeader, signature: Signature, request: StageOpen, sessions: StageConnection) async -> StageFrame {
+    private func open(_ id: UInt64, header: RequestHeader, signature: Signature, sealed: [UInt8], sessions: StageConnection) async -> StageFrame {
         guard openSessions.add(1, ordering: .relaxed).newValue <= GatewayBounds.stageSessions else {
             openSessions.subtract(1, ordering: .relaxed)
             let refusal = StageRefusal.tooManySessions(limit: GatewayBounds.stageSessions)
             return .failed(session: id, code: refusal.code, message: refusal.description)
         }
-        // The client's signature over the header, and the body's digest, before anything else.
-        do { try await gateway.admit(header, signature: signature, body: request.canonicalBytes) } catch {
+        // The client's signature over the header, and the sealed body's digest, before anything else.
+        do { try await gateway.admit(header, signature: signature, body: sealed) } catch {
             openSessions.subtract(1, ordering: .relaxed)
             return .failed(session: id, code: error.code, message: error.message)
         }
+        guard let recipient = try? gateway.open(sealed: sealed, header: header),
+              let request = try? StageOpen(canonicalBytes: recipient.body) else {
+            openSessions.subtract(1, ordering: .relaxed)
+            await gateway.abandon(header)
+            return .failed(session: id, code: "unsealable", message: "the open does not unseal with this stage's key for this channel, or is no StageOpen")
+        }
         do throws(StageRefusal) {
             let session = try StageSession(header: header, request: request, shape: shape, maxCapacity: maxCapacity)
-            guard await sessions.add(id, session, cache: engine.makeCache(capacity: Int(request.capacity))) else {
+            guard await sessions.add(id, session, cache: engine.makeCache(capacity: Int(request.capacity)),
+                                     inputs: recipient.stageInputOpener(), outputs: recipient.answerSealer()) else {
                 throw StageRefusal.sessionBusy
             }
             return .opened(session: id)
@@ -154,8 +162,15 @@ public final class StageServer: Service {
                       reply: AsyncStream<StageFrame>.Continuation) async -> StageFrame {
         func failed(_ code: String, _ message: String) -> StageFrame { .failed(session: id, code: code, message: message) }
         let begun: (header: RequestHeader, before: Usage, cost: Usage, cache: KVCache)
-        do throws(StageRefusal) { begun = try await sessions.begin(id, index: index, kind: kind, positions: positions, payloadBytes: payload.count, shape: shape) } catch {
+        do throws(StageRefusal) {
+            begun = try await sessions.begin(id, index: index, kind: kind, positions: positions,
+                                             payloadBytes: payload.count - min(payload.count, Sealing.tagBytes), shape: shape)
+        } catch {
             return failed(error.code, error.description)
+        }
+        // Opened before it is charged: a step that does not unseal costs the client nothing.
+        guard let payload = await sessions.openInput(id, payload) else {
+            return failed("unsealable", "the step's input does not unseal as this session's next one")
         }
         let header = begun.header
         // Charged before it runs: within the channel's credit, or after the client's receipt.
@@ -184,10 +199,10 @@ public final class StageServer: Service {
             return failed("step_failed", "\(error)")
         }
         let bytes = output.withUnsafeBufferPointer(StagePayload.bytes)
-        guard let commitment = await sessions.ran(id, input: Hash256.sha256(payload), output: Hash256.sha256(bytes)) else {
+        guard let (commitment, sealed) = await sessions.ran(id, input: Hash256.sha256(payload), output: bytes) else {
             return failed(StageRefusal.sessionUnknown.code, StageRefusal.sessionUnknown.description)
         }
-        return .output(session: id, index: index, payload: bytes, commitment: commitment.chain, signature: gateway.sign(commitment))
+        return .output(session: id, index: index, payload: sealed, commitment: commitment.chain, signature: gateway.sign(commitment))
     }
 
     /// A session's end: its usage is stored with the channel's books.
@@ -202,6 +217,9 @@ actor StageConnection {
     struct Entry {
         var session: StageSession
         let cache: KVCache
+        /// The session's sealing, in step order: inputs opened, outputs sealed.
+        var inputs: Sealing.EventOpener
+        var outputs: Sealing.EventSealer
     }
 
     private var entries: [UInt64: Entry] = [:]
@@ -211,10 +229,17 @@ actor StageConnection {
 
     func idle(for span: Duration) -> Bool { ContinuousClock.now - lastFrame >= span }
 
-    func add(_ id: UInt64, _ session: StageSession, cache: KVCache) -> Bool {
+    func add(_ id: UInt64, _ session: StageSession, cache: KVCache, inputs: Sealing.EventOpener, outputs: Sealing.EventSealer) -> Bool {
         guard entries[id] == nil, entries.count < MarketBounds.stageSessionsPerConnection else { return false }
-        entries[id] = Entry(session: session, cache: cache)
+        entries[id] = Entry(session: session, cache: cache, inputs: inputs, outputs: outputs)
         return true
+    }
+
+    /// The running step's input, opened (nil when it is not this session's next sealed input).
+    func openInput(_ id: UInt64, _ sealed: [UInt8]) -> [UInt8]? {
+        guard var entry = entries[id], let opened = try? entry.inputs.open(sealed) else { return nil }
+        entries[id] = entry
+        return opened
     }
 
     func begin(_ id: UInt64, index: UInt32, kind: StageStepKind, positions: UInt16, payloadBytes: Int,
@@ -226,11 +251,13 @@ actor StageConnection {
         return (entry.session.header, before, cost, entry.cache)
     }
 
-    func ran(_ id: UInt64, input: Hash256, output: Hash256) -> StageCommitment? {
+    /// The running step has run: its commitment, and its output sealed.
+    func ran(_ id: UInt64, input: Hash256, output: [UInt8]) -> (StageCommitment, [UInt8])? {
         guard var entry = entries[id] else { return nil }
-        let commitment = entry.session.ran(input: input, output: output)
+        let commitment = entry.session.ran(input: input, output: Hash256.sha256(output))
+        let sealed = entry.outputs.seal(output)
         entries[id] = entry
-        return commitment
+        return (commitment, sealed)
     }
 
     func remove(_ id: UInt64) -> (RequestHeader, Usage)? {

@@ -25,6 +25,8 @@ public enum MarketBounds {
     /// embedding a model file may declare) or the last stage's logits of the largest vocabulary,
     /// with room for the frame's other fields.
     public static let stageFrameBytes = 16 << 20 | 4_096
+    /// Largest sealed `StageOpen` in an `open` frame (the open itself is 8 bytes, sealing 48).
+    public static let stageOpenBytes = 256
     /// Sessions one connection to a stage may hold open at once.
     public static let stageSessionsPerConnection = 64
 }

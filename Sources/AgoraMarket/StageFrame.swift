@@ -40,15 +40,19 @@ public enum StageStepKind: UInt8, Sendable, Equatable {
 /// Client to stage: `open` (a signed request header whose body is a `StageOpen`), then `step`s in
 /// order, each answered by `output` (or `paymentDue` first, when the stage waits for a receipt;
 /// receipts go to the stage's HTTP endpoint as for any provider), and `close`, answered by
-/// `closed`. Any refusal is `failed`, and ends the session.
+/// `closed`. Any refusal is `failed`, and ends the session. Step payloads travel sealed (each with
+/// its ChaCha20-Poly1305 tag); the commitments digest them as they were before sealing.
 public enum StageFrame: Sendable, Equatable {
-    case open(session: UInt64, header: RequestHeader, signature: Signature, request: StageOpen)
-    /// `payload`: `positions` token ids for the first stage, else `positions` rows of hidden states.
+    /// `body`: the `StageOpen` sealed to the stage's registered key (`Sealing.Sender`, bound to the
+    /// chain and the channel opening); the header signs its digest. Its HPKE context then seals
+    /// every step's input (`stageInputSealer`) and output (`answerSealer`), in order.
+    case open(session: UInt64, header: RequestHeader, signature: Signature, body: [UInt8])
+    /// `payload`: `positions` token ids for the first stage, else `positions` rows of hidden states, sealed.
     case step(session: UInt64, index: UInt32, kind: StageStepKind, positions: UInt16, payload: [UInt8])
     case close(session: UInt64)
     case opened(session: UInt64)
     /// `payload`: hidden states of every position, or from the last stage the logits of the last
-    /// one; `commitment` chains every step so far and `signature` is the stage's over it.
+    /// one, sealed; `commitment` chains every step so far and `signature` is the stage's over it.
     case output(session: UInt64, index: UInt32, payload: [UInt8], commitment: Hash256, signature: Signature)
     case paymentDue(session: UInt64, owedBeyondReceipts: UInt64)
     case failed(session: UInt64, code: String, message: String)
@@ -65,8 +69,8 @@ public enum StageFrame: Sendable, Equatable {
     public var bytes: [UInt8] {
         var writer = CanonicalWriter()
         switch self {
-        case .open(let session, let header, let signature, let request):
-            writer.u8(1); writer.u64(session); writer.encode(header); writer.encode(signature); writer.encode(request)
+        case .open(let session, let header, let signature, let body):
+            writer.u8(1); writer.u64(session); writer.encode(header); writer.encode(signature); writer.data(body)
         case .step(let session, let index, let kind, let positions, let payload):
             writer.u8(2); writer.u64(session); writer.u32(index); writer.u8(kind.rawValue); writer.u16(positions); writer.data(payload)
         case .close(let session):
@@ -92,7 +96,7 @@ public enum StageFrame: Sendable, Equatable {
         switch kind {
         case 1:
             self = .open(session: session, header: try RequestHeader(from: &reader), signature: try Signature(from: &reader),
-                         request: try StageOpen(from: &reader))
+                         body: try reader.data("stage_open.body", limit: MarketBounds.stageOpenBytes))
         case 2:
             let index = try reader.u32("stage_step.index")
             guard let stepKind = StageStepKind(rawValue: try reader.u8("stage_step.kind")) else { throw .invalidValue(field: "stage_step.kind") }

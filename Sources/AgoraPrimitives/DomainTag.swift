@@ -31,6 +31,8 @@ public enum DomainTag: String, Sendable, CaseIterable {
     case sealedRequest = "agora/sealed-request/v1"
     /// The key, exported from a sealed request's HPKE context, that seals the events of its answer.
     case sealedResponse = "agora/sealed-response/v1"
+    /// The key, exported from a pipeline stage session's HPKE context, that seals its steps' inputs.
+    case sealedStageInput = "agora/sealed-stage-input/v1"
     /// The HPKE key schedule and associated data of a job's prompt sealed on chain (with the job's id).
     case sealedJobPrompt = "agora/sealed-job-prompt/v1"
     /// The HPKE key schedule of a job's answer sealed to its client.

@@ -60,6 +60,11 @@ public enum Sealing {
         public func answerOpener() -> EventOpener {
             EventOpener(key: try! sender.exportSecret(context: DomainTag.sealedResponse.bytes, outputByteCount: 32))
         }
+
+        /// Seals a pipeline stage session's step inputs, in order (the request is the session's opening).
+        public func stageInputSealer() -> EventSealer {
+            EventSealer(key: try! sender.exportSecret(context: DomainTag.sealedStageInput.bytes, outputByteCount: 32))
+        }
     }
 
     /// The provider's side of one request.
@@ -84,6 +89,11 @@ public enum Sealing {
         /// Seals the answer's events, in order.
         public func answerSealer() -> EventSealer {
             EventSealer(key: try! recipient.exportSecret(context: DomainTag.sealedResponse.bytes, outputByteCount: 32))
+        }
+
+        /// Opens a pipeline stage session's step inputs, in the order they were sealed.
+        public func stageInputOpener() -> EventOpener {
+            EventOpener(key: try! recipient.exportSecret(context: DomainTag.sealedStageInput.bytes, outputByteCount: 32))
         }
     }
 
