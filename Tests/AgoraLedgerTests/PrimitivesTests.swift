@@ -208,6 +208,26 @@ import Testing
         #expect(throws: SealingFailure.badKey) { try Sealing.Sender(recipient: .zero, chainID: "agora-a", context: context) }
     }
 
+    /// A pipeline stage session's inputs go one way under their own key, its outputs the other
+    /// way under the answer key: neither opens as the other, and both only in order.
+    @Test func stageInputsAndOutputsAreSealedUnderTheirOwnKeys() throws {
+        var sender = try Sealing.Sender(recipient: provider.encryptionPublicKey, chainID: "agora-a", context: context)
+        let recipient = try Sealing.Recipient(sealed: sender.seal([0, 1, 0, 2, 0, 0, 0, 64]), key: provider, chainID: "agora-a", context: context)
+        var inputs = sender.stageInputSealer(), inputOpener = recipient.stageInputOpener()
+        var outputs = recipient.answerSealer(), outputOpener = sender.answerOpener()
+        let tokens: [UInt8] = Array("the prompt's token ids".utf8)
+        let first = inputs.seal(tokens), second = inputs.seal(tokens)
+        #expect(!String(decoding: first, as: UTF8.self).contains("prompt"))
+        #expect(first != second)
+        var wrongWay = sender.answerOpener()
+        #expect(throws: SealingFailure.unauthentic) { try wrongWay.open(first) }
+        #expect(throws: SealingFailure.unauthentic) { try inputOpener.open(second) }  // out of order
+        #expect(try inputOpener.open(first) == tokens)
+        #expect(try inputOpener.open(second) == tokens)
+        let hidden: [UInt8] = [1, 2, 3, 4]
+        #expect(try outputOpener.open(outputs.seal(hidden)) == hidden)
+    }
+
     /// Events cannot be reordered, replayed, dropped or spliced from another request's answer.
     @Test func answerEventsOpenOnlyInOrderAndOnlyForTheirRequest() throws {
         func exchange() throws -> (Sealing.EventSealer, Sealing.EventOpener) {
