@@ -9,7 +9,12 @@ import Testing
 /// The servers' HTTP/1 connections, spoken to byte by byte: HTTP/1.0 clients get HTTP/1.0 answers
 /// (no chunked encoding; the close ends a stream), and a connection that does not deliver a
 /// request in time is closed.
-@Suite(.serialized) struct ConnectionGuardTests {
+///
+/// Alone among the suites that load the CPU: the server runs in this process on the cooperative
+/// threads, and a suite computing beside it (the network simulation, the engine's) held both of a
+/// two-core machine's for seconds — in CI the server then answered nothing within the client's
+/// window, on an otherwise idle machine.
+@Suite(.serialized, .needsWholeCPU) struct ConnectionGuardTests {
     /// A server with short timeouts by default: one second for a first request, two between requests.
     static func withServer(_ timeouts: ConnectionTimeouts = ConnectionTimeouts(firstRequest: .seconds(1), nextRequest: .seconds(2)),
                            _ body: (Int) async throws -> Void) async throws {
