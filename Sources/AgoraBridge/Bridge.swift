@@ -307,7 +307,7 @@ public actor Bridge {
     func pipelineEnded(_ audits: [StageAudit]) {
         guard let file = auditFile else { return }
         for audit in audits where Double.random(in: 0..<1) < configuration.auditRate {
-            Task.detached(priority: .background) {
+            Task.detached(priority: .utility) {
                 let holds = try? audit.holds(file: file)
                 await self.stageAudited(audit, holds: holds)
             }

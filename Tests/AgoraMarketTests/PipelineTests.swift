@@ -191,7 +191,7 @@ struct PipelineTests {
         // signed commitment is not what blocks 10-19 give; the honest stages' are.
         var caught: [String] = []
         let start = ContinuousClock.now
-        while caught.isEmpty && ContinuousClock.now - start < .seconds(60) {
+        while caught.isEmpty && ContinuousClock.now - start < .seconds(300) {
             try await Task.sleep(for: .milliseconds(250))
             caught = (try await market.spend()["caught"] as? [[String: Any]] ?? []).compactMap { $0["provider"] as? String }
         }
