@@ -140,9 +140,7 @@ public actor Bridge {
                     continue
                 }
                 candidate.latency = ContinuousClock.now - start
-                candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
-                // A depth the node cannot answer (it keeps state that far back only) is no offer to wait for.
-                candidate.confirmations = (info["confirmations"] as? Int).flatMap { (1...Int(ChainRules.maxReorgDepth)).contains($0) ? UInt64($0) : nil } ?? 1
+                Self.apply(info, to: &candidate)
                 // Verifiable as the chain records the offer (signed by the provider), and as its
                 // gateway still says it serves.
                 candidate.verifiable = offer.numerics == Numerics.version && (info["numerics"] as? Int) == Int(Numerics.version)
@@ -154,6 +152,14 @@ public actor Bridge {
         }
         candidatesCache = list
         stageOffersCache = stages
+    }
+
+    /// What a provider's info endpoint declares of its terms: its credit window, and how deep a
+    /// channel change must be before it serves against it.
+    private static func apply(_ info: [String: Any], to candidate: inout Candidate) {
+        candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
+        // A depth the node cannot answer (it keeps state that far back only) is no offer to wait for.
+        candidate.confirmations = (info["confirmations"] as? Int).flatMap { (1...Int(ChainRules.maxReorgDepth)).contains($0) ? UInt64($0) : nil } ?? 1
     }
 
     /// Stage offers of the model, as last read from the chain.
@@ -178,8 +184,7 @@ public actor Bridge {
                                   price: Price(promptPerMillion: offer.priceIn, completionPerMillion: offer.priceOut),
                                   reputation: view.score, latency: ContinuousClock.now - start, throughput: throughput[view.address])
         candidate.encryptionKey = view.encryptionKey
-        candidate.creditWindowTokens = (info["credit_window_tokens"] as? Int).flatMap { $0 > 0 ? UInt64($0) : nil }
-        candidate.confirmations = (info["confirmations"] as? Int).flatMap { (1...Int(ChainRules.maxReorgDepth)).contains($0) ? UInt64($0) : nil } ?? 1
+        Self.apply(info, to: &candidate)
         candidate.verifiable = offer.numerics == Numerics.version
         return StageOffer(candidate: candidate, blocks: Int(offer.layerStart)..<Int(offer.layerEnd), stageHost: host, stagePort: port)
     }

@@ -26,22 +26,8 @@ struct StageAudit: Sendable {
         for step in steps {
             let input = Array(inputs[offset..<(offset + step.positions * engineInputBytes)])
             offset += step.positions * engineInputBytes
-            let output: [UInt8]
-            if model.takesTokens {
-                guard let tokens = StagePayload.tokens(input) else { return false }
-                try context.forward(tokens.enumerated().map { BatchEntry(token: $1, cache: cache, wantsLogits: $0 == tokens.count - 1) })
-            } else {
-                guard let hidden = StagePayload.floats(input) else { return false }
-                let batch = (0..<step.positions).map { BatchEntry(token: 0, cache: cache, wantsLogits: $0 == step.positions - 1) }
-                try hidden.withUnsafeBufferPointer { buffer throws(InferenceError) in _ = try context.forward(batch, hidden: buffer) }
-            }
-            if model.givesLogits {
-                output = StagePayload.bytes(context.logits(row: 0))
-            } else {
-                var values: [Float] = []
-                for row in 0..<step.positions { values += context.hiddenStates(row: row) }
-                output = values.withUnsafeBufferPointer(StagePayload.bytes)
-            }
+            guard let (tokens, hidden) = StagePayload.engineInput(input, positions: step.positions, takesTokens: model.takesTokens) else { return false }
+            let output = try context.runStageSteps([(cache, tokens, hidden)])[0].withUnsafeBufferPointer(StagePayload.bytes)
             commitment = commitment.adding(kind: step.kind, positions: UInt16(step.positions), input: Hash256.sha256(input),
                                            output: Hash256.sha256(output))
         }

@@ -184,15 +184,8 @@ public final class StageServer: Service {
                 return failed(error.code, error.message)
             }
         }
-        let tokens: [Int32], hidden: [Float]
-        if shape.takesTokens {
-            guard let ids = StagePayload.tokens(payload) else { return failed("bad_payload", "token ids are 4 bytes each") }
-            tokens = ids
-            hidden = []
-        } else {
-            guard let values = StagePayload.floats(payload) else { return failed("bad_payload", "hidden states are 4 bytes each") }
-            tokens = [Int32](repeating: 0, count: Int(positions))
-            hidden = values
+        guard let (tokens, hidden) = StagePayload.engineInput(payload, positions: Int(positions), takesTokens: shape.takesTokens) else {
+            return failed("bad_payload", "token ids and hidden states are 4 bytes each")
         }
         let output: [Float]
         do { output = try await engine.run(cache: begun.cache, tokens: tokens, hidden: hidden) } catch {

@@ -134,6 +134,14 @@ public enum StagePayload {
 
     public static func tokens(_ bytes: [UInt8]) -> [Int32]? { values(bytes) }
 
+    /// A step's input as the engine takes it: token ids for a stage that takes tokens; else the
+    /// hidden states, with zeros standing for the positions' tokens (only their count matters).
+    /// Nil when the bytes are not whole 32-bit values.
+    public static func engineInput(_ bytes: [UInt8], positions: Int, takesTokens: Bool) -> (tokens: [Int32], hidden: [Float])? {
+        if takesTokens { return tokens(bytes).map { ($0, []) } }
+        return floats(bytes).map { ([Int32](repeating: 0, count: positions), $0) }
+    }
+
     private static func values<T: BitwiseCopyable>(_ bytes: [UInt8]) -> [T]? {
         guard bytes.count % 4 == 0 else { return nil }
         return [T](unsafeUninitializedCapacity: bytes.count / 4) { buffer, count in

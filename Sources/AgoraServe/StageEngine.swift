@@ -98,32 +98,6 @@ public final class StageEngine: @unchecked Sendable {
     }
 
     private func forward(_ steps: [Work]) throws(InferenceError) -> [[Float]] {
-        var batch: [BatchEntry] = []
-        var hidden: [Float] = []
-        for step in steps {
-            for (i, token) in step.tokens.enumerated() {
-                batch.append(BatchEntry(token: token, cache: step.cache, wantsLogits: i == step.tokens.count - 1))
-            }
-            hidden += step.hidden
-        }
-        if model.takesTokens {
-            try context.forward(batch)
-        } else {
-            try hidden.withUnsafeBufferPointer { buffer throws(InferenceError) in _ = try context.forward(batch, hidden: buffer) }
-        }
-        var outputs: [[Float]] = []
-        var row = 0
-        for (i, step) in steps.enumerated() {
-            if model.givesLogits {
-                outputs.append(Array(context.logits(row: i)))
-            } else {
-                var values: [Float] = []
-                values.reserveCapacity(step.tokens.count * model.config.embeddingLength)
-                for r in row..<(row + step.tokens.count) { values += context.hiddenStates(row: r) }
-                outputs.append(values)
-            }
-            row += step.tokens.count
-        }
-        return outputs
+        try context.runStageSteps(steps.map { ($0.cache, $0.tokens, $0.hidden) })
     }
 }

@@ -67,6 +67,40 @@ extension InferenceContext {
         return rows
     }
 
+    /// Runs several sequences' steps in one batch, as a pipeline stage runs them: each step is
+    /// `positions` positions appended to its cache, taking token ids (first stage) or hidden states
+    /// (positions × width). Gives each step's output: every position's hidden states, or from the
+    /// last stage the logits of the step's last position.
+    public func runStageSteps(_ steps: [(cache: KVCache, tokens: [Int32], hidden: [Float])]) throws(InferenceError) -> [[Float]] {
+        var batch: [BatchEntry] = []
+        var hidden: [Float] = []
+        for step in steps {
+            for (i, token) in step.tokens.enumerated() {
+                batch.append(BatchEntry(token: token, cache: step.cache, wantsLogits: i == step.tokens.count - 1))
+            }
+            hidden += step.hidden
+        }
+        if model.takesTokens {
+            try forward(batch)
+        } else {
+            try hidden.withUnsafeBufferPointer { buffer throws(InferenceError) in _ = try forward(batch, hidden: buffer) }
+        }
+        var outputs: [[Float]] = []
+        var row = 0
+        for (i, step) in steps.enumerated() {
+            if model.givesLogits {
+                outputs.append(Array(logits(row: i)))
+            } else {
+                var values: [Float] = []
+                values.reserveCapacity(step.tokens.count * model.config.embeddingLength)
+                for r in row..<(row + step.tokens.count) { values += hiddenStates(row: r) }
+                outputs.append(values)
+            }
+            row += step.tokens.count
+        }
+        return outputs
+    }
+
     /// Every transformer block this model holds, in order. Generic over the architecture, so the
     /// layer loop is specialized for it: one dynamic dispatch per step, none per layer.
     private func runLayers<A: Architecture>(of architecture: A.Type, batch: [BatchEntry]) {
