@@ -308,7 +308,7 @@ public actor Bridge {
 
     /// Samples the stages of a pipelined answer for audit at the audit rate: each sampled stage's
     /// blocks are re-run on its inputs, off the actor, and a stage whose signed commitment they do
-    /// not give is no longer used.
+    /// not give is no longer used, and is challenged on chain.
     func pipelineEnded(_ audits: [StageAudit]) {
         guard let file = auditFile else { return }
         for audit in audits where Double.random(in: 0..<1) < configuration.auditRate {
@@ -326,6 +326,7 @@ public actor Bridge {
         case false?:
             metrics.auditsFailed.increment()
             catchProvider(audit.provider, "a pipeline stage's signed outputs are not what blocks \(audit.blocks.lowerBound)-\(audit.blocks.upperBound - 1) of the registered model give")
+            Task { await challenge(audit) }
         case nil:
             logger.notice("a stage's part could not be re-run for its audit", metadata: ["provider": "\(audit.provider)"])
         }
@@ -357,18 +358,35 @@ public actor Bridge {
     /// bit-exact engine rules out.
     private func challenge(_ audit: AuditCase) async {
         let challenge = audit.challenge
+        await prove(.auditChallenge(challenge), against: audit.provider, model: audit.transcript.model, numerics: audit.transcript.numerics,
+                    tokens: challenge.prompt.count + challenge.output.count)
+    }
+
+    /// Proves a stage's false commitment on chain (`audit.stageChallenge`): validators re-run the
+    /// consensus model's blocks on the session's tokens, and the stage that lied — not the others —
+    /// refunds the session and is slashed. A stage fed false inputs by an earlier liar passes its
+    /// own audit here, so it is never the one challenged.
+    private func challenge(_ audit: StageAudit) async {
+        let challenge = audit.challenge
+        await prove(.stageChallenge(challenge), against: audit.provider, model: configuration.model, numerics: audit.signed.numerics,
+                    tokens: challenge.tokens.count)
+    }
+
+    /// Sends a fraud proof the chain's validators can replay: the consensus model's, at the
+    /// numerics they replay, within the chain's token bound.
+    private func prove(_ challenge: Payload, against provider: AccountID, model: Hash256, numerics: UInt32, tokens: Int) async {
         do {
             let parameters = try await node.parameters()
-            guard audit.transcript.model == parameters.consensusModel, audit.transcript.numerics == Limits.auditNumerics,
-                  challenge.prompt.count + challenge.output.count <= Limits.challengeTokens else {
-                logger.notice("a false transcript the chain cannot replay: not challenged", metadata: ["provider": "\(audit.provider)"])
+            guard model == parameters.consensusModel, numerics == Limits.auditNumerics, tokens <= Limits.challengeTokens else {
+                logger.notice("a lie the chain cannot replay: not challenged", metadata: ["provider": "\(provider)", "challenge": "\(challenge.kind)"])
                 return
             }
-            let (transaction, _) = try await node.signAndSubmit(.auditChallenge(challenge), key: key)
+            let (transaction, _) = try await node.signAndSubmit(challenge, key: key)
             metrics.challengesSent.increment()
-            logger.warning("challenged a false transcript on chain", metadata: ["provider": "\(audit.provider)", "transaction": "\(transaction.id.hex)"])
+            logger.warning("challenged a lie on chain", metadata: ["provider": "\(provider)", "challenge": "\(challenge.kind)",
+                                                                "transaction": "\(transaction.id.hex)"])
         } catch {
-            logger.error("could not challenge a false transcript", metadata: ["provider": "\(audit.provider)", "error": "\(error)"])
+            logger.error("could not challenge a lie on chain", metadata: ["provider": "\(provider)", "error": "\(error)"])
         }
     }
 

@@ -33,6 +33,8 @@ struct PipelineRequest {
         var session: UInt64
         var header: RequestHeader
         var commitment: StageCommitment
+        /// The stage's signature over `commitment` (none before its first step).
+        var signature: Signature?
         var steps: UInt32 = 0
         var receipts: ReceiptSender
         /// The session's sealing, in step order: inputs sealed to the stage, outputs opened.
@@ -42,17 +44,24 @@ struct PipelineRequest {
         /// needs, and an audit), and each step's kind and positions.
         var history: [UInt8] = []
         var positions = 0
-        var stepShapes: [(kind: StageStepKind, positions: Int)] = []
+        var stepShapes: [StageStep] = []
 
-        var audit: StageAudit {
-            StageAudit(provider: offer.candidate.account, blocks: offer.blocks, steps: stepShapes, inputs: history, signed: commitment)
+        /// What an audit of this stage needs, given the session's tokens so far (one per position
+        /// every stage has run); nil before its first step.
+        func audit(tokens: [Int32]) -> StageAudit? {
+            guard let signature else { return nil }
+            return StageAudit(provider: offer.candidate.account, header: header, steps: stepShapes, inputs: history,
+                              tokens: Array(tokens.prefix(positions)), signed: commitment, signature: signature)
         }
 
-        init(offer: StageOffer, link: StageLink, session: UInt64, header: RequestHeader, receipts: ReceiptSender, sealing: Sealing.Sender) {
+        init(offer: StageOffer, link: StageLink, session: UInt64, header: RequestHeader, chainID: String, receipts: ReceiptSender,
+             sealing: Sealing.Sender) {
             self.offer = offer; self.link = link; self.session = session; self.header = header; self.receipts = receipts
             inputs = sealing.stageInputSealer()
             outputs = sealing.answerOpener()
-            commitment = StageCommitment(session: header)
+            // A stage runs Agora's engine; its commitments must name the numerics this bridge's
+            // engine replays (a pipeline is exact only when every stage's numerics agree).
+            commitment = StageCommitment(session: header, chainID: chainID, numerics: Numerics.version, blocks: offer.blocks)
         }
     }
 
@@ -104,8 +113,12 @@ struct PipelineRequest {
             }
         }
 
+        /// Every position's token the pipeline has run, in order: what an audit replays a stage from.
+        var fed: [Int32] = []
+
         /// Runs the positions of `tokens` through every stage; the last stage's logits of the last one.
         func forward(_ tokens: [Int32], kind: StageStepKind) async throws -> [Float] {
+            fed += tokens
             var payload = StagePayload.bytes(tokens)
             for k in stages.indices { payload = try await step(k, kind: kind, positions: tokens.count, payload: payload) }
             guard let logits = StagePayload.floats(payload) else { throw BridgeError(status: 502, code: "bad_output", message: "logits") }
@@ -126,7 +139,7 @@ struct PipelineRequest {
             logits = try await forward([next.token!], kind: .answer)
         }
         for stage in stages { await end(stage) }
-        await bridge.pipelineEnded(stages.map(\.audit))
+        await bridge.pipelineEnded(stages.compactMap { $0.audit(tokens: fed) })
         stages = []
         return PaidRequest.Outcome(finishReason: run.finish!.rawValue,
                                    usage: Usage(promptTokens: UInt64(job.prompt.count), completionTokens: UInt64(run.output.count)),
@@ -164,7 +177,7 @@ struct PipelineRequest {
         default: throw BridgeError(status: 502, code: "bad_frame", message: "stage \(candidate.account) answered an open with \(answer)")
         }
         await bridge.streamStarted(candidate.account)
-        return StageRun(offer: offer, link: link, session: session, header: header,
+        return StageRun(offer: offer, link: link, session: session, header: header, chainID: meter.chainID,
                         receipts: ReceiptSender(gateway: GatewayClient(endpoint: candidate.endpoint, connections: bridge.connections)),
                         sealing: sealing)
     }
@@ -194,13 +207,13 @@ struct PipelineRequest {
                 }
             })
         switch answer {
-        case .output(_, let index, let sealed, let chain, let signature):
+        case .output(_, let index, let sealed, let id, let signature):
             guard let output = try? stage.outputs.open(sealed) else {
                 throw StageFailure(code: "unsealable", message: "the stage's output does not unseal as this session's next one")
             }
-            let expected = stage.commitment.adding(kind: kind, positions: UInt16(positions), input: Hash256.sha256(payload),
+            let expected = stage.commitment.adding(StageStep(kind: kind, positions: UInt16(positions)), input: Hash256.sha256(payload),
                                                    output: Hash256.sha256(output))
-            guard index == stage.steps, chain == expected.chain, candidate.account.verifies(signature, of: expected.signingBytes(chainID: chainID)) else {
+            guard index == stage.steps, id == expected.id, candidate.account.verifies(signature, of: expected.signingBytes(chainID: chainID)) else {
                 throw StageFailure(code: "bad_commitment", message: "the stage's signed commitment does not match what it sent")
             }
             let expectedBytes = bridge.configuration.stageShape(stage.offer.blocks).outputBytes(positions: positions)
@@ -208,10 +221,11 @@ struct PipelineRequest {
                 throw StageFailure(code: "bad_output", message: "an output of \(output.count) bytes, not \(expectedBytes)")
             }
             stage.commitment = expected
+            stage.signature = signature
             stage.steps += 1
             stage.history += payload
             stage.positions += positions
-            stage.stepShapes.append((kind, positions))
+            stage.stepShapes.append(StageStep(kind: kind, positions: UInt16(positions)))
             if counted.claim(), let (receipt, signature) = await bridge.signReceipt(adding: usage, to: candidate) {
                 receipts.send(receipt, signature)
             }

@@ -50,6 +50,14 @@ enum FuzzSeeds {
                               request: requestHeader, parameters: parameters, prompt: [1, 2, 3, 4], output: [5, 6, 7])
     }
 
+    static var stageChallenge: StageChallenge {
+        let steps = [StageStep(kind: .prompt, positions: 3), StageStep(kind: .answer, positions: 1)]
+        var commitment = StageCommitment(session: requestHeader, chainID: genesis.chainID, numerics: 1, blocks: 2..<5)
+        for (k, step) in steps.enumerated() { commitment = commitment.adding(step, input: Hash256.sha256([UInt8(k)]), output: Hash256.sha256([9])) }
+        return StageChallenge(commitment: commitment, stageSignature: provider.sign(commitment.signingBytes(chainID: genesis.chainID)),
+                              request: requestHeader, steps: steps, tokens: [1, 2, 3, 4])
+    }
+
     static let payloads: [Payload] = [
         .transfer(to: provider.account, amount: 1_000),
         .stakeBond(amount: 100), .stakeUnbond(amount: 5), .stakeWithdraw, .providerRetire,
@@ -67,6 +75,7 @@ enum FuzzSeeds {
         .jobRate(job: model, verdict: .good, preferredOver: channel),
         .auditChallenge(challenge),
         .jobDispute(job: model, transcript: challenge.transcript, providerSignature: challenge.providerSignature, prompt: challenge.prompt),
+        .stageChallenge(stageChallenge),
     ]
 
     static var transactionValues: [Transaction] {
@@ -103,6 +112,8 @@ enum FuzzSeeds {
     }
     @Sendable static func booksQueries() -> [[UInt8]] { [BooksQuery(channel: channel, time: now).canonicalBytes] }
     @Sendable static func challenges() -> [[UInt8]] { [challenge.canonicalBytes] }
+
+    @Sendable static func stageChallenges() -> [[UInt8]] { [stageChallenge.canonicalBytes] }
     @Sendable static func generationParameters() -> [[UInt8]] {
         [parameters().canonicalBytes, GenerationParameters(maxTokens: 1, sampling: SamplingParameters(), stopSequences: []).canonicalBytes]
     }

@@ -38,6 +38,7 @@ public struct FuzzTarget: Sendable {
         canonical("stop-request", StopRequest.self, seeds: FuzzSeeds.stopRequests) { _ in },
         canonical("books-query", BooksQuery.self, seeds: FuzzSeeds.booksQueries) { _ in },
         canonical("audit-challenge", AuditChallenge.self, seeds: FuzzSeeds.challenges) { challenge in _ = challenge.digest },
+        canonical("stage-challenge", StageChallenge.self, seeds: FuzzSeeds.stageChallenges) { challenge in _ = (challenge.digest, challenge.positions) },
         FuzzTarget(name: "p2p-message", seeds: FuzzSeeds.messages) { bytes in
             if let message = try? Message.decode(bytes), message.encoded() != bytes { return "a message re-encodes to other bytes" }
             // Whatever arrives goes through the protocol machine of a node with a ready peer.

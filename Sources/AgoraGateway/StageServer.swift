@@ -145,7 +145,9 @@ public final class StageServer: Service {
             return .failed(session: id, code: "unsealable", message: "the open does not unseal with this stage's key for this channel, or is no StageOpen")
         }
         do throws(StageRefusal) {
-            let session = try StageSession(header: header, request: request, shape: shape, maxCapacity: maxCapacity)
+            // The stage always runs Agora's engine: its commitments name the engine's numerics.
+            let session = try StageSession(header: header, request: request, shape: shape, maxCapacity: maxCapacity,
+                                           chainID: gateway.configuration.chainID, numerics: Numerics.version)
             guard await sessions.add(id, session, cache: engine.makeCache(capacity: Int(request.capacity)),
                                      inputs: recipient.stageInputOpener(), outputs: recipient.answerSealer()) else {
                 throw StageRefusal.sessionBusy
@@ -195,7 +197,7 @@ public final class StageServer: Service {
         guard let (commitment, sealed) = await sessions.ran(id, input: Hash256.sha256(payload), output: bytes) else {
             return failed(StageRefusal.sessionUnknown.code, StageRefusal.sessionUnknown.description)
         }
-        return .output(session: id, index: index, payload: sealed, commitment: commitment.chain, signature: gateway.sign(commitment))
+        return .output(session: id, index: index, payload: sealed, commitment: commitment.id, signature: gateway.sign(commitment))
     }
 
     /// A session's end: its usage is stored with the channel's books.

@@ -106,3 +106,79 @@ public struct AuditRecord: Sendable, Equatable, CanonicalCodable {
         refunded = try reader.u64("audit.refunded"); slashed = try reader.u64("audit.slashed")
     }
 }
+
+/// A fraud proof against one pipeline stage: the commitment the stage signed after some step of a
+/// session, the session's request header, each step's kind and positions, and the session's
+/// tokens (one per position). Nothing else is needed: validators run the consensus model's blocks
+/// before the stage on the tokens to get the inputs an honest pipeline gave it, and its own blocks
+/// on those to get the outputs it should have given (`StageCommitment` says why that places the
+/// blame). Hidden states never travel on chain — a challenge is a few bytes per position.
+public struct StageChallenge: Sendable, Equatable, CanonicalCodable {
+    public var commitment: StageCommitment
+    public var stageSignature: Signature
+    public var request: RequestHeader
+    public var steps: [StageStep]
+    public var tokens: [Int32]
+
+    public init(commitment: StageCommitment, stageSignature: Signature, request: RequestHeader, steps: [StageStep], tokens: [Int32]) {
+        self.commitment = commitment; self.stageSignature = stageSignature; self.request = request; self.steps = steps; self.tokens = tokens
+    }
+
+    /// What validators' verdicts are keyed by: the whole challenge.
+    public var digest: Hash256 { Hash256.tagged(.stageChallenge, canonicalBytes) }
+
+    /// The session's positions as the steps price them: prompt steps', and answer steps'.
+    public var positions: (prompt: UInt64, answer: UInt64) {
+        steps.reduce(into: (UInt64(0), UInt64(0))) { sum, step in
+            if step.kind == .prompt { sum.0 += UInt64(step.positions) } else { sum.1 += UInt64(step.positions) }
+        }
+    }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.encode(commitment); writer.encode(stageSignature); writer.encode(request)
+        writer.u32(UInt32(steps.count)); for step in steps { writer.u8(step.kind.rawValue); writer.u16(step.positions) }
+        writer.u32(UInt32(tokens.count)); for token in tokens { writer.u32(UInt32(bitPattern: token)) }
+    }
+
+    public init(from reader: inout CanonicalReader) throws(DecodingFailure) {
+        commitment = try StageCommitment(from: &reader); stageSignature = try Signature(from: &reader)
+        request = try RequestHeader(from: &reader)
+        let stepCount = try reader.u32("stage_challenge.steps")
+        guard stepCount <= UInt32(Limits.challengeTokens) else { throw .invalidValue(field: "stage_challenge.steps") }
+        steps = []
+        steps.reserveCapacity(Int(stepCount))
+        for _ in 0..<stepCount {
+            guard let kind = StageStepKind(rawValue: try reader.u8("stage_challenge.step_kind")) else {
+                throw .invalidValue(field: "stage_challenge.step_kind")
+            }
+            steps.append(StageStep(kind: kind, positions: try reader.u16("stage_challenge.step_positions")))
+        }
+        let tokenCount = try reader.u32("stage_challenge.tokens")
+        guard tokenCount <= UInt32(Limits.challengeTokens) else { throw .invalidValue(field: "stage_challenge.tokens") }
+        tokens = []
+        tokens.reserveCapacity(Int(tokenCount))
+        for _ in 0..<tokenCount { tokens.append(Int32(bitPattern: try reader.u32("stage_challenge.tokens"))) }
+    }
+}
+
+/// Either kind of fraud proof, as validators replay it.
+public enum Challenge: Sendable, Equatable {
+    case answer(AuditChallenge)
+    case stage(StageChallenge)
+
+    public var digest: Hash256 {
+        switch self {
+        case .answer(let challenge): challenge.digest
+        case .stage(let challenge): challenge.digest
+        }
+    }
+
+    /// What the chain records the settled challenge under: the transcript or stage commitment it
+    /// challenges (each is challenged at most once).
+    public var challenged: Hash256 {
+        switch self {
+        case .answer(let challenge): challenge.transcript.id
+        case .stage(let challenge): challenge.commitment.id
+        }
+    }
+}

@@ -65,6 +65,13 @@ extension Payload {
         case .auditChallenge(let challenge):
             if challenge.prompt.isEmpty || challenge.output.count != Int(challenge.transcript.outputTokens) { return .challengeMismatch }
             return challenge.prompt.count + challenge.output.count > Limits.challengeTokens ? .challengeTooLarge : nil
+        case .stageChallenge(let challenge):
+            let positions = challenge.steps.reduce(0) { $0 + Int($1.positions) }
+            if challenge.steps.isEmpty || challenge.steps.count != Int(challenge.commitment.steps) || challenge.steps.contains(where: { $0.positions == 0 })
+                || positions != challenge.tokens.count || challenge.commitment.blocks.isEmpty {
+                return .challengeMismatch
+            }
+            return positions > Limits.challengeTokens ? .challengeTooLarge : nil
         case .providerRetire, .stakeWithdraw, .channelClaim, .channelClose, .channelFinalize, .channelCooperativeClose,
              .jobLock, .jobComplete, .jobExpire, .jobCancel:
             return nil
@@ -141,6 +148,7 @@ extension LedgerState {
         case .jobExpire(let job): return expireJob(job, in: context)
         case .jobRate(let job, let verdict, let preferredOver): return rateJob(job, verdict: verdict, preferredOver: preferredOver, by: sender)
         case .auditChallenge(let challenge): return judgeChallenge(challenge, by: sender, in: context)
+        case .stageChallenge(let challenge): return judgeStageChallenge(challenge, by: sender, in: context)
         case .jobCancel(let job): return cancelJob(job, by: sender)
         case .jobDispute(let job, let transcript, let signature, let prompt):
             return disputeJob(job, transcript: transcript, signature: signature, prompt: prompt, by: sender)

@@ -39,10 +39,53 @@ extension LedgerState {
               TranscriptCommitment.digest(tokens: challenge.prompt) == transcript.promptDigest,
               TranscriptCommitment.digest(tokens: challenge.output) == transcript.outputDigest
         else { return .challengeMismatch }
-        guard let verdict = context.verdicts.known[challenge.digest] else {
-            return context.verdicts.provisional ? nil : .challengeNotJudged
+        let request = challenge.request
+        let cost = min(request.maxCost,
+                       request.price.cost(prompt: UInt64(challenge.prompt.count), completion: UInt64(challenge.output.count)) ?? request.maxCost)
+        return settle(verdict: context.verdicts, of: challenge.digest, under: transcript.id, provider: transcript.provider, provider, stake: stake,
+                      owed: cost, client: channel.client, challenger: challenger, height: context.height)
+    }
+
+    /// Settles a challenge of a pipeline stage's signed commitment (`StageChallenge`) with the
+    /// validators' verdict, as an answer's: a stage that signed outputs its blocks do not give, on
+    /// inputs an honest pipeline gave it, loses its whole stake, the session's cost going back to
+    /// the client first; a true commitment costs the challenger its deposit. Each signed commitment
+    /// is challenged at most once.
+    mutating func judgeStageChallenge(_ challenge: StageChallenge, by challenger: AccountID, in context: BlockContext) -> Rejection? {
+        let commitment = challenge.commitment, request = challenge.request
+        if commitment.numerics != Limits.auditNumerics { return .numericsNotAuditable }
+        if value(.audit(commitment.id)) != nil { return .challengeReplayed }
+        guard let channel = channel(request.channel) else { return .unknownChannel }
+        // The stage is the channel's provider: the session's header named the channel it pays by.
+        guard let provider = provider(channel.provider) else { return .providerNotRegistered }
+        if channel.model != parameters.consensusModel { return .modelNotAuditable }
+        if request.openCounter > channel.openCounter { return .challengeMismatch }
+        let closedLongAgo = channel.status == .closed
+            && context.height > (Amount.add(channel.finalizeHeight, parameters.challengeWindow) ?? .max)
+        if request.openCounter < channel.openCounter || closedLongAgo { return .challengeExpired }
+        if balance(challenger) < parameters.challengeDeposit { return .insufficientBalance }
+        guard let stake = stake(channel.provider), stake.total > 0 else { return .nothingToSlash }
+        // The stage's signature before any work over the challenge's body.
+        if !channel.provider.verifies(challenge.stageSignature, of: commitment.signingBytes(chainID: parameters.chainID)) {
+            return .transcriptBadSignature
         }
-        var record = AuditRecord(provider: transcript.provider, client: channel.client, challenger: challenger, height: context.height, verdict: verdict,
+        if request.digest(chainID: parameters.chainID) != commitment.request { return .challengeMismatch }
+        let positions = challenge.positions
+        let cost = min(request.maxCost, request.price.cost(prompt: positions.prompt, completion: positions.answer) ?? request.maxCost)
+        return settle(verdict: context.verdicts, of: challenge.digest, under: commitment.id, provider: channel.provider, provider, stake: stake,
+                      owed: cost, client: channel.client, challenger: challenger, height: context.height)
+    }
+
+    /// Applies the replayed verdict of the challenge `digest` of what `provider` signed (recorded
+    /// under `id`): a failed challenge burns the challenger's deposit and counts as an audit the
+    /// provider passed; a proven lie slashes the provider (`slash`), refunding `owed` to `client`.
+    private mutating func settle(verdict verdicts: AuditVerdicts, of digest: Hash256, under id: Hash256, provider account: AccountID,
+                                 _ provider: Provider, stake: Stake, owed: UInt64, client: AccountID, challenger: AccountID,
+                                 height: UInt64) -> Rejection? {
+        guard let verdict = verdicts.known[digest] else {
+            return verdicts.provisional ? nil : .challengeNotJudged
+        }
+        var record = AuditRecord(provider: account, client: client, challenger: challenger, height: height, verdict: verdict,
                                  refunded: 0, slashed: 0)
         switch verdict {
         case .notReplayable:
@@ -55,17 +98,14 @@ extension LedgerState {
             setTotals(totals)
             var passed = provider
             passed.reputation.auditsPassed += 1
-            setProvider(transcript.provider, passed)
+            setProvider(account, passed)
         case .transcriptFalse:
             // After this point, the transaction must succeed.
-            let request = challenge.request
-            let cost = min(request.maxCost,
-                           request.price.cost(prompt: UInt64(challenge.prompt.count), completion: UInt64(challenge.output.count)) ?? request.maxCost)
             var caught = provider
             caught.reputation.auditsFailed += 1
-            (record.refunded, record.slashed) = slash(transcript.provider, caught, stake: stake, owed: cost, to: channel.client, challenger: challenger)
+            (record.refunded, record.slashed) = slash(account, caught, stake: stake, owed: owed, to: client, challenger: challenger)
         }
-        set(.audit(transcript.id), .audit(record))
+        set(.audit(id), .audit(record))
         return nil
     }
 

@@ -29,11 +29,20 @@ public enum Payload: Sendable, Equatable {
     case jobCancel(job: Hash256)
     /// Proves a completed job charged more than the provider's signed transcript counts.
     case jobDispute(job: Hash256, transcript: TranscriptCommitment, providerSignature: Signature, prompt: [Int32])
+    /// Proves a pipeline stage signed outputs its blocks do not give (`StageChallenge`).
+    case stageChallenge(StageChallenge)
 
-    public var isAuditChallenge: Bool {
-        if case .auditChallenge = self { return true }
-        return false
+    /// The fraud proof it carries, if it is one: challenges are replayed by validators, so a block
+    /// carries few of them and they pay by the byte.
+    public var challenge: Challenge? {
+        switch self {
+        case .auditChallenge(let challenge): .answer(challenge)
+        case .stageChallenge(let challenge): .stage(challenge)
+        default: nil
+        }
     }
+
+    public var isAuditChallenge: Bool { challenge != nil }
 
     /// The sealed job bytes it puts on chain: what the job byte fee and the block's job bytes count.
     public var jobBytes: Int {
@@ -70,6 +79,7 @@ public enum Payload: Sendable, Equatable {
         case .jobCancel: "job.cancel"
         case .jobDispute: "job.dispute"
         case .auditChallenge: "audit.challenge"
+        case .stageChallenge: "audit.stageChallenge"
         }
     }
 }
@@ -124,6 +134,8 @@ extension Payload: CanonicalCodable {
         case .jobDispute(let job, let transcript, let signature, let prompt):
             writer.u8(23); writer.hash(job); writer.encode(transcript); writer.encode(signature)
             writer.u32(UInt32(prompt.count)); for token in prompt { writer.u32(UInt32(bitPattern: token)) }
+        case .stageChallenge(let challenge):
+            writer.u8(24); writer.encode(challenge)
         }
     }
 
@@ -169,6 +181,7 @@ extension Payload: CanonicalCodable {
             prompt.reserveCapacity(Int(count))
             for _ in 0..<count { prompt.append(Int32(bitPattern: try reader.u32("prompt"))) }
             self = .jobDispute(job: job, transcript: transcript, providerSignature: signature, prompt: prompt)
+        case 24: self = .stageChallenge(try StageChallenge(from: &reader))
         default: throw .invalidValue(field: "payload.kind")
         }
     }

@@ -1,37 +1,6 @@
 import AgoraLedger
 import AgoraPrimitives
 
-/// What a client asks a pipeline stage to hold for one session: the model's blocks it runs (as
-/// the stage's offer names them) and the positions the session may reach. Its canonical bytes are
-/// the body a session's signed request header digests.
-public struct StageOpen: Sendable, Equatable, CanonicalCodable {
-    /// The first block, and one past the last.
-    public var blockStart: UInt16
-    public var blockEnd: UInt16
-    /// Positions (prompt and answer) the session may hold.
-    public var capacity: UInt32
-
-    public init(blockStart: UInt16, blockEnd: UInt16, capacity: UInt32) {
-        self.blockStart = blockStart; self.blockEnd = blockEnd; self.capacity = capacity
-    }
-
-    public func encode(to writer: inout CanonicalWriter) {
-        writer.u16(blockStart); writer.u16(blockEnd); writer.u32(capacity)
-    }
-
-    public init(from reader: inout CanonicalReader) throws(DecodingFailure) {
-        blockStart = try reader.u16("stage_open.block_start"); blockEnd = try reader.u16("stage_open.block_end")
-        capacity = try reader.u32("stage_open.capacity")
-    }
-}
-
-/// How a step's positions are priced: a prompt's positions at the offer's prompt price, an
-/// answer's at its completion price.
-public enum StageStepKind: UInt8, Sendable, Equatable {
-    case prompt = 0
-    case answer = 1
-}
-
 /// The frames of the stage protocol, each sent with a 4-byte big-endian length before it on one
 /// persistent connection from a client to a stage; `session` numbers the client's sessions on that
 /// connection. Tokens and hidden states travel as little-endian 32-bit values (the F32 bits
@@ -52,7 +21,8 @@ public enum StageFrame: Sendable, Equatable {
     case close(session: UInt64)
     case opened(session: UInt64)
     /// `payload`: hidden states of every position, or from the last stage the logits of the last
-    /// one, sealed; `commitment` chains every step so far and `signature` is the stage's over it.
+    /// one, sealed; `commitment` is the id of the stage's `StageCommitment` after this step, and
+    /// `signature` the stage's over that commitment.
     case output(session: UInt64, index: UInt32, payload: [UInt8], commitment: Hash256, signature: Signature)
     case paymentDue(session: UInt64, owedBeyondReceipts: UInt64)
     case failed(session: UInt64, code: String, message: String)
@@ -121,36 +91,3 @@ public enum StageFrame: Sendable, Equatable {
         try reader.finish()
     }
 }
-
-/// Tokens and hidden states as a frame carries them: 32-bit little-endian values, the exact bits.
-/// (Every platform Agora builds for is little-endian, so the bytes are the values' memory.)
-public enum StagePayload {
-    public static func bytes(_ values: UnsafeBufferPointer<Float>) -> [UInt8] { Array(UnsafeRawBufferPointer(values)) }
-
-    public static func bytes(_ tokens: [Int32]) -> [UInt8] { tokens.withUnsafeBytes { Array($0) } }
-
-    /// The values of `bytes`, or nil when they are not a whole number of 32-bit values.
-    public static func floats(_ bytes: [UInt8]) -> [Float]? { values(bytes) }
-
-    public static func tokens(_ bytes: [UInt8]) -> [Int32]? { values(bytes) }
-
-    /// A step's input as the engine takes it: token ids for a stage that takes tokens; else the
-    /// hidden states, with zeros standing for the positions' tokens (only their count matters).
-    /// Nil when the bytes are not whole 32-bit values.
-    public static func engineInput(_ bytes: [UInt8], positions: Int, takesTokens: Bool) -> (tokens: [Int32], hidden: [Float])? {
-        if takesTokens { return tokens(bytes).map { ($0, []) } }
-        return floats(bytes).map { ([Int32](repeating: 0, count: positions), $0) }
-    }
-
-    private static func values<T: BitwiseCopyable>(_ bytes: [UInt8]) -> [T]? {
-        guard bytes.count % 4 == 0 else { return nil }
-        return [T](unsafeUninitializedCapacity: bytes.count / 4) { buffer, count in
-            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
-            count = bytes.count / 4
-        }
-    }
-}
-
-#if _endian(big)
-#error("the stage protocol sends values in their memory order, which is little-endian on every supported platform")
-#endif

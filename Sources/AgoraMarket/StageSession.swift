@@ -92,15 +92,17 @@ public struct StageSession: Sendable {
     public private(set) var usage = Usage()
     private var answered = false
 
-    /// A session for `request` at a stage of `shape` that holds at most `maxCapacity` positions.
-    public init(header: RequestHeader, request: StageOpen, shape: StageShape, maxCapacity: Int) throws(StageRefusal) {
+    /// A session for `request` at a stage of `shape` that holds at most `maxCapacity` positions and
+    /// runs the engine's `numerics`, on the chain `chainID`.
+    public init(header: RequestHeader, request: StageOpen, shape: StageShape, maxCapacity: Int, chainID: String,
+                numerics: UInt32) throws(StageRefusal) {
         guard Int(request.blockStart) == shape.blocks.lowerBound, Int(request.blockEnd) == shape.blocks.upperBound else {
             throw .wrongBlocks(served: shape.blocks)
         }
         guard request.capacity >= 1, Int(request.capacity) <= maxCapacity else { throw .capacityTooLarge(limit: maxCapacity) }
         self.header = header
         self.request = request
-        commitment = StageCommitment(session: header)
+        commitment = StageCommitment(session: header, chainID: chainID, numerics: numerics, blocks: shape.blocks)
     }
 
     /// Admits step `index`: in order, 1...stepPositions positions within the capacity, a payload
@@ -125,7 +127,7 @@ public struct StageSession: Sendable {
     /// The running step has run: its digests join the commitment the stage now signs.
     public mutating func ran(input: Hash256, output: Hash256) -> StageCommitment {
         guard case .running(let index, let kind, let count) = state else { preconditionFailure("no step is running") }
-        commitment = commitment.adding(kind: kind, positions: count, input: input, output: output)
+        commitment = commitment.adding(StageStep(kind: kind, positions: count), input: input, output: output)
         positions += Int(count)
         state = .ready(next: index + 1)
         return commitment

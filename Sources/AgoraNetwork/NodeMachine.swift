@@ -107,7 +107,7 @@ public struct NodeMachine: Sendable {
     }
 
     /// Mempool challenges to replay before the next block is built.
-    public func unjudgedChallenges() -> [(digest: Hash256, challenge: AuditChallenge)] { core.unjudgedChallenges() }
+    public func unjudgedChallenges() -> [(digest: Hash256, challenge: Challenge)] { core.unjudgedChallenges() }
 
     /// Replayed verdicts of challenges, for the blocks this node builds.
     public mutating func recordVerdicts(_ verdicts: [Hash256: AuditVerdict]) { core.recordVerdicts(verdicts) }

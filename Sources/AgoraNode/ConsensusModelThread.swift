@@ -29,7 +29,7 @@ public final class ConsensusModelThread: Sendable {
     }
 
     /// The verdicts of audit challenges' replays, under the digests the chain core gave them.
-    public func judge(_ challenges: [(digest: Hash256, challenge: AuditChallenge)]) async -> [Hash256: AuditVerdict] {
+    public func judge(_ challenges: [(digest: Hash256, challenge: Challenge)]) async -> [Hash256: AuditVerdict] {
         await withCheckedContinuation { continuation in
             queue.async {
                 var verdicts: [Hash256: AuditVerdict] = [:]

@@ -36,6 +36,10 @@ extension Payload {
         case .auditChallenge(let challenge):
             ["provider": challenge.transcript.provider.address, "transcript": challenge.transcript.id.hex,
              "channel": challenge.request.channel.hex, "prompt_tokens": "\(challenge.prompt.count)", "output_tokens": "\(challenge.output.count)"]
+        case .stageChallenge(let challenge):
+            ["commitment": challenge.commitment.id.hex, "channel": challenge.request.channel.hex,
+             "blocks": "\(challenge.commitment.blockStart)-\(Int(challenge.commitment.blockEnd) - 1)", "steps": "\(challenge.steps.count)",
+             "positions": "\(challenge.tokens.count)"]
         }
     }
 }

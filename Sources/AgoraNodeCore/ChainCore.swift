@@ -174,10 +174,10 @@ public struct ChainCore: Sendable {
     /// Mempool challenges with no verdict yet, at most a block's worth: what a block producer
     /// replays before it builds a block.
     /// Each with the digest its verdict is to be recorded under.
-    public func unjudgedChallenges() -> [(digest: Hash256, challenge: AuditChallenge)] {
-        var challenges: [(digest: Hash256, challenge: AuditChallenge)] = []
+    public func unjudgedChallenges() -> [(digest: Hash256, challenge: Challenge)] {
+        var challenges: [(digest: Hash256, challenge: Challenge)] = []
         for transaction in mempool.all() {
-            guard case .auditChallenge(let challenge) = transaction.payload, case let digest = challenge.digest, verdicts[digest] == nil else { continue }
+            guard let challenge = transaction.payload.challenge, case let digest = challenge.digest, verdicts[digest] == nil else { continue }
             challenges.append((digest, challenge))
             if challenges.count == Limits.challengesPerBlock { break }
         }
@@ -193,9 +193,9 @@ public struct ChainCore: Sendable {
     }
 
     /// The challenges of `block` this node has no verdict for: what must be replayed before it is applied.
-    public func unjudgedChallenges(in block: Block) -> [(digest: Hash256, challenge: AuditChallenge)] {
+    public func unjudgedChallenges(in block: Block) -> [(digest: Hash256, challenge: Challenge)] {
         block.transactions.compactMap {
-            guard case .auditChallenge(let challenge) = $0.payload, case let digest = challenge.digest, verdicts[digest] == nil else { return nil }
+            guard let challenge = $0.payload.challenge, case let digest = challenge.digest, verdicts[digest] == nil else { return nil }
             return (digest, challenge)
         }
     }
@@ -441,8 +441,8 @@ public struct ChainCore: Sendable {
         // branch that replaces it fails (even when this node replayed them before a restart).
         var settled: [Hash256: AuditVerdict] = [:]
         for transaction in block.transactions {
-            guard case .auditChallenge(let challenge) = transaction.payload,
-                  let entry = diff.entries.first(where: { $0.key == .audit(challenge.transcript.id) }),
+            guard let challenge = transaction.payload.challenge,
+                  let entry = diff.entries.first(where: { $0.key == .audit(challenge.challenged) }),
                   case .audit(let record)? = entry.after else { continue }
             settled[challenge.digest] = record.verdict
         }

@@ -43,6 +43,8 @@ public enum DomainTag: String, Sendable, CaseIterable {
     case stageStep = "agora/stage-step/v1"
     /// What a pipeline stage signs after each step: its session and the running commitment.
     case stageCommitment = "agora/stage-commitment/v1"
+    /// A challenge of a pipeline stage's commitment, as validators key their verdicts on it.
+    case stageChallenge = "agora/stage-challenge/v1"
 
     /// The tag as it is hashed: its length, then its UTF-8 bytes.
     public var bytes: [UInt8] {

@@ -14,19 +14,28 @@ extension TranscriptCommitment.Ending {
     }
 }
 
-/// What validators run for an audit challenge: the teacher-forced replay of the challenged answer
+/// What validators run for an audit challenge (a pipeline stage's: `StageJudge`): the teacher-forced replay of the challenged answer
 /// with the consensus model (one prefill pass over prompt + output, bit-exact with the decoding
 /// that produced it), turned into the verdict the ledger settles. Every node computes the same
 /// verdict: the parameters are the signed canonical bytes, the engine is bit-exact on any thread
 /// count and CPU, and the ledger has checked every digest before a verdict is asked for.
 public struct ChallengeJudge {
     let verifier: AnswerVerifier
+    let stages: StageJudge
 
     /// A context of its own, sized for the longest challenge the ledger accepts.
     public init(model: LlamaModel, tokenizer: Tokenizer, threads: Int) {
         verifier = AnswerVerifier(context: InferenceContext(model: model, threads: threads, maxBatch: 256,
                                                             maxContext: min(model.config.contextLength, Limits.challengeTokens + 1)),
                                   tokenizer: tokenizer)
+        stages = StageJudge(model: model, threads: threads)
+    }
+
+    public func judge(_ challenge: Challenge) -> AuditVerdict {
+        switch challenge {
+        case .answer(let challenge): judge(challenge)
+        case .stage(let challenge): stages.judge(challenge)
+        }
     }
 
     public func judge(_ challenge: AuditChallenge) -> AuditVerdict {

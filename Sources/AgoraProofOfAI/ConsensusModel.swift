@@ -25,7 +25,7 @@ public final class ConsensusModel: WorkVerifier, @unchecked Sendable {
 
     /// The verdict of an audit challenge's replay (answers of the consensus model are the ones
     /// validators can judge: every node holds it).
-    public func judge(_ challenge: AuditChallenge) -> AuditVerdict { judge.judge(challenge) }
+    public func judge(_ challenge: Challenge) -> AuditVerdict { judge.judge(challenge) }
 
     /// The work digest this header's attempt yields under `epochKey`.
     public func workDigest(for header: BlockHeader, epochKey: Hash256) throws(ProofOfAI.Failure) -> Hash256 {

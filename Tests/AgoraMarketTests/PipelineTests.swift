@@ -198,6 +198,23 @@ struct PipelineTests {
         #expect(caught == [swapped.key.account.address])
         try await market.waitForBridgeCounters(["agora_bridge_audits_passed_total"], toReach: 2)
         #expect(try await market.bridgeCounter("agora_bridge_audits_passed_total") == 2)
+        // The bridge proved it on chain from the session's tokens alone: the validators re-ran blocks
+        // 0-9 for the stage's honest inputs and its blocks 10-19 on them. The swapped stage — not the
+        // honest stages around it — refunded the session and lost its whole stake.
+        try await market.waitForBridgeCounters(["agora_bridge_challenges_sent_total"], toReach: 1)
+        let start2 = ContinuousClock.now
+        var slashed = try await market.client.provider(swapped.key.account)
+        while slashed.slashes == 0, ContinuousClock.now - start2 < .seconds(180) {
+            try await Task.sleep(for: .milliseconds(500))
+            slashed = try await market.client.provider(swapped.key.account)
+        }
+        #expect(slashed.slashes == 1 && slashed.retired && slashed.bonded == 0 && slashed.audits.failed == 1, "\(slashed)")
+        let record = try #require(try await market.client.audits(provider: swapped.key.account).first)
+        #expect(record.verdict == .transcriptFalse && record.refunded > 0, "\(record)")
+        for honest in ["first", "last", "spare"] {
+            let view = try await market.client.provider(try market.providerAccount(honest))
+            #expect(view.slashes == 0 && !view.retired && view.audits.failed == 0, "\(honest): \(view)")
+        }
         // The next answer goes through the honest spare: one machine's.
         let expected = try oneMachine("Name three colours.", maxTokens: 16, temperature: "0", seed: 0)
         #expect(try throughBridge(bridge, "Name three colours.", maxTokens: 16, temperature: "0", seed: 0).text == expected)

@@ -75,4 +75,66 @@ struct ChallengeJudgeTests {
         invalid.sampling.topP = 0
         #expect(judge.judge(challenge(invalid, output: output, ending: .length)) == .notReplayable)
     }
+
+    /// One pipelined session run stage by stage as providers run it — each stage a copy of its own
+    /// blocks, threads of its own — and each stage's challenge of its signed commitment.
+    func pipelined(_ stages: [LlamaModel], steps: [StageStep], tokens: [Int32]) throws -> [StageChallenge] {
+        let key = SigningKey(deterministicLabel: "test/stage")
+        let request = RequestHeader(channel: .max, openCounter: 1, sequence: 1, maxCost: 1_000, price: Price(promptPerMillion: 1, completionPerMillion: 1),
+                                    bodyDigest: .zero, seed: 0)
+        let contexts = stages.enumerated().map { k, model in InferenceContext(model: model, threads: 1 + k % 2, maxBatch: 32, maxContext: 64) }
+        let caches = contexts.map { $0.makeCache(capacity: 64) }
+        var commitments = stages.map { StageCommitment(session: request, chainID: "test", numerics: Numerics.version, blocks: $0.blocks) }
+        var offset = 0
+        for step in steps {
+            let stepTokens = Array(tokens[offset..<(offset + Int(step.positions))])
+            offset += stepTokens.count
+            var payload = StagePayload.bytes(stepTokens)
+            for k in stages.indices {
+                let (engineTokens, hidden) = try #require(StagePayload.engineInput(payload, positions: stepTokens.count, takesTokens: stages[k].takesTokens))
+                let output = try contexts[k].runStageSteps([(caches[k], engineTokens, hidden)])[0].withUnsafeBufferPointer(StagePayload.bytes)
+                commitments[k] = commitments[k].adding(step, input: Hash256.sha256(payload), output: Hash256.sha256(output))
+                payload = output
+            }
+        }
+        return commitments.map {
+            StageChallenge(commitment: $0, stageSignature: key.sign($0.signingBytes(chainID: "test")), request: request, steps: steps, tokens: tokens)
+        }
+    }
+
+    @Test func aStageIsJudgedFromTheSessionsTokensAloneAndTheLiarIsTheOneBlamed() throws {
+        var spec = SyntheticModel()
+        spec.layers = 6
+        let file = try GGUFFile(file: MappedFile(copying: spec.build()))
+        spec.seed = 2
+        let otherWeights = try GGUFFile(file: MappedFile(copying: spec.build()))
+        let (model, tokenizer) = (try LlamaModel(file: file), try Tokenizer(file: file))
+        let prompt = try tokenizer.encode("Hello the Agora network")
+        let tokens = prompt + [5, 9, 12]
+        // The prompt in two chunks, then one answer position per step.
+        let steps = [StageStep(kind: .prompt, positions: 3), StageStep(kind: .prompt, positions: UInt16(prompt.count - 3))]
+            + Array(repeating: StageStep(kind: .answer, positions: 1), count: 3)
+        let judge = ChallengeJudge(model: model, tokenizer: tokenizer, threads: 2)
+
+        let honest = try pipelined([LlamaModel(file: file, blocks: 0..<2), LlamaModel(file: file, blocks: 2..<4), LlamaModel(file: file, blocks: 4..<6)],
+                                   steps: steps, tokens: tokens)
+        for challenge in honest { #expect(judge.judge(.stage(challenge)) == .transcriptTrue, "\(challenge.commitment.blocks)") }
+        // Claimed tokens other than the session's: the stage's inputs were not what those give.
+        var otherTokens = honest[1]
+        otherTokens.tokens[0] = otherTokens.tokens[0] == 7 ? 8 : 7
+        #expect(judge.judge(.stage(otherTokens)) == .notReplayable)
+
+        // The middle stage runs other weights: its own commitment is judged false; the last stage,
+        // fed its wrong hidden states, cannot be judged; the first is true.
+        let lying = try pipelined([LlamaModel(file: file, blocks: 0..<2), LlamaModel(file: otherWeights, blocks: 2..<4),
+                                   LlamaModel(file: file, blocks: 4..<6)], steps: steps, tokens: tokens)
+        #expect(lying.map { judge.judge(.stage($0)) } == [.transcriptTrue, .transcriptFalse, .notReplayable])
+        // A lying first stage (the one that takes tokens) is caught the same way.
+        let firstLies = try pipelined([LlamaModel(file: otherWeights, blocks: 0..<2)], steps: steps, tokens: tokens)[0]
+        #expect(judge.judge(.stage(firstLies)) == .transcriptFalse)
+        // Blocks beyond the model's cannot be judged.
+        var beyond = honest[2]
+        beyond.commitment.blockEnd = 9
+        #expect(judge.judge(.stage(beyond)) == .notReplayable)
+    }
 }

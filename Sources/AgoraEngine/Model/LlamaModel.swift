@@ -62,6 +62,25 @@ public final class LlamaModel: @unchecked Sendable {
         agora_trim_heap()  // loading leaves freed temporaries; give their pages back
     }
 
+    /// Blocks `range` of this copy as a stage of their own, sharing its weights (nothing is loaded
+    /// or copied): what a judge of one pipeline stage runs beside the blocks before it.
+    public func stage(_ range: Range<Int>) throws(GGUFError) -> LlamaModel {
+        guard !range.isEmpty, range.lowerBound >= blocks.lowerBound, range.upperBound <= blocks.upperBound else {
+            throw .unsupportedModel("blocks \(range.lowerBound)..<\(range.upperBound) outside this copy's \(blocks.lowerBound)..<\(blocks.upperBound)")
+        }
+        let first = range.lowerBound == 0, last = range.upperBound == config.blockCount
+        return LlamaModel(file: file, config: config, blocks: range, tokenEmbedding: first ? tokenEmbedding : nil,
+                          outputNorm: last ? outputNorm : nil, outputHead: last ? outputHead : nil,
+                          layers: Array(layers[(range.lowerBound - blocks.lowerBound)..<(range.upperBound - blocks.lowerBound)]),
+                          architecture: architecture)
+    }
+
+    private init(file: GGUFFile, config: ModelConfig, blocks: Range<Int>, tokenEmbedding: WeightMatrix?, outputNorm: [Float]?,
+                 outputHead: WeightMatrix?, layers: [LayerWeights], architecture: any Architecture.Type) {
+        self.file = file; self.config = config; self.blocks = blocks; self.tokenEmbedding = tokenEmbedding; self.outputNorm = outputNorm
+        self.outputHead = outputHead; self.layers = layers; self.architecture = architecture
+    }
+
     /// Whether this copy takes token ids (it holds the embedding): else it takes hidden states.
     public var takesTokens: Bool { tokenEmbedding != nil }
     /// Whether this copy gives logits (it holds the output head): else it gives hidden states.
