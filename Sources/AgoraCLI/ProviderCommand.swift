@@ -51,6 +51,8 @@ struct ProviderCommand: AsyncParsableCommand {
     @Option(help: "Serve only the model's blocks (layers) A-B, both included, counted from 0: one stage of a pipeline, paid per position for those blocks (the prices are for them).")
     var layers: String?
     @Option(help: "Port of the stage protocol, with --layers (0: any free port).") var stagePort = 0
+    @Option(help: "The stage port clients reach, when it is not the one listened on (a forwarded port, as --endpoint is for HTTP).")
+    var publicStagePort: Int?
     @Flag(inversion: .prefixedNo, help: "Take on-chain jobs sealed to this provider (the built-in engine only).") var jobs = true
     @Option(help: "Blocks a job must have left before its deadline for this provider to lock it.")
     var jobBlocksLeft: UInt64 = JobPolicy.defaultMinimumBlocksLeft
@@ -75,6 +77,10 @@ struct ProviderCommand: AsyncParsableCommand {
             guard upstream == nil else { throw ValidationError("--layers runs blocks on the built-in engine; it does not go with --upstream") }
         }
         guard (0...65_535).contains(stagePort) else { throw ValidationError("--stage-port must be in 0...65535") }
+        if let publicStagePort {
+            guard layers != nil else { throw ValidationError("--public-stage-port goes with --layers") }
+            guard (1...65_535).contains(publicStagePort) else { throw ValidationError("--public-stage-port must be in 1...65535") }
+        }
         if verifiable && upstream == nil { throw ValidationError("--verifiable is for --upstream; the built-in engine's answers are verifiable always") }
         if let upstream {
             guard let url = URL(string: upstream), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
@@ -142,7 +148,9 @@ struct ProviderCommand: AsyncParsableCommand {
                                            maxContext: min(ctx, model.config.contextLength), workerNice: engineNice)
             let server = StageServer(gateway: gateway, engine: StageEngine(context: context), maxCapacity: context.maxContext,
                                      host: host, port: stagePort, logger: logger)
-            do { stageListening = (blocks, try await server.listen()) } catch { throw CommandFailure("cannot listen on \(host):\(stagePort): \(error)") }
+            let listening: Int
+            do { listening = try await server.listen() } catch { throw CommandFailure("cannot listen on \(host):\(stagePort): \(error)") }
+            stageListening = (blocks, publicStagePort ?? listening)
             stageServer = server
         }
         let stage = stageListening

@@ -42,7 +42,7 @@ public struct GatewayServer: Sendable {
     /// How long an answer may go without sending anything before it sends a keep-alive comment.
     public static let heartbeat = GatewayBounds.heartbeat
 
-    /// For a pipeline stage: its blocks and where its stage protocol listens (`StageServer`); it
+    /// For a pipeline stage: its blocks and the port clients reach its stage protocol on (`StageServer`); it
     /// then answers no OpenAI requests itself.
     public let stage: (blocks: Range<Int>, port: Int)?
 

@@ -220,3 +220,49 @@ struct PipelineTests {
         #expect(try throughBridge(bridge, "Name three colours.", maxTokens: 16, temperature: "0", seed: 0).text == expected)
     }
 }
+
+extension PipelineTests {
+    /// Stage traffic is sealed to each stage's registered key: an observer relaying every byte of
+    /// the first stage's connection — whose inputs are the prompt's token ids — sees neither those
+    /// ids nor the prompt, though every step of the answer crossed it.
+    @Test func anObserverOfAStageConnectionReadsNeitherThePromptsTokensNorItsText() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let (_, free) = try runCommand(["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
+        let stagePort = try #require(Int(free.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let wire = market.directory + "/stage-wire.bin"
+        let proxy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("AgoraNodeTests/partition_proxy.py").path
+        let relay = try AgoraProcess(command: [proxy, "\(stagePort)", wire], executable: URL(fileURLWithPath: "/usr/bin/python3"))
+        defer { _ = relay.stop() }
+        // The first stage listens on `stagePort` and announces the relay's: the bridge reaches it through the observer.
+        _ = try market.startProvider("first", price: PaidInferenceTests.cheap,
+                                     extra: ["--layers", "0-14", "--stage-port", "\(stagePort)", "--public-stage-port", "\(relay.port)"])
+        _ = try market.startProvider("last", price: PaidInferenceTests.cheap, extra: ["--layers", "15-29"])
+        let bridge = try market.startBridge()
+        let prompt = "Tell me about Quillfeather, my zebra, and her friend Marmaduke Pennywhistle."
+        let answer = try throughBridge(bridge, prompt, maxTokens: 12, temperature: "0", seed: 0)
+        #expect(answer.text == (try oneMachine(prompt, maxTokens: 12, temperature: "0", seed: 0)))
+        let seen = [UInt8](try Data(contentsOf: URL(fileURLWithPath: wire)))
+        // Every position's input and output crossed the relay: the prompt's hidden states alone
+        // (576 values of 4 bytes each) outweigh anything else on the connection.
+        #expect(seen.count > answer.prompt * 576 * 4, "only \(seen.count) bytes crossed the relay")
+        #expect(!String(decoding: seen, as: UTF8.self).contains("Quillfeather"))
+        // In the clear, the first step would carry the prompt's token ids as 32-bit little-endian
+        // values: no run of three of them (the message's own, whatever the template around it) appears.
+        let ids = try Tokenizer(file: GGUFFile(path: PaidInferenceTests.modelPath)).encode(prompt)
+        try #require(ids.count > 10)
+        for start in 0...(ids.count - 3) {
+            let needle = StagePayload.bytes(Array(ids[start..<(start + 3)]))
+            #expect(!contains(seen, needle), "token ids \(ids[start..<(start + 3)]) crossed the path in the clear")
+        }
+    }
+
+    private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard haystack.count >= needle.count else { return false }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+            if Array(haystack[start..<(start + needle.count)]) == needle { return true }
+        }
+        return false
+    }
+}
