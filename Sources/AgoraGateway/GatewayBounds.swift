@@ -17,6 +17,11 @@ public enum GatewayBounds {
     /// Sessions a pipeline stage holds open at once, across its connections: each holds a KV
     /// cache of its blocks for the capacity its client opened it with.
     public static let stageSessions = 64
+    /// Frames one stage connection may have in the works — being handled, or replies not yet
+    /// written to it. A client keeps at most one frame per session waiting (open, step or close),
+    /// and a step gets at most two replies (payment due, then its output); one past this bound is
+    /// a client sending without reading, and is disconnected.
+    public static let stageBacklog = 3 * MarketBounds.stageSessionsPerConnection
     /// How long a stage connection may stay without a frame before it is closed (a client with
     /// an open session sends a step at least every few seconds while it answers).
     public static let stageIdleTimeout: Duration = .seconds(120)

@@ -65,15 +65,26 @@ public final class StageServer: Service {
     }
 
     /// One client's connection: frames in, each handled on its own task (a session's steps come one
-    /// at a time; sessions proceed side by side), replies out through one writer.
+    /// at a time; sessions proceed side by side), replies out through one writer. What a client
+    /// has in the works is bounded (`GatewayBounds.stageBacklog`): frames being handled plus
+    /// replies not yet written. A client past it — one sending without reading, say — is cut off.
     private func serve(_ connection: NIOAsyncChannel<[UInt8], [UInt8]>) async {
         let sessions = StageConnection()
+        let backlog = Backlog()
         do {
             try await connection.executeThenClose { inbound, writer in
-                let (replies, reply) = AsyncStream.makeStream(of: StageFrame.self, bufferingPolicy: .unbounded)
+                // Unbounded as a buffer, bounded by the backlog: every reply is counted until written.
+                let (replies, continuation) = AsyncStream.makeStream(of: StageFrame.self, bufferingPolicy: .unbounded)
+                let reply: @Sendable (StageFrame) -> Void = { frame in
+                    backlog.count.add(1, ordering: .relaxed)
+                    continuation.yield(frame)
+                }
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        for await frame in replies { try await writer.write(frame.bytes) }
+                        for await frame in replies {
+                            try await writer.write(frame.bytes)
+                            backlog.count.subtract(1, ordering: .relaxed)
+                        }
                     }
                     group.addTask {
                         // A connection with nothing to say for this long is closed.
@@ -86,17 +97,24 @@ public final class StageServer: Service {
                         for try await bytes in inbound {
                             await sessions.touch()
                             guard let frame = try? StageFrame(bytes: bytes) else {
-                                reply.yield(.failed(session: 0, code: "bad_frame", message: "not a stage protocol frame"))
+                                reply(.failed(session: 0, code: "bad_frame", message: "not a stage protocol frame"))
                                 break
                             }
-                            group.addTask { await self.handle(frame, sessions: sessions, reply: reply) }
+                            guard backlog.count.add(1, ordering: .relaxed).newValue <= GatewayBounds.stageBacklog else {
+                                logger.notice("stage client cut off: it sent more than the backlog allows without reading its replies")
+                                break
+                            }
+                            group.addTask {
+                                await self.handle(frame, sessions: sessions, reply: reply)
+                                backlog.count.subtract(1, ordering: .relaxed)
+                            }
                         }
                     } catch {
                         logger.debug("stage connection failed", metadata: ["error": "\(error)"])
                     }
                     // The client is gone (or broke the protocol): its sessions end here.
                     for (header, usage) in await sessions.closeAll() { await finish(header, usage) }
-                    reply.finish()
+                    continuation.finish()
                     connection.channel.close(promise: nil)
                     group.cancelAll()
                 }
@@ -107,23 +125,23 @@ public final class StageServer: Service {
         for (header, usage) in await sessions.closeAll() { await finish(header, usage) }
     }
 
-    private func handle(_ frame: StageFrame, sessions: StageConnection, reply: AsyncStream<StageFrame>.Continuation) async {
+    private func handle(_ frame: StageFrame, sessions: StageConnection, reply: @Sendable (StageFrame) -> Void) async {
         switch frame {
         case .open(let id, let header, let signature, let body):
-            reply.yield(await open(id, header: header, signature: signature, sealed: body, sessions: sessions))
+            reply(await open(id, header: header, signature: signature, sealed: body, sessions: sessions))
         case .step(let id, let index, let kind, let positions, let payload):
             let answer = await step(id, index: index, kind: kind, positions: positions, payload: payload, sessions: sessions, reply: reply)
             if case .failed = answer, let (header, usage) = await sessions.remove(id) { await finish(header, usage) }
-            reply.yield(answer)
+            reply(answer)
         case .close(let id):
             guard let (header, usage) = await sessions.remove(id) else {
-                reply.yield(.failed(session: id, code: StageRefusal.sessionUnknown.code, message: StageRefusal.sessionUnknown.description))
+                reply(.failed(session: id, code: StageRefusal.sessionUnknown.code, message: StageRefusal.sessionUnknown.description))
                 return
             }
             await finish(header, usage)
-            reply.yield(.closed(session: id, usage: usage))
+            reply(.closed(session: id, usage: usage))
         case .opened, .output, .paymentDue, .failed, .closed:
-            reply.yield(.failed(session: frame.session, code: "bad_frame", message: "a client sends open, step and close frames only"))
+            reply(.failed(session: frame.session, code: "bad_frame", message: "a client sends open, step and close frames only"))
         }
     }
 
@@ -161,7 +179,7 @@ public final class StageServer: Service {
     }
 
     private func step(_ id: UInt64, index: UInt32, kind: StageStepKind, positions: UInt16, payload: [UInt8], sessions: StageConnection,
-                      reply: AsyncStream<StageFrame>.Continuation) async -> StageFrame {
+                      reply: @Sendable (StageFrame) -> Void) async -> StageFrame {
         func failed(_ code: String, _ message: String) -> StageFrame { .failed(session: id, code: code, message: message) }
         let begun: (header: RequestHeader, before: Usage, cost: Usage, cache: KVCache)
         do throws(StageRefusal) {
@@ -177,7 +195,7 @@ public final class StageServer: Service {
         let header = begun.header
         // Charged before it runs: within the channel's credit, or after the client's receipt.
         if let owed = await gateway.chargeIfCredited(header.channel, begun.cost, request: begun.before, maxCost: header.maxCost) {
-            reply.yield(.paymentDue(session: id, owedBeyondReceipts: owed))
+            reply(.paymentDue(session: id, owedBeyondReceipts: owed))
             let deadline = ContinuousClock.now + gateway.configuration.paymentTimeout
             do throws(GatewayError) {
                 while try await !gateway.charge(header.channel, begun.cost, request: begun.before, maxCost: header.maxCost,
@@ -205,6 +223,11 @@ public final class StageServer: Service {
         openSessions.subtract(1, ordering: .relaxed)
         try? await gateway.finish(header, generated: 0, counted: 0)
     }
+}
+
+/// Frames one connection has in the works: being handled, or replies not yet written.
+final class Backlog: Sendable {
+    let count = Atomic<Int>(0)
 }
 
 /// The sessions of one connection.

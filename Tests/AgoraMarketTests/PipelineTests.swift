@@ -266,3 +266,55 @@ extension PipelineTests {
         return false
     }
 }
+
+extension PipelineTests {
+    /// A client that floods a stage with frames and never reads the replies is cut off once its
+    /// backlog passes the bound, instead of the stage queueing replies without end; the stage then
+    /// serves the next client as before.
+    @Test func aStageCutsOffAClientThatSendsWithoutReading() async throws {
+        let market = try await Market()
+        defer { market.stop() }
+        let stage = try market.startProvider("whole", price: PaidInferenceTests.cheap, extra: ["--layers", "0-29"])
+        let (_, info) = try runCommand(["curl", "-sS", stage.rootURL + "/v1/market/info"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any], "\(info)")
+        let stagePort = try #require(object["stage_port"] as? Int, "\(info)")
+        // Closes of sessions that do not exist: each is answered `failed`, and none is ever read.
+        let frame = StageFrame.close(session: 7).bytes.map { String(format: "%02x", $0) }.joined()
+        let flood = """
+            import socket, sys, time
+            frame = bytes.fromhex(sys.argv[2])
+            message = len(frame).to_bytes(4, "big") + frame
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(20)
+            sent = 0
+            try:
+                for _ in range(300_000):
+                    s.sendall(message)
+                    sent += 1
+            except OSError:
+                pass
+            received, state = 0, "open"
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        state = "closed"
+                        break
+                    received += len(chunk)
+            except socket.timeout:
+                pass
+            except OSError:
+                state = "closed"
+            print(state, sent, received)
+            """
+        let (status, output) = try runCommand(["python3", "-c", flood, "\(stagePort)", frame], deadline: .seconds(120))
+        try #require(status == 0, "\(output)")
+        let fields = output.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(fields.first == "closed", "the stage kept a client that never reads: \(output)")
+        // The stage answers the next client as before.
+        let bridge = try market.startBridge()
+        let expected = try oneMachine("Name three colours.", maxTokens: 8, temperature: "0", seed: 0)
+        #expect(try throughBridge(bridge, "Name three colours.", maxTokens: 8, temperature: "0", seed: 0).text == expected)
+    }
+}
