@@ -249,6 +249,8 @@ struct PaidInferenceTests {
             for process in providers.values { _ = process.stop() }
             _ = validator?.stop()
             _ = node.stop()
+            // Each market holds copies of the model and its processes' stores: ~140 MB a test.
+            try? FileManager.default.removeItem(atPath: directory)
         }
     }
 
