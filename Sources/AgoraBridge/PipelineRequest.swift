@@ -87,28 +87,46 @@ struct PipelineRequest {
         }
 
         /// Runs `payload` (`positions` positions) through stage `k`, replacing the stage as often as
-        /// it fails, within the bridge's attempts.
+        /// it fails — a replacement that cannot be reached, or fails while it is refilled, is
+        /// replaced in turn — within the bridge's attempts.
         func step(_ k: Int, kind: StageStepKind, positions: Int, payload: [UInt8]) async throws -> [UInt8] {
             var attempts = 0
+            // After a failure: the offer to take stage k's place, and the run whose inputs it must
+            // be given first (the stage that failed with every position, not a half-refilled one).
+            var pending: (offer: StageOffer, source: StageRun)?
             while true {
+                var trying = stages[k].offer.candidate.account
                 do {
+                    if let (offer, source) = pending {
+                        trying = offer.candidate.account
+                        let opened = try await open(offer, capacity: capacity)
+                        if stages[k] !== source {
+                            let abandoned = stages[k]
+                            Task { await self.end(abandoned) }
+                        }
+                        stages[k] = opened
+                        offers[k] = offer
+                        try await refill(opened, from: source, chainID: chainID)
+                        pending = nil
+                    }
                     return try await send(stages[k], kind: kind, positions: positions, payload: payload, chainID: chainID)
                 } catch let failure as StageFailure {
                     attempts += 1
-                    let gone = stages[k].offer.candidate.account
-                    failed.insert(gone)
-                    await bridge.recordFailure(gone)
-                    logger.warning("stage failed; replacing it", metadata: ["provider": "\(gone)", "error": "\(failure)"])
+                    failed.insert(trying)
+                    await bridge.recordFailure(trying)
+                    logger.warning("stage failed; replacing it", metadata: ["provider": "\(trying)", "error": "\(failure)"])
                     let all = await bridge.stageOffers()
                     guard attempts < bridge.configuration.maxAttempts,
-                          let next = PipelinePlan.replacement(for: stages[k].offer, among: all, policy: bridge.configuration.policy, excluding: failed) else {
-                        throw BridgeError(status: 502, code: "provider_failed", message: "stage \(stages[k].offer.blocks) failed: \(failure)")
+                          let next = PipelinePlan.replacement(for: offers[k], among: all, policy: bridge.configuration.policy, excluding: failed) else {
+                        throw BridgeError(status: 502, code: "provider_failed", message: "stage \(offers[k].blocks) failed: \(failure)")
                     }
-                    let old = stages[k]
-                    Task { await self.end(old) }
-                    stages[k] = try await open(next, capacity: capacity)
-                    offers[k] = next
-                    try await refill(stages[k], from: old, chainID: chainID)
+                    if pending == nil {
+                        let source = stages[k]
+                        Task { await self.end(source) }
+                        pending = (next, source)
+                    } else {
+                        pending!.offer = next
+                    }
                 }
             }
         }
@@ -149,6 +167,8 @@ struct PipelineRequest {
     /// Opens a session for the answer with `offer`'s stage, on the bridge's channel to it.
     private func open(_ offer: StageOffer, capacity: Int) async throws -> StageRun {
         let candidate = offer.candidate
+        // Reached first: a stage nobody can connect to gets no channel (nor a deposit locked in one).
+        let link = try await bridge.stageLink(offer)
         let tokens = UInt64(capacity)
         let maxCostWanted = candidate.price.cost(prompt: tokens, completion: tokens) ?? .max
         let meter = try await bridge.channel(to: candidate, need: min(maxCostWanted, bridge.configuration.deposit))
@@ -168,7 +188,6 @@ struct PipelineRequest {
                                                             maxCost: min(maxCostWanted, meter.remaining)) else {
             throw BridgeError(status: 503, code: "channel_busy", message: "channel to \(candidate.account) was closed")
         }
-        let link = try await bridge.stageLink(offer)
         let session = link.newSession()
         let answer = try await link.exchange(.open(session: session, header: header, signature: signature, body: body), timeout: Self.stepTimeout)
         switch answer {

@@ -89,6 +89,13 @@ struct PipelineTests {
         _ = try market.startProvider("first", price: cheap, extra: ["--layers", "0-9"])
         let middle = try market.startProvider("middle", price: cheap, extra: ["--layers", "10-19"])
         _ = try market.startProvider("spare", price: dear, extra: ["--layers", "10-19"])
+        // A spare cheaper than the live one whose stage port cannot be reached (it announces one
+        // nobody listens on): the bridge tries it first, and goes on to the next.
+        let (_, free) = try runCommand(["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
+        let deadPort = try #require(Int(free.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let between = Price(promptPerMillion: (cheap.promptPerMillion + dear.promptPerMillion) / 2,
+                            completionPerMillion: (cheap.completionPerMillion + dear.completionPerMillion) / 2)
+        _ = try market.startProvider("unreachable", price: between, extra: ["--layers", "10-19", "--public-stage-port", "\(deadPort)"])
         _ = try market.startProvider("last", price: cheap, extra: ["--layers", "20-29"])
         let bridge = try market.startBridge()
         let path = market.directory + "/stream.txt"
@@ -128,6 +135,9 @@ struct PipelineTests {
                 && signed[(try? market.providerAccount("spare"))!] == dear.cost(prompt: UInt64(prompt + k), completion: UInt64(fed - k))
         }
         #expect(served != nil && served! > 0 && served! < fed, "signed \(signed), prompt \(prompt), answer positions \(fed)")
+        #expect(signed[try market.providerAccount("unreachable")] == nil, "a stage that could not be reached got a channel")
+        // Two failures: the killed stage, then the unreachable spare tried in its place.
+        #expect(try await market.bridgeCounter("agora_bridge_provider_failures_total") == 2)
     }
 
     /// A stage provider assembled in the test from the provider's own parts — gateway, stage
