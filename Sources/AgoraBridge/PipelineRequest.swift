@@ -86,30 +86,56 @@ struct PipelineRequest {
             return opened.sorted { $0.0 < $1.0 }.map(\.1)
         }
 
-        /// Runs `payload` (`positions` positions) through stage `k`, replacing the stage as often as
-        /// it fails — a replacement that cannot be reached, or fails while it is refilled, is
-        /// replaced in turn — within the bridge's attempts.
-        func step(_ k: Int, kind: StageStepKind, positions: Int, payload: [UInt8]) async throws -> [UInt8] {
+        /// Runs `payload` (`positions` positions) through stage `k` — or through the stages that
+        /// replaced it — and returns the output and how many stages now stand where stage `k`
+        /// stood. A stage that fails is replaced by the best chain of other offers covering its
+        /// blocks (one offer of the same blocks, or several of its parts), given every position
+        /// the failed stage had run; a replacement that cannot be reached, or fails while it is
+        /// refilled or running the step, is replaced in turn — within the bridge's attempts.
+        func step(_ k: Int, kind: StageStepKind, positions: Int, payload: [UInt8]) async throws -> (output: [UInt8], stages: Int) {
             var attempts = 0
-            // After a failure: the offer to take stage k's place, and the run whose inputs it must
-            // be given first (the stage that failed with every position, not a half-refilled one).
-            var pending: (offer: StageOffer, source: StageRun)?
+            var standing = 1
+            let slot = offers[k]
+            // After a failure: the chain to take the slot, and the run whose inputs it must be
+            // given first (the stage that failed, which ran every position before this step).
+            var pending: (chain: [StageOffer], source: StageRun)?
             while true {
                 var trying = stages[k].offer.candidate.account
                 do {
-                    if let (offer, source) = pending {
-                        trying = offer.candidate.account
-                        let opened = try await open(offer, capacity: capacity)
-                        if stages[k] !== source {
-                            let abandoned = stages[k]
-                            Task { await self.end(abandoned) }
+                    if let (chain, source) = pending {
+                        var opened: [StageRun] = []
+                        do {
+                            for offer in chain {
+                                trying = offer.candidate.account
+                                opened.append(try await open(offer, capacity: capacity))
+                            }
+                        } catch {
+                            for run in opened { Task { await self.end(run) } }
+                            throw error
                         }
-                        stages[k] = opened
-                        offers[k] = offer
-                        try await refill(opened, from: source, chainID: chainID)
-                        pending = nil
+                        for run in stages[k..<(k + standing)] where run !== source { Task { await self.end(run) } }
+                        stages.replaceSubrange(k..<(k + standing), with: opened)
+                        offers.replaceSubrange(k..<(k + standing), with: chain)
+                        standing = chain.count
+                        // The refill: the failed stage's inputs, as prompt steps, through the new chain.
+                        let bytesPerPosition = source.positions == 0 ? 0 : source.history.count / source.positions
+                        var position = 0
+                        while position < source.positions {
+                            let count = min(MarketBounds.stageStepPositions, source.positions - position)
+                            var input = Array(source.history[(position * bytesPerPosition)..<((position + count) * bytesPerPosition)])
+                            for j in k..<(k + standing) {
+                                trying = stages[j].offer.candidate.account
+                                input = try await send(stages[j], kind: .prompt, positions: count, payload: input, chainID: chainID)
+                            }
+                            position += count
+                        }
                     }
-                    return try await send(stages[k], kind: kind, positions: positions, payload: payload, chainID: chainID)
+                    var output = payload
+                    for j in k..<(k + standing) {
+                        trying = stages[j].offer.candidate.account
+                        output = try await send(stages[j], kind: kind, positions: positions, payload: output, chainID: chainID)
+                    }
+                    return (output, standing)
                 } catch let failure as StageFailure {
                     attempts += 1
                     failed.insert(trying)
@@ -117,15 +143,15 @@ struct PipelineRequest {
                     logger.warning("stage failed; replacing it", metadata: ["provider": "\(trying)", "error": "\(failure)"])
                     let all = await bridge.stageOffers()
                     guard attempts < bridge.configuration.maxAttempts,
-                          let next = PipelinePlan.replacement(for: offers[k], among: all, policy: bridge.configuration.policy, excluding: failed) else {
-                        throw BridgeError(status: 502, code: "provider_failed", message: "stage \(offers[k].blocks) failed: \(failure)")
+                          let next = PipelinePlan.replacement(for: slot, among: all, policy: bridge.configuration.policy, excluding: failed) else {
+                        throw BridgeError(status: 502, code: "provider_failed", message: "stage \(slot.blocks) failed: \(failure)")
                     }
-                    if pending == nil {
+                    if let (_, source) = pending {
+                        pending = (next, source)
+                    } else {
                         let source = stages[k]
                         Task { await self.end(source) }
                         pending = (next, source)
-                    } else {
-                        pending!.offer = next
                     }
                 }
             }
@@ -138,7 +164,12 @@ struct PipelineRequest {
         func forward(_ tokens: [Int32], kind: StageStepKind) async throws -> [Float] {
             fed += tokens
             var payload = StagePayload.bytes(tokens)
-            for k in stages.indices { payload = try await step(k, kind: kind, positions: tokens.count, payload: payload) }
+            var k = 0
+            while k < stages.count {
+                let (output, standing) = try await step(k, kind: kind, positions: tokens.count, payload: payload)
+                payload = output
+                k += standing
+            }
             guard let logits = StagePayload.floats(payload) else { throw BridgeError(status: 502, code: "bad_output", message: "logits") }
             return logits
         }
@@ -253,18 +284,6 @@ struct PipelineRequest {
             throw StageFailure(code: code, message: message)
         default:
             throw StageFailure(code: "bad_frame", message: "the stage answered a step with \(answer)")
-        }
-    }
-
-    /// Gives a replacement stage every position its predecessor had run, as prompt steps.
-    private func refill(_ stage: StageRun, from old: StageRun, chainID: String) async throws {
-        let bytesPerPosition = old.positions == 0 ? 0 : old.history.count / old.positions
-        var position = 0
-        while position < old.positions {
-            let count = min(MarketBounds.stageStepPositions, old.positions - position)
-            let payload = Array(old.history[(position * bytesPerPosition)..<((position + count) * bytesPerPosition)])
-            _ = try await send(stage, kind: .prompt, positions: count, payload: payload, chainID: chainID)
-            position += count
         }
     }
 

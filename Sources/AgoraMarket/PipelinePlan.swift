@@ -21,25 +21,33 @@ public struct StageOffer: Sendable, Equatable {
 public enum PipelinePlan {
     public static func best(_ offers: [StageOffer], blockCount: Int, policy: RoutingPolicy, failures: [AccountID: Int] = [:],
                             excluding: Set<AccountID> = []) -> [StageOffer]? {
+        best(offers, covering: 0..<blockCount, policy: policy, failures: failures, excluding: excluding)
+    }
+
+    /// The best chain of offers covering exactly `blocks`: each offer within them, the first
+    /// starting at their start, each next where the previous one ends, the last ending at their end.
+    public static func best(_ offers: [StageOffer], covering blocks: Range<Int>, policy: RoutingPolicy, failures: [AccountID: Int] = [:],
+                            excluding: Set<AccountID> = []) -> [StageOffer]? {
+        guard !blocks.isEmpty, blocks.lowerBound >= 0 else { return nil }
         let usable = offers.filter {
             !excluding.contains($0.candidate.account) && policy.admissible($0.candidate) && !$0.blocks.isEmpty
-                && $0.blocks.lowerBound >= 0 && $0.blocks.upperBound <= blockCount
+                && $0.blocks.lowerBound >= blocks.lowerBound && $0.blocks.upperBound <= blocks.upperBound
         }.sorted { ($0.blocks.lowerBound, $0.candidate.account) < ($1.blocks.lowerBound, $1.candidate.account) }
-        // best[b]: the cheapest chain covering blocks 0..<b (score, stages).
-        var best: [(score: Double, chain: [StageOffer])?] = Array(repeating: nil, count: blockCount + 1)
+        // best[b]: the cheapest chain covering blocks.lowerBound..<(blocks.lowerBound + b) (score, stages).
+        var best: [(score: Double, chain: [StageOffer])?] = Array(repeating: nil, count: blocks.count + 1)
         best[0] = (0, [])
-        for boundary in 0..<blockCount {
+        for boundary in 0..<blocks.count {
             guard let here = best[boundary] else { continue }
-            for offer in usable where offer.blocks.lowerBound == boundary {
+            for offer in usable where offer.blocks.lowerBound == blocks.lowerBound + boundary {
                 let score = here.score + policy.score(offer.candidate, recentFailures: failures[offer.candidate.account] ?? 0)
-                let end = offer.blocks.upperBound
+                let end = offer.blocks.upperBound - blocks.lowerBound
                 // Ties go to fewer stages (fewer hops per token).
                 if best[end] == nil || score < best[end]!.score || (score == best[end]!.score && here.chain.count + 1 < best[end]!.chain.count) {
                     best[end] = (score, here.chain + [offer])
                 }
             }
         }
-        return best[blockCount]?.chain
+        return best[blocks.count]?.chain
     }
 
     /// A chain's score, comparable with one whole-model candidate's (`RoutingPolicy.score`): the
@@ -48,14 +56,10 @@ public enum PipelinePlan {
         chain.reduce(0) { $0 + policy.score($1.candidate, recentFailures: failures[$1.candidate.account] ?? 0) }
     }
 
-    /// The best other offer of exactly `stage`'s blocks: what replaces a stage that failed.
+    /// What replaces a stage that failed: the best chain of other offers covering exactly its
+    /// blocks — another offer of the same blocks, or several offers of its parts.
     public static func replacement(for stage: StageOffer, among offers: [StageOffer], policy: RoutingPolicy, failures: [AccountID: Int] = [:],
-                                   excluding: Set<AccountID>) -> StageOffer? {
-        offers.filter { $0.blocks == stage.blocks && !excluding.contains($0.candidate.account) && policy.admissible($0.candidate) }
-            .min {
-                let a = policy.score($0.candidate, recentFailures: failures[$0.candidate.account] ?? 0)
-                let b = policy.score($1.candidate, recentFailures: failures[$1.candidate.account] ?? 0)
-                return a != b ? a < b : $0.candidate.account < $1.candidate.account
-            }
+                                   excluding: Set<AccountID>) -> [StageOffer]? {
+        best(offers, covering: stage.blocks, policy: policy, failures: failures, excluding: excluding.union([stage.candidate.account]))
     }
 }
