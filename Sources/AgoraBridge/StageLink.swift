@@ -17,6 +17,8 @@ struct StageFailure: Error, CustomStringConvertible {
 /// exchange goes on waiting for the output.
 final class StageLink: Sendable {
     private struct Waiting {
+        /// Which exchange waits: a stall timer fails its own exchange only, never a later one.
+        let exchange: UInt64
         let continuation: CheckedContinuation<StageFrame, any Error>
         let paymentDue: @Sendable (UInt64) -> Void
     }
@@ -24,6 +26,7 @@ final class StageLink: Sendable {
     private struct State {
         var waiting: [UInt64: Waiting] = [:]
         var nextSession: UInt64 = 1
+        var nextExchange: UInt64 = 1
         var closed = false
     }
 
@@ -55,19 +58,23 @@ final class StageLink: Sendable {
     /// Sends `frame` and waits for its session's answer (not a `paymentDue`), for `timeout` at most.
     func exchange(_ frame: StageFrame, timeout: Duration, paymentDue: @escaping @Sendable (UInt64) -> Void = { _ in }) async throws -> StageFrame {
         let session = frame.session
-        let timer = Task {
-            try await Task.sleep(for: timeout)
-            self.fail(session, StageFailure(code: "stage_stalled", message: "no answer from the stage in \(timeout)"))
-        }
-        defer { timer.cancel() }
+        var timer: Task<Void, Never>?
+        defer { timer?.cancel() }
         return try await withCheckedThrowingContinuation { continuation in
-            let accepted = state.withLock { state in
-                guard !state.closed, state.waiting[session] == nil else { return false }
-                state.waiting[session] = Waiting(continuation: continuation, paymentDue: paymentDue)
-                return true
+            let exchange: UInt64? = state.withLock { state in
+                guard !state.closed, state.waiting[session] == nil else { return nil }
+                defer { state.nextExchange += 1 }
+                state.waiting[session] = Waiting(exchange: state.nextExchange, continuation: continuation, paymentDue: paymentDue)
+                return state.nextExchange
             }
-            guard accepted else {
+            guard let exchange else {
                 return continuation.resume(throwing: StageFailure(code: "stage_connection_closed", message: "the connection to the stage is closed"))
+            }
+            // Started once the exchange waits, so that however short the timeout, it finds it.
+            timer = Task {
+                try? await Task.sleep(for: timeout)
+                if Task.isCancelled { return }
+                self.fail(session, exchange: exchange, StageFailure(code: "stage_stalled", message: "no answer from the stage in \(timeout)"))
             }
             sends.yield(frame.bytes)
         }
@@ -75,8 +82,11 @@ final class StageLink: Sendable {
 
     func close() { sends.finish() }
 
-    private func fail(_ session: UInt64, _ error: any Error) {
-        state.withLock { $0.waiting.removeValue(forKey: session) }?.continuation.resume(throwing: error)
+    private func fail(_ session: UInt64, exchange: UInt64, _ error: any Error) {
+        state.withLock { state -> Waiting? in
+            guard state.waiting[session]?.exchange == exchange else { return nil }
+            return state.waiting.removeValue(forKey: session)
+        }?.continuation.resume(throwing: error)
     }
 
     private func run(_ channel: NIOAsyncChannel<[UInt8], [UInt8]>, sending stream: AsyncStream<[UInt8]>) async {

@@ -24,8 +24,12 @@ struct StageJudge {
         guard blocks.upperBound <= model.config.blockCount, let stage = try? model.stage(blocks) else { return .notReplayable }
         let positions = challenge.tokens.count
         guard positions >= 1, positions <= model.config.contextLength else { return .notReplayable }
-        let front = blocks.lowerBound == 0 ? nil : try? model.stage(0..<blocks.lowerBound)
-        let frontRun = front.map { Run(model: $0, threads: threads, positions: positions) }
+        // The blocks before the stage give its honest inputs; a first stage's are the tokens.
+        var frontRun: Run?
+        if blocks.lowerBound > 0 {
+            guard let front = try? model.stage(0..<blocks.lowerBound) else { return .notReplayable }
+            frontRun = Run(model: front, threads: threads, positions: positions)
+        }
         let stageRun = Run(model: stage, threads: threads, positions: positions)
         var honest = StageCommitment(request: signed.request, numerics: signed.numerics, blockStart: signed.blockStart, blockEnd: signed.blockEnd)
         var offset = 0
