@@ -395,7 +395,17 @@ extension PaidInferenceTests {
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(claimed != nil, "the provider did not claim after the close")
-        #expect(try await market.client.status().height < closing.finalizeHeight, "the claim came after the window")
+        // The block that carried the claim, not the chain's height when the test looked (blocks
+        // come every second, and a busy machine looks late).
+        let tip = try await market.client.status().height
+        let closedAt = closing.finalizeHeight - (try await market.client.parameters().challengeWindow)
+        var claimHeight: UInt64?
+        for height in stride(from: tip, through: closedAt, by: -1) where claimHeight == nil {
+            let block = try await market.client.block(height)
+            if block.transactions.contains(where: { $0.kind == "channel.claim" && $0.fields["channel"] == channelID.hex }) { claimHeight = height }
+        }
+        #expect(claimHeight != nil && claimHeight! < closing.finalizeHeight,
+                "the claim came in block \(claimHeight.map(String.init) ?? "none"), the window ended at \(closing.finalizeHeight)")
         // After the window, finalizing refunds the client what was not claimed.
         while try await market.client.status().height < closing.finalizeHeight { try await Task.sleep(for: .milliseconds(200)) }
         let before = try await market.client.account(clientKey.account).balance
