@@ -4,7 +4,8 @@ import Testing
 
 /// `agora devnet`, the README's main command, end to end: the whole network answers a paid request
 /// and settles it on chain; a child that dies stops the devnet and everything it started, with a
-/// clear message; and a devnet killed outright leaves no child running.
+/// clear message; resumed with `--pipeline`, a pipeline of three stage providers answers and is
+/// paid on chain; and a devnet killed outright leaves no child running.
 @Suite(.serialized, .needsWholeCPU)
 struct DevnetTests {
     /// A running `agora devnet` whose output goes to a file — or, `piped`, through a pipe this
@@ -14,11 +15,11 @@ struct DevnetTests {
         let outputPath: String
         let pipe = Pipe()
 
-        init(directory: String, demo: Bool, piped: Bool = false) throws {
-            outputPath = directory + "-\(demo ? "demo" : "plain").out"
+        init(directory: String, run: String, demo: Bool, piped: Bool = false, extra: [String] = []) throws {
+            outputPath = directory + "-\(run).out"
             FileManager.default.createFile(atPath: outputPath, contents: nil)
             process.executableURL = AgoraProcess.binary
-            process.arguments = ["devnet", "--data-dir", directory, "--port", "0", "--status-every", "2"] + (demo ? [] : ["--no-demo"])
+            process.arguments = ["devnet", "--data-dir", directory, "--port", "0", "--status-every", "2"] + (demo ? [] : ["--no-demo"]) + extra
             let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
             process.standardError = output
             if piped {
@@ -69,7 +70,7 @@ struct DevnetTests {
     @Test func theDevnetAnswersAPaidRequestAndNeverLeavesAChildBehind() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agora-devnet-\(UUID().uuidString)").path
         // The main job: a paid request answered and settled.
-        let devnet = try Devnet(directory: directory, demo: true)
+        let devnet = try Devnet(directory: directory, run: "first", demo: true)
         defer { if devnet.process.isRunning { devnet.process.terminate() } }
         #expect(try await devnet.waitFor("settled on chain", within: .seconds(600)), "\(devnet.output)")
         #expect(devnet.output.contains("answer:"))
@@ -85,15 +86,20 @@ struct DevnetTests {
         devnet.process.waitUntilExit()
         #expect(devnet.process.terminationStatus != 0)
 
-        // Resumed from the same data with its output piped to a reader that then goes away: the
-        // devnet and its children keep running past its next status lines (SIGPIPE killed it).
-        let again = try Devnet(directory: directory, demo: false, piped: true)
+        // Resumed from the same data with the model also split across three stage providers: the
+        // bridge answers through the pipeline (cheaper than the whole-model providers), and the
+        // last stage's claim settles on chain.
+        let again = try Devnet(directory: directory, run: "pipeline", demo: true, piped: true, extra: ["--pipeline"])
         defer { if again.process.isRunning { again.process.terminate() } }
-        #expect(try await again.waitFor("devnet is up", within: .seconds(300)), "\(again.output)")
+        #expect(try await again.waitFor("settled on chain", within: .seconds(600)), "\(again.output)")
+        #expect(again.output.contains("served by a pipeline of 3 stages"), "\(again.output)")
+        #expect(try children(of: directory).count == 7, "node, two providers, three stages and the bridge")
+        // Its output piped to a reader that then goes away: the devnet and its children keep
+        // running past its next status lines (SIGPIPE killed it once).
         again.hangUp()
         try await Task.sleep(for: .seconds(6))
         #expect(again.process.isRunning, "the devnet died when the reader of its output went away")
-        #expect(try children(of: directory).count == 4)
+        #expect(try children(of: directory).count == 7)
         // Then killed outright: every child follows it out.
         kill(again.process.processIdentifier, SIGKILL)
         again.process.waitUntilExit()
