@@ -10,14 +10,7 @@ struct AuditTests {
     let coin = World.coin
     let price = Price(promptPerMillion: 1_000_000_000, completionPerMillion: 2_000_000_000)
 
-    /// A market with alice's channel to the provider open.
-    func world() -> World {
-        var w = World()
-        w.withMarket()
-        w.must(w.alice, .channelOpen(provider: w.provider.account, model: w.model, deposit: 10 * coin, expiry: 1_000))
-        w.seal()
-        return w
-    }
+    func world() -> World { World.withAliceChannel() }
 
     /// A challenge of an answer the provider signed for alice's request `sequence`.
     func challenge(_ w: World, sequence: UInt64 = 1, prompt: [Int32] = [1, 2, 3], output: [Int32] = [7, 8], numerics: UInt32 = 1,
@@ -38,8 +31,7 @@ struct AuditTests {
     @discardableResult
     func send(_ w: inout World, _ challenge: AuditChallenge, verdict: AuditVerdict?) -> Rejection? {
         if let verdict { w.verdicts.known[challenge.digest] = verdict }
-        let unsigned = w.transaction(w.carol, .auditChallenge(challenge))
-        return w.submit(w.transaction(w.carol, .auditChallenge(challenge), fee: unsigned.requiredFee(w.parameters)))
+        return w.challenge(.auditChallenge(challenge))
     }
 
     @Test func aFalseTranscriptRefundsTheClientSlashesTheWholeStakeAndRetiresTheProvider() {

@@ -10,14 +10,8 @@ struct StageChallengeTests {
     let coin = World.coin
     let price = Price(promptPerMillion: 1_000_000_000, completionPerMillion: 2_000_000_000)
 
-    /// A market with alice's channel to the provider (serving blocks as a stage) open.
-    func world() -> World {
-        var w = World()
-        w.withMarket()
-        w.must(w.alice, .channelOpen(provider: w.provider.account, model: w.model, deposit: 10 * coin, expiry: 1_000))
-        w.seal()
-        return w
-    }
+    /// Alice's channel to the provider (serving blocks as a stage) open.
+    func world() -> World { World.withAliceChannel() }
 
     /// A stage session of alice's request `sequence` at blocks 10-19: a prompt step of three
     /// positions and two answer steps, committed to and signed by `signer` (the provider).
@@ -37,8 +31,7 @@ struct StageChallengeTests {
     @discardableResult
     func send(_ w: inout World, _ challenge: StageChallenge, verdict: AuditVerdict?) -> Rejection? {
         if let verdict { w.verdicts.known[challenge.digest] = verdict }
-        let unsigned = w.transaction(w.carol, .stageChallenge(challenge))
-        return w.submit(w.transaction(w.carol, .stageChallenge(challenge), fee: unsigned.requiredFee(w.parameters)))
+        return w.challenge(.stageChallenge(challenge))
     }
 
     @Test func aFalseStageCommitmentRefundsTheSessionSlashesTheWholeStakeAndRetiresTheStage() {

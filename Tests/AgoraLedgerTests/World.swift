@@ -94,6 +94,22 @@ struct World {
         seal()
     }
 
+    /// A market (`withMarket`) with alice's channel to the provider open: where answers and stage
+    /// sessions to challenge come from.
+    static func withAliceChannel() -> World {
+        var w = World()
+        w.withMarket()
+        w.must(w.alice, .channelOpen(provider: w.provider.account, model: w.model, deposit: 10 * coin, expiry: 1_000))
+        w.seal()
+        return w
+    }
+
+    /// Sends the challenge `payload` from carol at the fee its size requires.
+    mutating func challenge(_ payload: Payload) -> Rejection? {
+        let unsigned = transaction(carol, payload)
+        return submit(transaction(carol, payload, fee: unsigned.requiredFee(parameters)))
+    }
+
     /// The id of a chain with the same name and everything else equal but its start time: what a
     /// second devnet started a second later would be.
     var siblingChainID: String {
