@@ -21,7 +21,9 @@ struct GenesisCommand: ParsableCommand {
 
     @Option(help: "Where to write the JSON file.") var out: String
     @Option(help: "The chain's name; its id is the name and a digest of the whole genesis.") var name = "agora-devnet"
-    @Option(help: "Target seconds between blocks (difficulty follows it).") var targetBlockSeconds: UInt64 = 10
+    // One name for the block time across genesis, node and devnet; the older name still works.
+    @Option(name: [.customLong("block-seconds"), .customLong("target-block-seconds")],
+            help: "Target seconds between blocks (difficulty follows it).") var targetBlockSeconds: UInt64 = 10
     @Option(help: "Consensus model: a GGUF path or known name; its SHA-256 goes into the genesis.") var consensusModel: String?
     @Option(help: "Expected Proof-of-AI attempts per block at the start (the initial target is the easiest divided by it).") var initialDifficulty: UInt64 = 1
     @Flag(help: "Overwrite an existing file.") var force = false
@@ -31,7 +33,7 @@ struct GenesisCommand: ParsableCommand {
             throw ValidationError("\(out) exists; pass --force to overwrite it")
         }
         var genesis = Genesis.devnet(name: name)
-        guard (1...86_400).contains(targetBlockSeconds) else { throw ValidationError("--target-block-seconds must be in 1...86400") }
+        guard (1...86_400).contains(targetBlockSeconds) else { throw ValidationError("--block-seconds must be in 1...86400") }
         genesis.parameters.targetBlockSeconds = targetBlockSeconds
         guard initialDifficulty >= 1 else { throw ValidationError("--initial-difficulty must be at least 1") }
         genesis.parameters.initialTarget = Difficulty.target(expectedAttempts: initialDifficulty)
@@ -81,7 +83,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Port for peer-to-peer connections (0: any free port).") var p2pPort = 8646
     @Option(name: .customLong("peer"), help: "A peer to connect to, host:port (repeatable).") var peers: [String] = []
     @Flag(help: "Connect to the --peer addresses only: accept no connections and learn no addresses from peers.") var connectOnly = false
-    @Option(help: "Seconds between dev blocks.") var blockTime: Double = 1
+    @Option(name: [.customLong("block-seconds"), .customLong("block-time")], help: "Seconds between dev blocks.") var blockTime: Double = 1
     @Option(help: "Address for the RPC server.") var rpcHost = "127.0.0.1"
     @Option(help: "Port for the RPC server (0: any free port).") var rpcPort = 8645
     @Option(help: "Account that receives block rewards (default: the node key in --data-dir).") var reward: String?

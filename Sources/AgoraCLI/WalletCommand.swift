@@ -21,13 +21,18 @@ struct WalletCommand: AsyncParsableCommand {
 
 /// Options every wallet command shares.
 struct WalletOptions: ParsableArguments {
-    @Option(help: "Wallet key file (default: $AGORA_WALLET or ~/.agora/wallet.json).") var wallet: String?
+    @Option(help: "Wallet key file (default: $AGORA_WALLET, else wallet.json in $AGORA_HOME when it is set, else ~/.agora/wallet.json).")
+    var wallet: String?
     @Option(help: "Node RPC URL (default: $AGORA_NODE or http://127.0.0.1:8645).") var node: String?
     @Flag(help: "Print JSON.") var json = false
 
+    /// A key is not a cache: without `$AGORA_HOME` it lives in `~/.agora`, not in `~/.cache/agora`.
     var walletPath: String {
-        wallet ?? ProcessInfo.processInfo.environment["AGORA_WALLET"]
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".agora/wallet.json").path
+        let environment = ProcessInfo.processInfo.environment
+        if let wallet { return wallet }
+        if let path = environment["AGORA_WALLET"], !path.isEmpty { return path }
+        if let home = environment["AGORA_HOME"], !home.isEmpty { return home + "/wallet.json" }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".agora/wallet.json").path
     }
 
     var client: NodeClient { NodeClient(baseURL: node ?? ProcessInfo.processInfo.environment["AGORA_NODE"] ?? "http://127.0.0.1:8645") }

@@ -127,7 +127,7 @@ def main():
     # nothing measurable (its engine threads park).
     results = {}
     try:
-        names["node"] = start([agora, "node", "--data-dir", f"{data}/node", "--dev", "--block-time", "0.5", "--rpc-port", "18645"], None)
+        names["node"] = start([agora, "node", "--data-dir", f"{data}/node", "--dev", "--block-seconds", "0.5", "--rpc-port", "18645"], None)
         time.sleep(2)
         node = "http://127.0.0.1:18645"
         wallet = ["--wallet", f"{data}/owner.json", "--node", node]

@@ -50,7 +50,7 @@ def main():
 
     results = {}
     try:
-        start([agora, "node", "--data-dir", f"{data}/node", "--dev", "--block-time", "0.5", "--rpc-port", "18745"])
+        start([agora, "node", "--data-dir", f"{data}/node", "--dev", "--block-seconds", "0.5", "--rpc-port", "18745"])
         time.sleep(2)
         node = "http://127.0.0.1:18745"
         wallet = ["--wallet", f"{data}/owner.json", "--node", node]

@@ -9,7 +9,7 @@ THREADS=${2:-$(nproc)}
 AGORA=${AGORA:-.build/release/agora}
 DIR=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$DIR"' EXIT
-"$AGORA" genesis --out "$DIR/genesis.json" --target-block-seconds 1 >/dev/null
+"$AGORA" genesis --out "$DIR/genesis.json" --block-seconds 1 >/dev/null
 status() { curl -s --max-time 5 "http://127.0.0.1:$1/v1/status" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["height"], d["tip"])'; }
 # wait_for SECONDS WHAT COMMAND...: runs COMMAND every 0.2 s until it succeeds.
 wait_for() {
