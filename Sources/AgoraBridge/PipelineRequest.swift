@@ -35,7 +35,6 @@ struct PipelineRequest {
         var commitment: StageCommitment
         /// The stage's signature over `commitment` (none before its first step).
         var signature: Signature?
-        var steps: UInt32 = 0
         var receipts: ReceiptSender
         /// The session's sealing, in step order: inputs sealed to the stage, outputs opened.
         var inputs: Sealing.EventSealer
@@ -248,7 +247,7 @@ struct PipelineRequest {
         let usage = kind == .prompt ? Usage(promptTokens: UInt64(positions)) : Usage(completionTokens: UInt64(positions))
         let bridge = self.bridge, receipts = stage.receipts, counted = Counted()
         let answer = try await stage.link.exchange(
-            .step(session: stage.session, index: stage.steps, kind: kind, positions: UInt16(positions), payload: stage.inputs.seal(payload)),
+            .step(session: stage.session, index: stage.commitment.steps, kind: kind, positions: UInt16(positions), payload: stage.inputs.seal(payload)),
             timeout: Self.stepTimeout,
             paymentDue: { _ in
                 Task {
@@ -263,7 +262,7 @@ struct PipelineRequest {
             }
             let expected = stage.commitment.adding(StageStep(kind: kind, positions: UInt16(positions)), input: Hash256.sha256(payload),
                                                    output: Hash256.sha256(output))
-            guard index == stage.steps, id == expected.id, candidate.account.verifies(signature, of: expected.signingBytes(chainID: chainID)) else {
+            guard index == stage.commitment.steps, id == expected.id, candidate.account.verifies(signature, of: expected.signingBytes(chainID: chainID)) else {
                 throw StageFailure(code: "bad_commitment", message: "the stage's signed commitment does not match what it sent")
             }
             let expectedBytes = bridge.configuration.stageShape(stage.offer.blocks).outputBytes(positions: positions)
@@ -272,7 +271,6 @@ struct PipelineRequest {
             }
             stage.commitment = expected
             stage.signature = signature
-            stage.steps += 1
             stage.history += payload
             stage.positions += positions
             stage.stepShapes.append(StageStep(kind: kind, positions: UInt16(positions)))

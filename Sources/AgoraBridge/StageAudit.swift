@@ -42,6 +42,6 @@ struct StageAudit: Sendable {
             let output = try context.runStageSteps([(cache, tokens, hidden)])[0].withUnsafeBufferPointer(StagePayload.bytes)
             commitment = commitment.adding(step, input: Hash256.sha256(input), output: Hash256.sha256(output))
         }
-        return commitment.outputs == signed.outputs && commitment.inputs == signed.inputs
+        return commitment == signed
     }
 }

@@ -66,7 +66,7 @@ extension Payload {
             if challenge.prompt.isEmpty || challenge.output.count != Int(challenge.transcript.outputTokens) { return .challengeMismatch }
             return challenge.prompt.count + challenge.output.count > Limits.challengeTokens ? .challengeTooLarge : nil
         case .stageChallenge(let challenge):
-            let positions = challenge.steps.reduce(0) { $0 + Int($1.positions) }
+            let split = challenge.positions, positions = Int(split.prompt + split.answer)
             if challenge.steps.isEmpty || challenge.steps.count != Int(challenge.commitment.steps) || challenge.steps.contains(where: { $0.positions == 0 })
                 || positions != challenge.tokens.count || challenge.commitment.blocks.isEmpty {
                 return .challengeMismatch

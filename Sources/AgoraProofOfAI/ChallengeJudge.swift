@@ -14,9 +14,10 @@ extension TranscriptCommitment.Ending {
     }
 }
 
-/// What validators run for an audit challenge (a pipeline stage's: `StageJudge`): the teacher-forced replay of the challenged answer
+/// What validators run for an audit challenge: the teacher-forced replay of the challenged answer
 /// with the consensus model (one prefill pass over prompt + output, bit-exact with the decoding
-/// that produced it), turned into the verdict the ledger settles. Every node computes the same
+/// that produced it), turned into the verdict the ledger settles; a pipeline stage's challenge
+/// goes to `StageJudge`. Every node computes the same
 /// verdict: the parameters are the signed canonical bytes, the engine is bit-exact on any thread
 /// count and CPU, and the ledger has checked every digest before a verdict is asked for.
 public struct ChallengeJudge {

@@ -21,7 +21,8 @@ struct StageJudge {
 
     func judge(_ challenge: StageChallenge) -> AuditVerdict {
         let signed = challenge.commitment, blocks = signed.blocks
-        guard blocks.upperBound <= model.config.blockCount, let stage = try? model.stage(blocks) else { return .notReplayable }
+        // Blocks outside the model's cannot be sliced: not replayable.
+        guard let stage = try? model.stage(blocks) else { return .notReplayable }
         let positions = challenge.tokens.count
         guard positions >= 1, positions <= model.config.contextLength else { return .notReplayable }
         // The blocks before the stage give its honest inputs; a first stage's are the tokens.
