@@ -1151,8 +1151,7 @@ extension PaidInferenceTests {
     @Test func anObserverOnThePathReadsNeitherPromptNorAnswer() async throws {
         let market = try await Market()
         defer { market.stop() }
-        let (_, free) = try runCommand(["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
-        let port = try #require(Int(free.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let port = try freeLoopbackPort()
         let wire = market.directory + "/wire.bin"
         let proxy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("AgoraNodeTests/partition_proxy.py").path

@@ -91,8 +91,7 @@ struct PipelineTests {
         _ = try market.startProvider("spare", price: dear, extra: ["--layers", "10-19"])
         // A spare cheaper than the live one whose stage port cannot be reached (it announces one
         // nobody listens on): the bridge tries it first, and goes on to the next.
-        let (_, free) = try runCommand(["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
-        let deadPort = try #require(Int(free.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let deadPort = try freeLoopbackPort()
         let between = Price(promptPerMillion: (cheap.promptPerMillion + dear.promptPerMillion) / 2,
                             completionPerMillion: (cheap.completionPerMillion + dear.completionPerMillion) / 2)
         _ = try market.startProvider("unreachable", price: between, extra: ["--layers", "10-19", "--public-stage-port", "\(deadPort)"])
@@ -183,8 +182,7 @@ extension PipelineTests {
     @Test func anObserverOfAStageConnectionReadsNeitherThePromptsTokensNorItsText() async throws {
         let market = try await Market()
         defer { market.stop() }
-        let (_, free) = try runCommand(["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
-        let stagePort = try #require(Int(free.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let stagePort = try freeLoopbackPort()
         let wire = market.directory + "/stage-wire.bin"
         let proxy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("AgoraNodeTests/partition_proxy.py").path

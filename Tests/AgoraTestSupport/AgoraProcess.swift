@@ -108,3 +108,14 @@ public let hpkePythonPackageReady: Bool = {
     if (try? runCommand(["python3", "-c", "import pyhpke"]))?.0 == 0 { return true }
     return (try? runCommand(["python3", "-m", "pip", "install", "--quiet", "pyhpke"]))?.0 == 0
 }()
+
+/// A loopback port nothing listens on as this returns (bound once and released): for a process
+/// told its port in advance, or an address meant to be unreachable.
+public func freeLoopbackPort() throws -> Int {
+    let (status, output) = try runCommand(["python3", "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"],
+                                          deadline: .seconds(30))
+    guard status == 0, let port = Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "no free port: \(output)"])
+    }
+    return port
+}
