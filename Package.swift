@@ -61,6 +61,11 @@ let package = Package(
                            .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras")]
         ),
+        // The pages the daemons serve at `/` for a browser: a shared shell, stylesheet and script.
+        .target(
+            name: "AgoraWeb",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")]
+        ),
         // A process's Prometheus registry, names and text exposition (server, node, gateway, bridge).
         .target(
             name: "AgoraMetrics",
@@ -140,6 +145,8 @@ let package = Package(
                 "AgoraKeyFile",
                 "AgoraProofOfAI",
                 "AgoraHTTP",
+                "AgoraJSON",
+                "AgoraWeb",
                 "AgoraMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -162,12 +169,12 @@ let package = Package(
         // Paid inference: the provider's gateway and the client's bridge.
         .target(
             name: "AgoraGateway",
-            dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraServe", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraServe", "AgoraHTTP", "AgoraWeb", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .target(
             name: "AgoraBridge",
-            dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraProofOfAI", "AgoraChainRules", "AgoraHTTP", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["AgoraMarket", "AgoraOpenAI", "AgoraProofOfAI", "AgoraChainRules", "AgoraHTTP", "AgoraWeb", "AgoraNodeAPI", "AgoraNodeClient", "AgoraMetrics", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "MultipartKit", package: "multipart-kit"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
@@ -226,8 +233,9 @@ let package = Package(
         .testTarget(
             name: "AgoraMarketTests",
             dependencies: ["AgoraMarket", "AgoraGateway", "AgoraBridge", "AgoraOpenAI", "AgoraServe", "AgoraEngine", "AgoraNode", "AgoraNodeAPI", "AgoraKeyFile", "AgoraNodeClient", "AgoraModelStore",
-                           "AgoraTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")],
-            exclude: ["bridge_client_check.py", "batch_client_check.py", "dishonest_gateway.py"]
+                           "AgoraTestSupport", "AgoraHTTP", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["bridge_client_check.py", "batch_client_check.py", "dishonest_gateway.py", "web_pages_check.py"]
         ),
         .testTarget(
             name: "AgoraNodeTests",

@@ -94,6 +94,23 @@ public actor Bridge {
     /// Everything signed for so far.
     public var spent: UInt64 { book.spent }
 
+    /// `spent` as sampled by the channel keeper (seconds since 1970, base units), the last hour's
+    /// worth at its interval: what the bridge page plots.
+    public private(set) var spendSamples: [(time: UInt64, spent: UInt64)] = []
+    static let keptSpendSamples = 720
+
+    public func sampleSpending() {
+        spendSamples.append((UInt64(max(0, Date().timeIntervalSince1970)), spent))
+        if spendSamples.count > Self.keptSpendSamples { spendSamples.removeFirst(spendSamples.count - Self.keptSpendSamples) }
+    }
+
+    /// The whole-model providers in the order the bridge would try them, each with its score, and
+    /// the stage offers it knows.
+    func ranking() async -> (whole: [(candidate: Candidate, score: Double)], stages: [StageOffer]) {
+        let whole = ((try? await ranked()) ?? []).map { ($0, score($0)) }
+        return (whole, await stageOffers())
+    }
+
     func chain() async throws -> String {
         if let chainID { return chainID }
         let id = try await node.parameters().chainID

@@ -1,8 +1,10 @@
 import AgoraJSON
+import AgoraLedger
 import AgoraHTTP
 import AgoraMarket
 import AgoraPrimitives
 import AgoraOpenAI
+import AgoraWeb
 import Foundation
 import Hummingbird
 import Logging
@@ -33,18 +35,19 @@ public struct BridgeServer: Sendable {
                     services: services, onServerRunning: { onRunning($0.localAddress?.port ?? 0) }, logger: logger)
     }
 
+    /// What integer amounts in the bridge's JSON count.
+    static let unit = "base units: 1 AGR = 1000000000 units"
+
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         let server = self
         router.addHealthAndMetrics(metrics: server.bridge.metrics.text)
+        router.addWebPage(BridgePage.page)
         router.get("/v1/models") { _, _ in
             let price = await server.bridge.bestPrice()
             var entry: [(String, JSON)] = [("id", .string(server.bridge.configuration.modelName)), ("object", "model"),
                                            ("created", .int(0)), ("owned_by", "agora-network")]
-            if let price {
-                entry.append(("agora_price", .object([("prompt_per_million", .int(Int(clamping: price.promptPerMillion))),
-                                                      ("completion_per_million", .int(Int(clamping: price.completionPerMillion)))])))
-            }
+            if let price { entry.append(("agora_price", priceJSON(price))) }
             return Response.json(.object([("object", "list"), ("data", .array(price == nil ? [] : [.object(entry)]))]))
         }
         router.get("/v1/spend") { _, _ in
@@ -53,12 +56,38 @@ public struct BridgeServer: Sendable {
                          ("open_counter", .int(Int(clamping: entry.meter.openCounter))), ("signed", .int(Int(clamping: entry.meter.signed))),
                          ("deposit", .int(Int(clamping: entry.meter.deposit))),
                          ("prompt_tokens", .int(Int(clamping: entry.meter.usage.promptTokens))),
-                         ("completion_tokens", .int(Int(clamping: entry.meter.usage.completionTokens)))])
+                         ("completion_tokens", .int(Int(clamping: entry.meter.usage.completionTokens))),
+                         ("price", priceJSON(entry.meter.price))])
             }
             let caught = await server.bridge.caughtProviders().map { JSON.object([("provider", .string($0.provider.address)), ("why", .string($0.why))]) }
-            return Response.json(.object([("spent", .int(Int(clamping: await server.bridge.spent))),
-                                  ("budget", .int(Int(clamping: server.bridge.configuration.budget))), ("channels", .array(channels)),
+            let spent = await server.bridge.spent, budget = server.bridge.configuration.budget
+            return Response.json(.object([("unit", .string(Self.unit)), ("spent", .int(Int(clamping: spent))), ("spent_agr", .string(Amount.format(spent))),
+                                  ("budget", .int(Int(clamping: budget))), ("budget_agr", .string(Amount.format(budget))), ("channels", .array(channels)),
                                   ("caught", .array(caught))]))
+        }
+        router.get("/v1/spend/history") { _, _ in
+            let samples = await server.bridge.spendSamples.map { JSON.object([("time", .int(Int(clamping: $0.time))), ("spent", .int(Int(clamping: $0.spent)))]) }
+            return Response.json(.object([("unit", .string(Self.unit)), ("samples", .array(samples))]))
+        }
+        // The providers as this bridge ranks them: the order it tries them in, and why.
+        router.get("/v1/bridge/providers") { _, _ in
+            let (whole, stages) = await server.bridge.ranking()
+            func seconds(_ duration: Duration?) -> JSON {
+                guard let duration else { return .null }
+                return .double(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+            }
+            let ranked = whole.enumerated().map { rank, entry -> JSON in
+                .object([("rank", .int(rank + 1)), ("provider", .string(entry.candidate.account.address)), ("endpoint", .string(entry.candidate.endpoint)),
+                         ("price", priceJSON(entry.candidate.price)), ("reputation", .int(Int(entry.candidate.reputation))),
+                         ("latency_seconds", seconds(entry.candidate.latency)), ("tokens_per_second", entry.candidate.throughput.map { .double($0) } ?? .null),
+                         ("verifiable", .bool(entry.candidate.verifiable)), ("score", .double(entry.score))])
+            }
+            let stageOffers = stages.map { offer -> JSON in
+                .object([("provider", .string(offer.candidate.account.address)), ("blocks", .string("\(offer.blocks.lowerBound)-\(offer.blocks.upperBound - 1)")),
+                         ("price", priceJSON(offer.candidate.price)), ("reputation", .int(Int(offer.candidate.reputation)))])
+            }
+            let caught = await server.bridge.caughtProviders().map { JSON.object([("provider", .string($0.provider.address)), ("why", .string($0.why))]) }
+            return Response.json(.object([("unit", .string(Self.unit)), ("ranked", .array(ranked)), ("stages", .array(stageOffers)), ("caught", .array(caught))]))
         }
         router.post("/v1/chat/completions") { request, _ in await server.handle(request, kind: .chat) }
         router.post("/v1/completions") { request, _ in await server.handle(request, kind: .completion) }
@@ -82,6 +111,12 @@ public struct BridgeServer: Sendable {
         @Sendable func chunk(_ text: String?, finish: String?, role: Bool = false) -> JSON {
             wire.chunk([wire.delta(0, text: text, finish: finish, role: role)])
         }
+        /// Who answered and what it cost, under `agora` in an answer.
+        @Sendable func agoraJSON(_ outcome: PaidRequest.Outcome) -> JSON {
+            .object([("provider", .string(outcome.provider.address))]
+                    + (outcome.stages.isEmpty ? [] : [("stages", .array(outcome.stages.map { .string($0.address) }))])
+                    + [("cost", .int(Int(clamping: outcome.cost))), ("cost_agr", .string(Amount.format(outcome.cost))), ("unit", .string(BridgeServer.unit))])
+        }
         @Sendable func usageJSON(_ usage: Usage) -> JSON {
             OpenAIWire.usage(prompt: Int(usage.promptTokens), completion: Int(usage.completionTokens))
         }
@@ -91,7 +126,8 @@ public struct BridgeServer: Sendable {
                 do {
                     if kind == .chat { try await send(chunk(nil, finish: nil, role: true)) }
                     let outcome = try await paid.run { text in try await send(chunk(text, finish: nil)) }
-                    try await send(chunk(kind == .chat ? nil : "", finish: outcome.finishReason))
+                    // The final chunk says who answered and what it cost (the usage chunk, when asked for, comes last).
+                    try await send(wire.chunk([wire.delta(0, text: kind == .chat ? nil : "", finish: outcome.finishReason)], extra: [("agora", agoraJSON(outcome))]))
                     if plan.includeUsage { try await send(wire.chunk([], usage: usageJSON(outcome.usage))) }
                 } catch let error as BridgeError {
                     try? await send(error.openAI.json)
@@ -106,14 +142,19 @@ public struct BridgeServer: Sendable {
             var text = ""
             let outcome = try await paid.run { text += $0 }
             return Response.json(wire.response(choices: [wire.choice(0, text: text, finish: outcome.finishReason)], usage: usageJSON(outcome.usage),
-                                       extra: [("agora", .object([("provider", .string(outcome.provider.address))]
-                                                                  + (outcome.stages.isEmpty ? [] : [("stages", .array(outcome.stages.map { .string($0.address) }))])))]))
+                                       extra: [("agora", agoraJSON(outcome))]))
         } catch let error as BridgeError {
             return error.openAI.response
         } catch {
             return OpenAIError(status: 502, message: "\(error)", type: "provider_error").response
         }
     }
+}
+
+/// A price as the bridge's JSON shows it: base units per million tokens, labelled.
+func priceJSON(_ price: Price) -> JSON {
+    .object([("prompt_per_million", .int(Int(clamping: price.promptPerMillion))), ("completion_per_million", .int(Int(clamping: price.completionPerMillion))),
+             ("unit", .string("base units per million tokens: 1 AGR = 1000000000 units"))])
 }
 
 /// Every few seconds: refreshes the provider directory, closes idle channels and finalizes
@@ -128,6 +169,7 @@ public struct ChannelKeeper: Service {
                 try await Task.sleep(for: interval)
                 try? await bridge.refreshCandidates()
                 await bridge.tidyChannels()
+                await bridge.sampleSpending()
             }
         }
         await bridge.drainSettlements()

@@ -27,6 +27,9 @@ struct PaidRequest {
         var transcript: TranscriptCommitment?
         /// The stage providers of a pipelined answer, in block order (`provider` is the last).
         var stages: [AccountID] = []
+        /// What the answer cost, in base units: the tokens receipted to each provider that served
+        /// part of it (a failed one's delivered text included), at that provider's price.
+        var cost: UInt64 = 0
     }
 
     /// Runs the request, handing every text delta to `emit` as it arrives.
@@ -67,20 +70,24 @@ struct PaidRequest {
         }
         let job = plan.jobs[0]
         var delivered = ""
+        // What each attempt receipted, at its provider's price: the answer's cost.
+        var receipted: [(price: Price, usage: Usage)] = []
+        func cost() -> UInt64 { receipted.reduce(0) { $0 &+ ($1.price.cost(prompt: $1.usage.promptTokens, completion: $1.usage.completionTokens) ?? 0) } }
         var lastError: Error = BridgeError(status: 503, code: "no_provider", message: "every provider failed")
         for candidate in candidates.prefix(bridge.configuration.maxAttempts) {
             let continuing = !delivered.isEmpty
             let (path, requestBody, sent) = try continuing
                 ? continuation(after: delivered, job: job)
                 : (kind == .chat ? "/v1/market/chat/completions" : "/v1/market/completions", body, job)
+            receipted.append((candidate.price, Usage()))
             do {
                 let attempt = try await attemptWith(candidate, path: path, body: requestBody, job: sent, emit: { text in
                     delivered += text
                     try await emit(text)
-                })
+                }, receipted: { receipted[receipted.count - 1].usage = receipted[receipted.count - 1].usage + $0 })
                 if let finish = attempt.finish {
                     return Outcome(finishReason: finish, usage: Usage(promptTokens: UInt64(plan.promptTokens), completionTokens: try count(delivered)),
-                                   provider: candidate.account, transcript: attempt.transcript)
+                                   provider: candidate.account, transcript: attempt.transcript, cost: cost())
                 }
                 lastError = BridgeError(status: 502, code: "stream_ended", message: "provider \(candidate.account) ended the answer early")
             } catch let error as EmitFailure {
@@ -105,7 +112,7 @@ struct PaidRequest {
 
     /// One provider's attempt at `job` (planned by the bridge from `body`, as the provider plans it).
     private func attemptWith(_ candidate: Candidate, path: String, body: [UInt8], job: GenerationJob,
-                             emit: (String) async throws -> Void) async throws -> Attempt {
+                             emit: (String) async throws -> Void, receipted: (Usage) -> Void) async throws -> Attempt {
         let promptTokens = UInt64(job.prompt.count), maxTokens = UInt64(job.maxTokens)
         let maxCostWanted = candidate.price.cost(prompt: promptTokens, completion: max(maxTokens, 1)) ?? .max
         let meter = try await bridge.channel(to: candidate, need: min(maxCostWanted, bridge.configuration.deposit))
@@ -175,6 +182,8 @@ struct PaidRequest {
                     let accepted = await stopAnswer(admitted, chainID: meter.chainID, gateway: gateway)
                     queue.append(contentsOf: attempt.stopAnswered(accepted: accepted))
                 case .sign(let usage, let settle):
+                    // Counted on the channel whether or not it reaches a receipt now (a later one covers it).
+                    receipted(usage)
                     if let (receipt, receiptSignature) = await bridge.signReceipt(adding: usage, to: candidate, settle: settle) {
                         receipts.send(receipt, receiptSignature)
                     }

@@ -189,9 +189,11 @@ struct PipelineRequest {
         for stage in stages { await end(stage) }
         await bridge.pipelineEnded(stages.compactMap { $0.audit(tokens: fed) })
         stages = []
-        return PaidRequest.Outcome(finishReason: run.finish!.rawValue,
-                                   usage: Usage(promptTokens: UInt64(job.prompt.count), completionTokens: UInt64(run.output.count)),
-                                   provider: offers.last!.candidate.account, transcript: nil, stages: offers.map(\.candidate.account))
+        let usage = Usage(promptTokens: UInt64(job.prompt.count), completionTokens: UInt64(run.output.count))
+        // Every stage is paid per position of the answer, at its own price.
+        let cost = offers.reduce(UInt64(0)) { $0 &+ ($1.candidate.price.cost(prompt: usage.promptTokens, completion: usage.completionTokens) ?? 0) }
+        return PaidRequest.Outcome(finishReason: run.finish!.rawValue, usage: usage,
+                                   provider: offers.last!.candidate.account, transcript: nil, stages: offers.map(\.candidate.account), cost: cost)
     }
 
     /// Opens a session for the answer with `offer`'s stage, on the bridge's channel to it.

@@ -118,21 +118,15 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "Bridge URL.") var bridge = "http://127.0.0.1:8080"
     @Option(help: "Most tokens in the answer.") var maxTokens = 128
     @Option(help: "Model id.") var model = "smollm2"
+    @Option(help: "Sampling temperature (0: greedy, the same answer every time; OpenAI's default is 1).") var temperature = 0.0
 
     func run() async throws {
         let http = HTTPClient.shared
-        func spent() async throws -> UInt64 {
-            let response = try await http.execute(HTTPClientRequest(url: bridge + "/v1/spend"), timeout: .seconds(10))
-            let body = try await response.body.collect(upTo: 1 << 16)
-            let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
-            return UInt64(object?["spent"] as? Int ?? 0)
-        }
         do {
-            let before = try await spent()
             var request = HTTPClientRequest(url: bridge + "/v1/chat/completions")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
-            let body: [String: Any] = ["model": model, "max_tokens": maxTokens, "messages": [["role": "user", "content": question]]]
+            let body: [String: Any] = ["model": model, "max_tokens": maxTokens, "temperature": temperature, "messages": [["role": "user", "content": question]]]
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
             let response = try await http.execute(request, timeout: .seconds(600))
             let answer = try await response.body.collect(upTo: 16 << 20)
@@ -143,8 +137,10 @@ struct ChatCommand: AsyncParsableCommand {
             let choice = (object["choices"] as? [[String: Any]])?.first
             let text = (choice?["message"] as? [String: Any])?["content"] as? String ?? ""
             let usage = object["usage"] as? [String: Any]
-            let provider = (object["agora"] as? [String: Any])?["provider"] as? String ?? "?"
-            let cost = try await spent() - before
+            // Who answered and what it cost, as the bridge receipted it.
+            let agora = object["agora"] as? [String: Any]
+            let provider = agora?["provider"] as? String ?? "?"
+            let cost = UInt64(agora?["cost"] as? Int ?? 0)
             print(text)
             print("[\(usage?["prompt_tokens"] as? Int ?? 0) prompt + \(usage?["completion_tokens"] as? Int ?? 0) completion tokens from \(provider.prefix(16))…, cost \(Amount.format(cost)) AGR]")
         } catch let error as CommandFailure { throw error } catch {

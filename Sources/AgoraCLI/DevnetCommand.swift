@@ -24,7 +24,8 @@ struct DevnetCommand: AsyncParsableCommand {
         abstract: "Run the whole network locally: node, two providers, a bridge on 127.0.0.1; answer one paid request."
     )
 
-    @Option(help: "Bridge port (the OpenAI endpoint).") var port = 8080
+    @Option(help: "Bridge port (the OpenAI endpoint and the chat page).") var port = 8080
+    @Option(help: "Node RPC port (the chain explorer); another free one when it is taken; 0: any free port.") var rpcPort = 8645
     @Option(help: "Data directory (default: $AGORA_HOME/devnet).") var dataDir: String?
     @Option(help: "Model: a GGUF path or smollm2.") var model = "smollm2"
     @Flag(help: "Skip the demo request.") var noDemo = false
@@ -35,6 +36,7 @@ struct DevnetCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        guard (0...65_535).contains(rpcPort) else { throw ValidationError("--rpc-port must be in 0...65535") }
         guard (1...3_600).contains(statusEvery) else { throw ValidationError("--status-every must be in 1...3600") }
         guard (1...600).contains(blockSeconds) else { throw ValidationError("--block-seconds must be in 1...600") }
     }
@@ -60,7 +62,10 @@ struct DevnetCommand: AsyncParsableCommand {
 
         let genesisPath = try devnetGenesis(directory: directory, consensusModel: modelHash)
         say("starting node (mining with Proof of AI on \(URL(fileURLWithPath: modelPath).lastPathComponent))")
-        let node = try children.start("node", ["node", "--data-dir", directory + "/node", "--genesis", genesisPath, "--rpc-port", "0",
+        // The documented port when it is free, so the explorer and AGORA_NODE stay where the README says.
+        let nodePort = rpcPort != 0 && loopbackPortIsFree(rpcPort) ? rpcPort : 0
+        if rpcPort != 0 && nodePort == 0 { say("port \(rpcPort) is taken; the node's RPC takes another (printed below)") }
+        let node = try children.start("node", ["node", "--data-dir", directory + "/node", "--genesis", genesisPath, "--rpc-port", String(nodePort),
                                               "--p2p-port", "0", "--mine", "--faucet", "--work-threads", "1",
                                               "--consensus-model", modelPath], logs: directory + "/logs", deadline: .seconds(300))
         let nodeURL = "http://127.0.0.1:\(node.port)"
@@ -77,10 +82,12 @@ struct DevnetCommand: AsyncParsableCommand {
 
         say("starting two providers")
         let providers = [("provider-a", "0.05", "0.1"), ("provider-b", "0.08", "0.16")]
+        var providerPages: [String] = []
         for (name, priceIn, priceOut) in providers {
-            _ = try children.start(name, ["provider", "-m", modelPath, "--node", nodeURL, "--data-dir", directory + "/" + name, "--port", "0",
+            let provider = try children.start(name, ["provider", "-m", modelPath, "--node", nodeURL, "--data-dir", directory + "/" + name, "--port", "0",
                                           "--price-in", priceIn, "--price-out", priceOut, "--faucet", "--threads", "1", "--parallel", "2",
                                           "--claim-threshold", "0.000001"], logs: directory + "/logs", deadline: .seconds(300))
+            providerPages.append("http://127.0.0.1:\(provider.port)/")
         }
         if pipeline {
             say("starting three stage providers (a pipeline of the model's blocks)")
@@ -99,17 +106,20 @@ struct DevnetCommand: AsyncParsableCommand {
 
         Agora devnet is up (data in \(directory), logs in \(directory)/logs)
           OpenAI endpoint  \(bridgeURL)/v1   model "smollm2"   (any OpenAI client; api key not needed)
-          node RPC         \(nodeURL)/v1/status
+          chat, spending   \(bridgeURL)/        (in a browser)
+          chain explorer   \(nodeURL)/
+          provider pages   \(providerPages.joined(separator: "  "))
+          node RPC         \(nodeURL)/v1/status   (for agora wallet and other commands: export AGORA_NODE=\(nodeURL))
           providers        0.05/0.1 and 0.08/0.16 AGR per million prompt/completion tokens\(pipeline ? "\n  stages           blocks 0-9, 10-19, 20-29 at 0.01/0.02 each (a pipeline, 0.03/0.06 in all)" : "")
           try:  curl \(bridgeURL)/v1/chat/completions -H 'Content-Type: application/json' \\
-                  -d '{"model":"smollm2","messages":[{"role":"user","content":"Hello!"}]}'
+                  -d '{"model":"smollm2","temperature":0,"messages":[{"role":"user","content":"What is the capital of France?"}]}'
         Ctrl-C stops everything.
 
         """)
         let clientAccount = try KeyFile.load(path: directory + "/client.json").account
         if !noDemo { try await demo(bridgeURL: bridgeURL, client: client, owner: owner.account, clientAccount: clientAccount) }
-        // Status lines until Ctrl-C.
-        var lastHeight: UInt64 = 0
+        // Status lines until Ctrl-C, counting from the height now (a resumed chain included).
+        var lastHeight: UInt64 = (try? await client.status().height) ?? 0
         while true {
             try await Task.sleep(for: .seconds(statusEvery))
             if let exited = children.exited() { throw CommandFailure("\(exited) stopped; see \(directory)/logs/\(exited).log") }
@@ -337,3 +347,17 @@ private func out(_ line: String) {
 }
 
 private let stdoutOpen = Mutex(true)
+
+/// Whether nothing listens on `port` of 127.0.0.1 now (bound and released at once).
+func loopbackPortIsFree(_ port: Int) -> Bool {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { return false }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}

@@ -166,9 +166,10 @@ extension WalletCommand {
             let key = try options.key()
             let client = options.client
             do {
-                var status = try await client.faucet(key.account, amount: try coins(amount, "--amount"))
-                if !noWait { status = try await client.waitForConfirmation(status.id) }
-                try options.emit(status, text: "faucet sent \(amount) AGR to \(key.account.address) (\(status.status.rawValue))")
+                var sent = try await client.faucet(key.account, amount: try coins(amount, "--amount"))
+                if !noWait { sent.status = try await client.waitForConfirmation(sent.id).status }
+                // The amount the faucet really sends: at most its limit per request.
+                try options.emit(sent, text: "faucet sent \(Amount.format(sent.amount)) AGR to \(key.account.address) (\(sent.status.rawValue))")
             } catch let error as NodeClientError { throw CommandFailure("faucet: \(error)") }
         }
     }

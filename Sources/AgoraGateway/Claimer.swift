@@ -34,12 +34,14 @@ public struct Claimer: Service {
         var submitted: [Hash256] = []
         let height = try? await gateway.node.status().height
         if let height { await gateway.noteHeight(height) }
+        await gateway.sampleActivity()
         for (id, receipt, signature) in await gateway.receipts() {
             guard let view = try? await gateway.node.channel(id), case let channel = Channel(view),
                   let amount = ClaimRule.due(receipt, channel: channel, height: height, highWater: highWater) else { continue }
             do {
                 let (transaction, _) = try await gateway.node.signAndSubmit(.channelClaim(receipt, clientSignature: signature), key: gateway.key)
                 submitted.append(transaction.id)
+                await gateway.settled(channel: id, amount: amount, transaction: transaction.id)
                 logger.notice("claimed", metadata: ["channel": "\(id.hex.prefix(16))", "amount": "\(amount)", "closing": "\(channel.status == .closing)",
                                                     "expiry": "\(channel.expiry)"])
                 _ = try? await gateway.node.waitForConfirmation(transaction.id, timeout: .seconds(30))

@@ -103,6 +103,25 @@ public actor Gateway {
 
     /// Answers being generated, by the request that started them: the client may stop them.
     private var running: [StopRequest: StopSignal] = [:]
+    /// Answers, tokens, payment waits and settlements, for the provider's page.
+    private(set) var activity = ProviderActivity()
+    /// Answers being generated now.
+    var answersRunning: Int { running.count }
+
+    func waitedForPayment(_ duration: Duration) { activity.waitedForPayment(duration) }
+
+    func settled(channel: Hash256, amount: UInt64, transaction: Hash256) {
+        activity.settled(.init(time: ProviderActivity.now(), channel: channel, amount: amount, transaction: transaction))
+    }
+
+    /// Every channel's books, in channel id order.
+    func allBooks() -> [(channel: Hash256, books: ProviderMeter.ChannelBooks)] {
+        meter.books.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    func sampleActivity() {
+        activity.sample(receipted: meter.books.values.reduce(0) { $0 &+ $1.receipted }, now: ProviderActivity.now())
+    }
     /// The chain's height as the claimer last read it (nil until it has).
     private(set) var chainHeight: UInt64?
 
@@ -226,6 +245,7 @@ public actor Gateway {
     /// on (the finished text re-tokenized with the model's tokenizer), and the account is stored.
     public func finish(_ header: RequestHeader, generated: UInt64, counted: UInt64) async throws(GatewayError) {
         running[StopRequest(header)] = nil
+        activity.answered(completionTokens: counted)
         let channel = header.channel
         guard var account = meter.books[channel] else { return }
         account.usage.completionTokens = account.usage.completionTokens - min(account.usage.completionTokens, generated) + counted

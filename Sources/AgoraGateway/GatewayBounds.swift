@@ -25,4 +25,7 @@ public enum GatewayBounds {
     /// How long a stage connection may stay without a frame before it is closed (a client with
     /// an open session sends a step at least every few seconds while it answers).
     public static let stageIdleTimeout: Duration = .seconds(120)
+    /// Channels the provider's earnings page reads from the chain per refresh (the rest are not
+    /// listed): a page refresh costs at most this many node reads.
+    public static let earningsChannels = 100
 }

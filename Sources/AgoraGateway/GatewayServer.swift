@@ -5,6 +5,7 @@ import AgoraMarket
 import AgoraPrimitives
 import AgoraHTTP
 import AgoraServe
+import AgoraWeb
 import AgoraOpenAI
 import Foundation
 import Hummingbird
@@ -58,10 +59,19 @@ public struct GatewayServer: Sendable {
                     services: services, onServerRunning: { onRunning($0.localAddress?.port ?? 0) }, logger: logger)
     }
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    func router() -> Router<PeerRequestContext> {
+        let router = Router(context: PeerRequestContext.self)
         let gateway = self.gateway, service = self.service, server = self
         router.addHealthAndMetrics(metrics: gateway.metrics.text)
+        router.addWebPage(ProviderPage.page)
+        // The operator's view of its earnings and load, for its page: per-client books, so only
+        // a request from this machine gets it.
+        router.get("/v1/provider/earnings") { _, context in
+            guard context.isLoopback else {
+                return failure(403, "loopback_only", "a provider's earnings are answered to its own machine only")
+            }
+            return Response.json(await server.earnings())
+        }
         router.get("/v1/market/info") { _, _ in
             let configuration = gateway.configuration
             return Response.json(.object([
@@ -367,8 +377,10 @@ struct AnswerMeterShell: Sendable {
 
     private func recordWait(since start: ContinuousClock.Instant?) {
         guard let start else { return }
+        let waited = ContinuousClock.now - start
         gateway.metrics.paymentWaits.increment()
-        gateway.metrics.paymentWait.record(ContinuousClock.now - start)
+        gateway.metrics.paymentWait.record(waited)
+        Task { [gateway] in await gateway.waitedForPayment(waited) }
     }
 }
 
@@ -411,5 +423,55 @@ extension JSON {
         if case .object(let delta)? = choice.first(where: { $0.0 == "delta" })?.1,
            case .string(let content)? = delta.first(where: { $0.0 == "content" })?.1 { return content }
         return ""
+    }
+}
+
+extension GatewayServer {
+    /// What the provider's page shows: totals, each client channel's books beside what the chain
+    /// says was claimed, load, payment waits, settlements and samples over time. The chain is read
+    /// for at most `GatewayBounds.earningsChannels` channels per call.
+    func earnings() async -> JSON {
+        let books = await gateway.allBooks()
+        let activity = await gateway.activity
+        var receivedTotal: UInt64 = 0, claimedTotal: UInt64 = 0, claimableTotal: UInt64 = 0
+        var channels: [JSON] = []
+        for (id, account) in books.prefix(GatewayBounds.earningsChannels) {
+            let view = try? await gateway.node.channel(id)
+            let claimed = view.map { $0.openCounter == account.openCounter ? $0.claimed : 0 } ?? 0
+            let claimable = account.receipted > claimed && view?.status != .closed ? account.receipted - claimed : 0
+            receivedTotal &+= account.receipted; claimedTotal &+= claimed; claimableTotal &+= claimable
+            channels.append(.object([("channel", .string(id.hex)), ("client", .string(account.client.address)), ("deposit", .int(Int(clamping: account.deposit))),
+                                     ("prompt_tokens", .int(Int(clamping: account.usage.promptTokens))),
+                                     ("completion_tokens", .int(Int(clamping: account.usage.completionTokens))),
+                                     ("owed", .int(Int(clamping: account.owed))), ("received", .int(Int(clamping: account.receipted))),
+                                     ("claimed", .int(Int(clamping: claimed))), ("claimable", .int(Int(clamping: claimable))),
+                                     ("status", view.map { .string($0.status.rawValue) } ?? .null), ("expiry", view.map { .int(Int(clamping: $0.expiry)) } ?? .null)]))
+        }
+        let settlements = activity.settlements.reversed().map { entry -> JSON in
+            .object([("time", .int(Int(clamping: entry.time))), ("channel", .string(entry.channel.hex)), ("amount", .int(Int(clamping: entry.amount))),
+                     ("transaction", .string(entry.transaction.hex))])
+        }
+        let samples = activity.samples.map { sample -> JSON in
+            .object([("time", .int(Int(clamping: sample.time))), ("completion_tokens", .int(Int(clamping: sample.completionTokens))),
+                     ("received", .int(Int(clamping: sample.receipted)))])
+        }
+        let offer = gateway.configuration.offer
+        let price: JSON = .object([("prompt_per_million", .int(Int(clamping: offer.promptPerMillion))),
+                                   ("completion_per_million", .int(Int(clamping: offer.completionPerMillion)))])
+        let stageBlocks: JSON = stage.map { .string("blocks \($0.blocks.lowerBound)-\($0.blocks.upperBound - 1)") } ?? .null
+        let provider = await gateway.provider.address, running = await gateway.answersRunning
+        let totals: [(String, JSON)] = [
+            ("received", .int(Int(clamping: receivedTotal))), ("received_agr", .string(Amount.format(receivedTotal))),
+            ("claimed", .int(Int(clamping: claimedTotal))), ("claimed_agr", .string(Amount.format(claimedTotal))),
+            ("claimable", .int(Int(clamping: claimableTotal))), ("claimable_agr", .string(Amount.format(claimableTotal))),
+        ]
+        let load: [(String, JSON)] = [
+            ("answers", .int(Int(clamping: activity.answers))), ("answers_running", .int(running)),
+            ("completion_tokens", .int(Int(clamping: activity.completionTokens))),
+            ("payment_waits", .int(Int(clamping: activity.paymentWaits))), ("payment_wait_seconds", .double(activity.paymentWaitSeconds)),
+        ]
+        let head: [(String, JSON)] = [("unit", .string("base units: 1 AGR = 1000000000 units")), ("provider", .string(provider)),
+                                      ("model_name", .string(modelName)), ("price", price), ("stage", stageBlocks)]
+        return .object(head + totals + load + [("channels", .array(channels)), ("settlements", .array(settlements)), ("samples", .array(samples))])
     }
 }

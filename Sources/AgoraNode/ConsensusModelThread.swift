@@ -15,15 +15,15 @@ public final class ConsensusModelThread: Sendable {
         queue = DispatchQueue(label: "agora.work.\(label)", qos: .userInitiated)
     }
 
-    /// Whether the header's work digest is the one its forward pass gives, and how long the pass
-    /// itself took (not the wait behind other blocks in the queue).
-    public func verify(_ header: BlockHeader, epochKey: Hash256) async -> (valid: Bool, took: Duration) {
+    /// The pass's score when the header's work digest is the one its forward pass gives (nil:
+    /// invalid work), and how long the pass itself took (not the wait behind other blocks).
+    public func verify(_ header: BlockHeader, epochKey: Hash256) async -> (score: ProofOfAI.QuizScore?, took: Duration) {
         await withCheckedContinuation { continuation in
             queue.async {
                 let clock = ContinuousClock()
-                var valid = false
-                let took = clock.measure { valid = self.engine.verify(header, epochKey: epochKey) }
-                continuation.resume(returning: (valid, took))
+                var score: ProofOfAI.QuizScore?
+                let took = clock.measure { score = self.engine.verifiedScore(header, epochKey: epochKey) }
+                continuation.resume(returning: (score, took))
             }
         }
     }
@@ -39,8 +39,8 @@ public final class ConsensusModelThread: Sendable {
         }
     }
 
-    /// One mining attempt: the header with its work digest, and whether it meets the target.
-    public func attempt(_ header: BlockHeader, epochKey: Hash256) async throws -> (header: BlockHeader, found: Bool) {
+    /// One mining attempt: the header with its work digest, and the pass's score when it meets the target.
+    public func attempt(_ header: BlockHeader, epochKey: Hash256) async throws -> (header: BlockHeader, found: ProofOfAI.QuizScore?) {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 var sealed = header

@@ -1,3 +1,4 @@
+import AgoraChainRules
 import AgoraLedger
 import AgoraPrimitives
 import Dispatch
@@ -31,15 +32,15 @@ public struct Miner: Service {
                 while !Task.isCancelled {
                     header.nonce = nonce
                     nonce &+= 1
-                    let attempt: (header: BlockHeader, found: Bool)
+                    let attempt: (header: BlockHeader, found: ProofOfAI.QuizScore?)
                     do { attempt = try await engine.attempt(header, epochKey: epochKey) } catch {
                         logger.error("mining attempt failed", metadata: ["error": "\(error)"])
                         try await Task.sleep(for: .seconds(1))
                         break
                     }
-                    if attempt.found {
+                    if let score = attempt.found {
                         let block = Block(header: attempt.header, transactions: template.transactions)
-                        if let problem = await node.submitMined(block) {
+                        if let problem = await node.submitMined(block, score: score) {
                             logger.warning("mined block refused", metadata: ["block.height": "\(block.header.height)", "problem": "\(problem)"])
                         } else {
                             node.metrics.minedBlocks.increment()

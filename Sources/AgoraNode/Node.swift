@@ -1,4 +1,6 @@
 import AgoraChainRules
+import AgoraHTTP
+import AgoraJSON
 import AgoraKeyFile
 import AgoraLedger
 import AgoraNodeAPI
@@ -54,6 +56,13 @@ public actor Node {
     private var validator: ConsensusModelThread?
     /// The connections the peer-to-peer protocol runs over, once the P2P server listens.
     private var transport: (any PeerTransport)?
+    /// New blocks, reorganizations and accepted transactions, for `GET /v1/events`.
+    public nonisolated let events = EventFeed()
+    /// The Proof-of-AI scores of the blocks this process mined or checked, by block hash (the
+    /// chain keeps only their digests): what the explorer shows as a block's loss. Bounded.
+    private var scores: [Hash256: ProofOfAI.QuizScore] = [:]
+    private var scoreOrder: [Hash256] = []
+    static let keptScores = 4_096
 
     /// Opens `store`: resumes its chain, or starts `genesis` in an empty one. The stored state is
     /// checked against the tip's state root before anything else happens. A node that is not in
@@ -131,6 +140,45 @@ public actor Node {
         return try store.block(hash: hash)
     }
 
+    /// A block's Proof-of-AI work as a person reads it: the quiz its header bound, and the loss the
+    /// consensus model scored on it when this process mined or checked the block.
+    public func work(of block: Block) -> BlockWorkView {
+        let header = block.header
+        guard core.mode == .proofOfAI, header.height > 0, let epochKey = core.epochKey(forChildOf: header.parent) else {
+            return BlockWorkView(hash: header.hash, height: header.height, sealing: header.height == 0 ? "genesis" : "dev", target: header.target,
+                                 workDigest: header.workDigest, quiz: [], loss: nil, answerTokens: nil)
+        }
+        let quiz = Quiz.generate(seed: ProofOfAI.seed(epochKey: epochKey, header: header))
+        let score = scores[header.hash]
+        return BlockWorkView(hash: header.hash, height: header.height, sealing: "proof_of_ai", target: header.target, workDigest: header.workDigest,
+                             quiz: quiz.items.map { .init(question: $0.question, answer: $0.answer) },
+                             loss: score?.loss, answerTokens: score?.answerTokens)
+    }
+
+    private func remember(_ score: ProofOfAI.QuizScore, of block: Hash256) {
+        guard scores.updateValue(score, forKey: block) == nil else { return }
+        scoreOrder.append(block)
+        if scoreOrder.count > Self.keptScores { scores.removeValue(forKey: scoreOrder.removeFirst()) }
+    }
+
+    /// Transactions of the last `blocks` blocks that `account` sent or that name it, newest first,
+    /// at most `limit`: an account's recent history without an index of its own.
+    public func history(of account: AccountID, blocks: UInt64, limit: Int) throws -> [(height: UInt64, transaction: Transaction)] {
+        var found: [(UInt64, Transaction)] = []
+        let address = account.address
+        var height = core.height
+        while found.count < limit, height + blocks > core.height, let block = try block(height: height) {
+            for transaction in block.transactions.reversed()
+            where transaction.sender == account || transaction.payload.fields.values.contains(address) {
+                found.append((height, transaction))
+                if found.count == limit { break }
+            }
+            if height == 0 { break }
+            height -= 1
+        }
+        return found
+    }
+
     public func transactionStatus(_ id: Hash256) throws -> TransactionStatusView {
         if core.mempool.contains(id) { return TransactionStatusView(id: id, status: .pending) }
         if let location = try store.transactionLocation(id) {
@@ -184,9 +232,10 @@ public actor Node {
         machine.blockTemplate(now: Self.now(), miner: miner)
     }
 
-    /// A block mined here: its work was just computed, so it is not run again.
+    /// A block mined here: its work was just computed (`score`), so it is not run again.
     @discardableResult
-    public func submitMined(_ block: Block) -> BlockProblem? {
+    public func submitMined(_ block: Block, score: ProofOfAI.QuizScore? = nil) -> BlockProblem? {
+        if let score { remember(score, of: block.header.hash) }
         let (problem, outputs) = machine.blockMined(block, now: Self.now())
         carryOut(outputs)
         return problem
@@ -250,6 +299,10 @@ public actor Node {
             case .note(.transactionAccepted(let id, _)):
                 metrics.acceptedTransactions.increment()
                 recordPending(id)
+                if let transaction = core.mempool.transaction(id) {
+                    events.publish(.object([("type", "transaction"), ("id", .string(id.hex)), ("kind", .string(transaction.payload.kind)),
+                                            ("sender", .string(transaction.sender.address))]))
+                }
             case .note(.transactionRefused):
                 metrics.rejectedTransactions.increment()
             case .note(.invalidBlock(let peer, let problem)):
@@ -270,9 +323,10 @@ public actor Node {
         // (more makes the block invalid anyway): a peer cannot make this node replay for free.
         let challenges = core.unjudgedChallenges(in: block)
         Task {
-            let (valid, took) = await validator.verify(block.header, epochKey: epochKey)
-            let judged = valid && challenges.count <= Limits.challengesPerBlock ? await validator.judge(challenges) : [:]
-            self.workChecked(block, from: peer, valid: valid, verdicts: judged, took: took)
+            let (score, took) = await validator.verify(block.header, epochKey: epochKey)
+            let judged = score != nil && challenges.count <= Limits.challengesPerBlock ? await validator.judge(challenges) : [:]
+            if let score { await self.remember(score, of: block.header.hash) }
+            self.workChecked(block, from: peer, valid: score != nil, verdicts: judged, took: took)
         }
     }
 
@@ -301,6 +355,14 @@ public actor Node {
         }
         metrics.height.set(Int64(core.height))
         metrics.blocks.increment(by: Int64(update.connected.count))
+        if !update.disconnected.isEmpty {
+            events.publish(.object([("type", "reorganization"), ("disconnected", .int(update.disconnected.count)), ("height", .int(Int(core.height)))]))
+        }
+        for (block, _) in update.connected {
+            events.publish(.object([("type", "block"), ("height", .int(Int(block.header.height))), ("hash", .string(block.header.hash.hex)),
+                                    ("time", .int(Int(block.header.time))), ("transactions", .int(block.transactions.count)),
+                                    ("miner", .string(block.header.miner.address))]))
+        }
         carryOut(machine.persisted())
         forgetSettledPending()
     }
@@ -330,12 +392,14 @@ public actor Node {
         }
     }
 
-    /// Sends `amount` from the devnet faucet to `account` (dev nodes whose genesis has the faucet).
-    public func faucet(to account: AccountID, amount: UInt64) -> Result<Hash256, MempoolRejection>? {
+    /// Sends `amount`, at most the faucet's limit, from the devnet faucet to `account` (dev nodes
+    /// whose genesis has the faucet); returns the transfer and the amount it sends.
+    public func faucet(to account: AccountID, amount: UInt64) -> Result<(id: Hash256, amount: UInt64), MempoolRejection>? {
         guard let faucetKey else { return nil }
+        let sent = min(amount, configuration.faucetLimit)
         let transaction = Transaction.signed(by: faucetKey, chainID: core.parameters.chainID, nonce: core.nextNonce(for: faucetKey.account),
-                                             fee: core.parameters.minimumFee, payload: .transfer(to: account, amount: min(amount, configuration.faucetLimit)))
-        return submit(transaction)
+                                             fee: core.parameters.minimumFee, payload: .transfer(to: account, amount: sent))
+        return submit(transaction).map { ($0, sent) }
     }
 
     static func now() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970)) }

@@ -4,6 +4,7 @@ import AgoraLedger
 import AgoraNodeAPI
 import AgoraNodeCore
 import AgoraPrimitives
+import AgoraWeb
 import Foundation
 import Hummingbird
 import Logging
@@ -30,11 +31,16 @@ public struct NodeRPC: Sendable {
 
     public init(node: Node, configuration: Configuration) { self.node = node; self.configuration = configuration }
 
+    /// How many recent blocks an account's history looks through.
+    public static let historyBlocks: UInt64 = 500
+
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         let node = self.node, limits = configuration
         router.add(middleware: CountingMiddleware(metrics: node.metrics))
         router.addHealthAndMetrics(metrics: node.metrics.text)
+        router.addWebPage(ExplorerPage.page)
+        router.addEventFeed(node.events)
         router.get("/v1/status") { _, _ in try json(await node.status()) }
         router.get("/v1/params") { _, _ in try json(node.genesis.parameters) }
         router.get("/v1/genesis") { _, _ in try json(node.genesis) }
@@ -60,6 +66,16 @@ public struct NodeRPC: Sendable {
             else { throw ErrorView(code: "invalid_block_id", message: "a block id is a height or a 64-digit hex hash, got \(id.prefix(80))").http(.badRequest) }
             guard let block else { throw ErrorView(code: "not_found", message: "no block \(id)").http(.notFound) }
             return try json(BlockView(block))
+        }
+
+        router.get("/v1/blocks/:id/work") { _, context in
+            let id = try context.parameters.require("id")
+            let block: Block?
+            if let height = UInt64(id) { block = try await node.block(height: height) }
+            else if let hash = Hash256(hex: id) { block = try await node.block(hash: hash) }
+            else { throw ErrorView(code: "invalid_block_id", message: "a block id is a height or a 64-digit hex hash, got \(id.prefix(80))").http(.badRequest) }
+            guard let block else { throw ErrorView(code: "not_found", message: "no block \(id)").http(.notFound) }
+            return try json(await node.work(of: block))
         }
 
         router.post("/v1/transactions") { request, _ in
@@ -93,6 +109,14 @@ public struct NodeRPC: Sendable {
             return try json(AccountView(address: account, balance: record.balance, nonce: record.nonce, nextNonce: await node.nextNonce(for: account),
                                         bonded: stake.bonded,
                                         unbonding: stake.unbonding.map { .init(amount: $0.amount, releaseHeight: $0.releaseHeight) }))
+        }
+
+        // The account's recent transactions: a bounded scan of the last blocks (no index is kept).
+        router.get("/v1/accounts/:address/transactions") { request, context in
+            let account = try accountID(context, "address")
+            let limit = try request.uri.queryParameters.integer("limit", default: 50, range: 1...limits.maxListItems)
+            let history = try await node.history(of: account, blocks: NodeRPC.historyBlocks, limit: limit)
+            return try json(history.map { HistoryEntryView(height: $0.height, transaction: TransactionView($0.transaction)) })
         }
 
         router.get("/v1/providers") { request, _ in
@@ -215,7 +239,7 @@ public struct NodeRPC: Sendable {
                 guard amount > 0 else { throw ErrorView(code: "invalid_amount", message: "amount must be positive").http(.badRequest) }
                 switch await node.faucet(to: account, amount: amount) {
                 case nil: throw ErrorView(code: "no_faucet", message: "this node's chain has no faucet").http(.notFound)
-                case .success(let id)?: return try json(TransactionStatusView(id: id, status: .pending), status: .accepted)
+                case .success(let sent)?: return try json(FaucetView(id: sent.id, status: .pending, amount: sent.amount), status: .accepted)
                 case .failure(let rejection)?: throw ErrorView(code: rejection.name, message: rejection.message).http(.serviceUnavailable)
                 }
             }

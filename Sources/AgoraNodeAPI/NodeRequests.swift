@@ -15,6 +15,15 @@ public struct FaucetRequest: Codable, Sendable {
     public init(address: String, amount: UInt64?) { self.address = address; self.amount = amount }
 }
 
+/// `POST /v1/faucet` answer: the transfer's id and status, and the amount it really sends (a
+/// faucet sends at most its limit per request, whatever was asked), in base units.
+public struct FaucetView: Codable, Sendable {
+    public var id: Hash256
+    public var status: TransactionStatusView.Status
+    public var amount: UInt64
+    public init(id: Hash256, status: TransactionStatusView.Status, amount: UInt64) { self.id = id; self.status = status; self.amount = amount }
+}
+
 /// Every error answer: `{"error": {"code": ..., "message": ..., "rejection_code": ...}}`.
 public struct ErrorView: Codable, Sendable, Error {
     public struct Body: Codable, Sendable {

@@ -381,3 +381,42 @@ extension Channel {
                   finalizeHeight: view.finalizeHeight)
     }
 }
+
+/// A block's Proof-of-AI work as the explorer shows it: the quiz its header bound, its target and
+/// digest, and the consensus model's loss on the quiz when the answering node mined or checked the
+/// block itself (the chain stores only the digest; `loss` is nil for blocks it took before it
+/// last started).
+public struct BlockWorkView: Codable, Sendable {
+    public struct Item: Codable, Sendable {
+        public var question: String
+        public var answer: String
+        public init(question: String, answer: String) { self.question = question; self.answer = answer }
+    }
+
+    public var hash: Hash256
+    public var height: UInt64
+    /// "proof_of_ai", "dev" (sealed on a timer, no work) or "genesis".
+    public var sealing: String
+    public var target: Hash256
+    public var workDigest: Hash256
+    public var quiz: [Item]
+    /// Mean negative log-likelihood of the answers' tokens, in nats.
+    public var loss: Double?
+    public var answerTokens: Int?
+
+    public init(hash: Hash256, height: UInt64, sealing: String, target: Hash256, workDigest: Hash256, quiz: [Item], loss: Double?, answerTokens: Int?) {
+        self.hash = hash; self.height = height; self.sealing = sealing; self.target = target; self.workDigest = workDigest
+        self.quiz = quiz; self.loss = loss; self.answerTokens = answerTokens
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case hash, height, sealing, target, workDigest = "work_digest", quiz, loss, answerTokens = "answer_tokens"
+    }
+}
+
+/// One transaction of an account's recent history, with the block that carried it.
+public struct HistoryEntryView: Codable, Sendable {
+    public var height: UInt64
+    public var transaction: TransactionView
+    public init(height: UInt64, transaction: TransactionView) { self.height = height; self.transaction = transaction }
+}

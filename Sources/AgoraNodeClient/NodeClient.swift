@@ -70,7 +70,7 @@ public struct NodeClient: Sendable {
         try await send("POST", "/v1/transactions", body: SubmitRequest(transaction: Hex.encode(transaction.canonicalBytes)))
     }
 
-    public func faucet(_ account: AccountID, amount: UInt64?) async throws -> TransactionStatusView {
+    public func faucet(_ account: AccountID, amount: UInt64?) async throws -> FaucetView {
         try await send("POST", "/v1/faucet", body: FaucetRequest(address: account.address, amount: amount))
     }
 

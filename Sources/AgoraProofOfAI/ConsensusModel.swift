@@ -27,22 +27,28 @@ public final class ConsensusModel: WorkVerifier, @unchecked Sendable {
     /// validators can judge: every node holds it).
     public func judge(_ challenge: Challenge) -> AuditVerdict { judge.judge(challenge) }
 
-    /// The work digest this header's attempt yields under `epochKey`.
-    public func workDigest(for header: BlockHeader, epochKey: Hash256) throws(ProofOfAI.Failure) -> Hash256 {
+    /// The work digest this header's attempt yields under `epochKey`, and the pass's score.
+    public func work(for header: BlockHeader, epochKey: Hash256) throws(ProofOfAI.Failure) -> (digest: Hash256, score: ProofOfAI.QuizScore) {
         let seed = ProofOfAI.seed(epochKey: epochKey, header: header)
-        let work = try ProofOfAI.work(quiz: Quiz.generate(seed: seed), context: context, tokenizer: tokenizer, template: template)
-        return ProofOfAI.workDigest(seed: seed, work: work)
+        let score = try ProofOfAI.work(quiz: Quiz.generate(seed: seed), context: context, tokenizer: tokenizer, template: template)
+        return (ProofOfAI.workDigest(seed: seed, work: score), score)
     }
 
     /// Whether the header carries the digest of its own attempt and meets its target.
-    public func verify(_ header: BlockHeader, epochKey: Hash256) -> Bool {
-        guard ProofOfAI.meetsTarget(header), let digest = try? workDigest(for: header, epochKey: epochKey) else { return false }
-        return digest == header.workDigest
+    public func verify(_ header: BlockHeader, epochKey: Hash256) -> Bool { verifiedScore(header, epochKey: epochKey) != nil }
+
+    /// The pass's score when the header carries the digest of its own attempt and meets its
+    /// target; nil when it does not.
+    public func verifiedScore(_ header: BlockHeader, epochKey: Hash256) -> ProofOfAI.QuizScore? {
+        guard ProofOfAI.meetsTarget(header), let work = try? work(for: header, epochKey: epochKey), work.digest == header.workDigest else { return nil }
+        return work.score
     }
 
-    /// One mining attempt: fills in the digest; true when the sealed header meets its target.
-    public func attempt(_ header: inout BlockHeader, epochKey: Hash256) throws(ProofOfAI.Failure) -> Bool {
-        header.workDigest = try workDigest(for: header, epochKey: epochKey)
-        return ProofOfAI.meetsTarget(header)
+    /// One mining attempt: fills in the digest; the pass's score when the sealed header meets its
+    /// target, nil when it does not.
+    public func attempt(_ header: inout BlockHeader, epochKey: Hash256) throws(ProofOfAI.Failure) -> ProofOfAI.QuizScore? {
+        let work = try work(for: header, epochKey: epochKey)
+        header.workDigest = work.digest
+        return ProofOfAI.meetsTarget(header) ? work.score : nil
     }
 }

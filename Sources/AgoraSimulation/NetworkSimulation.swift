@@ -249,7 +249,7 @@ public struct NetworkSimulation {
         var (template, epochKey) = nodes[index].machine!.blockTemplate(now: now, miner: miner)
         template.header.nonce = random.nextUInt64()
         let found: Bool
-        do { found = try engine.attempt(&template.header, epochKey: epochKey) } catch { throw fail("mining failed: \(error)") }
+        do { found = try engine.attempt(&template.header, epochKey: epochKey) != nil } catch { throw fail("mining failed: \(error)") }
         guard found else { return }
         report.blocksMined += 1
         let (problem, outputs) = nodes[index].machine!.blockMined(template, now: now)

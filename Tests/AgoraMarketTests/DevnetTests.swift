@@ -19,7 +19,7 @@ struct DevnetTests {
             outputPath = directory + "-\(run).out"
             FileManager.default.createFile(atPath: outputPath, contents: nil)
             process.executableURL = AgoraProcess.binary
-            process.arguments = ["devnet", "--data-dir", directory, "--port", "0", "--status-every", "2"] + (demo ? [] : ["--no-demo"]) + extra
+            process.arguments = ["devnet", "--data-dir", directory, "--port", "0", "--rpc-port", "0", "--status-every", "2"] + (demo ? [] : ["--no-demo"]) + extra
             let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
             process.standardError = output
             if piped {

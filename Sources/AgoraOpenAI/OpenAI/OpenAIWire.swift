@@ -33,10 +33,10 @@ public struct OpenAIWire: Sendable {
 
     /// A streamed chunk. With `usage`, the field is written (null on every chunk but the last,
     /// as OpenAI does when the client asked for `stream_options.include_usage`).
-    public func chunk(_ choices: [JSON], usage: JSON? = nil) -> JSON {
+    public func chunk(_ choices: [JSON], usage: JSON? = nil, extra: [(String, JSON)] = []) -> JSON {
         .object([("id", .string(id)), ("object", .string(kind == .chat ? "chat.completion.chunk" : "text_completion")),
                  ("created", .int(created)), ("model", .string(model)), ("choices", .array(choices))]
-                + (usage.map { [("usage", $0)] } ?? []))
+                + (usage.map { [("usage", $0)] } ?? []) + extra)
     }
 
     /// One choice of a streamed chunk: a chat delta (the role on the first, the content while
