@@ -9,7 +9,8 @@ struct Agora: AsyncParsableCommand {
         version: "agora \(version) (engine numerics \(Numerics.version))",
         subcommands: [ModelCommand.self, TokenizeCommand.self, RunCommand.self, ServeCommand.self, BenchCommand.self,
                       GenesisCommand.self, NodeCommand.self, WalletCommand.self, JobCommand.self, ChainBenchCommand.self,
-                      ProviderCommand.self, BridgeCommand.self, AuditorCommand.self, ChatCommand.self, DevnetCommand.self, PoAIBenchCommand.self]
+                      ProviderCommand.self, BridgeCommand.self, AuditorCommand.self, ChatCommand.self, SpendCommand.self, EarningsCommand.self,
+                      DevnetCommand.self, PoAIBenchCommand.self]
     )
 
     /// This release of Agora.

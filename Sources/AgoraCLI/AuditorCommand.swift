@@ -22,7 +22,7 @@ struct AuditorCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Node RPC URL.") var node = "http://127.0.0.1:8645"
+    @Option(help: ArgumentHelp(stringLiteral: NodeAddress.help)) var node: String?
     @Option(help: "Wallet key file (created if missing); its transcript store sits beside it.") var wallet: String
     @Option(help: "Port of its metrics and spend endpoints on 127.0.0.1 (0: any free port).") var port = 0
     @Option(help: "Model id.") var modelID = "smollm2"
@@ -46,7 +46,7 @@ struct AuditorCommand: AsyncParsableCommand {
         let (model, tokenizer) = try modelOptions.load()
         let modelHash = try sha256(ofFile: path)
         let budgetUnits = try coins(budget, "--budget"), depositUnits = try coins(deposit, "--deposit")
-        let client = NodeClient(baseURL: node)
+        let client = NodeClient(baseURL: NodeAddress.resolve(node))
         if faucet, ((try? await client.account(key.account).balance) ?? 0) < budgetUnits {
             do { _ = try await client.waitForConfirmation(try await client.faucet(key.account, amount: budgetUnits + Amount.unitsPerCoin).id) }
             catch { throw CommandFailure("faucet: \(error)") }

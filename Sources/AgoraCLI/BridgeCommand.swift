@@ -20,7 +20,7 @@ struct BridgeCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Node RPC URL.") var node = "http://127.0.0.1:8645"
+    @Option(help: ArgumentHelp(stringLiteral: NodeAddress.help)) var node: String?
     @Option(help: "Wallet key file (created if missing).") var wallet: String
     @Option(help: "Address to listen on (loopback only by default: the bridge spends your money).") var host = "127.0.0.1"
     @Option(help: "Port (0: any free port).") var port = 8080
@@ -66,10 +66,14 @@ struct BridgeCommand: AsyncParsableCommand {
         }
         let policy = RoutingPolicy(maxPrice: maxPrice, allow: Set(try allow.map { try address($0, "--allow") }), requireVerifiable: requireVerifiable)
         let budgetUnits = try coins(budget, "--budget"), depositUnits = try coins(deposit, "--deposit")
-        let client = NodeClient(baseURL: node)
+        let client = NodeClient(baseURL: NodeAddress.resolve(node))
         if faucet {
+            // What the wallet holds counts its deposits still in channels (a restarted bridge
+            // resumes them): the faucet is asked only when both together fall short.
             let balance = (try? await client.account(key.account).balance) ?? 0
-            if balance < budgetUnits {
+            let inChannels = ((try? await client.channels(client: key.account)) ?? []).filter { $0.status != .closed }
+                .reduce(UInt64(0)) { $0 &+ ($1.deposit - min($1.deposit, $1.claimed)) }
+            if balance &+ inChannels < budgetUnits {
                 do { _ = try await client.waitForConfirmation(try await client.faucet(key.account, amount: budgetUnits + Amount.unitsPerCoin).id) }
                 catch { throw CommandFailure("faucet: \(error)") }
             }
@@ -121,7 +125,8 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "Sampling temperature (0: greedy, the same answer every time; OpenAI's default is 1).") var temperature = 0.0
 
     func run() async throws {
-        let http = HTTPClient.shared
+        // Fails at once when nothing listens (the shared client retries until its deadline).
+        let http = NodeClient.sharedHTTP
         do {
             var request = HTTPClientRequest(url: bridge + "/v1/chat/completions")
             request.method = .POST

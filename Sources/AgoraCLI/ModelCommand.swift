@@ -103,7 +103,9 @@ struct ModelCommand: ParsableCommand {
             let path = try modelOptions.resolvePath()
             let file: GGUFFile
             do { file = try GGUFFile(path: path) } catch { throw CommandFailure("\(path): \(error.description)") }
-            let bytes = Requantize.convert(file, to: target).serialized()
+            let bar = ProgressBar(label: "converting to \(type)", unit: "tensors")
+            let bytes = Requantize.convert(file, to: target, progress: bar.update).serialized()
+            bar.finish()
             guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
                 throw CommandFailure("cannot write \(out)")
             }

@@ -152,6 +152,7 @@ struct NodeCommand: AsyncParsableCommand {
             let port: Int?
             do { port = try await p2p.listen() } catch { throw ValidationError("cannot listen on \(p2pHost):\(p2pPort): \(error)") }
             services.insert(p2p, at: 0)
+            services.append(SyncProgress(node: node))
             p2pLine = port.map { "P2P on \(p2pHost):\($0), " } ?? "P2P outbound only to \(peers.joined(separator: " ")), "
         }
         let status = await node.status()
@@ -187,5 +188,32 @@ extension NodeCommand {
             throw CommandFailure("\(path) has SHA-256 \(digest.prefix(16))…, but this chain's consensus model is \(expected.hex.prefix(16))…; pass --consensus-model")
         }
         return try options.load()
+    }
+}
+
+/// While the node is behind the headers it knows (syncing from peers), a progress bar of blocks
+/// checked and applied; a line when it has caught up.
+struct SyncProgress: Service {
+    let node: Node
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            var bar: ProgressBar?
+            var start: UInt64 = 0
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(2))
+                let status = await node.status()
+                // More than a block or two behind: a sync, not the next block arriving.
+                if status.headerHeight > status.height + 2 {
+                    if bar == nil { bar = ProgressBar(label: "syncing", unit: "blocks"); start = status.height }
+                    bar?.update(Int(status.height - start), Int(status.headerHeight - start))
+                } else if let ending = bar {
+                    ending.update(Int(status.height - start), Int(status.height - start))
+                    ending.finish()
+                    FileHandle.standardError.write(Data("synced to height \(status.height)\n".utf8))
+                    bar = nil
+                }
+            }
+        }
     }
 }

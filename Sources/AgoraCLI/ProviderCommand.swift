@@ -21,7 +21,7 @@ struct ProviderCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Node RPC URL.") var node = "http://127.0.0.1:8645"
+    @Option(help: ArgumentHelp(stringLiteral: NodeAddress.help)) var node: String?
     @Option(help: "Data directory (provider key, receipts).") var dataDir: String
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port (0: any free port).") var port = 0
@@ -31,11 +31,13 @@ struct ProviderCommand: AsyncParsableCommand {
     @Option(help: "Completion tokens served beyond the last receipt (the most a client can leave unpaid).") var creditWindow: UInt64 = 64
     @Option(help: "Seconds a stream at the end of its credit waits for the client's receipt before it ends with payment_timeout.")
     var paymentTimeout: Double = 15
-    @Option(help: "Claim when unclaimed receipts exceed this many AGR.") var claimThreshold = "0.01"
+    @Option(help: "Claim when unclaimed receipts exceed this many AGR (default: 100 claim fees at the chain's minimum fee, so fees take at most 1%; a channel near its expiry is claimed whatever it holds).")
+    var claimThreshold: String?
     @Option(help: "Blocks deep a channel's opening or top-up must be before it is served (1: the tip block; more on a chain that reorganizes).")
     var confirmations: UInt64 = 1
-    @Option(help: "Sequences decoded together.") var parallel = 2
-    @Option(help: "Worker threads.") var threads = 1
+    // The same defaults as `agora serve`.
+    @Option(help: "Sequences decoded together (continuous batching slots).") var parallel = 4
+    @Option(help: "Worker threads (default: every core).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Nice value added to the engine\'s threads, 0...19: above 0 the HTTP and payment threads preempt the busy engine at once; 0 keeps the engine level with other processes (a node, a miner).")
     var engineNice: Int32 = BatchScheduler.defaultEngineNice
     @Option(help: "Context size per sequence.") var ctx = 2048
@@ -101,16 +103,17 @@ struct ProviderCommand: AsyncParsableCommand {
         var logger = Logger(label: "agora.provider")
         logger.logLevel = .notice
         let offer = Price(promptPerMillion: try coins(priceIn, "--price-in"), completionPerMillion: try coins(priceOut, "--price-out"))
-        let highWater = try coins(claimThreshold, "--claim-threshold")
+        let chosenHighWater = try claimThreshold.map { try coins($0, "--claim-threshold") }
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let key = try KeyFile.loadOrCreate(path: dataDir + "/provider.key")
         let path = try modelOptions.resolvePath()
         let blocks = layers.flatMap(parsedLayers)
         let (model, tokenizer) = try modelOptions.load(blocks: blocks)
         let modelHash = try sha256(ofFile: path)
-        let client = NodeClient(baseURL: node)
+        let client = NodeClient(baseURL: NodeAddress.resolve(node))
         let parameters: ChainParameters
         do { parameters = try await client.parameters() } catch { throw CommandFailure("\(error)") }
+        let highWater = chosenHighWater ?? parameters.minimumFee.multipliedReportingOverflow(by: 100).partialValue
 
         let served = ServedModel(id: modelID, tokenizer: tokenizer, chatTemplate: model.file.string("tokenizer.chat_template"))
         let service: OpenAIService
@@ -121,17 +124,22 @@ struct ProviderCommand: AsyncParsableCommand {
             service = OpenAIService(model: served, contextLength: min(ctx, model.config.contextLength))
         } else if let upstream {
             service = OpenAIService(model: served, contextLength: min(ctx, model.config.contextLength))
-            let upstreamForwarder = UpstreamForwarder(client: .shared, baseURL: upstream, upstreamModel: upstreamModel)
             // The provider sells one model: the server it fronts must serve it, under the name sent.
-            let wanted = upstreamModel ?? modelID
+            // Without --upstream-model, a server serving one model (llama-server does) is sent its name.
             let listed: [String]
-            do { listed = try await upstreamForwarder.servedModels() } catch {
+            do { listed = try await UpstreamForwarder(client: .shared, baseURL: upstream).servedModels() } catch {
                 throw CommandFailure("the upstream \(upstream) does not list its models: \(error)")
+            }
+            var wanted = upstreamModel ?? modelID
+            if upstreamModel == nil, !listed.contains(wanted), listed.count == 1 {
+                wanted = listed[0]
+                printError("agora provider: the upstream serves one model, \(wanted); forwarding to it")
             }
             guard listed.contains(wanted) else {
                 throw CommandFailure("the upstream \(upstream) serves \(listed.isEmpty ? "no model" : listed.joined(separator: ", ")), not \(wanted); "
                                      + "name its model with --upstream-model")
             }
+            let upstreamForwarder = UpstreamForwarder(client: .shared, baseURL: upstream, upstreamModel: wanted)
             forwarder = upstreamForwarder
         } else {
             let context = InferenceContext(model: model, threads: threads, maxBatch: max(64, parallel), maxContext: min(ctx, model.config.contextLength),

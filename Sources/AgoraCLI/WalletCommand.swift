@@ -23,7 +23,7 @@ struct WalletCommand: AsyncParsableCommand {
 struct WalletOptions: ParsableArguments {
     @Option(help: "Wallet key file (default: $AGORA_WALLET, else wallet.json in $AGORA_HOME when it is set, else ~/.agora/wallet.json).")
     var wallet: String?
-    @Option(help: "Node RPC URL (default: $AGORA_NODE or http://127.0.0.1:8645).") var node: String?
+    @Option(help: ArgumentHelp(stringLiteral: NodeAddress.help)) var node: String?
     @Flag(help: "Print JSON.") var json = false
 
     /// A key is not a cache: without `$AGORA_HOME` it lives in `~/.agora`, not in `~/.cache/agora`.
@@ -35,7 +35,7 @@ struct WalletOptions: ParsableArguments {
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".agora/wallet.json").path
     }
 
-    var client: NodeClient { NodeClient(baseURL: node ?? ProcessInfo.processInfo.environment["AGORA_NODE"] ?? "http://127.0.0.1:8645") }
+    var client: NodeClient { NodeClient(baseURL: NodeAddress.resolve(node)) }
 
     func key() throws -> SigningKey {
         do { return try KeyFile.load(path: walletPath) } catch {

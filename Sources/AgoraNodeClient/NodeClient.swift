@@ -18,6 +18,8 @@ public enum NodeClientError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .refused(_, let error): error.message
+        case .unreachable(let url, let reason) where reason.contains("refused"):
+            "no node answers at \(url) (connection refused): start one (agora devnet, or agora node), or name yours with --node or AGORA_NODE"
         case .unreachable(let url, let reason): "cannot reach the node at \(url): \(reason)"
         case .unexpectedAnswer(let what): "unexpected answer from the node: \(what)"
         case .timedOut(let what): "timed out waiting for \(what)"
@@ -32,7 +34,17 @@ public struct NodeClient: Sendable {
     let timeout: TimeAmount
     static let maxAnswerBytes = 16 << 20
 
-    public init(baseURL: String, http: HTTPClient = .shared, timeout: TimeAmount = .seconds(30)) {
+    /// The HTTP client node clients share: a connection the node refuses fails the request at once
+    /// (AsyncHTTPClient's default retries it until the request's deadline, half a minute of
+    /// silence for a user whose node is not running), and a connection takes at most 5 s.
+    public static let sharedHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    public init(baseURL: String, http: HTTPClient = NodeClient.sharedHTTP, timeout: TimeAmount = .seconds(30)) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.http = http
         self.timeout = timeout

@@ -25,6 +25,21 @@ struct CommandLineTests {
         }
     }
 
+    @Test func aCommandWhoseNodeIsNotRunningSaysSoAtOnce() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("agora-home-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let node = "http://127.0.0.1:\(try freeLoopbackPort())"
+        let (created, creation) = try runCommand(["AGORA_HOME=\(home)", AgoraProcess.binary.path, "wallet", "new"], deadline: .seconds(30))
+        try #require(created == 0, "\(creation)")
+        // Found through AGORA_NODE; refused at once (the HTTP client's default retried for 30 s).
+        let started = ContinuousClock.now
+        let (status, output) = try runCommand(["AGORA_HOME=\(home)", "AGORA_NODE=\(node)", AgoraProcess.binary.path, "wallet", "balance"], deadline: .seconds(60))
+        #expect(status != 0)
+        #expect(output.contains("no node answers at \(node) (connection refused)"), "\(output)")
+        #expect(ContinuousClock.now - started < .seconds(10), "a refused connection took \(ContinuousClock.now - started)")
+    }
+
     @Test func aNewWalletGoesIntoAgoraHome() throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("agora-home-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)

@@ -2,13 +2,15 @@
 /// One-dimensional tensors (norms, biases) stay as they are; a matrix whose rows are not a whole
 /// number of the target's blocks keeps its type.
 public enum Requantize {
-    public static func convert(_ file: GGUFFile, to type: TensorType) -> GGUFWriter {
+    /// `progress` hears (tensors done, tensors in all) after each tensor.
+    public static func convert(_ file: GGUFFile, to type: TensorType, progress: (Int, Int) -> Void = { _, _ in }) -> GGUFWriter {
         var writer = GGUFWriter()
         writer.alignment = file.alignment
         for key in file.metadataKeys where key != "general.alignment" && key != "general.file_type" {
             writer.set(key, file.metadata[key]!)
         }
-        for t in file.tensors {
+        for (done, t) in file.tensors.enumerated() {
+            defer { progress(done + 1, file.tensors.count) }
             let source = file.bytes(of: t)
             let columns = t.shape[0], rows = t.elementCount / columns
             guard t.shape.count >= 2, t.type != type, columns % type.blockElements == 0 else {
