@@ -185,10 +185,22 @@ enum ExplorerPage {
       } catch (error) { show(searchForm(), fail(error)); }
     }
 
-    window.addEventListener("hashchange", route);
-    route();
+    // One redraw at a time: events that arrive during one (a block every half second on a dev
+    // chain) ask for a single redraw after it, never a pile of them.
+    let drawing = false, again = false;
+    async function redraw() {
+      if (drawing) { again = true; return; }
+      drawing = true;
+      try { await route(); } finally {
+        drawing = false;
+        if (again) { again = false; redraw(); }
+      }
+    }
+
+    window.addEventListener("hashchange", redraw);
+    redraw();
     // Live: a new block or transaction redraws the page being looked at (the front page and
-    // lists; a block or transaction page when it may have changed).
+    // lists; a pending transaction's page, an account's).
     const events = new EventSource("/v1/events");
     events.onopen = () => live(true, "live");
     events.onerror = () => live(false, "reconnecting…");
@@ -200,7 +212,7 @@ enum ExplorerPage {
       const page = (location.hash || "#/").split("/")[1];
       // A confirmed transaction's page does not change; a pending one's does.
       if (page === "tx" && document.getElementById("tx-status") && document.getElementById("tx-status").textContent === "confirmed") return;
-      if (!page || page === "tx" || page === "account" || ["providers", "channels", "jobs", "audits", "models"].includes(page)) route();
+      if (!page || page === "tx" || page === "account" || ["providers", "channels", "jobs", "audits", "models"].includes(page)) redraw();
     };
     """#
 }

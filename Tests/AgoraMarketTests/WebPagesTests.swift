@@ -10,8 +10,9 @@ import Testing
 
 /// The pages the daemons serve at `/`, in a real browser: Debian's Chromium, headless, driven by
 /// selenium against a running network (a dev node, a provider and a bridge, each the built
-/// binary). Screenshots go to a temporary directory, never into the repository.
-@Suite(.serialized, .sharesCPU)
+/// binary). Screenshots go to a temporary directory, never into the repository. The whole CPU:
+/// Chromium beside the other market suites slowed them past their bounded waits in CI.
+@Suite(.serialized, .needsWholeCPU)
 struct WebPagesTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("web_pages_check.py").path
 
@@ -43,6 +44,32 @@ struct WebPagesTests {
         let after = try #require(try await market.spend()["spent"] as? Int)
         let printed = chatOutput.components(separatedBy: "cost ").last?.components(separatedBy: " AGR").first.flatMap(Amount.parse(coins:))
         #expect(printed == UInt64(after - before) && after > before, "\(chatOutput) spent \(before) → \(after)")
+    }
+
+    @Test func theNodeStreamsBlocksAndTransactionsAsEvents() async throws {
+        let market = try await PaidInferenceTests.Market()
+        defer { market.stop() }
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: market.node.rootURL + "/v1/events"), timeout: .seconds(60))
+        #expect(response.headers["Content-Type"].first == "text/event-stream")
+        let payee = SigningKey(deterministicLabel: "events-test/payee").account
+        var reader = SSE.LineReader(maxLineBytes: 1 << 16)
+        var types: [String] = []
+        var sent: Hash256?
+        var sawTransfer = false, sawBlock = false
+        let deadline = ContinuousClock.now + .seconds(30)
+        stream: for try await chunk in response.body {
+            for line in try reader.append(chunk.readableBytesView) {
+                guard case .data(let payload) = SSE.parse(line),
+                      let event = try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any], let type = event["type"] as? String else { continue }
+                types.append(type)
+                if type == "hello" { sent = try await market.client.faucet(payee, amount: Amount.unitsPerCoin).id }
+                if type == "transaction", event["id"] as? String == sent?.hex { sawTransfer = event["kind"] as? String == "transfer" }
+                if type == "block", sawTransfer, event["transactions"] as? Int ?? 0 > 0 { sawBlock = true }
+                if sawBlock || ContinuousClock.now > deadline { break stream }
+            }
+        }
+        #expect(types.first == "hello")
+        #expect(sawTransfer && sawBlock, "\(types.prefix(40))")
     }
 
     @Test func aProvidersEarningsAnswerItsOwnMachineOnly() async throws {
