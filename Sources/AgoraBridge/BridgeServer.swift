@@ -35,9 +35,6 @@ public struct BridgeServer: Sendable {
                     services: services, onServerRunning: { onRunning($0.localAddress?.port ?? 0) }, logger: logger)
     }
 
-    /// What integer amounts in the bridge's JSON count.
-    static let unit = "base units: 1 AGR = 1000000000 units"
-
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         let server = self
@@ -61,13 +58,13 @@ public struct BridgeServer: Sendable {
             }
             let caught = await server.bridge.caughtProviders().map { JSON.object([("provider", .string($0.provider.address)), ("why", .string($0.why))]) }
             let spent = await server.bridge.spent, budget = server.bridge.configuration.budget
-            return Response.json(.object([("unit", .string(Self.unit)), ("spent", .int(Int(clamping: spent))), ("spent_agr", .string(Amount.format(spent))),
+            return Response.json(.object([("unit", .string(Amount.unitLabel)), ("spent", .int(Int(clamping: spent))), ("spent_agr", .string(Amount.format(spent))),
                                   ("budget", .int(Int(clamping: budget))), ("budget_agr", .string(Amount.format(budget))), ("channels", .array(channels)),
                                   ("caught", .array(caught))]))
         }
         router.get("/v1/spend/history") { _, _ in
             let samples = await server.bridge.spendSamples.map { JSON.object([("time", .int(Int(clamping: $0.time))), ("spent", .int(Int(clamping: $0.spent)))]) }
-            return Response.json(.object([("unit", .string(Self.unit)), ("samples", .array(samples))]))
+            return Response.json(.object([("unit", .string(Amount.unitLabel)), ("samples", .array(samples))]))
         }
         // The providers as this bridge ranks them: the order it tries them in, and why.
         router.get("/v1/bridge/providers") { _, _ in
@@ -87,7 +84,7 @@ public struct BridgeServer: Sendable {
                          ("price", priceJSON(offer.candidate.price)), ("reputation", .int(Int(offer.candidate.reputation)))])
             }
             let caught = await server.bridge.caughtProviders().map { JSON.object([("provider", .string($0.provider.address)), ("why", .string($0.why))]) }
-            return Response.json(.object([("unit", .string(Self.unit)), ("ranked", .array(ranked)), ("stages", .array(stageOffers)), ("caught", .array(caught))]))
+            return Response.json(.object([("unit", .string(Amount.unitLabel)), ("ranked", .array(ranked)), ("stages", .array(stageOffers)), ("caught", .array(caught))]))
         }
         router.post("/v1/chat/completions") { request, _ in await server.handle(request, kind: .chat) }
         router.post("/v1/completions") { request, _ in await server.handle(request, kind: .completion) }
@@ -115,7 +112,7 @@ public struct BridgeServer: Sendable {
         @Sendable func agoraJSON(_ outcome: PaidRequest.Outcome) -> JSON {
             .object([("provider", .string(outcome.provider.address))]
                     + (outcome.stages.isEmpty ? [] : [("stages", .array(outcome.stages.map { .string($0.address) }))])
-                    + [("cost", .int(Int(clamping: outcome.cost))), ("cost_agr", .string(Amount.format(outcome.cost))), ("unit", .string(BridgeServer.unit))])
+                    + [("cost", .int(Int(clamping: outcome.cost))), ("cost_agr", .string(Amount.format(outcome.cost))), ("unit", .string(Amount.unitLabel))])
         }
         @Sendable func usageJSON(_ usage: Usage) -> JSON {
             OpenAIWire.usage(prompt: Int(usage.promptTokens), completion: Int(usage.completionTokens))
@@ -154,7 +151,7 @@ public struct BridgeServer: Sendable {
 /// A price as the bridge's JSON shows it: base units per million tokens, labelled.
 func priceJSON(_ price: Price) -> JSON {
     .object([("prompt_per_million", .int(Int(clamping: price.promptPerMillion))), ("completion_per_million", .int(Int(clamping: price.completionPerMillion))),
-             ("unit", .string("base units per million tokens: 1 AGR = 1000000000 units"))])
+             ("unit", .string("per million tokens, " + Amount.unitLabel))])
 }
 
 /// Every few seconds: refreshes the provider directory, closes idle channels and finalizes

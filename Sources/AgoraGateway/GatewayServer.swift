@@ -470,7 +470,7 @@ extension GatewayServer {
             ("completion_tokens", .int(Int(clamping: activity.completionTokens))),
             ("payment_waits", .int(Int(clamping: activity.paymentWaits))), ("payment_wait_seconds", .double(activity.paymentWaitSeconds)),
         ]
-        let head: [(String, JSON)] = [("unit", .string("base units: 1 AGR = 1000000000 units")), ("provider", .string(provider)),
+        let head: [(String, JSON)] = [("unit", .string(Amount.unitLabel)), ("provider", .string(provider)),
                                       ("model_name", .string(modelName)), ("price", price), ("stage", stageBlocks)]
         return .object(head + totals + load + [("channels", .array(channels)), ("settlements", .array(settlements)), ("samples", .array(samples))])
     }

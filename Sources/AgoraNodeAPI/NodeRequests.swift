@@ -21,6 +21,7 @@ public struct FaucetView: Codable, Sendable {
     public var id: Hash256
     public var status: TransactionStatusView.Status
     public var amount: UInt64
+    public var unit = Amount.unitLabel
     public init(id: Hash256, status: TransactionStatusView.Status, amount: UInt64) { self.id = id; self.status = status; self.amount = amount }
 }
 

@@ -69,6 +69,8 @@ public struct TransactionView: Codable, Sendable {
     public var fields: [String: String]
     /// The canonical bytes, hex: what a node or wallet can decode and re-verify.
     public var raw: String
+    /// What `fee` counts (`Amount.unitLabel`).
+    public var unit = Amount.unitLabel
 
     public init(_ transaction: Transaction) {
         id = transaction.id; sender = transaction.sender; nonce = transaction.nonce; fee = transaction.fee
@@ -105,6 +107,8 @@ public struct TransactionStatusView: Codable, Sendable {
 }
 
 public struct AccountView: Codable, Sendable {
+    /// What the amounts below count (`Amount.unitLabel`).
+    public var unit = Amount.unitLabel
     public struct UnbondingView: Codable, Sendable {
         public var amount: UInt64
         public var releaseHeight: UInt64
@@ -124,10 +128,12 @@ public struct AccountView: Codable, Sendable {
         self.unbonding = unbonding
     }
 
-    enum CodingKeys: String, CodingKey { case address, balance, nonce, nextNonce = "next_nonce", bonded, unbonding }
+    enum CodingKeys: String, CodingKey { case unit, address, balance, nonce, nextNonce = "next_nonce", bonded, unbonding }
 }
 
 public struct ProviderView: Codable, Sendable {
+    /// What the amounts below count (`Amount.unitLabel`).
+    public var unit = Amount.unitLabel
     public var address: AccountID
     public var endpoint: String
     public var offers: [Offer]
@@ -159,7 +165,7 @@ public struct ProviderView: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case address, endpoint, offers, encryptionKey = "encryption_key", capacity, registeredAt = "registered_at", retired
+        case unit, address, endpoint, offers, encryptionKey = "encryption_key", capacity, registeredAt = "registered_at", retired
         case bonded, reputation, score, verifiable, slashes, audits
     }
 }
@@ -186,6 +192,8 @@ public struct ModelView: Codable, Sendable {
 /// provider's stake went (a false transcript: the client's refund, then the burn and the
 /// challenger's share).
 public struct AuditView: Codable, Sendable {
+    /// What the amounts below count (`Amount.unitLabel`).
+    public var unit = Amount.unitLabel
     public var transcript: Hash256
     public var provider: AccountID
     public var client: AccountID
@@ -207,11 +215,13 @@ public struct AuditView: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case transcript, provider, client, challenger, height, verdict, refunded, slashed, burned, challengerShare = "challenger_share"
+        case unit, transcript, provider, client, challenger, height, verdict, refunded, slashed, burned, challengerShare = "challenger_share"
     }
 }
 
 public struct ChannelView: Codable, Sendable {
+    /// What the amounts below count (`Amount.unitLabel`).
+    public var unit = Amount.unitLabel
     public enum Status: String, Codable, Sendable {
         case open, closing, closed
         public init(_ status: Channel.Status) {
@@ -249,12 +259,14 @@ public struct ChannelView: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, client, provider, model, openCounter = "open_counter", status, deposit, claimed, expiry
+        case unit, id, client, provider, model, openCounter = "open_counter", status, deposit, claimed, expiry
         case finalizeHeight = "finalize_height"
     }
 }
 
 public struct JobView: Codable, Sendable {
+    /// What the amounts below count (`Amount.unitLabel`).
+    public var unit = Amount.unitLabel
     public enum Status: String, Codable, Sendable {
         case posted, locked, completed, expired, cancelled, disputed
         public init(_ status: Job.Status) {
@@ -338,7 +350,7 @@ public struct JobView: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, client, model, maxCost = "max_cost", status, provider, postedAt = "posted_at", deadline
+        case unit, id, client, model, maxCost = "max_cost", status, provider, postedAt = "posted_at", deadline
         case allowedProviders = "allowed_providers", minReputation = "min_reputation", minCompletedJobs = "min_completed_jobs"
         case maxOutputTokens = "max_output_tokens", sealedPrompt = "sealed_prompt", outputs, promptBytes = "prompt_bytes", outputBytes = "output_bytes"
         case inputTokens = "input_tokens"

@@ -3,6 +3,8 @@
 public enum Amount {
     public static let unitsPerCoin: UInt64 = 1_000_000_000
     public static let decimals = 9
+    /// What the integer amounts in Agora's JSON answers count, as each answer carrying them says.
+    public static let unitLabel = "base units: 1 AGR = 1000000000 units"
 
     /// `x * numerator / denominator` rounded down, computed in 128 bits; nil if the result does
     /// not fit in 64 bits or the denominator is zero.
