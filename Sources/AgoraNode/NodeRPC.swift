@@ -58,25 +58,18 @@ public struct NodeRPC: Sendable {
             }
             return try json(blocks)
         }
-        router.get("/v1/blocks/:id") { _, context in
+        /// The block a path's `id` names: a height or a hash.
+        @Sendable func namedBlock(_ context: BasicRequestContext) async throws -> Block {
             let id = try context.parameters.require("id")
             let block: Block?
             if let height = UInt64(id) { block = try await node.block(height: height) }
             else if let hash = Hash256(hex: id) { block = try await node.block(hash: hash) }
             else { throw ErrorView(code: "invalid_block_id", message: "a block id is a height or a 64-digit hex hash, got \(id.prefix(80))").http(.badRequest) }
             guard let block else { throw ErrorView(code: "not_found", message: "no block \(id)").http(.notFound) }
-            return try json(BlockView(block))
+            return block
         }
-
-        router.get("/v1/blocks/:id/work") { _, context in
-            let id = try context.parameters.require("id")
-            let block: Block?
-            if let height = UInt64(id) { block = try await node.block(height: height) }
-            else if let hash = Hash256(hex: id) { block = try await node.block(hash: hash) }
-            else { throw ErrorView(code: "invalid_block_id", message: "a block id is a height or a 64-digit hex hash, got \(id.prefix(80))").http(.badRequest) }
-            guard let block else { throw ErrorView(code: "not_found", message: "no block \(id)").http(.notFound) }
-            return try json(await node.work(of: block))
-        }
+        router.get("/v1/blocks/:id") { _, context in try json(BlockView(try await namedBlock(context))) }
+        router.get("/v1/blocks/:id/work") { _, context in try json(await node.work(of: try await namedBlock(context))) }
 
         router.post("/v1/transactions") { request, _ in
             let body: SubmitRequest = try await decodeBody(request, limit: limits.maxBodyBytes)
