@@ -94,22 +94,8 @@ public actor Bridge {
     /// Everything signed for so far.
     public var spent: UInt64 { book.spent }
 
-    /// `spent` as sampled by the channel keeper (seconds since 1970, base units), the last hour's
-    /// worth at its interval: what the bridge page plots.
-    public private(set) var spendSamples: [(time: UInt64, spent: UInt64)] = []
-    static let keptSpendSamples = 720
-
-    public func sampleSpending() {
-        spendSamples.append((UInt64(max(0, Date().timeIntervalSince1970)), spent))
-        if spendSamples.count > Self.keptSpendSamples { spendSamples.removeFirst(spendSamples.count - Self.keptSpendSamples) }
-    }
-
-    /// The whole-model providers in the order the bridge would try them, each with its score, and
-    /// the stage offers it knows.
-    func ranking() async -> (whole: [(candidate: Candidate, score: Double)], stages: [StageOffer]) {
-        let whole = ((try? await ranked()) ?? []).map { ($0, score($0)) }
-        return (whole, await stageOffers())
-    }
+    /// `spent` over the last hour, for the bridge page (`BridgeDashboard.swift`).
+    var spending = SpendingHistory()
 
     func chain() async throws -> String {
         if let chainID { return chainID }
@@ -418,7 +404,6 @@ public actor Bridge {
     }
 
     /// Providers this bridge no longer uses, and why.
-    public func caughtProviders() -> [(provider: AccountID, why: String)] { caught.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
 
     // MARK: Channels
 
@@ -570,9 +555,6 @@ public actor Bridge {
         while let task = settling.values.first { await task.value }
     }
 
-    /// The channels in use, by provider, for status displays.
-    public func channelSummaries() -> [(provider: AccountID, meter: ClientMeter)] { book.meters }
-
     /// Closes channels idle longer than the configured time and finalizes closed ones whose
     /// window has passed (refunds come back to the wallet), then compares the books that are due.
     public func tidyChannels() async {
@@ -602,9 +584,6 @@ public actor Bridge {
         guard let meter = book.retire(provider) else { return }
         _ = try? await node.signAndSubmit(.channelClose(channel: meter.channel), key: key)
     }
-
-    /// What `/v1/models` shows: the model with the best current price on the network.
-    func bestPrice() async -> Price? { try? await ranked().first?.price }
 }
 
 /// An error the bridge answers in OpenAI's shape.
