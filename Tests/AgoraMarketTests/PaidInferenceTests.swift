@@ -228,17 +228,21 @@ struct PaidInferenceTests {
 
         /// Starts a long streamed answer through `bridge` (curl, its output in `path`) and returns
         /// once 30 chunks of it have arrived, or after 120 s.
+        /// The long answer's length: far more tokens than stream before a busy test process looks
+        /// (it acts once 10 chunks have arrived), so a kill lands mid-answer even on a loaded machine.
+        static let longAnswerTokens = 320
+
         func streamLongAnswer(through bridge: AgoraProcess, to path: String) async throws -> Process {
             let curl = Process()
             curl.standardError = FileHandle.nullDevice
             curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             curl.arguments = ["curl", "-sSN", "-o", path, bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
-                              #"{"model":"smollm2","max_tokens":160,"temperature":0,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Write a long story about a lighthouse keeper."}]}"#]
+                              #"{"model":"smollm2","max_tokens":\#(Self.longAnswerTokens),"temperature":0,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Write a long story about a lighthouse keeper."}]}"#]
             try curl.run()
             let start = ContinuousClock.now
             while ContinuousClock.now - start < .seconds(120) {
                 let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-                if text.components(separatedBy: "data: ").count > 30 { break }
+                if text.components(separatedBy: "data: ").count > 10 { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
             return curl
@@ -387,6 +391,10 @@ extension PaidInferenceTests {
         _ = try await market.client.waitForConfirmation(close.id)
         let closing = try await market.client.channel(channelID)
         #expect(closing.status == .closing)
+        // The client's balance once the close is paid for, read long before a finalize can apply
+        // (from the window's end): the bridge, on the same wallet, may finalize first.
+        let balanceBefore = try await market.client.account(clientKey.account).balance
+        #expect(try await market.client.status().height < closing.finalizeHeight)
         let start = ContinuousClock.now
         var claimed: ChannelView?
         while ContinuousClock.now - start < .seconds(30) {
@@ -408,7 +416,6 @@ extension PaidInferenceTests {
                 "the claim came in block \(claimHeight.map(String.init) ?? "none"), the window ended at \(closing.finalizeHeight)")
         // After the window, finalizing refunds the client what was not claimed.
         while try await market.client.status().height < closing.finalizeHeight { try await Task.sleep(for: .milliseconds(200)) }
-        let before = try await market.client.account(clientKey.account).balance
         // The bridge (same wallet) finalizes closing channels too: whichever finalize comes first
         // closes it, the other is refused; one fee is paid either way.
         if let (finalize, _) = try? await market.client.signAndSubmit(.channelFinalize(channel: channelID), key: clientKey) {
@@ -420,7 +427,7 @@ extension PaidInferenceTests {
         }
         #expect(try await market.client.channel(channelID).status == .closed)
         let parameters = try await market.client.parameters()
-        #expect(try await market.client.account(clientKey.account).balance + parameters.minimumFee - before == closing.deposit - signed)
+        #expect(try await market.client.account(clientKey.account).balance + parameters.minimumFee - balanceBefore == closing.deposit - signed)
     }
 }
 

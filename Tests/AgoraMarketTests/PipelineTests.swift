@@ -114,7 +114,7 @@ struct PipelineTests {
             }
             if let u = object["usage"] as? [String: Any] { usage = u }
         }
-        #expect(text == (try oneMachine("Write a long story about a lighthouse keeper.", maxTokens: 160, temperature: "0", seed: 0)))
+        #expect(text == (try oneMachine("Write a long story about a lighthouse keeper.", maxTokens: Market.longAnswerTokens, temperature: "0", seed: 0)))
         let prompt = try #require(usage["prompt_tokens"] as? Int), completion = try #require(usage["completion_tokens"] as? Int)
         let fed = completion - (finish == "length" ? 1 : 0)
         // What the bridge signed to each stage: the undisturbed ones for every position; the killed
@@ -162,7 +162,7 @@ struct PipelineTests {
             #expect(object["error"] == nil, "\(line)")
             text += ((object["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String ?? ""
         }
-        #expect(text == (try oneMachine("Write a long story about a lighthouse keeper.", maxTokens: 160, temperature: "0", seed: 0)))
+        #expect(text == (try oneMachine("Write a long story about a lighthouse keeper.", maxTokens: Market.longAnswerTokens, temperature: "0", seed: 0)))
         // Both halves were paid the same positions: the refill of every position before, then the rest.
         var signed: [AccountID: UInt64] = [:]
         for entry in try await market.spend()["channels"] as? [[String: Any]] ?? [] {

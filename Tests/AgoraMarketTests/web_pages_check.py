@@ -9,6 +9,7 @@ import sys, time
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.support.ui import WebDriverWait
 
 node, bridge, provider, transaction, shots = sys.argv[1:6]
@@ -23,17 +24,26 @@ driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opti
 driver.set_page_load_timeout(30)
 
 
+# The pages redraw on live events (a block every half second here): an element found a moment ago
+# may be gone, so a wait retries on a stale or missing element instead of failing on it.
 def wait(condition, seconds, what):
     try:
-        return WebDriverWait(driver, seconds, poll_frequency=0.2).until(lambda d: condition(d))
-    except Exception:
-        driver.save_screenshot(f"{shots}/failed.png")
-        raise SystemExit(f"timed out after {seconds} s waiting for {what}; page text:\n{driver.find_element(By.TAG_NAME, 'body').text[:2000]}")
+        return WebDriverWait(driver, seconds, poll_frequency=0.2,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(lambda d: condition(d))
+    except TimeoutException:
+        failure = f"timed out after {seconds} s waiting for {what}"
+    except Exception as error:
+        failure = f"{type(error).__name__} while waiting for {what}: {error}"
+    driver.save_screenshot(f"{shots}/failed.png")
+    raise SystemExit(f"{failure}; page text:\n{driver.find_element(By.TAG_NAME, 'body').text[:2000]}")
 
 
 def text(selector):
-    found = driver.find_elements(By.CSS_SELECTOR, selector)
-    return found[0].text if found else ""
+    try:
+        found = driver.find_elements(By.CSS_SELECTOR, selector)
+        return found[0].text if found else ""
+    except StaleElementReferenceException:
+        return ""
 
 
 def console_errors(page):
@@ -44,18 +54,30 @@ def console_errors(page):
 
 # The explorer: live height, a block's Proof-of-AI section, a transaction found by its hash.
 driver.get(node + "/")
-wait(lambda d: text("#height").isdigit(), 20, "the explorer's height")
-first = int(text("#height"))
-wait(lambda d: text("#height").isdigit() and int(text("#height")) > first, 30, "the height to rise without a reload (live events)")
-driver.find_element(By.ID, "search").send_keys(transaction)
-driver.find_element(By.ID, "search-button").click()
-wait(lambda d: text("#tx-status") == "confirmed", 20, "the transaction's page")
-assert text("#tx-id") == transaction, text("#tx-id")
-assert text("#tx-kind") == "transfer", text("#tx-kind")
+def height():
+    shown = text("#height")
+    return int(shown) if shown.isdigit() else None
+
+
+first = wait(lambda d: height(), 20, "the explorer's height")
+wait(lambda d: (height() or 0) > first, 30, "the height to rise without a reload (live events)")
+
+
+def search(query):
+    box = driver.find_element(By.ID, "search")  # a redraw may replace it before it has the focus: retried
+    box.clear()
+    box.send_keys(query)
+    driver.find_element(By.ID, "search-button").click()
+    return True
+
+
+wait(lambda d: search(transaction), 10, "the search box to take the transaction id")
+wait(lambda d: text("#tx-status") == "confirmed" and text("#tx-id") == transaction and text("#tx-kind") == "transfer", 20,
+     f"the page of transfer {transaction}, confirmed")
 # The page redraws on live events: follow the block link by its address rather than a click.
 driver.get(node + "/" + wait(lambda d: d.find_element(By.CSS_SELECTOR, "#app a[href^='#/block/']").get_attribute("href").split("/", 3)[3], 10, "the block link"))
 wait(lambda d: text("#block-hash") != "", 20, "the transaction's block")
-assert "Sealing" in driver.find_element(By.TAG_NAME, "body").text or "Proof of AI" in driver.find_element(By.TAG_NAME, "body").text
+wait(lambda d: "Sealing" in text("body") or "Proof of AI" in text("body"), 10, "the block's Proof-of-AI section")
 driver.get(node + "/#/providers")
 wait(lambda d: "AGR / M tokens" in text("#app"), 20, "the providers with their prices")
 driver.save_screenshot(f"{shots}/explorer.png")
