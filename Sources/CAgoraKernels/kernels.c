@@ -119,6 +119,117 @@ float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const 
     return acc;
 }
 
+// Bit i of `bits` as byte i of 32: 0xFF where set, 0 where clear.
+__attribute__((target("avx2")))
+static inline __m256i bytes_from_bits(uint32_t bits) {
+    // Byte i takes byte i / 8 of `bits`, then keeps bit i % 8 of it.
+    const __m256i spread = _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
+    const __m256i select = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
+}
+
+// Q5_0 and Q5_1: Q4's nibbles plus a fifth bit per element (bit i of qh for element i).
+__attribute__((target("avx2")))
+static inline float dot_q5(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n, int with_min) {
+    float acc = 0.0f;
+    const int block_bytes = with_min ? 24 : 22, offset = with_min ? 2 : 0;
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *blk = w + b * block_bytes;
+        uint32_t qh;
+        memcpy(&qh, blk + 2 + offset, 4);
+        __m256i q = _mm256_or_si256(unpack_nibbles(blk + 6 + offset), _mm256_and_si256(bytes_from_bits(qh), _mm256_set1_epi8(16)));
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+        // Q5_0: sum((q - 16) * x) = sum(q * x) - 16 * sum(x), exactly.
+        int32_t isum = dot_u8_s8(q, xv) - (with_min ? 0 : 16 * sum_i8(xv));
+        acc = acc + (float)isum * (half_to_float(blk) * xd[b]);
+        if (with_min) acc = acc + half_to_float(blk + 2) * xs[b];
+    }
+    return acc;
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q5_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) {
+    return dot_q5(w, xq, xd, xs, n, 0);
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q5_1(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) {
+    return dot_q5(w, xq, xd, xs, n, 1);
+}
+
+// The u8 x s8 products of 32 pairs summed per 16: the two sub-blocks of a K-quant run.
+__attribute__((target("avx2")))
+static inline void dot_u8_s8_halves(__m256i u, __m256i s, int32_t *first, int32_t *second) {
+    __m256i p32 = _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+    __m128i lo = _mm256_castsi256_si128(p32), hi = _mm256_extracti128_si256(p32, 1);
+    lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4E)); lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0xB1));
+    hi = _mm_add_epi32(hi, _mm_shuffle_epi32(hi, 0x4E)); hi = _mm_add_epi32(hi, _mm_shuffle_epi32(hi, 0xB1));
+    *first = _mm_cvtsi128_si32(lo);
+    *second = _mm_cvtsi128_si32(hi);
+}
+
+// The 2-bit plane `plane` (0-3) of 32 bytes of Q2_K/Q3_K quants: 32 consecutive elements.
+__attribute__((target("avx2")))
+static inline __m256i two_bit_plane(__m256i bytes, int plane) {
+    return _mm256_and_si256(_mm256_srl_epi16(bytes, _mm_cvtsi32_si128(2 * plane)), _mm256_set1_epi8(3));
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q2_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n) {
+    float acc = 0.0f;
+    for (int sb = 0; sb < n / 256; sb++) {
+        const uint8_t *blk = w + sb * 84;
+        int32_t scaled = 0, offsets = 0;
+        for (int half = 0; half < 2; half++) {
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(blk + 16 + half * 32));
+            for (int plane = 0; plane < 4; plane++) {
+                int s0 = half * 8 + plane * 2;  // the run's two sub-blocks of 16: s0, s0 + 1
+                int32_t first, second;
+                dot_u8_s8_halves(two_bit_plane(bytes, plane), _mm256_loadu_si256((const __m256i *)(xq + sb * 256 + s0 * 16)), &first, &second);
+                scaled += (blk[s0] & 0xF) * first + (blk[s0 + 1] & 0xF) * second;
+                offsets += (blk[s0] >> 4) * bsums[sb * 16 + s0] + (blk[s0 + 1] >> 4) * bsums[sb * 16 + s0 + 1];
+            }
+        }
+        acc = acc + (xd[sb] * half_to_float(blk + 80)) * (float)scaled;
+        acc = acc - (xd[sb] * half_to_float(blk + 82)) * (float)offsets;
+    }
+    return acc;
+}
+
+static inline int32_t q3_scale(int s, const uint8_t *scales) {
+    int32_t low = s < 8 ? (scales[s] & 0xF) : (scales[s - 8] >> 4);
+    int32_t high = (scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+    return (low | (high << 4)) - 32;
+}
+
+__attribute__((target("avx2")))
+float agora_dot_q3_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n) {
+    float acc = 0.0f;
+    for (int sb = 0; sb < n / 256; sb++) {
+        const uint8_t *blk = w + sb * 110;
+        __m256i hmask = _mm256_loadu_si256((const __m256i *)blk);
+        int32_t total = 0;
+        for (int half = 0; half < 2; half++) {
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(blk + 32 + half * 32));
+            for (int plane = 0; plane < 4; plane++) {
+                int s0 = half * 8 + plane * 2;
+                // q + 4 = the two low bits, plus 4 where the run's hmask bit is set (0..7, unsigned);
+                // sum(q * x) = sum((q + 4) * x) - 4 * sum(x), exactly.
+                __m256i select = _mm256_set1_epi8((char)(1 << (half * 4 + plane)));
+                __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hmask, select), select), _mm256_set1_epi8(4));
+                int32_t first, second;
+                dot_u8_s8_halves(_mm256_or_si256(two_bit_plane(bytes, plane), high),
+                                 _mm256_loadu_si256((const __m256i *)(xq + sb * 256 + s0 * 16)), &first, &second);
+                total += q3_scale(s0, blk + 96) * (first - 4 * bsums[sb * 16 + s0]);
+                total += q3_scale(s0 + 1, blk + 96) * (second - 4 * bsums[sb * 16 + s0 + 1]);
+            }
+        }
+        acc = acc + (xd[sb] * half_to_float(blk + 108)) * (float)total;
+    }
+    return acc;
+}
+
 // Shared body of Q4_K and Q5_K: per super-block, sum(scale_j * q.x) and sum(min_j * sum(x)).
 __attribute__((target("avx2")))
 static inline float dot_qk(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n, int high_bits) {
@@ -199,6 +310,10 @@ int agora_cpu_has_avx2(void) { return 0; }
 float agora_dot_q8_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
 float agora_dot_q4_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
 float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q5_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q5_1(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_q2_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
+float agora_dot_q3_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
 float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
 float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
 float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }

@@ -2,8 +2,15 @@
 
   python3 scripts/golden/make_golden.py --llama-golden PATH --perplexity PATH --model SMOLLM2.gguf
 
-Needs the harness built from llama_golden.cpp against a llama.cpp build (see BENCHMARKS.md for
-how llama.cpp is built here), and the `gguf` Python package to write vocabulary variants.
+Needs the harness built from llama_golden.cpp against the llama.cpp build that
+scripts/build-llama-cpp.sh makes (static libraries, OpenMP):
+
+  L=~/.cache/agora/llama.cpp; g++ -O2 -std=c++17 scripts/golden/llama_golden.cpp -I$L/include -I$L/ggml/include \
+    $L/build/src/libllama.a $L/build/ggml/src/libggml.a $L/build/ggml/src/libggml-cpu.a \
+    $L/build/ggml/src/libggml-base.a -fopenmp -lpthread -o /tmp/llama_golden
+
+and the `gguf` Python package to write vocabulary variants. `--only-synthetic` redoes the logits
+of the synthetic models alone (needs neither --perplexity nor a real --model's other outputs).
 """
 import argparse, json, os, re, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
@@ -49,22 +56,27 @@ def vocab_variant(src, dst, pre):
 
 
 SYNTH_PROMPTS = ["Hello world, the Agora network", "<|im_start|>user\nhi<|im_end|>\n"]
-SYNTH_CASES = [("llama", t, False) for t in ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q5_k", "q6_k"]] + \
+SYNTH_CASES = [("llama", t, False) for t in ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1",
+                                             "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"]] + \
               [("qwen2", "f16", True), ("qwen2", "q4_k", True), ("llama", "q8_0", True)]
+# Several types in one file, as llama-quantize's Q4_K_M mixes them (`agora model synth --mixed`).
+SYNTH_MIXED = [("llama", "q4_k", True), ("qwen2", "q4_k", True)]
 
 
 def synthetic_logits(args):
     """Logits of llama.cpp on the synthetic models that `agora model synth` writes."""
     cases = []
     with tempfile.TemporaryDirectory() as tmp:
-        for arch, ttype, separate in SYNTH_CASES:
-            path = os.path.join(tmp, f"{arch}-{ttype}.gguf")
+        for arch, ttype, separate, mixed in [c + (False,) for c in SYNTH_CASES] + [c + (True,) for c in SYNTH_MIXED]:
+            path = os.path.join(tmp, f"{arch}-{ttype}{'-mixed' if mixed else ''}.gguf")
             cmd = [args.agora, "model", "synth", "--arch", arch, "--type", ttype, "--seed", "7", "--out", path]
             if separate:
                 cmd.append("--separate-output")
+            if mixed:
+                cmd.append("--mixed")
             subprocess.run(cmd, check=True, capture_output=True)
             lines = run(args.llama_golden, "logits", path, SYNTH_PROMPTS)
-            cases.append({"arch": arch, "type": ttype, "separate_output": separate, "seed": 7,
+            cases.append({"arch": arch, "type": ttype, "separate_output": separate, "mixed": mixed, "seed": 7,
                           "prompts": SYNTH_PROMPTS,
                           "logits": [[float(x) for x in lines[i].split()] for i in range(len(SYNTH_PROMPTS))]})
     json.dump({"cases": cases}, open(os.path.join(FIXTURES, "synthetic-logits.json"), "w"))
@@ -73,10 +85,15 @@ def synthetic_logits(args):
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--llama-golden", required=True)
-    a.add_argument("--perplexity", required=True)
-    a.add_argument("--model", required=True)
+    a.add_argument("--perplexity")
+    a.add_argument("--model")
     a.add_argument("--agora", default=".build/release/agora")
+    a.add_argument("--only-synthetic", action="store_true", help="regenerate synthetic-logits.json alone")
     args = a.parse_args()
+    if args.only_synthetic:
+        return synthetic_logits(args)
+    if not args.perplexity or not args.model:
+        a.error("--perplexity and --model are needed unless --only-synthetic")
     texts = corpus.corpus()
 
     lines = run(args.llama_golden, "tokenize", args.model, texts)

@@ -15,6 +15,10 @@ public struct SyntheticModel: Sendable {
     public var separateOutput = false
     /// The vocabulary family: GPT-2 byte-level BPE, or SentencePiece BPE with byte fallback.
     public var sentencePiece = false
+    /// Several types in one file, as llama-quantize mixes them (its Q4_K_M): attention values,
+    /// feed-forward down and the output head in Q6_K, the token embedding in Q5_0 (SmolLM2's rows of
+    /// 576 are not whole super-blocks), every other matrix in `tensorType`.
+    public var mixed = false
 
     public init() {}
 
@@ -80,7 +84,7 @@ public struct SyntheticModel: Sendable {
         let headDim = embedding / heads
         var w = GGUFWriter()
         w.set("general.architecture", .string(arch))
-        w.set("general.name", .string("agora-synthetic-\(arch)-\(tensorType)"))
+        w.set("general.name", .string("agora-synthetic-\(arch)-\(tensorType)\(mixed ? "-mixed" : "")"))
         w.set("\(arch).block_count", .uint32(UInt32(layers)))
         w.set("\(arch).context_length", .uint32(UInt32(context)))
         w.set("\(arch).embedding_length", .uint32(UInt32(embedding)))
@@ -112,8 +116,12 @@ public struct SyntheticModel: Sendable {
         w.set("tokenizer.chat_template", .string(
             "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"))
 
-        func matrix(_ name: String, columns: Int, rows: Int, type: TensorType? = nil) {
-            let t = type ?? tensorType
+        func matrix(_ name: String, columns: Int, rows: Int) {
+            var t = tensorType
+            if mixed {
+                if name == "token_embd.weight" { t = .q5_0 }
+                if name == "output.weight" || name.hasSuffix("attn_v.weight") || name.hasSuffix("ffn_down.weight") { t = .q6_K }
+            }
             let scale = 1 / Float(columns).squareRoot() * 1.5
             var data: [UInt8] = []
             for _ in 0..<rows { data += Quantize.row(t, values(columns, scale: scale)) }

@@ -43,6 +43,45 @@ public enum Dequantize {
                     y[b * 32 + i + 16] = Float(q >> 4) * d + m
                 }
             }
+        case .q5_0, .q5_1:
+            // Element i takes bit i of the 32-bit qh as its fifth bit (i < 16: low nibble of byte
+            // i; else high nibble of byte i - 16); Q5_0 is centred on 16, Q5_1 has a min.
+            let offset = type == .q5_1 ? 2 : 0
+            for b in 0..<(count / 32) {
+                let block = src + b * type.blockBytes
+                let d = half(block, 0), m = type == .q5_1 ? half(block, 2) : 0
+                let qh = block.loadUnaligned(fromByteOffset: 2 + offset, as: UInt32.self).littleEndian
+                for i in 0..<16 {
+                    let q = byte(block, 6 + offset + i)
+                    let q0 = Int(q & 0x0F) | Int((qh >> UInt32(i)) & 1) << 4
+                    let q1 = Int(q >> 4) | Int((qh >> UInt32(i + 16)) & 1) << 4
+                    if type == .q5_1 {
+                        y[b * 32 + i] = Float(q0) * d + m
+                        y[b * 32 + i + 16] = Float(q1) * d + m
+                    } else {
+                        y[b * 32 + i] = Float(q0 - 16) * d
+                        y[b * 32 + i + 16] = Float(q1 - 16) * d
+                    }
+                }
+            }
+        case .q2_K:
+            for sb in 0..<(count / 256) {
+                let block = src + sb * 84
+                let d = half(block, 80), dmin = half(block, 82)
+                for e in 0..<256 {
+                    let scale = byte(block, e / 16)
+                    y[sb * 256 + e] = d * Float(scale & 0xF) * Float(KernelReference.twoBits(e, block + 16)) - dmin * Float(scale >> 4)
+                }
+            }
+        case .q3_K:
+            for sb in 0..<(count / 256) {
+                let block = src + sb * 110
+                let d = half(block, 108)
+                for e in 0..<256 {
+                    let q = KernelReference.threeBits(e, block)
+                    y[sb * 256 + e] = d * Float(KernelReference.q3Scale(e / 16, block + 96)) * Float(q)
+                }
+            }
         case .q4_K, .q5_K:
             let high = type == .q5_K
             let blockBytes = type.blockBytes

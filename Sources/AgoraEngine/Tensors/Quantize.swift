@@ -7,6 +7,13 @@ public enum Quantize {
         var out: [UInt8] = []
         out.reserveCapacity(type.rowBytes(elements: x.count)!)
         func half(_ f: Float) { let h = halfFromFloat(f); out.append(UInt8(h & 0xFF)); out.append(UInt8(h >> 8)) }
+        /// 32 five-bit values as Q5's 4 bytes of fifth bits (bit i for value i), then 16 of nibbles.
+        func fiveBits(_ q: [Int]) {
+            var high: UInt32 = 0
+            for i in 0..<32 where q[i] >= 16 { high |= 1 << UInt32(i) }
+            withUnsafeBytes(of: high.littleEndian) { out.append(contentsOf: $0) }
+            for i in 0..<16 { out.append(UInt8((q[i] & 0xF) | ((q[i + 16] & 0xF) << 4))) }
+        }
         switch type {
         case .f32:
             for v in x { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
@@ -41,6 +48,71 @@ public enum Quantize {
                 half(d); half(lo)
                 let q = block.map { sd == 0 ? 0 : min(15, max(0, Int((($0 - sm) / sd).rounded()))) }
                 for i in 0..<16 { out.append(UInt8(q[i] | (q[i + 16] << 4))) }
+            }
+        case .q5_0:
+            for b in stride(from: 0, to: x.count, by: 32) {
+                let block = Array(x[b..<(b + 32)])
+                let extreme = block.max { abs($0) < abs($1) }!
+                let d = extreme / -16
+                let stored = floatFromHalf(halfFromFloat(d))
+                half(d)
+                fiveBits(block.map { stored == 0 ? 16 : min(31, max(0, Int(($0 / stored + 16.5).rounded(.down)))) })
+            }
+        case .q5_1:
+            for b in stride(from: 0, to: x.count, by: 32) {
+                let block = Array(x[b..<(b + 32)])
+                let lo = block.min()!, hi = block.max()!
+                let d = (hi - lo) / 31
+                let sd = floatFromHalf(halfFromFloat(d)), sm = floatFromHalf(halfFromFloat(lo))
+                half(d); half(lo)
+                fiveBits(block.map { sd == 0 ? 0 : min(31, max(0, Int((($0 - sm) / sd).rounded()))) })
+            }
+        case .q2_K:
+            for sb in stride(from: 0, to: x.count, by: 256) {
+                let block = Array(x[sb..<(sb + 256)])
+                var scales = [Float](repeating: 0, count: 16), mins = [Float](repeating: 0, count: 16)
+                for s in 0..<16 {
+                    let sub = block[(s * 16)..<(s * 16 + 16)]
+                    let lo = min(0, sub.min()!)
+                    scales[s] = (sub.max()! - lo) / 3
+                    mins[s] = -lo
+                }
+                let d = scales.max()! / 15, dmin = mins.max()! / 15
+                let sd = floatFromHalf(halfFromFloat(d)), sdmin = floatFromHalf(halfFromFloat(dmin))
+                let sc = scales.map { sd == 0 ? 0 : min(15, Int(($0 / sd).rounded())) }
+                let m = mins.map { sdmin == 0 ? 0 : min(15, Int(($0 / sdmin).rounded())) }
+                for s in 0..<16 { out.append(UInt8(sc[s] | (m[s] << 4))) }
+                let q = (0..<256).map { e in
+                    let scale = sd * Float(sc[e / 16])
+                    return scale == 0 ? 0 : min(3, max(0, Int(((block[e] + sdmin * Float(m[e / 16])) / scale).rounded())))
+                }
+                out += twoBitPlanes(q)
+                half(d); half(dmin)
+            }
+        case .q3_K:
+            for sb in stride(from: 0, to: x.count, by: 256) {
+                let block = Array(x[sb..<(sb + 256)])
+                let scales = (0..<16).map { s in block[(s * 16)..<(s * 16 + 16)].max { abs($0) < abs($1) }! / -4 }
+                let d = scales.map(abs).max()! / 31
+                let sd = floatFromHalf(halfFromFloat(d))
+                let sc = scales.map { sd == 0 ? 0 : min(31, max(-32, Int(($0 / sd).rounded()))) }
+                // Stored as q + 4 (0...7): two low bits in the planes, the third in hmask.
+                let q = (0..<256).map { e in
+                    let scale = sd * Float(sc[e / 16])
+                    return scale == 0 ? 4 : min(3, max(-4, Int((block[e] / scale).rounded()))) + 4
+                }
+                var hmask = [UInt8](repeating: 0, count: 32)
+                for e in 0..<256 where q[e] >= 4 { hmask[e % 32] |= UInt8(1 << (e / 32)) }
+                out += hmask
+                out += twoBitPlanes(q.map { $0 & 3 })
+                var packed = [UInt8](repeating: 0, count: 12)
+                for s in 0..<16 {
+                    let v = sc[s] + 32
+                    packed[s % 8] |= UInt8((v & 0xF) << (s < 8 ? 0 : 4))
+                    packed[8 + s % 4] |= UInt8((v >> 4) << (2 * (s / 4)))
+                }
+                out += packed
+                half(d)
             }
         case .q4_K, .q5_K:
             let levels: Float = type == .q5_K ? 31 : 15
@@ -121,5 +193,13 @@ public enum Quantize {
             }
         }
         return out
+    }
+
+    /// 256 two-bit values as Q2_K/Q3_K's 64 bytes: each half of 128 is 32 bytes holding four
+    /// planes of 32 consecutive values (plane p in bits 2p, 2p+1).
+    static func twoBitPlanes(_ q: [Int]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        for e in 0..<256 { bytes[(e / 128) * 32 + e % 32] |= UInt8(q[e] << (2 * ((e % 128) / 32))) }
+        return bytes
     }
 }

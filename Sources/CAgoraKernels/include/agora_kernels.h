@@ -5,8 +5,8 @@
 
 // Dot products of one quantized weight row with one row of quantized activations, in the
 // activation formats of ggml:
-//   32-element blocks (Q8_0, Q4_0, Q4_1 weights): `xq` int8 values, `xd` the fp16-rounded scale per
-//   block, `xs` the fp16-rounded scale x sum(q) per block (used by Q4_1 only);
+//   32-element blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 weights): `xq` int8 values, `xd` the fp16-rounded
+//   scale per block, `xs` the fp16-rounded scale x sum(q) per block (used by Q4_1 and Q5_1 only);
 //   256-element super-blocks (K-quants): `xq` int8 values, `xd` one float scale per super-block,
 //   `bsums` the int sum of each 16 values.
 // Integer sums are exact; the float combination runs in a fixed order that the Swift reference
@@ -18,6 +18,10 @@ int agora_cpu_has_avx2(void);
 float agora_dot_q8_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n);
 float agora_dot_q4_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n);
 float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n);
+float agora_dot_q5_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n);
+float agora_dot_q5_1(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n);
+float agora_dot_q2_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
+float agora_dot_q3_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
 float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
 float agora_dot_q5_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
 float agora_dot_q6_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
