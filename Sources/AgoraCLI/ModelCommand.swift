@@ -66,13 +66,14 @@ struct ModelCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a small model with seeded random weights (test fixtures, golden comparisons)."
         )
-        @Option(help: "Architecture: llama or qwen2.") var arch = "llama"
+        @Option(help: "Architecture: llama, qwen2, qwen3 or phi3.") var arch = "llama"
         @Option(help: "Tensor type of the matrices: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k.") var type = "q8_0"
         @Option(help: "Seed of the weights.") var seed: UInt64 = 1
         @Flag(help: "Use a separate output head instead of the tied embedding.") var separateOutput = false
         @Flag(help: "Use a SentencePiece vocabulary (byte fallback) instead of byte-level BPE.") var sentencePiece = false
         @Flag(help: "Mix types as llama-quantize's Q4_K_M does: attention values, feed-forward down and the output in Q6_K, the embedding in Q5_0.")
         var mixed = false
+        @Flag(help: "Add Llama 3.1's RoPE scaling (rope_freqs.weight).") var ropeScaling = false
         @Option(help: "Output file.") var out: String
 
         func run() throws {
@@ -85,6 +86,7 @@ struct ModelCommand: ParsableCommand {
             spec.separateOutput = separateOutput
             spec.sentencePiece = sentencePiece
             spec.mixed = mixed
+            spec.ropeScaling = ropeScaling
             let bytes = spec.build()
             guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
                 throw CommandFailure("cannot write \(out)")

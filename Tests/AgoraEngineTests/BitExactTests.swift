@@ -79,14 +79,16 @@ struct BitExactTests {
         #expect(fast == scalar)
     }
 
-    /// Every tensor type and both architectures: scalar and SIMD paths, 1 and 3 threads.
+    /// Every tensor type and architecture: scalar and SIMD paths, 1 and 3 threads.
     @Test(arguments: TensorType.allCases)
     func syntheticModelsAreBitExactAcrossPathsAndThreads(type: TensorType) throws {
-        for arch in [ModelConfig.Architecture.llama, .qwen2] {
+        for arch in [ModelConfig.Architecture.llama, .qwen2, .qwen3, .phi3] {
             let (model, tokenizer) = try syntheticModel {
                 $0.tensorType = type
                 $0.architecture = arch
                 $0.separateOutput = arch == .qwen2
+                $0.ropeScaling = arch == .llama
+                $0.mixed = arch == .qwen3 && type.blockElements == 256
             }
             let tokens = try tokenizer.encode("Hello the Agora network and 12345")
             let reference = try trace(InferenceContext(model: model, threads: 1, path: .reference), tokens, steps: 3)

@@ -141,7 +141,48 @@ struct GGUFTests {
         w.set("llama.attention.head_count", .uint32(3))  // does not divide 256
         #expect(throws: GGUFError.self) { try LlamaModel(file: parse(w.serialized())) }
         w.set("general.architecture", .string("mamba"))
-        #expect(throws: GGUFError.unsupportedModel("architecture mamba (supported: llama, qwen2)")) { try LlamaModel(file: parse(w.serialized())) }
+        #expect(throws: GGUFError.unsupportedModel("architecture mamba (supported: llama, qwen2, qwen3, phi3)")) { try LlamaModel(file: parse(w.serialized())) }
+    }
+
+    /// What the newer architectures add to a file is checked before it is trusted: a head width of
+    /// their own, Llama 3.1's RoPE factors, Phi-3's long-context factors (refused).
+    @Test func architectureExtrasAreChecked() throws {
+        func variant(_ arch: ModelConfig.Architecture, ropeScaling: Bool = false, _ change: (inout GGUFWriter, GGUFFile) -> Void) throws -> GGUFFile {
+            var spec = SyntheticModel()
+            spec.layers = 1
+            spec.architecture = arch
+            spec.ropeScaling = ropeScaling
+            let good = try parse(spec.build())
+            var w = GGUFWriter()
+            for key in good.metadataKeys { w.set(key, good.metadata[key]!) }
+            for t in good.tensors { w.tensors.append(.init(name: t.name, shape: t.shape, type: t.type, data: Array(good.bytes(of: t)))) }
+            change(&w, good)
+            return try parse(w.serialized())
+        }
+        #expect(try LlamaModel(file: variant(.qwen3) { _, _ in }).config.headDimension == 128)
+        #expect(throws: GGUFError.self) { try LlamaModel(file: variant(.qwen3) { w, _ in w.set("qwen3.attention.key_length", .uint32(0)) }) }
+        #expect(throws: GGUFError.unsupportedModel("attention.value_length differs from attention.key_length")) {
+            try LlamaModel(file: variant(.qwen3) { w, _ in w.set("qwen3.attention.value_length", .uint32(64)) })
+        }
+        let scaled = try LlamaModel(file: variant(.llama, ropeScaling: true) { _, _ in })
+        #expect(scaled.config.ropeFrequencyFactors?.count == 32 && scaled.config.ropeFrequencyFactors!.contains(8) && scaled.config.ropeFrequencyFactors!.contains(1))
+        #expect(throws: GGUFError.unsupportedModel("rope_freqs.weight holds a factor that is not positive")) {
+            try LlamaModel(file: variant(.llama, ropeScaling: true) { w, _ in
+                let i = w.tensors.firstIndex { $0.name == "rope_freqs.weight" }!
+                w.tensors[i] = .init(name: "rope_freqs.weight", shape: [32], type: .f32, data: Quantize.row(.f32, [Float](repeating: 0, count: 32)))
+            })
+        }
+        #expect(throws: GGUFError.self) {
+            try LlamaModel(file: variant(.llama, ropeScaling: true) { w, _ in
+                let i = w.tensors.firstIndex { $0.name == "rope_freqs.weight" }!
+                w.tensors[i] = .init(name: "rope_freqs.weight", shape: [16], type: .f32, data: Quantize.row(.f32, [Float](repeating: 1, count: 16)))
+            })
+        }
+        #expect(throws: GGUFError.unsupportedModel("Phi-3 long-context RoPE factors (rope_factors_long/short)")) {
+            try LlamaModel(file: variant(.phi3) { w, _ in
+                w.tensors.append(.init(name: "rope_factors_long.weight", shape: [32], type: .f32, data: Quantize.row(.f32, [Float](repeating: 1, count: 32))))
+            })
+        }
     }
 
     @Test func inferenceRejectsBadTokensAndFullContextsWithoutChangingState() throws {

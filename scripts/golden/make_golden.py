@@ -61,22 +61,25 @@ SYNTH_CASES = [("llama", t, False) for t in ["f32", "f16", "bf16", "q8_0", "q4_0
               [("qwen2", "f16", True), ("qwen2", "q4_k", True), ("llama", "q8_0", True)]
 # Several types in one file, as llama-quantize's Q4_K_M mixes them (`agora model synth --mixed`).
 SYNTH_MIXED = [("llama", "q4_k", True), ("qwen2", "q4_k", True)]
+# Further architectures and options: (arch, type, separate output, extra synth flags).
+SYNTH_ARCHS = [("qwen3", "q8_0", False, []), ("qwen3", "f16", True, []), ("llama", "f16", False, ["--rope-scaling"]),
+               ("phi3", "q4_0", False, []), ("phi3", "f16", True, [])]
 
 
 def synthetic_logits(args):
     """Logits of llama.cpp on the synthetic models that `agora model synth` writes."""
     cases = []
     with tempfile.TemporaryDirectory() as tmp:
-        for arch, ttype, separate, mixed in [c + (False,) for c in SYNTH_CASES] + [c + (True,) for c in SYNTH_MIXED]:
-            path = os.path.join(tmp, f"{arch}-{ttype}{'-mixed' if mixed else ''}.gguf")
-            cmd = [args.agora, "model", "synth", "--arch", arch, "--type", ttype, "--seed", "7", "--out", path]
+        variants = [c + ([],) for c in SYNTH_CASES] + [c + (["--mixed"],) for c in SYNTH_MIXED] + SYNTH_ARCHS
+        for n, (arch, ttype, separate, flags) in enumerate(variants):
+            path = os.path.join(tmp, f"{n}-{arch}-{ttype}.gguf")
+            cmd = [args.agora, "model", "synth", "--arch", arch, "--type", ttype, "--seed", "7", "--out", path] + flags
             if separate:
                 cmd.append("--separate-output")
-            if mixed:
-                cmd.append("--mixed")
             subprocess.run(cmd, check=True, capture_output=True)
             lines = run(args.llama_golden, "logits", path, SYNTH_PROMPTS)
-            cases.append({"arch": arch, "type": ttype, "separate_output": separate, "mixed": mixed, "seed": 7,
+            cases.append({"arch": arch, "type": ttype, "separate_output": separate, "mixed": "--mixed" in flags,
+                          "rope_scaling": "--rope-scaling" in flags, "seed": 7,
                           "prompts": SYNTH_PROMPTS,
                           "logits": [[float(x) for x in lines[i].split()] for i in range(len(SYNTH_PROMPTS))]})
     json.dump({"cases": cases}, open(os.path.join(FIXTURES, "synthetic-logits.json"), "w"))

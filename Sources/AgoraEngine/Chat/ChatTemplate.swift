@@ -20,6 +20,7 @@ public struct ChatTemplate: Sendable, Equatable {
         case llama3
         case mistral
         case zephyr
+        case phi3
     }
 
     public let family: Family
@@ -39,10 +40,10 @@ public struct ChatTemplate: Sendable, Equatable {
         public var description: String {
             switch self {
             case .missingTemplate:
-                "the model has no tokenizer.chat_template; pass --raw, or name a template (chatml, llama2, llama3, mistral, zephyr)"
+                "the model has no tokenizer.chat_template; pass --raw, or name a template (chatml, llama2, llama3, mistral, zephyr, phi3)"
             case .unrecognised(let prefix):
-                "unrecognised chat template (starts \(prefix.debugDescription)); name one explicitly: chatml, llama2, llama3, mistral, zephyr"
-            case .unknownName(let name): "unknown chat template name \(name) (known: chatml, llama2, llama3, mistral, zephyr)"
+                "unrecognised chat template (starts \(prefix.debugDescription)); name one explicitly: chatml, llama2, llama3, mistral, zephyr, phi3"
+            case .unknownName(let name): "unknown chat template name \(name) (known: chatml, llama2, llama3, mistral, zephyr, phi3)"
             case .rolesMustAlternate: "conversation roles must alternate user/assistant/user/assistant/..."
             case .unsupportedRole(let role, let family): "the \(family.rawValue) template does not accept \(role.rawValue) messages"
             case .emptyConversation: "the conversation has no messages"
@@ -73,6 +74,9 @@ public struct ChatTemplate: Sendable, Equatable {
             defaultSystemMessage = nil
         } else if t.contains("[INST]") {
             family = .mistral
+            defaultSystemMessage = nil
+        } else if t.contains("<|assistant|>") && t.contains("<|end|>") {
+            family = .phi3
             defaultSystemMessage = nil
         } else if t.contains("<|user|>") && t.contains("<|assistant|>") && t.contains("eos_token") {
             family = .zephyr
@@ -111,6 +115,7 @@ public struct ChatTemplate: Sendable, Equatable {
         case .llama2: return try renderLlama2(messages)
         case .mistral: return try renderMistral(messages)
         case .zephyr: return renderZephyr(messages, addGenerationPrompt)
+        case .phi3: return renderPhi3(messages, addGenerationPrompt)
         }
     }
 
@@ -172,6 +177,12 @@ public struct ChatTemplate: Sendable, Equatable {
         for m in messages { out += "<|" + m.role.rawValue + "|>\n" + m.content + eosText + "\n" }
         if generation { out += "<|assistant|>\n" }
         return out
+    }
+
+    private func renderPhi3(_ messages: [ChatMessage], _ generation: Bool) -> String {
+        var out = ""
+        for m in messages { out += "<|" + m.role.rawValue + "|>\n" + m.content + "<|end|>\n" }
+        return out + (generation ? "<|assistant|>\n" : eosText)
     }
 
     /// Python's str.strip(): removes leading and trailing white space.

@@ -19,6 +19,8 @@ extension ModelConfig.Architecture {
         switch self {
         case .llama: Llama.self
         case .qwen2: Qwen2.self
+        case .qwen3: Qwen3.self
+        case .phi3: Phi3.self
         }
     }
 }
@@ -32,6 +34,8 @@ public struct LayerWeights: @unchecked Sendable {
     let queryBias: [Float]?           // (heads * headDim), for architectures with QKV biases
     let keyBias: [Float]?             // (kvHeads * headDim)
     let valueBias: [Float]?           // (kvHeads * headDim)
+    let queryNorm: [Float]?           // (headDim), RMSNorm of each query head before RoPE (Qwen3)
+    let keyNorm: [Float]?             // (headDim), of each key head
     let output: WeightMatrix          // (heads * headDim) -> (d)
     let feedForwardNorm: [Float]      // (d)
     let gate: WeightMatrix            // (d) -> (ff)

@@ -3,7 +3,8 @@ extension InferenceContext {
     // `build_attn` and `build_ffn`. Each reads the hidden states `x` (n, d) and adds its result.
 
     /// Pre-norm self-attention: x += Wo · attend(rope(Wq·norm(x) + bq), rope(Wk·norm(x) + bk),
-    /// Wv·norm(x) + bv), the keys and values appended to each entry's cache.
+    /// Wv·norm(x) + bv), the keys and values appended to each entry's cache (Qwen3: each query
+    /// and key head RMS-normed before RoPE).
     func attentionBlock(_ layer: LayerWeights, index l: Int, batch: [BatchEntry]) {
         let c = model.config
         let n = batch.count, d = c.embeddingLength
@@ -13,6 +14,9 @@ extension InferenceContext {
         if let b = layer.queryBias { addBias(q, b, rows: n) }
         if let b = layer.keyBias { addBias(k, b, rows: n) }
         if let b = layer.valueBias { addBias(v, b, rows: n) }
+        // Each head normalized on its own (rows of headDim), in place.
+        if let w = layer.queryNorm { rmsNorm(q, weight: w, out: q, rows: n * c.headCount, width: c.headDimension) }
+        if let w = layer.keyNorm { rmsNorm(k, weight: w, out: k, rows: n * c.kvHeadCount, width: c.headDimension) }
         for t in 0..<n {
             rope(q + t * c.headCount * c.headDimension, heads: c.headCount, entry: t)
             rope(k + t * c.kvDimension, heads: c.kvHeadCount, entry: t)

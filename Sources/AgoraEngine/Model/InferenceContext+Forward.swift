@@ -109,9 +109,10 @@ extension InferenceContext {
         }
     }
 
-    /// out = x / sqrt(mean(x^2) + eps) * weight, per row.
-    func rmsNorm(_ input: UnsafeMutablePointer<Float>, weight: [Float], out: UnsafeMutablePointer<Float>, rows: Int) {
-        let d = model.config.embeddingLength
+    /// out = x / sqrt(mean(x^2) + eps) * weight, per row of `width` (default: the embedding's);
+    /// `out` may be `input`.
+    func rmsNorm(_ input: UnsafeMutablePointer<Float>, weight: [Float], out: UnsafeMutablePointer<Float>, rows: Int, width: Int? = nil) {
+        let d = width ?? model.config.embeddingLength
         let eps = model.config.rmsEpsilon
         weight.withUnsafeBufferPointer { w in
             for t in 0..<rows {

@@ -99,7 +99,7 @@ public final class InferenceContext: @unchecked Sendable {
         rowScratch = .allocate(capacity: threads * widestRow)
         let logBase = DeterministicMath.log(c.ropeBase)
         ropeFrequencies = (0..<(c.ropeDimensions / 2)).map { i in
-            DeterministicMath.exp(-Double(2 * i) / Double(c.ropeDimensions) * logBase)
+            DeterministicMath.exp(-Double(2 * i) / Double(c.ropeDimensions) * logBase) / Double(c.ropeFrequencyFactors?[i] ?? 1)
         }
         ropeRotations = .allocate(capacity: maxBatch * c.ropeDimensions)
         positions = [Int](repeating: 0, count: maxBatch)

@@ -1,6 +1,6 @@
 /// Hyperparameters of a Llama-family model, read from GGUF metadata.
 public struct ModelConfig: Sendable, Equatable {
-    public enum Architecture: String, Sendable { case llama, qwen2 }
+    public enum Architecture: String, Sendable { case llama, qwen2, qwen3, phi3 }
     /// How RoPE pairs dimensions: `adjacent` rotates (2i, 2i+1) (llama), `halves` rotates
     /// (i, i + d/2) (GPT-NeoX style, qwen2). Each architecture's file says which.
     public enum RopeStyle: Sendable { case adjacent, halves }
@@ -14,6 +14,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var headDimension: Int
     public var ropeDimensions: Int
     public var ropeBase: Double
+    /// Llama 3.1's RoPE scaling as llama.cpp's converter writes it (`rope_freqs.weight`): each
+    /// rotation's frequency is divided by its factor (ropeDimensions / 2 of them); nil: none.
+    public var ropeFrequencyFactors: [Float]?
     public var rmsEpsilon: Float
     public var contextLength: Int
     public var vocabularySize: Int
@@ -30,7 +33,7 @@ public struct ModelConfig: Sendable, Equatable {
     public init(file: GGUFFile) throws(GGUFError) {
         guard let archName = file.string("general.architecture") else { throw .missingKey("general.architecture") }
         guard let arch = Architecture(rawValue: archName) else {
-            throw .unsupportedModel("architecture \(archName) (supported: llama, qwen2)")
+            throw .unsupportedModel("architecture \(archName) (supported: llama, qwen2, qwen3, phi3)")
         }
         architecture = arch
         ropeStyle = arch.implementation.ropeStyle
@@ -58,16 +61,41 @@ public struct ModelConfig: Sendable, Equatable {
         try check("head_count_kv", kvHeadCount, 1...headCount)
         try check("context_length", contextLength, 1...Self.maxContext)
         try check("vocabulary size", vocabularySize, 1...Self.maxVocabulary)
-        guard embeddingLength % headCount == 0, headCount % kvHeadCount == 0 else {
-            throw .unsupportedModel("heads (\(headCount), \(kvHeadCount)) do not divide the embedding \(embeddingLength)")
+        // A head's width is the embedding's share unless the file says otherwise (Qwen3, Gemma:
+        // attention.key_length, the query width then differs from the embedding).
+        if let keyLength = file.int(p + "attention.key_length") {
+            try check("attention.key_length", keyLength, 2...Self.maxEmbedding)
+            guard (file.int(p + "attention.value_length") ?? keyLength) == keyLength else {
+                throw .unsupportedModel("attention.value_length differs from attention.key_length")
+            }
+            headDimension = keyLength
+        } else {
+            guard embeddingLength % headCount == 0 else {
+                throw .unsupportedModel("\(headCount) heads do not divide the embedding \(embeddingLength)")
+            }
+            headDimension = embeddingLength / headCount
         }
-        headDimension = embeddingLength / headCount
+        guard headCount % kvHeadCount == 0 else {
+            throw .unsupportedModel("\(kvHeadCount) key/value heads do not divide \(headCount) query heads")
+        }
+        try check("query width", headCount * headDimension, 1...(Self.maxEmbedding * 8))
         ropeDimensions = file.int(p + "rope.dimension_count") ?? headDimension
         guard ropeDimensions % 2 == 0, ropeDimensions <= headDimension, headDimension % 2 == 0 else {
             throw .unsupportedModel("rope dimensions \(ropeDimensions) with head dimension \(headDimension)")
         }
         guard ropeBase > 0, ropeBase.isFinite, rmsEpsilon >= 0, rmsEpsilon.isFinite else {
             throw .unsupportedModel("rope base \(ropeBase) or rms epsilon \(rmsEpsilon) invalid")
+        }
+        if let t = file.tensor(named: "rope_freqs.weight") {
+            guard t.shape == [ropeDimensions / 2], !t.type.isQuantized else {
+                throw .wrongTensorShape(tensor: t.name, expected: [ropeDimensions / 2], found: t.shape)
+            }
+            let factors = [Float](unsafeUninitializedCapacity: ropeDimensions / 2) { buffer, count in
+                Dequantize.row(t.type, file.bytes(of: t).baseAddress!, into: buffer.baseAddress!, count: ropeDimensions / 2)
+                count = ropeDimensions / 2
+            }
+            guard factors.allSatisfy({ $0.isFinite && $0 > 0 }) else { throw .unsupportedModel("rope_freqs.weight holds a factor that is not positive") }
+            ropeFrequencyFactors = factors
         }
     }
 }

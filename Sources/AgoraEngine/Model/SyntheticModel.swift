@@ -19,6 +19,13 @@ public struct SyntheticModel: Sendable {
     /// feed-forward down and the output head in Q6_K, the token embedding in Q5_0 (SmolLM2's rows of
     /// 576 are not whole super-blocks), every other matrix in `tensorType`.
     public var mixed = false
+    /// Llama 3.1's RoPE scaling (`rope_freqs.weight`, its formula with a short original context so
+    /// that the factors spread over every kind of dimension in a small model).
+    public var ropeScaling = false
+
+    /// Width of an attention head: Qwen3 files give theirs (twice the embedding's share here, so the
+    /// query is wider than the embedding, as in most Qwen3 sizes).
+    var headDimension: Int { architecture == .qwen3 ? 2 * embedding / heads : embedding / heads }
 
     public init() {}
 
@@ -81,10 +88,12 @@ public struct SyntheticModel: Sendable {
 
         let vocab = sentencePiece ? sentencePieceVocabulary().tokens.count : vocabulary().tokens.count
         let arch = architecture.rawValue
-        let headDim = embedding / heads
+        let headDim = headDimension, qDim = heads * headDim
         var w = GGUFWriter()
         w.set("general.architecture", .string(arch))
-        w.set("general.name", .string("agora-synthetic-\(arch)-\(tensorType)\(mixed ? "-mixed" : "")"))
+        // Not the architecture's name: llama.cpp sets token attributes by model name ("phi3": the
+        // SentencePiece tokens "</s>", "<s>"), which this vocabulary may not hold.
+        w.set("general.name", .string("agora-synthetic-\(tensorType)\(mixed ? "-mixed" : "")"))
         w.set("\(arch).block_count", .uint32(UInt32(layers)))
         w.set("\(arch).context_length", .uint32(UInt32(context)))
         w.set("\(arch).embedding_length", .uint32(UInt32(embedding)))
@@ -93,6 +102,10 @@ public struct SyntheticModel: Sendable {
         w.set("\(arch).attention.head_count_kv", .uint32(UInt32(kvHeads)))
         w.set("\(arch).rope.freq_base", .float32(10_000))
         w.set("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-5))
+        if architecture == .qwen3 {
+            w.set("\(arch).attention.key_length", .uint32(UInt32(headDim)))
+            w.set("\(arch).attention.value_length", .uint32(UInt32(headDim)))
+        }
         if sentencePiece {
             let (tokens, types, scores) = sentencePieceVocabulary()
             w.set("tokenizer.ggml.model", .string("llama"))
@@ -105,7 +118,7 @@ public struct SyntheticModel: Sendable {
         } else {
             let (tokens, types, merges) = vocabulary()
             w.set("tokenizer.ggml.model", .string("gpt2"))
-            w.set("tokenizer.ggml.pre", .string(architecture == .qwen2 ? "qwen2" : "gpt-2"))
+            w.set("tokenizer.ggml.pre", .string(architecture == .llama ? "gpt-2" : "qwen2"))
             w.set("tokenizer.ggml.tokens", .array(tokens.map { .string($0) }))
             w.set("tokenizer.ggml.token_type", .array(types.map { .int32($0) }))
             w.set("tokenizer.ggml.merges", .array(merges.map { .string($0) }))
@@ -134,23 +147,48 @@ public struct SyntheticModel: Sendable {
 
         matrix("token_embd.weight", columns: embedding, rows: vocab)
         vector("output_norm.weight", embedding, around: 1, spread: 0.1)
+        if ropeScaling {
+            // Llama 3.1's factors (scale 8, low and high frequency factors 1 and 4), for an
+            // original context of 64 positions.
+            let original: Float = 64, low = original / 1, high = original / 4
+            let factors = (0..<(headDim / 2)).map { i -> Float in
+                let wavelength = 2 * Float.pi * Float(DeterministicMath.exp(Double(2 * i) / Double(headDim) * DeterministicMath.log(10_000)))
+                if wavelength < high { return 1 }
+                if wavelength > low { return 8 }
+                let smooth = (original / wavelength - 1) / (4 - 1)
+                return 1 / ((1 - smooth) / 8 + smooth)
+            }
+            w.tensors.append(.init(name: "rope_freqs.weight", shape: [headDim / 2], type: .f32, data: Quantize.row(.f32, factors)))
+        }
         if separateOutput { matrix("output.weight", columns: embedding, rows: vocab) }
         let kvDim = kvHeads * headDim
         for l in 0..<layers {
             let p = "blk.\(l)."
             vector(p + "attn_norm.weight", embedding, around: 1, spread: 0.1)
-            matrix(p + "attn_q.weight", columns: embedding, rows: embedding)
-            matrix(p + "attn_k.weight", columns: embedding, rows: kvDim)
-            matrix(p + "attn_v.weight", columns: embedding, rows: kvDim)
+            if architecture == .phi3 {
+                matrix(p + "attn_qkv.weight", columns: embedding, rows: qDim + 2 * kvDim)
+            } else {
+                matrix(p + "attn_q.weight", columns: embedding, rows: qDim)
+                matrix(p + "attn_k.weight", columns: embedding, rows: kvDim)
+                matrix(p + "attn_v.weight", columns: embedding, rows: kvDim)
+            }
+            if architecture == .qwen3 {
+                vector(p + "attn_q_norm.weight", headDim, around: 1, spread: 0.2)
+                vector(p + "attn_k_norm.weight", headDim, around: 1, spread: 0.2)
+            }
             if architecture == .qwen2 {
                 vector(p + "attn_q.bias", embedding, around: 0, spread: 0.1)
                 vector(p + "attn_k.bias", kvDim, around: 0, spread: 0.1)
                 vector(p + "attn_v.bias", kvDim, around: 0, spread: 0.1)
             }
-            matrix(p + "attn_output.weight", columns: embedding, rows: embedding)
+            matrix(p + "attn_output.weight", columns: qDim, rows: embedding)
             vector(p + "ffn_norm.weight", embedding, around: 1, spread: 0.1)
-            matrix(p + "ffn_gate.weight", columns: embedding, rows: feedForward)
-            matrix(p + "ffn_up.weight", columns: embedding, rows: feedForward)
+            if architecture == .phi3 {
+                matrix(p + "ffn_up.weight", columns: embedding, rows: 2 * feedForward)  // gate rows, then up rows
+            } else {
+                matrix(p + "ffn_gate.weight", columns: embedding, rows: feedForward)
+                matrix(p + "ffn_up.weight", columns: embedding, rows: feedForward)
+            }
             matrix(p + "ffn_down.weight", columns: feedForward, rows: embedding)
         }
         return w.serialized()

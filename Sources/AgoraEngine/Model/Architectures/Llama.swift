@@ -10,7 +10,7 @@ enum Llama: Architecture {
             query: try weights.matrix(p + "attn_q.weight", columns: d, rows: c.headCount * c.headDimension),
             key: try weights.matrix(p + "attn_k.weight", columns: d, rows: c.kvDimension),
             value: try weights.matrix(p + "attn_v.weight", columns: d, rows: c.kvDimension),
-            queryBias: nil, keyBias: nil, valueBias: nil,
+            queryBias: nil, keyBias: nil, valueBias: nil, queryNorm: nil, keyNorm: nil,
             output: try weights.matrix(p + "attn_output.weight", columns: c.headCount * c.headDimension, rows: d),
             feedForwardNorm: try weights.vector(p + "ffn_norm.weight", d),
             gate: try weights.matrix(p + "ffn_gate.weight", columns: d, rows: c.feedForwardLength),

@@ -13,6 +13,7 @@ enum Qwen2: Architecture {
             queryBias: try weights.vector(p + "attn_q.bias", qDim),
             keyBias: try weights.vector(p + "attn_k.bias", c.kvDimension),
             valueBias: try weights.vector(p + "attn_v.bias", c.kvDimension),
+            queryNorm: nil, keyNorm: nil,
             output: try weights.matrix(p + "attn_output.weight", columns: qDim, rows: d),
             feedForwardNorm: try weights.vector(p + "ffn_norm.weight", d),
             gate: try weights.matrix(p + "ffn_gate.weight", columns: d, rows: c.feedForwardLength),
