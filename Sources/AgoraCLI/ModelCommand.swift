@@ -66,7 +66,7 @@ struct ModelCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a small model with seeded random weights (test fixtures, golden comparisons)."
         )
-        @Option(help: "Architecture: llama, qwen2, qwen3 or phi3.") var arch = "llama"
+        @Option(help: "Architecture: llama, qwen2, qwen3, phi3, gemma2 or gemma3.") var arch = "llama"
         @Option(help: "Tensor type of the matrices: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k.") var type = "q8_0"
         @Option(help: "Seed of the weights.") var seed: UInt64 = 1
         @Flag(help: "Use a separate output head instead of the tied embedding.") var separateOutput = false

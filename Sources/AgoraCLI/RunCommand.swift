@@ -25,7 +25,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Context size in tokens (default: the model's, at most 4096).") var ctx: Int?
     @Option(help: "System message (chat mode).") var system: String?
-    @Option(help: "Chat template to use instead of the model's: chatml, llama2, llama3, mistral, zephyr, phi3.")
+    @Option(help: "Chat template to use instead of the model's: chatml, llama2, llama3, mistral, zephyr, phi3, gemma.")
     var template: String?
     @Option(help: "Stop sequence (repeatable).") var stop: [String] = []
     @Flag(help: "Print {\"tokens\":[...],\"text\":\"...\"} of the generated part.") var json = false

@@ -22,7 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Nice value added to the engine\'s threads, 0...19: above 0 the HTTP and payment threads preempt the busy engine at once; 0 keeps the engine level with other processes (a node, a miner).")
     var engineNice: Int32 = BatchScheduler.defaultEngineNice
     @Option(help: "Model id clients use (default: the file name without extension).") var modelID: String?
-    @Option(help: "Chat template to use instead of the model's: chatml, llama2, llama3, mistral, zephyr, phi3.") var template: String?
+    @Option(help: "Chat template to use instead of the model's: chatml, llama2, llama3, mistral, zephyr, phi3, gemma.") var template: String?
     @Option(help: "Largest request body, in bytes.") var maxBody = 4 << 20
     @Option(help: "Forward to this OpenAI-compatible server (e.g. http://127.0.0.1:8081/v1) instead of the built-in engine; -m names the model whose tokenizer counts tokens.")
     var upstream: String?

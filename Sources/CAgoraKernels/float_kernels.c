@@ -35,6 +35,33 @@ AVX2 static inline __m256 exp8(__m256 x) {
     return _mm256_blendv_ps(result, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
+// DeterministicMath.tanh on eight lanes: (1 - e^-2|x|) / (1 + e^-2|x|), with the sign of x.
+AVX2 static inline __m256 tanh8(__m256 x) {
+    const __m256 magnitude = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    const __m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.0f), magnitude));
+    const __m256 t = _mm256_div_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), e), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    return _mm256_blendv_ps(t, _mm256_xor_ps(t, _mm256_set1_ps(-0.0f)), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+}
+
+// DeterministicMath.gelu on eight lanes.
+AVX2 static inline __m256 gelu8(__m256 x) {
+    const __m256 inner = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.7978845608f), x),
+                                       _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), x), x)));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), tanh8(inner)));
+}
+
+// DeterministicMath.softcap on eight lanes: cap * tanh(x / cap).
+AVX2 static inline __m256 softcap8(__m256 x, float cap) {
+    return _mm256_mul_ps(_mm256_set1_ps(cap), tanh8(_mm256_div_ps(x, _mm256_set1_ps(cap))));
+}
+
+// One lane of softcap8, for scores computed one at a time.
+AVX2 static inline float softcap1(float x, float cap) {
+    float lanes[8] = {x};
+    _mm256_storeu_ps(lanes, softcap8(_mm256_loadu_ps(lanes), cap));
+    return lanes[0];
+}
+
 // Eight cached F16 values widened to floats (exact: every half is a float).
 AVX2 static inline __m256 load_half8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
@@ -66,11 +93,12 @@ AVX2 static inline void prefetch_rows(const uint16_t *keys, const uint16_t *valu
 }
 
 AVX2 void agora_attend_head(const float *query, const uint16_t *keys, const uint16_t *values, long stride, int count,
-                            int head_dim, float scale, float *scores, float *out) {
+                            int head_dim, float scale, float softcap, float *scores, float *out) {
     float max_score = -__builtin_inff();
     for (int p = 0; p < count; p++) {
         prefetch_rows(keys, values, stride, p);
         float s = dot16(query, keys + p * stride, head_dim) * scale;
+        if (softcap > 0) s = softcap1(s, softcap);
         scores[p] = s;
         max_score = s >= max_score ? s : max_score;  // Swift's max(maxScore, s)
     }
@@ -141,10 +169,10 @@ ATTEND_VALUES64(3)
 ATTEND_VALUES64(4)
 
 AVX2 void agora_attend_group(const float *queries, int heads, const uint16_t *keys, const uint16_t *values, long stride,
-                             int count, int head_dim, float scale, float *scores, long score_stride, float *out) {
+                             int count, int head_dim, float scale, float softcap, float *scores, long score_stride, float *out) {
     if (head_dim != 64 || heads < 2 || heads > 4) {
         for (int h = 0; h < heads; h++)
-            agora_attend_head(queries + h * head_dim, keys, values, stride, count, head_dim, scale,
+            agora_attend_head(queries + h * head_dim, keys, values, stride, count, head_dim, scale, softcap,
                               scores + h * score_stride, out + h * head_dim);
         return;
     }
@@ -155,6 +183,7 @@ AVX2 void agora_attend_group(const float *queries, int heads, const uint16_t *ke
         prefetch_rows(keys, values, stride, p);
         for (int h = 0; h < heads; h++) {
             float s = dot16(queries + h * 64, key, 64) * scale;
+            if (softcap > 0) s = softcap1(s, softcap);
             scores[h * score_stride + p] = s;
             max_score[h] = s >= max_score[h] ? s : max_score[h];
         }
@@ -180,6 +209,22 @@ AVX2 void agora_attend_group(const float *queries, int heads, const uint16_t *ke
     case 3: attend_values64_3(scores, score_stride, values, stride, count, out); break;
     default: attend_values64_4(scores, score_stride, values, stride, count, out); break;
     }
+}
+
+AVX2 void agora_gelu_mul(float *gate, const float *up, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(gate + i, _mm256_mul_ps(gelu8(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
+    for (; i < n; i++) {
+        float tail[8] = {gate[i]};
+        _mm256_storeu_ps(tail, gelu8(_mm256_loadu_ps(tail)));
+        gate[i] = tail[0] * up[i];
+    }
+}
+
+AVX2 void agora_softcap(float *x, float cap, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, softcap8(_mm256_loadu_ps(x + i), cap));
+    for (; i < n; i++) x[i] = softcap1(x[i], cap);
 }
 
 AVX2 void agora_silu_mul(float *gate, const float *up, long n) {
@@ -345,15 +390,17 @@ AVX2 float agora_sampling_weights(const float *x, long n, float top, float tempe
 #else
 
 void agora_attend_head(const float *query, const uint16_t *keys, const uint16_t *values, long stride, int count,
-                       int head_dim, float scale, float *scores, float *out) {
-    (void)query; (void)keys; (void)values; (void)stride; (void)count; (void)head_dim; (void)scale; (void)scores; (void)out;
+                       int head_dim, float scale, float softcap, float *scores, float *out) {
+    (void)query; (void)keys; (void)values; (void)stride; (void)count; (void)head_dim; (void)scale; (void)softcap; (void)scores; (void)out;
 }
 void agora_attend_group(const float *queries, int heads, const uint16_t *keys, const uint16_t *values, long stride,
-                        int count, int head_dim, float scale, float *scores, long score_stride, float *out) {
+                        int count, int head_dim, float scale, float softcap, float *scores, long score_stride, float *out) {
     (void)queries; (void)heads; (void)keys; (void)values; (void)stride; (void)count; (void)head_dim; (void)scale;
-    (void)scores; (void)score_stride; (void)out;
+    (void)softcap; (void)scores; (void)score_stride; (void)out;
 }
 void agora_silu_mul(float *gate, const float *up, long n) { (void)gate; (void)up; (void)n; }
+void agora_gelu_mul(float *gate, const float *up, long n) { (void)gate; (void)up; (void)n; }
+void agora_softcap(float *x, float cap, long n) { (void)x; (void)cap; (void)n; }
 void agora_round_to_half(const float *x, float *out, long n) { (void)x; (void)out; (void)n; }
 void agora_store_half(const float *x, uint16_t *out, long n) { (void)x; (void)out; (void)n; }
 void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float *d_out, float *dsum_out, int32_t *sum_out) {

@@ -82,7 +82,7 @@ struct BitExactTests {
     /// Every tensor type and architecture: scalar and SIMD paths, 1 and 3 threads.
     @Test(arguments: TensorType.allCases)
     func syntheticModelsAreBitExactAcrossPathsAndThreads(type: TensorType) throws {
-        for arch in [ModelConfig.Architecture.llama, .qwen2, .qwen3, .phi3] {
+        for arch in [ModelConfig.Architecture.llama, .qwen2, .qwen3, .phi3, .gemma2, .gemma3] {
             let (model, tokenizer) = try syntheticModel {
                 $0.tensorType = type
                 $0.architecture = arch

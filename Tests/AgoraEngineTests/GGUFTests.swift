@@ -141,7 +141,7 @@ struct GGUFTests {
         w.set("llama.attention.head_count", .uint32(3))  // does not divide 256
         #expect(throws: GGUFError.self) { try LlamaModel(file: parse(w.serialized())) }
         w.set("general.architecture", .string("mamba"))
-        #expect(throws: GGUFError.unsupportedModel("architecture mamba (supported: llama, qwen2, qwen3, phi3)")) { try LlamaModel(file: parse(w.serialized())) }
+        #expect(throws: GGUFError.unsupportedModel("architecture mamba (supported: llama, qwen2, qwen3, phi3, gemma2, gemma3)")) { try LlamaModel(file: parse(w.serialized())) }
     }
 
     /// What the newer architectures add to a file is checked before it is trusted: a head width of

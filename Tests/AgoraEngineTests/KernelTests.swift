@@ -169,6 +169,34 @@ struct FloatKernelTests {
         #expect(bits(tailFast) == bits(tailReference))
     }
 
+    /// Gemma's kernels: GELU gating and soft caps, SIMD against their definitions, with tails.
+    @Test func geluAndSoftcapMatchTheirDefinitions() {
+        // A NaN's sign and payload after a product are the compiler's choice (it may swap the
+        // operands of a multiplication): every NaN counts as one value here. Models never carry one.
+        func bits(_ values: [Float]) -> [UInt32] { values.map { $0.isNaN ? Float.nan.bitPattern : $0.bitPattern } }
+        let x = Self.sweep(stride: 65_537)
+        var random = RandomGenerator(seed: 6)
+        let up = x.indices.map { $0 % 3 == 0 ? 1 : random.nextUnitFloat() * 4 - 2 }
+        for count in [x.count, 13] {
+            var fast = Array(x.prefix(count)), reference = fast
+            FloatKernels.geluMultiply(&fast, up, count: count, path: .fast)
+            FloatKernels.geluMultiply(&reference, up, count: count, path: .reference)
+            #expect(bits(fast) == bits(reference), "gelu, \(count)")
+            for cap: Float in [1.5, 30, 50] {
+                var fast = Array(x.prefix(count)), reference = fast
+                FloatKernels.softcap(&fast, cap: cap, count: count, path: .fast)
+                FloatKernels.softcap(&reference, cap: cap, count: count, path: .reference)
+                #expect(bits(fast) == bits(reference), "softcap \(cap), \(count)")
+            }
+        }
+        // And close to the library's functions.
+        for v: Float in [-9, -3, -0.7, -1e-3, 0, 1e-4, 0.5, 2, 8] {
+            #expect(abs(DeterministicMath.tanh(v) - Float(Foundation_tanh(Double(v)))) <= 3e-7 * max(1, abs(v)), "tanh(\(v))")
+            let gelu = Float(0.5 * Double(v) * (1 + Foundation_tanh(0.7978845608 * Double(v) * (1 + 0.044715 * Double(v) * Double(v)))))
+            #expect(abs(DeterministicMath.gelu(v) - gelu) <= 1e-6 * max(1, abs(v)), "gelu(\(v))")
+        }
+    }
+
     /// The sampler's kernels: maximum over finite logits and the weights with their index-order
     /// sum, on logits with infinities, NaNs and both zeros, at lengths with and without a tail.
     @Test func samplingKernelsMatchTheirDefinitions() {
@@ -230,12 +258,14 @@ struct FloatKernelTests {
             let values = (0..<(count * stride)).map { _ in halfFromFloat(random.nextUnitFloat() * 2 - 1) }
             var results: [[UInt32]] = []
             for path in [KernelPath.fast, .reference] {
-                var scores = [Float](repeating: 0, count: count), out = [Float](repeating: 0, count: hd)
-                Attention.attendHead(query, keys, values, stride: stride, count: count, headDimension: hd,
-                                     scale: 1 / Float(hd).squareRoot(), scores: &scores, out: &out, path: path)
-                results.append(bits(scores + out))
+                for softcap: Float in [0, 1.5, 50] {
+                    var scores = [Float](repeating: 0, count: count), out = [Float](repeating: 0, count: hd)
+                    Attention.attendHead(query, keys, values, stride: stride, count: count, headDimension: hd,
+                                         scale: 1 / Float(hd).squareRoot(), softcap: softcap, scores: &scores, out: &out, path: path)
+                    results.append(bits(scores + out))
+                }
             }
-            #expect(results[0] == results[1], "count \(count), head dimension \(hd)")
+            #expect(results[0...2] == results[3...5], "count \(count), head dimension \(hd)")
         }
     }
 
@@ -249,13 +279,15 @@ struct FloatKernelTests {
             var grouped: [UInt32] = [], single: [UInt32] = []
             for path in [KernelPath.fast, .reference] {
                 var scores = [Float](repeating: 0, count: heads * scoreStride), out = [Float](repeating: 0, count: heads * hd)
+                // Soft-capped (Gemma 2) in every other case.
+                let softcap: Float = heads % 2 == 0 ? 2 : 0
                 Attention.attendGroup(queries, heads: heads, keys, values, stride: stride, count: count, headDimension: hd,
-                                      scale: 0.125, scores: &scores, scoreStride: scoreStride, out: &out, path: path)
+                                      scale: 0.125, softcap: softcap, scores: &scores, scoreStride: scoreStride, out: &out, path: path)
                 var headScores = [Float](repeating: 0, count: count), headOut = [Float](repeating: 0, count: hd)
                 for h in 0..<heads {
                     queries.withUnsafeBufferPointer { q in
                         Attention.attendHead(q.baseAddress! + h * hd, keys, values, stride: stride, count: count, headDimension: hd,
-                                             scale: 0.125, scores: &headScores, out: &headOut, path: .reference)
+                                             scale: 0.125, softcap: softcap, scores: &headScores, out: &headOut, path: .reference)
                     }
                     grouped += bits(Array(scores[(h * scoreStride)..<(h * scoreStride + count)]) + Array(out[(h * hd)..<((h + 1) * hd)]))
                     single += bits(headScores + headOut)

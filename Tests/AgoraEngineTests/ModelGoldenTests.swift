@@ -25,7 +25,7 @@ struct ModelGoldenTests {
         let golden = try Fixtures.decode(SyntheticGolden.self, "synthetic-logits.json")
         #expect(Set(golden.cases.map(\.type)).count == TensorType.allCases.count)
         #expect(golden.cases.contains { $0.mixed == true } && golden.cases.contains { $0.rope_scaling == true })
-        #expect(Set(golden.cases.map(\.arch)) == ["llama", "qwen2", "qwen3", "phi3"])
+        #expect(Set(golden.cases.map(\.arch)) == ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"])
         var worstShare: [String: Float] = [:]
         defer { print("largest |Δ logit| / range: " + worstShare.keys.sorted().map { "\($0) \(worstShare[$0]!)" }.joined(separator: ", ")) }
         for c in golden.cases {

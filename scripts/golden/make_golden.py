@@ -63,7 +63,8 @@ SYNTH_CASES = [("llama", t, False) for t in ["f32", "f16", "bf16", "q8_0", "q4_0
 SYNTH_MIXED = [("llama", "q4_k", True), ("qwen2", "q4_k", True)]
 # Further architectures and options: (arch, type, separate output, extra synth flags).
 SYNTH_ARCHS = [("qwen3", "q8_0", False, []), ("qwen3", "f16", True, []), ("llama", "f16", False, ["--rope-scaling"]),
-               ("phi3", "q4_0", False, []), ("phi3", "f16", True, [])]
+               ("phi3", "q4_0", False, []), ("phi3", "f16", True, []),
+               ("gemma2", "f16", False, []), ("gemma2", "q8_0", False, []), ("gemma3", "f16", True, []), ("gemma3", "q4_k", False, [])]
 
 
 def synthetic_logits(args):

@@ -21,6 +21,7 @@ public struct ChatTemplate: Sendable, Equatable {
         case mistral
         case zephyr
         case phi3
+        case gemma
     }
 
     public let family: Family
@@ -40,10 +41,10 @@ public struct ChatTemplate: Sendable, Equatable {
         public var description: String {
             switch self {
             case .missingTemplate:
-                "the model has no tokenizer.chat_template; pass --raw, or name a template (chatml, llama2, llama3, mistral, zephyr, phi3)"
+                "the model has no tokenizer.chat_template; pass --raw, or name a template (chatml, llama2, llama3, mistral, zephyr, phi3, gemma)"
             case .unrecognised(let prefix):
-                "unrecognised chat template (starts \(prefix.debugDescription)); name one explicitly: chatml, llama2, llama3, mistral, zephyr, phi3"
-            case .unknownName(let name): "unknown chat template name \(name) (known: chatml, llama2, llama3, mistral, zephyr, phi3)"
+                "unrecognised chat template (starts \(prefix.debugDescription)); name one explicitly: chatml, llama2, llama3, mistral, zephyr, phi3, gemma"
+            case .unknownName(let name): "unknown chat template name \(name) (known: chatml, llama2, llama3, mistral, zephyr, phi3, gemma)"
             case .rolesMustAlternate: "conversation roles must alternate user/assistant/user/assistant/..."
             case .unsupportedRole(let role, let family): "the \(family.rawValue) template does not accept \(role.rawValue) messages"
             case .emptyConversation: "the conversation has no messages"
@@ -74,6 +75,9 @@ public struct ChatTemplate: Sendable, Equatable {
             defaultSystemMessage = nil
         } else if t.contains("[INST]") {
             family = .mistral
+            defaultSystemMessage = nil
+        } else if t.contains("<start_of_turn>") && t.contains("System role not supported") {
+            family = .gemma
             defaultSystemMessage = nil
         } else if t.contains("<|assistant|>") && t.contains("<|end|>") {
             family = .phi3
@@ -116,6 +120,7 @@ public struct ChatTemplate: Sendable, Equatable {
         case .mistral: return try renderMistral(messages)
         case .zephyr: return renderZephyr(messages, addGenerationPrompt)
         case .phi3: return renderPhi3(messages, addGenerationPrompt)
+        case .gemma: return try renderGemma(messages, addGenerationPrompt)
         }
     }
 
@@ -183,6 +188,17 @@ public struct ChatTemplate: Sendable, Equatable {
         var out = ""
         for m in messages { out += "<|" + m.role.rawValue + "|>\n" + m.content + "<|end|>\n" }
         return out + (generation ? "<|assistant|>\n" : eosText)
+    }
+
+    /// Gemma 2's template: no system role; the assistant's turns are the "model"'s.
+    private func renderGemma(_ messages: [ChatMessage], _ generation: Bool) throws(Error) -> String {
+        guard messages[0].role != .system else { throw .unsupportedRole(.system, .gemma) }
+        var out = bosText
+        for (i, m) in messages.enumerated() {
+            guard (m.role == .user) == (i % 2 == 0) else { throw .rolesMustAlternate }
+            out += "<start_of_turn>" + (m.role == .assistant ? "model" : m.role.rawValue) + "\n" + Self.strip(m.content) + "<end_of_turn>\n"
+        }
+        return out + (generation ? "<start_of_turn>model\n" : "")
     }
 
     /// Python's str.strip(): removes leading and trailing white space.

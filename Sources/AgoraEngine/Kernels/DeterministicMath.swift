@@ -27,6 +27,25 @@ public enum DeterministicMath {
     @inline(__always)
     public static func silu(_ x: Float) -> Float { x / (1 + exp(-x)) }
 
+    /// tanh(x) = (1 - e^-2|x|) / (1 + e^-2|x|), with the sign of x.
+    @inline(__always)
+    public static func tanh(_ x: Float) -> Float {
+        let e = exp(-2 * abs(x))
+        let t = (1 - e) / (1 + e)
+        return x < 0 ? -t : t
+    }
+
+    /// GELU with the tanh approximation, as llama.cpp and Gemma use it:
+    /// x/2 · (1 + tanh(√(2/π) · x · (1 + 0.044715 x²))).
+    @inline(__always)
+    public static func gelu(_ x: Float) -> Float {
+        0.5 * x * (1 + tanh(0.7978845608 * x * (1 + 0.044715 * x * x)))
+    }
+
+    /// Gemma 2's soft capping of attention scores and logits: cap · tanh(x / cap).
+    @inline(__always)
+    public static func softcap(_ x: Float, _ cap: Float) -> Float { cap * tanh(x / cap) }
+
     // MARK: Double precision, for RoPE angles.
 
     private static let ln2Hi = 6.93147180369123816490e-01

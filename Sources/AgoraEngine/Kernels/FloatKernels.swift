@@ -80,6 +80,18 @@ public enum FloatKernels {
         for i in 0..<count { gate[i] = DeterministicMath.silu(gate[i]) * up[i] }
     }
 
+    /// gate[i] = gelu(gate[i]) * up[i] (Gemma's gated feed-forward).
+    public static func geluMultiply(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int, path: KernelPath) {
+        if path.usesSIMD { return agora_gelu_mul(gate, up, count) }
+        for i in 0..<count { gate[i] = DeterministicMath.gelu(gate[i]) * up[i] }
+    }
+
+    /// x[i] = cap · tanh(x[i] / cap) (Gemma 2's final logits).
+    public static func softcap(_ x: UnsafeMutablePointer<Float>, cap: Float, count: Int, path: KernelPath) {
+        if path.usesSIMD { return agora_softcap(x, cap, count) }
+        for i in 0..<count { x[i] = DeterministicMath.softcap(x[i], cap) }
+    }
+
     /// out[i] = halfFromFloat(x[i]): the KV cache's F16 storage.
     @inline(__always)
     public static func storeHalf(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<UInt16>, count: Int, path: KernelPath) {

@@ -21,6 +21,8 @@ extension ModelConfig.Architecture {
         case .qwen2: Qwen2.self
         case .qwen3: Qwen3.self
         case .phi3: Phi3.self
+        case .gemma2: Gemma2.self
+        case .gemma3: Gemma3.self
         }
     }
 }
@@ -41,4 +43,7 @@ public struct LayerWeights: @unchecked Sendable {
     let gate: WeightMatrix            // (d) -> (ff)
     let up: WeightMatrix              // (d) -> (ff)
     let down: WeightMatrix            // (ff) -> (d)
+    /// RMSNorm of the attention's and the feed-forward's results before they are added (Gemma).
+    var attentionPostNorm: [Float]? = nil   // (d)
+    var feedForwardPostNorm: [Float]? = nil // (d)
 }

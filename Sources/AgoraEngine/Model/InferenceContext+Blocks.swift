@@ -3,8 +3,8 @@ extension InferenceContext {
     // `build_attn` and `build_ffn`. Each reads the hidden states `x` (n, d) and adds its result.
 
     /// Pre-norm self-attention: x += Wo · attend(rope(Wq·norm(x) + bq), rope(Wk·norm(x) + bk),
-    /// Wv·norm(x) + bv), the keys and values appended to each entry's cache (Qwen3: each query
-    /// and key head RMS-normed before RoPE).
+    /// Wv·norm(x) + bv), the keys and values appended to each entry's cache (Qwen3, Gemma 3: each
+    /// query and key head RMS-normed before RoPE; Gemma: the result RMS-normed before it is added).
     func attentionBlock(_ layer: LayerWeights, index l: Int, batch: [BatchEntry]) {
         let c = model.config
         let n = batch.count, d = c.embeddingLength
@@ -18,8 +18,8 @@ extension InferenceContext {
         if let w = layer.queryNorm { rmsNorm(q, weight: w, out: q, rows: n * c.headCount, width: c.headDimension) }
         if let w = layer.keyNorm { rmsNorm(k, weight: w, out: k, rows: n * c.kvHeadCount, width: c.headDimension) }
         for t in 0..<n {
-            rope(q + t * c.headCount * c.headDimension, heads: c.headCount, entry: t)
-            rope(k + t * c.kvDimension, heads: c.kvHeadCount, entry: t)
+            rope(q + t * c.headCount * c.headDimension, heads: c.headCount, entry: t, layer: l)
+            rope(k + t * c.kvDimension, heads: c.kvHeadCount, entry: t, layer: l)
             let cache = batch[t].cache
             // Keys and values are rounded to F16 as they are stored (llama.cpp's cache type).
             for h in 0..<c.kvHeadCount {
@@ -30,16 +30,28 @@ extension InferenceContext {
         }
         attend(batch, layer: l)                                   // -> attention (n, qDim)
         matmul(layer.output, attention, rows: n, out: projected)  // W (qDim -> d) -> (n, d)
+        if let w = layer.attentionPostNorm { rmsNorm(projected, weight: w, out: projected, rows: n) }
         addInPlace(x, projected, count: n * d)
     }
 
     /// Pre-norm SwiGLU feed-forward: x += Wdown · (silu(Wgate·norm(x)) ⊙ Wup·norm(x)).
     func swigluBlock(_ layer: LayerWeights, rows n: Int) {
+        gatedFeedForward(layer, rows: n) { gate, up, count, path in FloatKernels.siluMultiply(gate, up, count: count, path: path) }
+    }
+
+    /// Pre-norm GeGLU feed-forward (Gemma): x += [norm](Wdown · (gelu(Wgate·norm(x)) ⊙ Wup·norm(x))).
+    func gegluBlock(_ layer: LayerWeights, rows n: Int) {
+        gatedFeedForward(layer, rows: n) { gate, up, count, path in FloatKernels.geluMultiply(gate, up, count: count, path: path) }
+    }
+
+    private func gatedFeedForward(_ layer: LayerWeights, rows n: Int,
+                                  activate: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int, KernelPath) -> Void) {
         let c = model.config
         rmsNorm(x, weight: layer.feedForwardNorm, out: xb, rows: n)
         matmul(xb, rows: n, .init(layer.gate, gate), .init(layer.up, up))  // -> (n, ff) each
-        FloatKernels.siluMultiply(gate, up, count: n * c.feedForwardLength, path: path)
+        activate(gate, up, n * c.feedForwardLength, path)
         matmul(layer.down, gate, rows: n, out: projected)                  // W (ff -> d) -> (n, d)
+        if let w = layer.feedForwardPostNorm { rmsNorm(projected, weight: w, out: projected, rows: n) }
         addInPlace(x, projected, count: n * c.embeddingLength)
     }
 }

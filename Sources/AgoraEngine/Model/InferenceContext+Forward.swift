@@ -43,6 +43,7 @@ extension InferenceContext {
         prepareRotations(entries: n)
         if let embedding = model.tokenEmbedding {
             for (t, entry) in batch.enumerated() { embedding.dequantize(row: Int(entry.token), into: x + t * d) }
+            if let scale = c.embeddingScale { for i in 0..<(n * d) { x[i] = x[i] * scale } }
         } else if let hidden {
             x.update(from: hidden.baseAddress!, count: n * d)
         }
@@ -63,6 +64,7 @@ extension InferenceContext {
         if rows > 0 {
             rmsNorm(x, weight: outputNorm, out: xb, rows: rows)
             matmul(outputHead, xb, rows: rows, out: logitsBuffer)  // W (d -> vocab) -> (rows, vocab)
+            if let cap = c.finalLogitSoftcap { FloatKernels.softcap(logitsBuffer, cap: cap, count: rows * c.vocabularySize, path: path) }
         }
         return rows
     }
@@ -178,21 +180,26 @@ extension InferenceContext {
     /// angles serve every layer, queries and keys).
     func prepareRotations(entries: Int) {
         let half = model.config.ropeDimensions / 2
-        for t in 0..<entries {
-            for i in 0..<half {
-                let (s, co) = DeterministicMath.sincos(Double(positions[t]) * ropeFrequencies[i])
-                ropeRotations[(t * half + i) * 2] = Float(s)
-                ropeRotations[(t * half + i) * 2 + 1] = Float(co)
+        for (frequencies, rotations) in [(ropeFrequencies, ropeRotations), (slidingRopeFrequencies, slidingRopeRotations)] {
+            guard let frequencies else { continue }
+            for t in 0..<entries {
+                for i in 0..<half {
+                    let (s, co) = DeterministicMath.sincos(Double(positions[t]) * frequencies[i])
+                    rotations[(t * half + i) * 2] = Float(s)
+                    rotations[(t * half + i) * 2 + 1] = Float(co)
+                }
             }
         }
     }
 
-    /// Rotates each head's first ropeDimensions dimensions by entry `t`'s position-dependent angles.
-    func rope(_ vector: UnsafeMutablePointer<Float>, heads: Int, entry t: Int) {
+    /// Rotates each head's first ropeDimensions dimensions by entry `t`'s position-dependent angles
+    /// (those of the sliding-window layers for `layer` when it is one and they have their own).
+    func rope(_ vector: UnsafeMutablePointer<Float>, heads: Int, entry t: Int, layer: Int) {
         let c = model.config
         let half = c.ropeDimensions / 2
+        let rotations = slidingRopeFrequencies != nil && c.isSliding(layer: model.blocks.lowerBound + layer) ? slidingRopeRotations : ropeRotations
         for i in 0..<half {
-            let sine = ropeRotations[(t * half + i) * 2], cosine = ropeRotations[(t * half + i) * 2 + 1]
+            let sine = rotations[(t * half + i) * 2], cosine = rotations[(t * half + i) * 2 + 1]
             for h in 0..<heads {
                 let head = vector + h * c.headDimension
                 let (a, b) = c.ropeStyle == .adjacent ? (2 * i, 2 * i + 1) : (i, i + half)
@@ -211,7 +218,9 @@ extension InferenceContext {
         let c = model.config
         let hd = c.headDimension, heads = c.headCount, group = c.headCount / c.kvHeadCount
         let qDim = heads * hd
-        let scale = 1 / Float(hd).squareRoot()
+        let scale = c.attentionScale, softcap = c.attentionSoftcap ?? 0
+        // A sliding-window layer sees the last `window` positions of each sequence.
+        let window = c.isSliding(layer: model.blocks.lowerBound + layer) ? c.slidingWindow! : Int.max
         let path = self.path, maxContext = self.maxContext, widestRow = self.widestRow
         let q = self.q, attention = self.attention, scoresBase = self.scores, queryScratch = self.rowScratch
         let n = batch.count
@@ -223,9 +232,10 @@ extension InferenceContext {
                                       capacity: n) { entries in
             for t in 0..<n {
                 let cache = batch[t].cache
-                entries.initializeElement(at: t, to: (UnsafePointer(cache.key(layer: layer, head: 0, position: 0)),
-                                                      UnsafePointer(cache.value(layer: layer, head: 0, position: 0)),
-                                                      cache.headStride, positions[t] + 1))
+                let visible = positions[t] + 1, first = visible > window ? visible - window : 0
+                entries.initializeElement(at: t, to: (UnsafePointer(cache.key(layer: layer, head: 0, position: first)),
+                                                      UnsafePointer(cache.value(layer: layer, head: 0, position: first)),
+                                                      cache.headStride, visible - first))
             }
             let entries = UnsafeBufferPointer(entries)
             // Small chunks: in a prefill, later tokens attend over longer contexts.
@@ -238,7 +248,7 @@ extension InferenceContext {
                     // Queries are rounded to F16 like the cached keys (as llama.cpp's F16 cache does).
                     FloatKernels.roundToHalf(q + t * qDim + firstHead * hd, into: queries, count: headsPerItem * hd, path: path)
                     Attention.attendGroup(queries, heads: headsPerItem, entries[t].keys + kvOffset, entries[t].values + kvOffset,
-                                          stride: hd, count: entries[t].count, headDimension: hd, scale: scale, scores: scores,
+                                          stride: hd, count: entries[t].count, headDimension: hd, scale: scale, softcap: softcap, scores: scores,
                                           scoreStride: maxContext, out: attention + t * qDim + firstHead * hd, path: path)
                 }
             }

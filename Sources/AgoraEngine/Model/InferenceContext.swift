@@ -60,6 +60,9 @@ public final class InferenceContext: @unchecked Sendable {
     let rowScratch: UnsafeMutablePointer<Float> // (threads, widest row) F16/BF16 rows widened
     let ropeFrequencies: [Double]               // (ropeDims / 2)
     let ropeRotations: UnsafeMutablePointer<Float> // (B, ropeDims / 2, 2) sine and cosine of this step's angles
+    /// The same for sliding-window layers, when they rotate with their own base or scale (Gemma 3).
+    let slidingRopeFrequencies: [Double]?
+    let slidingRopeRotations: UnsafeMutablePointer<Float>
     public let maxContext: Int
     let widestRow: Int
     var positions: [Int]
@@ -97,16 +100,24 @@ public final class InferenceContext: @unchecked Sendable {
         scores = .allocate(capacity: threads * (c.headCount / c.kvHeadCount) * self.maxContext)
         widestRow = max(d, qDim, c.feedForwardLength)
         rowScratch = .allocate(capacity: threads * widestRow)
-        let logBase = DeterministicMath.log(c.ropeBase)
-        ropeFrequencies = (0..<(c.ropeDimensions / 2)).map { i in
-            DeterministicMath.exp(-Double(2 * i) / Double(c.ropeDimensions) * logBase) / Double(c.ropeFrequencyFactors?[i] ?? 1)
+        func frequencies(base: Double, scale: Double) -> [Double] {
+            let logBase = DeterministicMath.log(base)
+            return (0..<(c.ropeDimensions / 2)).map { i in
+                DeterministicMath.exp(-Double(2 * i) / Double(c.ropeDimensions) * logBase) / Double(c.ropeFrequencyFactors?[i] ?? 1) * scale
+            }
         }
+        ropeFrequencies = frequencies(base: c.ropeBase, scale: c.ropeScale)
         ropeRotations = .allocate(capacity: maxBatch * c.ropeDimensions)
+        let sliding = frequencies(base: c.slidingRopeBase, scale: c.slidingRopeScale)
+        slidingRopeFrequencies = c.slidingWindow != nil && sliding != ropeFrequencies ? sliding : nil
+        slidingRopeRotations = .allocate(capacity: slidingRopeFrequencies == nil ? 1 : maxBatch * c.ropeDimensions)
         positions = [Int](repeating: 0, count: maxBatch)
     }
 
     deinit {
-        for p in [x, xb, q, k, v, attention, projected, gate, up, logitsBuffer, scores, rowScratch, ropeRotations] { p.deallocate() }
+        for p in [x, xb, q, k, v, attention, projected, gate, up, logitsBuffer, scores, rowScratch, ropeRotations, slidingRopeRotations] {
+            p.deallocate()
+        }
     }
 
     /// A new empty sequence sized for this context.

@@ -1,6 +1,6 @@
 /// Hyperparameters of a Llama-family model, read from GGUF metadata.
 public struct ModelConfig: Sendable, Equatable {
-    public enum Architecture: String, Sendable { case llama, qwen2, qwen3, phi3 }
+    public enum Architecture: String, Sendable { case llama, qwen2, qwen3, phi3, gemma2, gemma3 }
     /// How RoPE pairs dimensions: `adjacent` rotates (2i, 2i+1) (llama), `halves` rotates
     /// (i, i + d/2) (GPT-NeoX style, qwen2). Each architecture's file says which.
     public enum RopeStyle: Sendable { case adjacent, halves }
@@ -21,6 +21,33 @@ public struct ModelConfig: Sendable, Equatable {
     public var contextLength: Int
     public var vocabularySize: Int
     public private(set) var ropeStyle: RopeStyle
+    /// Linear RoPE scaling (`rope.scaling.factor` of type linear): positions are multiplied by
+    /// this (1 / factor) before the rotation; 1 when the file asks for none.
+    public var ropeScale: Double = 1
+    /// Sliding-window attention: layers for which `isSliding` holds see only the last
+    /// `slidingWindow` positions (Gemma 2: every other layer; Gemma 3: five of six), and rotate
+    /// with their own base and scale. nil: every layer sees the whole context.
+    public var slidingWindow: Int?
+    public var slidingPattern = 0
+    /// A file's own list of which layers slide (`attention.sliding_window_pattern` as an array).
+    public var slidingLayers: [Bool]?
+    public var slidingRopeBase: Double = 10_000
+    public var slidingRopeScale: Double = 1
+    /// Gemma's scaling of the token embeddings (√d), of attention scores before softmax (1/√head
+    /// width, or 1/√(d / heads) for the 27B sizes), and soft caps (cap · tanh(x / cap)) of attention
+    /// scores and of the final logits; nil where the architecture has none.
+    public var embeddingScale: Float?
+    public var attentionScale: Float = 1
+    public var attentionSoftcap: Float?
+    public var finalLogitSoftcap: Float?
+
+    /// Whether layer `l` attends over a sliding window (llama.cpp's pattern: all but every
+    /// `slidingPattern`-th layer, counting from the first as sliding).
+    public func isSliding(layer l: Int) -> Bool {
+        guard slidingWindow != nil else { return false }
+        if let slidingLayers { return slidingLayers[l] }
+        return slidingPattern == 0 || l % slidingPattern < slidingPattern - 1
+    }
     public var kvDimension: Int { kvHeadCount * headDimension }
 
     /// Bounds a model file must respect; beyond them it is rejected rather than trusted.
@@ -33,7 +60,7 @@ public struct ModelConfig: Sendable, Equatable {
     public init(file: GGUFFile) throws(GGUFError) {
         guard let archName = file.string("general.architecture") else { throw .missingKey("general.architecture") }
         guard let arch = Architecture(rawValue: archName) else {
-            throw .unsupportedModel("architecture \(archName) (supported: llama, qwen2, qwen3, phi3)")
+            throw .unsupportedModel("architecture \(archName) (supported: llama, qwen2, qwen3, phi3, gemma2, gemma3)")
         }
         architecture = arch
         ropeStyle = arch.implementation.ropeStyle
@@ -85,6 +112,51 @@ public struct ModelConfig: Sendable, Equatable {
         }
         guard ropeBase > 0, ropeBase.isFinite, rmsEpsilon >= 0, rmsEpsilon.isFinite else {
             throw .unsupportedModel("rope base \(ropeBase) or rms epsilon \(rmsEpsilon) invalid")
+        }
+        if let factor = file.float(p + "rope.scaling.factor"), factor != 0 {
+            let type = file.string(p + "rope.scaling.type") ?? "linear"
+            guard type == "linear" || type == "none" else { throw .unsupportedModel("RoPE scaling of type \(type)") }
+            guard factor.isFinite, factor > 0 else { throw .unsupportedModel("rope.scaling.factor \(factor)") }
+            if type == "linear" { ropeScale = 1 / Double(factor) }
+        }
+        attentionScale = 1 / Float(headDimension).squareRoot()
+        switch arch {
+        case .gemma2, .gemma3:
+            embeddingScale = Float(embeddingLength).squareRoot()
+            // llama.cpp's rule: the 27B sizes (46 and 62 blocks) scale by the embedding's share.
+            if blockCount == (arch == .gemma2 ? 46 : 62) { attentionScale = 1 / Float(embeddingLength / headCount).squareRoot() }
+            let window = file.int(p + "attention.sliding_window") ?? (arch == .gemma2 ? 4096 : 0)
+            if window > 0 {
+                try check("attention.sliding_window", window, 1...Self.maxContext)
+                slidingWindow = window
+                if case .array(let flags)? = file.metadata[p + "attention.sliding_window_pattern"] {
+                    let layers = flags.compactMap { $0.intValue.map { $0 != 0 } }
+                    guard layers.count == flags.count, layers.count == blockCount else {
+                        throw .unsupportedModel("attention.sliding_window_pattern holds \(flags.count) flags for \(blockCount) blocks")
+                    }
+                    slidingLayers = layers
+                } else {
+                    slidingPattern = file.int(p + "attention.sliding_window_pattern") ?? (arch == .gemma2 ? 2 : 6)
+                    try check("attention.sliding_window_pattern", slidingPattern, 0...Self.maxLayers)
+                }
+            }
+            if arch == .gemma2 {
+                slidingRopeBase = Double(file.float(p + "rope.freq_base_swa") ?? Float(ropeBase))
+                slidingRopeScale = ropeScale
+                attentionSoftcap = file.float(p + "attn_logit_softcapping") ?? 50
+                finalLogitSoftcap = file.float(p + "final_logit_softcapping") ?? 30
+            } else {
+                slidingRopeBase = Double(file.float(p + "rope.freq_base_swa") ?? 10_000)
+                finalLogitSoftcap = file.float(p + "final_logit_softcapping")
+            }
+            for cap in [attentionSoftcap, finalLogitSoftcap] {
+                guard cap.map({ $0.isFinite && $0 >= 0 }) ?? true else { throw .unsupportedModel("soft cap \(cap!)") }
+            }
+            if attentionSoftcap == 0 { attentionSoftcap = nil }
+            if finalLogitSoftcap == 0 { finalLogitSoftcap = nil }
+            guard slidingRopeBase > 0, slidingRopeBase.isFinite else { throw .unsupportedModel("rope.freq_base_swa \(slidingRopeBase)") }
+        default:
+            break
         }
         if let t = file.tensor(named: "rope_freqs.weight") {
             guard t.shape == [ropeDimensions / 2], !t.type.isQuantized else {

@@ -23,9 +23,10 @@ public struct SyntheticModel: Sendable {
     /// that the factors spread over every kind of dimension in a small model).
     public var ropeScaling = false
 
-    /// Width of an attention head: Qwen3 files give theirs (twice the embedding's share here, so the
-    /// query is wider than the embedding, as in most Qwen3 sizes).
-    var headDimension: Int { architecture == .qwen3 ? 2 * embedding / heads : embedding / heads }
+    /// Width of an attention head: Qwen3 and Gemma files give theirs (twice the embedding's share
+    /// here, so the query is wider than the embedding, as in most of their sizes).
+    var headDimension: Int { [.qwen3, .gemma2, .gemma3].contains(architecture) ? 2 * embedding / heads : embedding / heads }
+    var isGemma: Bool { architecture == .gemma2 || architecture == .gemma3 }
 
     public init() {}
 
@@ -102,9 +103,24 @@ public struct SyntheticModel: Sendable {
         w.set("\(arch).attention.head_count_kv", .uint32(UInt32(kvHeads)))
         w.set("\(arch).rope.freq_base", .float32(10_000))
         w.set("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-5))
-        if architecture == .qwen3 {
+        if headDim != embedding / heads {
             w.set("\(arch).attention.key_length", .uint32(UInt32(headDim)))
             w.set("\(arch).attention.value_length", .uint32(UInt32(headDim)))
+        }
+        // Gemma's features at scales a short prompt reaches: a window of 4 positions; caps near
+        // the scores' and logits' own range; Gemma 3's second RoPE base and linear scaling, with
+        // its second block global.
+        if isGemma { w.set("\(arch).attention.sliding_window", .uint32(4)) }
+        if architecture == .gemma2 {
+            w.set("\(arch).attn_logit_softcapping", .float32(1.5))
+            w.set("\(arch).final_logit_softcapping", .float32(2.5))
+        }
+        if architecture == .gemma3 {
+            w.set("\(arch).attention.sliding_window_pattern", .uint32(2))
+            w.set("\(arch).rope.freq_base", .float32(1_000_000))
+            w.set("\(arch).rope.freq_base_swa", .float32(10_000))
+            w.set("\(arch).rope.scaling.type", .string("linear"))
+            w.set("\(arch).rope.scaling.factor", .float32(8))
         }
         if sentencePiece {
             let (tokens, types, scores) = sentencePieceVocabulary()
@@ -160,7 +176,7 @@ public struct SyntheticModel: Sendable {
             }
             w.tensors.append(.init(name: "rope_freqs.weight", shape: [headDim / 2], type: .f32, data: Quantize.row(.f32, factors)))
         }
-        if separateOutput { matrix("output.weight", columns: embedding, rows: vocab) }
+        if separateOutput && architecture != .gemma2 { matrix("output.weight", columns: embedding, rows: vocab) }
         let kvDim = kvHeads * headDim
         for l in 0..<layers {
             let p = "blk.\(l)."
@@ -172,9 +188,13 @@ public struct SyntheticModel: Sendable {
                 matrix(p + "attn_k.weight", columns: embedding, rows: kvDim)
                 matrix(p + "attn_v.weight", columns: embedding, rows: kvDim)
             }
-            if architecture == .qwen3 {
+            if architecture == .qwen3 || architecture == .gemma3 {
                 vector(p + "attn_q_norm.weight", headDim, around: 1, spread: 0.2)
                 vector(p + "attn_k_norm.weight", headDim, around: 1, spread: 0.2)
+            }
+            if isGemma {
+                vector(p + "post_attention_norm.weight", embedding, around: 1, spread: 0.1)
+                vector(p + "post_ffw_norm.weight", embedding, around: 1, spread: 0.1)
             }
             if architecture == .qwen2 {
                 vector(p + "attn_q.bias", embedding, around: 0, spread: 0.1)

@@ -71,15 +71,20 @@ void agora_packed_matmul(int type, int use_vnni, const uint8_t *p, int groups, c
 // One query head over `count` cached positions (F16 keys/values, `stride` halves apart): scores = q.k *
 // scale (FloatKernels.dot's lane order), softmax with DeterministicMath.exp, out = sum of weight * value
 // (Attention.attendHead).
+// `softcap` > 0: each score s becomes softcap * tanh(s / softcap) (Gemma 2), before the softmax.
 void agora_attend_head(const float *query, const uint16_t *keys, const uint16_t *values, long stride, int count,
-                       int head_dim, float scale, float *scores, float *out);
+                       int head_dim, float scale, float softcap, float *scores, float *out);
 // `heads` consecutive query heads (head_dim floats each) that share one key/value head, in one pass
 // over the cache: each head's scores (row h at scores + h * score_stride) and output (out + h *
 // head_dim) are bit for bit agora_attend_head's; only the memory is read once instead of per head.
 void agora_attend_group(const float *queries, int heads, const uint16_t *keys, const uint16_t *values, long stride,
-                        int count, int head_dim, float scale, float *scores, long score_stride, float *out);
+                        int count, int head_dim, float scale, float softcap, float *scores, long score_stride, float *out);
 // gate[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
 void agora_silu_mul(float *gate, const float *up, long n);
+// gate[i] = gelu(gate[i]) * up[i], GELU's tanh form (DeterministicMath.gelu).
+void agora_gelu_mul(float *gate, const float *up, long n);
+// x[i] = cap * tanh(x[i] / cap) (DeterministicMath.softcap).
+void agora_softcap(float *x, float cap, long n);
 // out[i] = floatFromHalf(halfFromFloat(x[i])): round to the nearest F16, ties to even.
 void agora_round_to_half(const float *x, float *out, long n);
 // out[i] = halfFromFloat(x[i]) (the KV cache's F16 storage).
