@@ -13,6 +13,7 @@ long agora_packed_block_bytes(int type) {
     switch (type) {
     case AGORA_PACKED_Q8_0: return 32 + 512;
     case AGORA_PACKED_Q4_0: return 32 + 256;
+    case AGORA_PACKED_Q5_0: return 32 + 64 + 256;
     default: return 64 + 256;
     }
 }
@@ -64,6 +65,34 @@ AVX2 static inline __m256i dot_s_avx2(const __m256i w[8], const int8_t *x) {
     return _mm256_add_epi32(a, b);
 }
 
+// Q5_0: chunk 0 holds each row's 32 fifth bits (bit i for block position i), so the four bytes
+// of w[m] (positions 4m..4m+3 as unpack_q4 orders them) take bits 4m..4m+3: nibble m % 2 of byte
+// m / 2 of the row's lane. Each byte becomes 16 where its bit is set.
+AVX2 static inline void add_fifth_bits_avx2(const uint8_t *qh, __m256i w[8]) {
+    const __m256i bits = _mm256_loadu_si256((const __m256i *)qh);
+    for (int m = 0; m < 8; m++) {
+        const char s = (char)(m / 2);
+        const __m256i spread = _mm256_setr_epi8(s, s, s, s, 4 + s, 4 + s, 4 + s, 4 + s, 8 + s, 8 + s, 8 + s, 8 + s, 12 + s, 12 + s, 12 + s, 12 + s,
+                                                s, s, s, s, 4 + s, 4 + s, 4 + s, 4 + s, 8 + s, 8 + s, 8 + s, 8 + s, 12 + s, 12 + s, 12 + s, 12 + s);
+        const __m256i select = _mm256_set1_epi32(m % 2 ? (int)0x80402010 : 0x08040201);
+        const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(bits, spread), select), select);
+        w[m] = _mm256_or_si256(w[m], _mm256_and_si256(set, _mm256_set1_epi8(16)));
+    }
+}
+
+// Five-bit weights: maddubs pair sums reach 2 * 31 * 127 = 7,874, so four add up in int16 (31,496)
+// before widening.
+AVX2 static inline __m256i dot_u5_avx2(const __m256i w[8], const int8_t *x) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i a = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(load_i32(x)));
+    __m256i b = _mm256_maddubs_epi16(w[4], _mm256_set1_epi32(load_i32(x + 16)));
+    for (int k = 1; k < 4; k++) {
+        a = _mm256_add_epi16(a, _mm256_maddubs_epi16(w[k], _mm256_set1_epi32(load_i32(x + 4 * k))));
+        b = _mm256_add_epi16(b, _mm256_maddubs_epi16(w[k + 4], _mm256_set1_epi32(load_i32(x + 16 + 4 * k))));
+    }
+    return _mm256_add_epi32(_mm256_madd_epi16(a, ones), _mm256_madd_epi16(b, ones));
+}
+
 // A half's nibble bytes: chunk k (64 bytes apart) holds four bytes of each row for block positions
 // 4k..4k+3 (low nibbles) and 16+4k..16+4k+3 (high nibbles).
 AVX2 static inline void unpack_q4_avx2(const uint8_t *q, __m256i w[8]) {
@@ -102,6 +131,16 @@ static inline void tile_avx2(int type, const uint8_t *p, int half, int nt, const
                 const long at = (long)j * nb + b;
                 // sum((q - 8) * x) = sum(q * x) - 8 * sum(x), exactly.
                 __m256i isum = _mm256_sub_epi32(dot_u_avx2(w, xq + at * 32), _mm256_set1_epi32(8 * xisum[at]));
+                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
+            }
+        } else if (type == AGORA_PACKED_Q5_0) {
+            // Chunk 0: the fifth bits; chunks 1-4: the nibbles.
+            unpack_q4_avx2(p + chunks + 64, w);
+            add_fifth_bits_avx2(p + chunks, w);
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                // sum((q - 16) * x) = sum(q * x) - 16 * sum(x), exactly.
+                __m256i isum = _mm256_sub_epi32(dot_u5_avx2(w, xq + at * 32), _mm256_set1_epi32(16 * xisum[at]));
                 acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
             }
         } else {
@@ -152,6 +191,7 @@ AVX2 static void matmul_avx2(int type, const uint8_t *p, int groups, const int8_
     switch (type) {
     case AGORA_PACKED_Q8_0: rows_avx2(AGORA_PACKED_Q8_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     case AGORA_PACKED_Q4_0: rows_avx2(AGORA_PACKED_Q4_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    case AGORA_PACKED_Q5_0: rows_avx2(AGORA_PACKED_Q5_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     default: rows_avx2(AGORA_PACKED_Q4_1, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     }
 }
@@ -207,12 +247,29 @@ static inline void tile_avx512(int type, const uint8_t *p, int nt, const int8_t 
             }
             continue;
         }
+        // Q5_0: the fifth bits come first (chunk 0), the nibbles after.
+        const long nibbles = chunks + (type == AGORA_PACKED_Q5_0 ? 64 : 0);
         for (int k = 0; k < 4; k++) {
-            __m512i v = _mm512_loadu_si512(p + chunks + 64 * k);
+            __m512i v = _mm512_loadu_si512(p + nibbles + 64 * k);
             w[k] = _mm512_and_si512(v, low4);
             w[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
         }
-        if (type == AGORA_PACKED_Q4_0) {
+        if (type == AGORA_PACKED_Q5_0) {
+            // Bits 4m..4m+3 of each row's 32 go to the four bytes of w[m] (add_fifth_bits_avx2).
+            const __m512i bits = _mm512_loadu_si512(p + chunks);
+            for (int m = 0; m < 8; m++) {
+                const __m512i spread = _mm512_set1_epi32((m / 2) * 0x01010101);
+                const __m512i spread_lanes = _mm512_add_epi8(spread, _mm512_set4_epi32(0x0C0C0C0C, 0x08080808, 0x04040404, 0x00000000));
+                const __m512i select = _mm512_set1_epi32(m % 2 ? (int)0x80402010 : 0x08040201);
+                const __mmask64 set = _mm512_test_epi8_mask(_mm512_shuffle_epi8(bits, spread_lanes), select);
+                w[m] = _mm512_or_si512(w[m], _mm512_maskz_mov_epi8(set, _mm512_set1_epi8(16)));
+            }
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                __m512i isum = _mm512_sub_epi32(dot_u_avx512(w, xq + at * 32, chains), _mm512_set1_epi32(16 * xisum[at]));
+                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(xd[at]))));
+            }
+        } else if (type == AGORA_PACKED_Q4_0) {
             for (int j = 0; j < nt; j++) {
                 const long at = (long)j * nb + b;
                 __m512i isum = _mm512_sub_epi32(dot_u_avx512(w, xq + at * 32, chains), _mm512_set1_epi32(8 * xisum[at]));
@@ -269,6 +326,7 @@ AVX512 static void matmul_avx512(int type, const uint8_t *p, int groups, const i
     switch (type) {
     case AGORA_PACKED_Q8_0: rows_avx512(AGORA_PACKED_Q8_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     case AGORA_PACKED_Q4_0: rows_avx512(AGORA_PACKED_Q4_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    case AGORA_PACKED_Q5_0: rows_avx512(AGORA_PACKED_Q5_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     default: rows_avx512(AGORA_PACKED_Q4_1, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     }
 }

@@ -26,6 +26,7 @@ final class PackedRows: @unchecked Sendable {
         case .q8_0: kernelType = AGORA_PACKED_Q8_0
         case .q4_0: kernelType = AGORA_PACKED_Q4_0
         case .q4_1: kernelType = AGORA_PACKED_Q4_1
+        case .q5_0: kernelType = AGORA_PACKED_Q5_0
         default: return nil
         }
         guard rows >= rowsPerGroup else { return nil }
@@ -67,7 +68,8 @@ final class PackedRows: @unchecked Sendable {
         let blocks = groupBytes / agora_packed_block_bytes(kernelType)
         let blockBytes = groupBytes / blocks
         let sourceBlockBytes = rowBytes / blocks
-        // Per source block: the fp16 fields (d, and m for Q4_1), then the quantized bytes.
+        // Per source block: the fp16 fields (d, and m for Q4_1), then the quantized bytes (for
+        // Q5_0 the four bytes of fifth bits first: they become chunk 0).
         let scaleFields = type == .q4_1 ? 2 : 1
         let quantBytes = sourceBlockBytes - 2 * scaleFields
         let (g, j) = r.quotientAndRemainder(dividingBy: Self.rowsPerGroup)

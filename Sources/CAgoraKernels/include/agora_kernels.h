@@ -48,12 +48,14 @@ static inline void agora_spin_pause(void) {
 //   Q8_0: 8 chunks (int8 weights at block positions 4k..4k+3);               32 + 512 = 544 bytes
 //   Q4_0: 4 chunks (nibble bytes: low nibbles are positions 4k.., high 16+4k..); 32 + 256 = 288
 //   Q4_1: 4 chunks as Q4_0;                                                     64 + 256 = 320
-// The same bytes as the rows themselves, in another order (sixteen rows x 34, 18 or 20 bytes). A
+//   Q5_0: chunk 0 the 32-bit fifth bits of each row, then 4 chunks as Q4_0;     32 + 320 = 352
+// The same bytes as the rows themselves, in another order (sixteen rows x 34, 18, 20 or 22 bytes). A
 // 512-bit vector takes a whole chunk (sixteen rows); a 256-bit one takes a half (eight rows).
 #define AGORA_PACKED_ROWS 16  // rows per group
 #define AGORA_PACKED_Q8_0 0
 #define AGORA_PACKED_Q4_0 1
 #define AGORA_PACKED_Q4_1 2
+#define AGORA_PACKED_Q5_0 3
 long agora_packed_block_bytes(int type);
 int agora_cpu_has_avx512_vnni(void);
 
