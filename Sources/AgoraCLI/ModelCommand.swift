@@ -74,23 +74,25 @@ struct ModelCommand: ParsableCommand {
         @Flag(help: "Mix types as llama-quantize's Q4_K_M does: attention values, feed-forward down and the output in Q6_K, the embedding in Q5_0.")
         var mixed = false
         @Flag(help: "Add Llama 3.1's RoPE scaling (rope_freqs.weight).") var ropeScaling = false
+        @Option(help: "A real model's shape instead of the small test one: llama-3.2-1b.") var shape: String?
         @Option(help: "Output file.") var out: String
 
         func run() throws {
             guard let architecture = ModelConfig.Architecture(rawValue: arch) else { throw CommandFailure("unknown architecture \(arch)") }
             guard let tensorType = TensorType(name: type) else { throw CommandFailure("unknown tensor type \(type)") }
             var spec = SyntheticModel()
+            if let shape {
+                guard shape == "llama-3.2-1b", architecture == .llama else { throw CommandFailure("unknown shape \(shape) (known: llama-3.2-1b, with --arch llama)") }
+                spec = .llama32OneB(type: tensorType)
+            }
             spec.architecture = architecture
             spec.tensorType = tensorType
             spec.seed = seed
             spec.separateOutput = separateOutput
             spec.sentencePiece = sentencePiece
             spec.mixed = mixed
-            spec.ropeScaling = ropeScaling
-            let bytes = spec.build()
-            guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
-                throw CommandFailure("cannot write \(out)")
-            }
+            spec.ropeScaling = spec.ropeScaling || ropeScaling
+            try writeModelFile(spec.build(), to: out)
             print(out)
         }
     }
@@ -111,10 +113,32 @@ struct ModelCommand: ParsableCommand {
             let bar = ProgressBar(label: "converting to \(type)", unit: "tensors")
             let bytes = Requantize.convert(file, to: target, progress: bar.update).serialized()
             bar.finish()
-            guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
-                throw CommandFailure("cannot write \(out)")
-            }
+            try writeModelFile(bytes, to: out)
             print(out)
         }
+    }
+}
+
+/// Writes a model file whole or not at all: in pieces of 64 MiB (one write of more than 2 GiB
+/// stops at Linux's limit per call, and Foundation's `createFile` then left the rest of a large
+/// model as zeros), to a temporary name renamed into place once complete.
+func writeModelFile(_ bytes: [UInt8], to path: String) throws {
+    let partial = path + ".partial"
+    guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+        throw CommandFailure("cannot write \(path)")
+    }
+    do {
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + (64 << 20), bytes.count)
+            try bytes[offset..<end].withUnsafeBytes { try handle.write(contentsOf: $0) }
+            offset = end
+        }
+        try handle.close()
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.moveItem(atPath: partial, toPath: path)
+    } catch {
+        try? FileManager.default.removeItem(atPath: partial)
+        throw CommandFailure("cannot write \(path): \(error)")
     }
 }

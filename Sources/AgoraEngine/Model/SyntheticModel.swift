@@ -22,13 +22,35 @@ public struct SyntheticModel: Sendable {
     /// Llama 3.1's RoPE scaling (`rope_freqs.weight`, its formula with a short original context so
     /// that the factors spread over every kind of dimension in a small model).
     public var ropeScaling = false
+    /// The vocabulary padded to this many tokens (filler tokens no text produces), so that the
+    /// embedding and output head have a real model's size; nil: the small vocabulary alone.
+    public var vocabularySize: Int?
+    public var ropeBase: Float = 10_000
+
+    public init() {}
+
+    /// Llama 3.2 1B's shape (2,048 wide, 16 blocks, 32 query and 8 key/value heads, feed-forward
+    /// 8,192, 128,256 tokens, RoPE base 500,000 with Llama 3.1's scaling, tied output): a
+    /// realistically sized model for benchmarks, with generated weights.
+    public static func llama32OneB(type: TensorType) -> SyntheticModel {
+        var spec = SyntheticModel()
+        spec.tensorType = type
+        spec.embedding = 2048
+        spec.feedForward = 8192
+        spec.layers = 16
+        spec.heads = 32
+        spec.kvHeads = 8
+        spec.context = 4096
+        spec.vocabularySize = 128_256
+        spec.ropeBase = 500_000
+        spec.ropeScaling = true
+        return spec
+    }
 
     /// Width of an attention head: Qwen3 and Gemma files give theirs (twice the embedding's share
     /// here, so the query is wider than the embedding, as in most of their sizes).
     var headDimension: Int { [.qwen3, .gemma2, .gemma3].contains(architecture) ? 2 * embedding / heads : embedding / heads }
     var isGemma: Bool { architecture == .gemma2 || architecture == .gemma3 }
-
-    public init() {}
 
     /// Merged tokens of the vocabulary, each built from two tokens that precede it.
     static let mergedWords = ["th", "he", "in", "er", "an", "on", "re", "at", "en", "nd", "the", "ing", "Ġt", "Ġa",
@@ -51,6 +73,9 @@ public struct SyntheticModel: Sendable {
             }
             tokens.append(word)
             types.append(1)
+        }
+        if let vocabularySize, vocabularySize > tokens.count {
+            for i in tokens.count..<vocabularySize { tokens.append("<|filler_\(i)|>"); types.append(1) }
         }
         return (tokens, types, merges)
     }
@@ -101,7 +126,7 @@ public struct SyntheticModel: Sendable {
         w.set("\(arch).feed_forward_length", .uint32(UInt32(feedForward)))
         w.set("\(arch).attention.head_count", .uint32(UInt32(heads)))
         w.set("\(arch).attention.head_count_kv", .uint32(UInt32(kvHeads)))
-        w.set("\(arch).rope.freq_base", .float32(10_000))
+        w.set("\(arch).rope.freq_base", .float32(ropeBase))
         w.set("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-5))
         if headDim != embedding / heads {
             w.set("\(arch).attention.key_length", .uint32(UInt32(headDim)))
