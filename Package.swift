@@ -18,6 +18,7 @@ let package = Package(
     products: [
         .executable(name: "agora", targets: ["AgoraCLI"]),
         .executable(name: "agora-fuzz", targets: ["AgoraFuzzRunner"]),
+        .executable(name: "agora-libfuzzer", targets: ["AgoraLibFuzzer"]),
         .library(name: "AgoraEngine", targets: ["AgoraEngine"]),
     ],
     dependencies: [
@@ -122,6 +123,11 @@ let package = Package(
         .executableTarget(
             name: "AgoraFuzzRunner",
             dependencies: ["AgoraFuzz", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // The same targets under libFuzzer (scripts/libfuzzer.sh builds it instrumented).
+        .executableTarget(
+            name: "AgoraLibFuzzer",
+            dependencies: ["AgoraFuzz"]
         ),
         .target(
             name: "AgoraChainStore",
