@@ -27,6 +27,9 @@ final class PackedRows: @unchecked Sendable {
         case .q4_0: kernelType = AGORA_PACKED_Q4_0
         case .q4_1: kernelType = AGORA_PACKED_Q4_1
         case .q5_0: kernelType = AGORA_PACKED_Q5_0
+        case .q4_K: kernelType = AGORA_PACKED_Q4_K
+        case .q5_K: kernelType = AGORA_PACKED_Q5_K
+        case .q6_K: kernelType = AGORA_PACKED_Q6_K
         default: return nil
         }
         guard rows >= rowsPerGroup else { return nil }
@@ -37,7 +40,7 @@ final class PackedRows: @unchecked Sendable {
         self.type = type
         self.kernelType = kernelType
         groups = rows / Self.rowsPerGroup
-        groupBytes = columns / 32 * agora_packed_block_bytes(kernelType)
+        groupBytes = columns / type.blockElements * agora_packed_block_bytes(kernelType)
         if let arena, let bytes = arena.allocate(byteCount: groups * groupBytes) {
             self.bytes = bytes
             self.arena = arena
@@ -68,18 +71,22 @@ final class PackedRows: @unchecked Sendable {
         let blocks = groupBytes / agora_packed_block_bytes(kernelType)
         let blockBytes = groupBytes / blocks
         let sourceBlockBytes = rowBytes / blocks
-        // Per source block: the fp16 fields (d, and m for Q4_1), then the quantized bytes (for
-        // Q5_0 the four bytes of fifth bits first: they become chunk 0).
-        let scaleFields = type == .q4_1 ? 2 : 1
+        // Per source block: its fp16 fields (d; m for Q4_1; dmin for Q4_K and Q5_K — at the
+        // block's start, but for Q6_K at its end), then every other byte in order, four at a time
+        // (for Q5_0 the fifth bits come first; for K-quants the packed scales, then any high bits,
+        // then the quants).
+        let scaleFields = [.q4_1, .q4_K, .q5_K].contains(type) ? 2 : 1
+        let fieldsFirst = type != .q6_K
         let quantBytes = sourceBlockBytes - 2 * scaleFields
         let (g, j) = r.quotientAndRemainder(dividingBy: Self.rowsPerGroup)
         let half = j / 8, lane = j % 8
         for b in 0..<blocks {
             let packed = g * groupBytes + b * blockBytes, source = b * sourceBlockBytes
-            for field in 0..<scaleFields { body(packed + field * 32 + j * 2, source + field * 2, 2) }
+            let fields = fieldsFirst ? source : source + quantBytes, quants = fieldsFirst ? source + 2 * scaleFields : source
+            for field in 0..<scaleFields { body(packed + field * 32 + j * 2, fields + field * 2, 2) }
             // Four bytes of row j per 64-byte chunk k: lane j % 8 of the chunk's half j / 8.
             for k in 0..<(quantBytes / 4) {
-                body(packed + 32 * scaleFields + k * 64 + half * 32 + lane * 4, source + 2 * scaleFields + k * 4, 4)
+                body(packed + 32 * scaleFields + k * 64 + half * 32 + lane * 4, quants + k * 4, 4)
             }
         }
     }

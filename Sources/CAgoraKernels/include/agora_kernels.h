@@ -56,6 +56,15 @@ static inline void agora_spin_pause(void) {
 #define AGORA_PACKED_Q4_0 1
 #define AGORA_PACKED_Q4_1 2
 #define AGORA_PACKED_Q5_0 3
+// K-quants, per super-block of 256 columns: the fp16 d[16] (and dmin[16] for Q4_K/Q5_K), then
+// chunks as above over the rest of each row's block bytes in order:
+//   Q4_K: 3 chunks of packed 6-bit scales and mins, 32 chunks of nibbles;  64 + 2240 = 2304 bytes
+//   Q5_K: 3 chunks of scales, 8 chunks of fifth bits, 32 chunks of nibbles; 64 + 2752 = 2816
+//   Q6_K: 32 chunks of low nibbles, 16 of high bit pairs, 4 of int8 scales; 32 + 3328 = 3360
+// For K-quants `xd` is one scale per super-block and `xisum` the int sums per 16 values.
+#define AGORA_PACKED_Q4_K 4
+#define AGORA_PACKED_Q5_K 5
+#define AGORA_PACKED_Q6_K 6
 long agora_packed_block_bytes(int type);
 int agora_cpu_has_avx512_vnni(void);
 
