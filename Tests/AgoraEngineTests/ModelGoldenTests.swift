@@ -17,6 +17,9 @@ struct ModelGoldenTests {
             let seed: UInt64
             let prompts: [String]
             let logits: [[Float]]
+            /// llama.cpp's greedy continuation of the first prompt, and its top-2 margin at each step.
+            let greedy: [Int32]?
+            let greedy_gaps: [Float]?
         }
         let cases: [Case]
     }
@@ -27,6 +30,11 @@ struct ModelGoldenTests {
         #expect(golden.cases.contains { $0.mixed == true } && golden.cases.contains { $0.rope_scaling == true })
         #expect(Set(golden.cases.map(\.arch)) == ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"])
         var worstShare: [String: Float] = [:]
+        var greedyCases = 0, wholeGreedy = 0
+        defer {
+            #expect(greedyCases == golden.cases.count, "every synthetic case carries llama.cpp's greedy tokens")
+            print("greedy: all 12 tokens as llama.cpp's in \(wholeGreedy) of \(greedyCases) synthetic cases (the others part at a near-tie)")
+        }
         defer { print("largest |Δ logit| / range: " + worstShare.keys.sorted().map { "\($0) \(worstShare[$0]!)" }.joined(separator: ", ")) }
         for c in golden.cases {
             let (model, tokenizer) = try syntheticModel {
@@ -38,6 +46,26 @@ struct ModelGoldenTests {
                 $0.ropeScaling = c.rope_scaling ?? false
             }
             let context = InferenceContext(model: model, threads: 2)
+            var worstOfCase: Float = 0
+            defer {
+                // Greedy tokens: ours are llama.cpp's, up to a step where its own margin is within
+                // the logits' disagreement (a near-tie either engine may break either way).
+                if let theirs = c.greedy, let gaps = c.greedy_gaps, var tokens = try? tokenizer.encode(c.prompts[0]) {
+                    var same = 0
+                    for (step, token) in theirs.enumerated() {
+                        guard let logits = try? lastLogits(context, tokens) else { break }
+                        let ours = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
+                        if ours != token {
+                            #expect(gaps[step] < 2 * worstOfCase, "\(c.arch) \(c.type): greedy step \(step) gives \(ours), llama.cpp \(token) at margin \(gaps[step])")
+                            break
+                        }
+                        tokens.append(ours)
+                        same += 1
+                    }
+                    greedyCases += 1
+                    if same == theirs.count { wholeGreedy += 1 }
+                }
+            }
             for (prompt, expected) in zip(c.prompts, c.logits) {
                 let logits = try lastLogits(context, tokenizer.encode(prompt))
                 #expect(logits.count == expected.count)
@@ -51,6 +79,7 @@ struct ModelGoldenTests {
                 if c.type == "f32" || c.type == "f16" {
                     #expect(worst / scale < 0.003, "\(c.arch) \(c.type): max |Δ| \(worst) of range \(scale)")
                 }
+                worstOfCase = max(worstOfCase, worst)
                 let variant = "\(c.arch) \(c.type)" + (c.mixed == true ? " mixed" : "") + (c.rope_scaling == true ? " rope-scaled" : "")
                 worstShare[variant] = max(worstShare[variant] ?? 0, worst / scale)
                 let argmax = logits.indices.max { logits[$0] < logits[$1] }!

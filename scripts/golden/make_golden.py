@@ -79,8 +79,10 @@ def synthetic_logits(args):
                 cmd.append("--separate-output")
             subprocess.run(cmd, check=True, capture_output=True)
             lines = run(args.llama_golden, "logits", path, SYNTH_PROMPTS)
+            greedy = run(args.llama_golden, "greedy", path, SYNTH_PROMPTS[:1], "12")
             cases.append({"arch": arch, "type": ttype, "separate_output": separate, "mixed": "--mixed" in flags,
                           "rope_scaling": "--rope-scaling" in flags, "seed": 7,
+                          "greedy": ids(greedy[0]), "greedy_gaps": [float(x) for x in greedy[1].split()],
                           "prompts": SYNTH_PROMPTS,
                           "logits": [[float(x) for x in lines[i].split()] for i in range(len(SYNTH_PROMPTS))]})
     json.dump({"cases": cases}, open(os.path.join(FIXTURES, "synthetic-logits.json"), "w"))
