@@ -14,6 +14,7 @@ struct ModelGoldenTests {
             let separate_output: Bool
             let mixed: Bool?
             let rope_scaling: Bool?
+            let sentence_piece: Bool?
             let seed: UInt64
             let prompts: [String]
             let logits: [[Float]]
@@ -44,6 +45,7 @@ struct ModelGoldenTests {
                 $0.separateOutput = c.separate_output
                 $0.mixed = c.mixed ?? false
                 $0.ropeScaling = c.rope_scaling ?? false
+                $0.sentencePiece = c.sentence_piece ?? false
             }
             let context = InferenceContext(model: model, threads: 2)
             var worstOfCase: Float = 0
@@ -80,7 +82,7 @@ struct ModelGoldenTests {
                     #expect(worst / scale < 0.003, "\(c.arch) \(c.type): max |Δ| \(worst) of range \(scale)")
                 }
                 worstOfCase = max(worstOfCase, worst)
-                let variant = "\(c.arch) \(c.type)" + (c.mixed == true ? " mixed" : "") + (c.rope_scaling == true ? " rope-scaled" : "")
+                let variant = "\(c.arch) \(c.type)" + (c.mixed == true ? " mixed" : "") + (c.rope_scaling == true ? " rope-scaled" : "") + (c.sentence_piece == true ? " spm" : "")
                 worstShare[variant] = max(worstShare[variant] ?? 0, worst / scale)
                 let argmax = logits.indices.max { logits[$0] < logits[$1] }!
                 let expectedArgmax = expected.indices.max { expected[$0] < expected[$1] }!

@@ -64,7 +64,9 @@ SYNTH_MIXED = [("llama", "q4_k", True), ("qwen2", "q4_k", True)]
 # Further architectures and options: (arch, type, separate output, extra synth flags).
 SYNTH_ARCHS = [("qwen3", "q8_0", False, []), ("qwen3", "f16", True, []), ("llama", "f16", False, ["--rope-scaling"]),
                ("phi3", "q4_0", False, []), ("phi3", "f16", True, []),
-               ("gemma2", "f16", False, []), ("gemma2", "q8_0", False, []), ("gemma3", "f16", True, []), ("gemma3", "q4_k", False, [])]
+               ("gemma2", "f16", False, []), ("gemma2", "q8_0", False, []), ("gemma3", "f16", True, []), ("gemma3", "q4_k", False, []),
+               # Mistral 7B and TinyLlama as llama.cpp reads them: llama blocks, a SentencePiece vocabulary.
+               ("llama", "q4_k", True, ["--sentence-piece"])]
 
 
 def synthetic_logits(args):
@@ -81,7 +83,7 @@ def synthetic_logits(args):
             lines = run(args.llama_golden, "logits", path, SYNTH_PROMPTS)
             greedy = run(args.llama_golden, "greedy", path, SYNTH_PROMPTS[:1], "12")
             cases.append({"arch": arch, "type": ttype, "separate_output": separate, "mixed": "--mixed" in flags,
-                          "rope_scaling": "--rope-scaling" in flags, "seed": 7,
+                          "rope_scaling": "--rope-scaling" in flags, "sentence_piece": "--sentence-piece" in flags, "seed": 7,
                           "greedy": ids(greedy[0]), "greedy_gaps": [float(x) for x in greedy[1].split()],
                           "prompts": SYNTH_PROMPTS,
                           "logits": [[float(x) for x in lines[i].split()] for i in range(len(SYNTH_PROMPTS))]})
