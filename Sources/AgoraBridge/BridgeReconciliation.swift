@@ -13,7 +13,7 @@ extension Bridge {
     /// difference as `Reconciliation` decides: paid up to one credit window after the bridge's own
     /// crash, otherwise left unpaid, and the channel closed if it has too little credit left.
     /// Left for a later call when the provider cannot be reached, or when an answer started on the
-    /// channel while its books were read.
+    /// channel while its books were read; compared again when the provider still generated one.
     func reconcile(_ provider: AccountID) async {
         guard let meter = book.startComparison(provider) else { return }
         var candidate = candidatesCache?.first { $0.account == provider }
@@ -25,8 +25,13 @@ extension Bridge {
         let gateway = GatewayClient(endpoint: candidate.endpoint, connections: connections)
         let books: ProviderBooks?
         do { books = try await gateway.books(meter.channel, client: key, chainID: meter.chainID) } catch { return book.booksUnreadable(provider) }
+        // An answer the provider is still generating on the channel — one this bridge lost when it
+        // stopped — changes the books when it ends (its count is settled then): settled now, as the
+        // channel's next answer may wait on that credit, and compared again once it has ended.
+        let final = (books?.answersRunning ?? 0) == 0
         let windowTokens = await creditWindowTokens(of: candidate, gateway)
-        guard let decision = book.booksRead(provider, openCounter: books?.openCounter, books: books?.usage ?? Usage(), windowTokens: windowTokens)
+        guard let decision = book.booksRead(provider, openCounter: books?.openCounter, books: books?.usage ?? Usage(), windowTokens: windowTokens,
+                                            final: final)
         else { return }
         let metadata: Logger.Metadata = ["provider": "\(provider)", "books": "\(books?.usage ?? Usage())", "counted": "\(meter.usage)"]
         switch decision {

@@ -36,6 +36,8 @@ struct ProviderBooks: Decodable, Sendable {
     /// The client's last receipt the provider holds (hex of its canonical bytes) and its signature.
     let receipt: String?
     let receiptSignature: String?
+    /// Answers the provider is still generating on the channel (0 or absent: the books are final).
+    let answersRunning: Int?
     var usage: Usage { Usage(promptTokens: promptTokens, completionTokens: completionTokens) }
     var price: Price? { priceIn.flatMap { priceIn in priceOut.map { Price(promptPerMillion: priceIn, completionPerMillion: $0) } } }
     /// The receipt, if it is one the client signed.
@@ -47,7 +49,7 @@ struct ProviderBooks: Decodable, Sendable {
     }
     enum CodingKeys: String, CodingKey {
         case openCounter = "open_counter", promptTokens = "prompt_tokens", completionTokens = "completion_tokens", lastSequence = "last_sequence"
-        case priceIn = "price_in", priceOut = "price_out", receipt, receiptSignature = "receipt_signature"
+        case priceIn = "price_in", priceOut = "price_out", receipt, receiptSignature = "receipt_signature", answersRunning = "answers_running"
     }
 }
 

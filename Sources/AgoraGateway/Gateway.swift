@@ -108,6 +108,10 @@ public actor Gateway {
     /// Answers being generated now.
     var answersRunning: Int { running.count }
 
+    /// Answers being generated now on `channel`: until they end, its books may still change (an
+    /// answer's count is settled at its end).
+    public func answersRunning(on channel: Hash256) -> Int { running.keys.reduce(0) { $0 + ($1.channel == channel ? 1 : 0) } }
+
     func waitedForPayment(_ duration: Duration) { activity.waitedForPayment(duration) }
 
     func settled(channel: Hash256, amount: UInt64, transaction: Hash256) {

@@ -110,8 +110,12 @@ public struct GatewayServer: Sendable {
             guard account.client.verifies(signature, of: BooksQuery(channel: id, time: time).signingBytes(chainID: gateway.configuration.chainID)) else {
                 return failure(403, "not_channel_client", "the query is not signed by the channel's client")
             }
+            let running = await gateway.answersRunning(on: id)
             return Response.json(.object([
                 ("channel", .string(id.hex)), ("open_counter", .int(Int(clamping: account.openCounter))),
+                // Answers still being generated on the channel (one its client lost, when it
+                // crashed): their counts settle when they end, so the books are final only at 0.
+                ("answers_running", .int(running)),
                 ("owed", .int(Int(clamping: account.owed))), ("receipted", .int(Int(clamping: account.receipted))),
                 ("prompt_tokens", .int(Int(clamping: account.usage.promptTokens))),
                 ("completion_tokens", .int(Int(clamping: account.usage.completionTokens))),

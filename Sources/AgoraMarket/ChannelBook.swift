@@ -47,6 +47,9 @@ public struct ChannelBook: Sendable {
         /// Request sequences below this are saved as used before they are.
         var sequencesReserved: UInt64 = 0
         var comparison = Comparison.clear
+        /// A comparison acted on books that were not final is due once more (not more: a channel
+        /// always busy at the provider must not be paid again and again).
+        var comparedBeforeFinal = false
 
         /// Anything that changes the channel voids a reading of the provider's books under way.
         mutating func touched() {
@@ -267,10 +270,15 @@ public struct ChannelBook: Sendable {
     /// Ends a comparison with the provider's `books` of opening `openCounter` (nil: it has no
     /// record of the channel, so it served nothing on it) and a credit window of `windowTokens`:
     /// what to do, or nil when nothing is to be done (also when the reading was voided, then it is
-    /// due again).
-    public mutating func booksRead(_ provider: AccountID, openCounter: UInt64?, books: Usage, windowTokens: UInt64) -> Reconciliation? {
+    /// due again). Books that are not `final` (an answer still runs at the provider, whose count
+    /// settles when it ends) are acted on now — the channel's credit may wait on them — and
+    /// compared once more later, for the same reason.
+    public mutating func booksRead(_ provider: AccountID, openCounter: UInt64?, books: Usage, windowTokens: UInt64,
+                                   final: Bool = true) -> Reconciliation? {
         guard var entry = entries[provider], case .reading(let reason) = entry.comparison, let meter = entry.meter else { return nil }
-        entry.comparison = .clear
+        let again = !final && !entry.comparedBeforeFinal
+        entry.comparison = again ? .due(reason) : .clear
+        entry.comparedBeforeFinal = again
         entries[provider] = entry
         guard openCounter == meter.openCounter else { return nil }
         return Reconciliation.decide(own: meter.usage, books: books, price: meter.price, windowTokens: windowTokens,

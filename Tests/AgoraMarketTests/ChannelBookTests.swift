@@ -127,6 +127,20 @@ import Testing
         #expect(book.booksRead(provider, openCounter: 1, books: Usage(completionTokens: 30), windowTokens: 100) == .pay(Usage(completionTokens: 30)))
     }
 
+    /// Books read while the provider still generates an answer the bridge lost (its count settles
+    /// when it ends) are paid at once — the next answer may wait on that credit — and compared once
+    /// more later, for the same reason; a second unsettled reading does not call for a third.
+    @Test func booksNotFinalAreComparedOnceMore() {
+        var book = ChannelBook(budget: 10_000, deposit: 1_000)
+        book.restore(provider, meter(), now: now)
+        _ = book.startComparison(provider)
+        #expect(book.booksRead(provider, openCounter: 1, books: Usage(completionTokens: 30), windowTokens: 100, final: false) == .pay(Usage(completionTokens: 30)))
+        #expect(book.comparisonsDue == [provider])
+        _ = book.startComparison(provider)
+        #expect(book.booksRead(provider, openCounter: 1, books: Usage(completionTokens: 31), windowTokens: 100, final: false) != nil)
+        #expect(book.comparisonsDue.isEmpty)
+    }
+
     @Test func aClosingChannelIsSettledOnChainNotCompared() {
         var book = bookWithChannel()
         book.answerCut(provider)
