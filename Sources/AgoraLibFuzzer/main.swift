@@ -27,7 +27,6 @@ let selected: FuzzTarget = {
     return target
 }()
 
-_ = selected
 var argc = CommandLine.argc
 var argv = Optional(CommandLine.unsafeArgv)
 exit(withUnsafeMutablePointer(to: &argv) { argvPointer in

@@ -50,7 +50,7 @@ struct KernelTests {
             // Agreement with float math, within the error that preparing the activations allows:
             // int8 blocks round each value by at most half a step (block max / 127 / 2, plus the
             // scale's fp16 rounding); F16/BF16 activations by half an ulp of their format.
-            let block = type.blockElements == 256 ? 256 : 32
+            let block = type.blockElements
             for t in 0..<tokens {
                 let x = Array(input[(t * columns)..<((t + 1) * columns)])
                 let stepError: [Float] = x.indices.map { i in

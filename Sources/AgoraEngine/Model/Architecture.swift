@@ -44,6 +44,6 @@ public struct LayerWeights: @unchecked Sendable {
     let up: WeightMatrix              // (d) -> (ff)
     let down: WeightMatrix            // (ff) -> (d)
     /// RMSNorm of the attention's and the feed-forward's results before they are added (Gemma).
-    var attentionPostNorm: [Float]? = nil   // (d)
-    var feedForwardPostNorm: [Float]? = nil // (d)
+    let attentionPostNorm: [Float]?   // (d)
+    let feedForwardPostNorm: [Float]? // (d)
 }

@@ -28,9 +28,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// `slidingWindow` positions (Gemma 2: every other layer; Gemma 3: five of six), and rotate
     /// with their own base and scale. nil: every layer sees the whole context.
     public var slidingWindow: Int?
-    public var slidingPattern = 0
-    /// A file's own list of which layers slide (`attention.sliding_window_pattern` as an array).
-    public var slidingLayers: [Bool]?
+    /// Which layers slide, one flag per block: the file's own list (`attention.sliding_window_pattern`
+    /// as an array), or llama.cpp's pattern (all but every n-th layer, the first sliding).
+    public var slidingLayers: [Bool] = []
     public var slidingRopeBase: Double = 10_000
     public var slidingRopeScale: Double = 1
     /// Gemma's scaling of the token embeddings (√d), of attention scores before softmax (1/√head
@@ -41,13 +41,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var attentionSoftcap: Float?
     public var finalLogitSoftcap: Float?
 
-    /// Whether layer `l` attends over a sliding window (llama.cpp's pattern: all but every
-    /// `slidingPattern`-th layer, counting from the first as sliding).
-    public func isSliding(layer l: Int) -> Bool {
-        guard slidingWindow != nil else { return false }
-        if let slidingLayers { return slidingLayers[l] }
-        return slidingPattern == 0 || l % slidingPattern < slidingPattern - 1
-    }
+    /// Whether layer `l` attends over a sliding window.
+    public func isSliding(layer l: Int) -> Bool { slidingWindow != nil && slidingLayers[l] }
     public var kvDimension: Int { kvHeadCount * headDimension }
 
     /// Bounds a model file must respect; beyond them it is rejected rather than trusted.
@@ -136,8 +131,9 @@ public struct ModelConfig: Sendable, Equatable {
                     }
                     slidingLayers = layers
                 } else {
-                    slidingPattern = file.int(p + "attention.sliding_window_pattern") ?? (arch == .gemma2 ? 2 : 6)
-                    try check("attention.sliding_window_pattern", slidingPattern, 0...Self.maxLayers)
+                    let pattern = file.int(p + "attention.sliding_window_pattern") ?? (arch == .gemma2 ? 2 : 6)
+                    try check("attention.sliding_window_pattern", pattern, 0...Self.maxLayers)
+                    slidingLayers = (0..<blockCount).map { pattern == 0 || $0 % pattern < pattern - 1 }
                 }
             }
             if arch == .gemma2 {
@@ -155,6 +151,10 @@ public struct ModelConfig: Sendable, Equatable {
             if attentionSoftcap == 0 { attentionSoftcap = nil }
             if finalLogitSoftcap == 0 { finalLogitSoftcap = nil }
             guard slidingRopeBase > 0, slidingRopeBase.isFinite else { throw .unsupportedModel("rope.freq_base_swa \(slidingRopeBase)") }
+        case .phi3:
+            if file.tensor(named: "rope_factors_long.weight") != nil || file.tensor(named: "rope_factors_short.weight") != nil {
+                throw .unsupportedModel("Phi-3 long-context RoPE factors (rope_factors_long/short)")
+            }
         default:
             break
         }

@@ -193,7 +193,7 @@ public struct SyntheticModel: Sendable {
             // original context of 64 positions.
             let original: Float = 64, low = original / 1, high = original / 4
             let factors = (0..<(headDim / 2)).map { i -> Float in
-                let wavelength = 2 * Float.pi * Float(DeterministicMath.exp(Double(2 * i) / Double(headDim) * DeterministicMath.log(10_000)))
+                let wavelength = 2 * Float.pi * Float(DeterministicMath.exp(Double(2 * i) / Double(headDim) * DeterministicMath.log(Double(ropeBase))))
                 if wavelength < high { return 1 }
                 if wavelength > low { return 8 }
                 let smooth = (original / wavelength - 1) / (4 - 1)

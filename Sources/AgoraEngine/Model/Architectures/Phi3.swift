@@ -3,15 +3,12 @@
 /// (ffn_up: gate rows first), RoPE on the two halves of each head. Each fused matrix is read as
 /// separate matrices over its row ranges, so the block runs as Llama's does. As llama.cpp does, the
 /// sliding window the files name is not applied; the long-context variants' RoPE factors
-/// (rope_factors_long/short) are not supported and such files are refused.
+/// (rope_factors_long/short) are not supported: `ModelConfig` refuses such files.
 enum Phi3: Architecture {
     static let ropeStyle = ModelConfig.RopeStyle.halves
 
     static func loadLayer(_ index: Int, from weights: WeightLoader) throws(GGUFError) -> LayerWeights {
         let c = weights.config, d = c.embeddingLength, qDim = c.headCount * c.headDimension, p = "blk.\(index)."
-        if weights.file.tensor(named: "rope_factors_long.weight") != nil || weights.file.tensor(named: "rope_factors_short.weight") != nil {
-            throw .unsupportedModel("Phi-3 long-context RoPE factors (rope_factors_long/short)")
-        }
         let qkv = p + "attn_qkv.weight", fused = qDim + 2 * c.kvDimension, ff = c.feedForwardLength
         return LayerWeights(
             attentionNorm: try weights.vector(p + "attn_norm.weight", d),
@@ -23,7 +20,8 @@ enum Phi3: Architecture {
             feedForwardNorm: try weights.vector(p + "ffn_norm.weight", d),
             gate: try weights.matrix(p + "ffn_up.weight", columns: d, rows: 0..<ff, of: 2 * ff),
             up: try weights.matrix(p + "ffn_up.weight", columns: d, rows: ff..<(2 * ff), of: 2 * ff),
-            down: try weights.matrix(p + "ffn_down.weight", columns: ff, rows: d))
+            down: try weights.matrix(p + "ffn_down.weight", columns: ff, rows: d),
+            attentionPostNorm: nil, feedForwardPostNorm: nil)
     }
 
     static func forwardLayer(_ layer: LayerWeights, index: Int, batch: [BatchEntry], in context: InferenceContext) {
