@@ -98,15 +98,15 @@ public struct BridgeServer: Sendable {
         let plan: OpenAIService.Plan
         do { plan = try kind == .chat ? service.planChat(bytes) : service.planCompletion(bytes) } catch { return error.response }
         guard plan.jobs.count == 1 else { return OpenAIError.invalid("the bridge generates one choice per request (n = 1)", param: "n").response }
-        // Providers do not send logprobs through the paid stream yet: refused, not dropped.
-        if plan.logprobs || plan.jobs[0].topLogprobs != nil { return OpenAIError.unsupported("logprobs").response }
-        let paid = PaidRequest(bridge: bridge, service: service, plan: plan, body: bytes, kind: kind, logger: logger)
+        // The provider streams log-probabilities with its text; they go out with the text they came with.
+        let logprobs = plan.logprobs ? StreamedLogprobs() : nil
+        let paid = PaidRequest(bridge: bridge, service: service, plan: plan, body: bytes, kind: kind, logger: logger, logprobs: logprobs)
         let id = (kind == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)
         let model = bridge.configuration.modelName
         let wire = OpenAIWire(kind: kind, id: String(id), created: created, model: model)
         @Sendable func chunk(_ text: String?, finish: String?, role: Bool = false) -> JSON {
-            wire.chunk([wire.delta(0, text: text, finish: finish, role: role)])
+            wire.chunk([wire.delta(0, text: text, logprobs: logprobs?.take(chat: kind == .chat) ?? .null, finish: finish, role: role)])
         }
         /// Who answered and what it cost, under `agora` in an answer.
         @Sendable func agoraJSON(_ outcome: PaidRequest.Outcome) -> JSON {
@@ -122,9 +122,19 @@ public struct BridgeServer: Sendable {
                 func send(_ value: JSON) async throws { try await writer.write(SSE.event(value.bytes)) }
                 do {
                     if kind == .chat { try await send(chunk(nil, finish: nil, role: true)) }
-                    let outcome = try await paid.run { text in try await send(chunk(text, finish: nil)) }
+                    // A tool-calling answer is told once whole, as the call it makes (or its words).
+                    var held = ""
+                    let outcome = try await paid.run { text in
+                        if plan.toolCalls { held += text } else { try await send(chunk(text, finish: nil)) }
+                    }
+                    var finish = outcome.finishReason
+                    if plan.toolCalls {
+                        let told = wire.toolDelta(0, text: held, finish: finish)
+                        try await send(wire.chunk([told.delta]))
+                        finish = told.finish
+                    }
                     // The final chunk says who answered and what it cost (the usage chunk, when asked for, comes last).
-                    try await send(wire.chunk([wire.delta(0, text: kind == .chat ? nil : "", finish: outcome.finishReason)], extra: [("agora", agoraJSON(outcome))]))
+                    try await send(wire.chunk([wire.delta(0, text: kind == .chat ? nil : "", finish: finish)], extra: [("agora", agoraJSON(outcome))]))
                     if plan.includeUsage { try await send(wire.chunk([], usage: usageJSON(outcome.usage))) }
                 } catch let error as BridgeError {
                     try? await send(error.openAI.json)
@@ -138,7 +148,9 @@ public struct BridgeServer: Sendable {
         do {
             var text = ""
             let outcome = try await paid.run { text += $0 }
-            return Response.json(wire.response(choices: [wire.choice(0, text: text, finish: outcome.finishReason)], usage: usageJSON(outcome.usage),
+            let choice = plan.toolCalls ? wire.toolChoice(0, text: text, finish: outcome.finishReason)
+                : wire.choice(0, text: text, logprobs: logprobs?.take(chat: kind == .chat) ?? .null, finish: outcome.finishReason)
+            return Response.json(wire.response(choices: [choice], usage: usageJSON(outcome.usage),
                                        extra: [("agora", agoraJSON(outcome))]))
         } catch let error as BridgeError {
             return error.openAI.response

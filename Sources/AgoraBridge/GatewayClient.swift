@@ -1,6 +1,8 @@
 import AgoraHTTP
+import AgoraJSON
 import AgoraLedger
 import AgoraMarket
+import AgoraOpenAI
 import AgoraPrimitives
 import AsyncHTTPClient
 import Foundation
@@ -9,7 +11,9 @@ import NIOHTTP1
 
 /// One event of a gateway's paid stream.
 enum GatewayEvent: Sendable {
-    case text(String, finish: String?)
+    /// Text, how the answer finished (on its last), and the log-probabilities of the text's
+    /// tokens when the request asked for them (the chunk's `logprobs`, keys in order).
+    case text(String, finish: String?, logprobs: JSON?)
     /// The provider's usage figures are deliberately not read: the bridge pays only its own count.
     case done(transcript: TranscriptCommitment?, signature: Signature?, output: [Int32]?)
     case error(code: String, message: String)
@@ -197,7 +201,8 @@ struct GatewayEvents: AsyncSequence {
             let text: String?
             let delta: Delta?
             let finishReason: String?
-            enum CodingKeys: String, CodingKey { case text, delta, finishReason = "finish_reason" }
+            let logprobs: PresentValue?
+            enum CodingKeys: String, CodingKey { case text, delta, finishReason = "finish_reason", logprobs }
         }
         struct Delta: Decodable { let content: String? }
         struct Done: Decodable { let transcript: String?; let signature: String?; let output: [Int32]? }
@@ -215,7 +220,9 @@ struct GatewayEvents: AsyncSequence {
         guard let wire = try? decoder.decode(Wire.self, from: Data(payload)) else { return nil }
         if let chunk = wire.chunk {
             guard let choice = chunk.choices.first else { return nil }
-            return .text(choice.text ?? choice.delta?.content ?? "", finish: choice.finishReason)
+            // Log-probabilities are read again in order, only from the chunks that carry them.
+            let logprobs = choice.logprobs?.isSet == true ? (try? JSON.parse(payload))?["chunk"]?["choices"].flatMap(\.firstElement)?["logprobs"] : nil
+            return .text(choice.text ?? choice.delta?.content ?? "", finish: choice.finishReason, logprobs: logprobs)
         }
         if let done = wire.done {
             let transcript = done.transcript.flatMap(Hex.decode).flatMap { try? TranscriptCommitment(canonicalBytes: $0) }

@@ -17,6 +17,8 @@ struct PaidRequest {
     let body: [UInt8]
     let kind: OpenAIService.Kind
     let logger: Logger
+    /// Where the providers' log-probabilities gather when the request asks for them.
+    var logprobs: StreamedLogprobs? = nil
     /// Only this provider (a spot check of it), not the best ones.
     var only: AccountID? = nil
 
@@ -49,7 +51,9 @@ struct PaidRequest {
         // A pipeline of stage providers answers when no provider serves the whole model, or when
         // it scores better (cheaper, at the same reputation and speed) than the best one that does;
         // if it fails before any text, the whole-model providers still may.
-        if only == nil, let pipeline = await bridge.pipeline() {
+        // A pipeline's last stage gives logits, not log-probabilities: a request for them goes
+        // to whole-model providers.
+        if only == nil, !plan.logprobs, let pipeline = await bridge.pipeline() {
             let bestWhole = candidates.first
             let preferred = if let bestWhole { pipeline.score < (await bridge.score(bestWhole)) } else { true }
             if preferred {
@@ -198,7 +202,8 @@ struct PaidRequest {
         do {
             events: for try await event in GatewayEvents(response, opener: sealer?.answerOpener()) {
                 switch event {
-                case .text(let delta, let reason):
+                case .text(let delta, let reason, let logprobs):
+                    if let logprobs { self.logprobs?.add(logprobs) }
                     received += delta
                     guard await carryOut(attempt.textArrived(delta, finish: reason)) else { break events }
                     if !delta.isEmpty {
@@ -266,11 +271,21 @@ struct PaidRequest {
     /// A raw completion request that continues the answer after `delivered`: the templated prompt
     /// as text, the delivered text appended, the same sampling, the tokens left.
     func continuation(after delivered: String, job: GenerationJob) throws -> (String, [UInt8], GenerationJob) {
+        // A completion request carries no grammar, and a grammar's state after the delivered text
+        // would have to travel with it: such an answer fails rather than resuming unconstrained.
+        guard job.sampling.grammar == nil else {
+            throw BridgeError(status: 502, code: "provider_failed",
+                              message: "the provider failed mid-answer; an answer under a grammar (response_format, tools) is not resumed on another provider")
+        }
         var prompt = [UInt8]()
         for token in job.prompt { prompt += service.model.tokenizer.bytes(of: token, special: true) }
         let text = String(decoding: prompt, as: UTF8.self) + delivered
         var object = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:]
         object["messages"] = nil
+        // The continuation is a completion: its log-probabilities would come in the other shape,
+        // so the part after a failover carries none.
+        object["logprobs"] = nil
+        object["top_logprobs"] = nil
         object["prompt"] = text
         object["stream"] = true
         object["max_tokens"] = max(1, job.maxTokens - Int(try count(delivered)))

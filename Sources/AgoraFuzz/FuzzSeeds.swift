@@ -115,7 +115,12 @@ enum FuzzSeeds {
 
     @Sendable static func stageChallenges() -> [[UInt8]] { [stageChallenge.canonicalBytes] }
     @Sendable static func generationParameters() -> [[UInt8]] {
-        [parameters().canonicalBytes, GenerationParameters(maxTokens: 1, sampling: SamplingParameters(), stopSequences: []).canonicalBytes]
+        var constrained = parameters()
+        var builder = GrammarBuilder()
+        let root = builder.anyObject(value: builder.add(.choice([builder.add(.number(integer: true)), builder.add(.string)])))
+        constrained.sampling.grammar = try? builder.build(root: root)
+        return [parameters().canonicalBytes, GenerationParameters(maxTokens: 1, sampling: SamplingParameters(), stopSequences: []).canonicalBytes,
+                constrained.canonicalBytes]
     }
 
     @Sendable static func messages() -> [[UInt8]] {
@@ -150,7 +155,9 @@ enum FuzzSeeds {
 
     @Sendable static func chatBodies() -> [[UInt8]] {
         [#"{"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"max_tokens":8,"temperature":0.5,"top_p":0.9,"seed":3,"stop":["\n"],"stream":true,"logit_bias":{"5":-100}}"#,
-         #"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"Hello"}]}],"n":1,"frequency_penalty":0.5,"presence_penalty":0.1,"stream_options":{"include_usage":true}}"#]
+         #"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"Hello"}]}],"n":1,"frequency_penalty":0.5,"presence_penalty":0.1,"stream_options":{"include_usage":true}}"#,
+         ##"{"model":"m","messages":[{"role":"user","content":"Hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"$defs":{"n":{"type":"object","properties":{"a":{"type":["integer","null"]},"b":{"type":"array","items":{"$ref":"#/$defs/n"},"maxItems":2}},"required":["a"]}},"anyOf":[{"$ref":"#/$defs/n"},{"enum":["x",1.5,true]}]}}}}"##,
+         #"{"model":"m","messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"1"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}}],"tool_choice":"required"}"#]
             .map { Array($0.utf8) }
     }
 

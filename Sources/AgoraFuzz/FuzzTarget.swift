@@ -52,6 +52,11 @@ public struct FuzzTarget: Sendable {
         },
         FuzzTarget(name: "generation-parameters", seeds: FuzzSeeds.generationParameters) { bytes in
             guard let parameters = try? GenerationParameters(canonical: bytes) else { return nil }
+            // A grammar from the wire is followed with bounded work, however it is built.
+            if let grammar = parameters.sampling.grammar {
+                var matcher = GrammarMatcher(grammar: grammar)
+                matcher.advance(Array(#"{"a":[1,-2.5e3,"x\u00e9"],"b":null}"#.utf8))
+            }
             return parameters.canonicalBytes == bytes ? nil : "generation parameters re-encode to other bytes"
         },
         FuzzTarget(name: "gguf", seeds: FuzzSeeds.ggufFiles) { bytes in

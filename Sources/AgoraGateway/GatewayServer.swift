@@ -201,11 +201,11 @@ public struct GatewayServer: Sendable {
         // body, the provider plans with its own. The signed digest stays over the bytes as sent.
         let servedID = self.service.model.id
         // The answer is sampled with the seed the client signed in the header, here and upstream.
+        // Keys keep their order: a JSON schema's properties are written in the order given, and the
+        // provider must plan the grammar the client planned.
         let planBytes: [UInt8] = {
-            guard var object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return bytes }
-            object["model"] = servedID
-            object["seed"] = Int64(bitPattern: header.seed)
-            return (try? JSONSerialization.data(withJSONObject: object)).map(Array.init) ?? bytes
+            guard let object = try? JSON.parse(bytes), case .object = object else { return bytes }
+            return object.setting("model", .string(servedID)).setting("seed", .int(Int(Int64(bitPattern: header.seed)))).bytes
         }()
         var planned: OpenAIService.Plan
         do throws(OpenAIError) {
@@ -218,6 +218,9 @@ public struct GatewayServer: Sendable {
         }
         planned.includeUsage = true
         planned.jobs[0].sampling.seed = header.seed
+        // The answer goes to the client's bridge as the text the model wrote; the bridge tells it
+        // as tool calls (it signs and checks that text's tokens).
+        planned.toolCalls = false
         let plan = planned
         let gateway = self.gateway, service = self.service, upstream = self.upstream, chainID = gateway.configuration.chainID, numerics = self.numerics
         let model = gateway.configuration.model, job = plan.jobs[0]
@@ -252,24 +255,14 @@ public struct GatewayServer: Sendable {
                     // The answer is counted as a whole as it grows (as the client counts it), not
                     // delta by delta: a delta re-tokenized alone can count more tokens than it
                     // carried, and the sum ran past what the client's signed maximum allows.
-                    var counter = TokenCounter(tokenizer: service.model.tokenizer)
-                    var charged = 0
+                    var charge = TextCharge(tokenizer: service.model.tokenizer)
                     try await upstream.streamText(path, body: planBytes, tokenIDs: numerics != 0, heartbeat: Self.heartbeat,
                                                   onHeartbeat: keepAlive) { delta, finish, ids in
                         if let ids { upstreamIDs += ids } else if !delta.isEmpty { idsComplete = false }
                         // A delta with no text (a role, a bare finish) charges nothing: the prompt is
                         // charged with the first text, as the engine charges it with the first token.
-                        if !delta.isEmpty {
-                            counter.append(delta)
-                            let total = (try? counter.count()) ?? charged + 1
-                            // The first text always charges (with it, the prompt); later text that
-                            // only merges into the last token charges nothing more.
-                            let more = max(charged == 0 ? 1 : 0, total - charged)
-                            if more > 0 {
-                                try await pay(answer.tokensReady(UInt64(more)))
-                                charged += more
-                            }
-                        }
+                        let more = charge.add(delta)
+                        if more > 0 { try await pay(answer.tokensReady(UInt64(more))) }
                         text += delta
                         if let finish { finishReason = finish }
                         try await event(.object([("chunk", wire.chunk([wire.delta(0, text: delta.isEmpty ? nil : delta, finish: finish)]))]))
@@ -277,9 +270,23 @@ public struct GatewayServer: Sendable {
                     tokens = idsComplete && !upstreamIDs.isEmpty
                         ? upstreamIDs : (try? service.model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)) ?? []
                 } else {
+                    // Under a grammar the model writes tokens the text's own tokenization would
+                    // merge (`{` then `"` where the text is `{"`): such an answer is charged as
+                    // its client counts it, by its text as it grows, or the two counts part and
+                    // the answer stalls waiting for a receipt the client does not owe.
+                    var charge = job.sampling.grammar == nil ? nil : TextCharge(tokenizer: service.model.tokenizer)
+                    var pendingBytes: [UInt8] = []
                     try await service.stream(plan, id: wire.id, created: wire.created,
                                              heartbeat: Self.heartbeat, onHeartbeat: keepAlive, onToken: { token in
-                        try await pay(answer.tokensReady(1))
+                        if charge != nil {
+                            pendingBytes += service.model.tokenizer.bytes(of: token)
+                            let complete = StreamingDetokenizer.completePrefixLength(pendingBytes)
+                            let more = charge!.add(String(decoding: pendingBytes[..<complete], as: UTF8.self))
+                            pendingBytes.removeFirst(complete)
+                            if more > 0 { try await pay(answer.tokensReady(UInt64(more))) }
+                        } else {
+                            try await pay(answer.tokensReady(1))
+                        }
                         tokens.append(token)
                     }, send: { chunk in
                         text += chunk.choiceText
@@ -323,6 +330,27 @@ public struct GatewayServer: Sendable {
             // this write; the receipts that made the credit were stored as they came.
             try? await gateway.finish(header, generated: answer.used.completionTokens, counted: counted)
         })
+    }
+}
+
+/// Charges an answer as its client counts it: by its text as it grows, counted as a whole (a
+/// delta tokenized alone can count more tokens than it adds to the whole). The first text always
+/// charges one token (the prompt is charged with it); text that only merges into the last token
+/// charges nothing more.
+struct TextCharge {
+    private var counter: TokenCounter
+    private(set) var charged = 0
+
+    init(tokenizer: Tokenizer) { counter = TokenCounter(tokenizer: tokenizer) }
+
+    /// The tokens `text`, appended, adds to the charge.
+    mutating func add(_ text: String) -> Int {
+        guard !text.isEmpty else { return 0 }
+        counter.append(text)
+        let total = (try? counter.count()) ?? charged + 1
+        let more = max(charged == 0 ? 1 : 0, total - charged)
+        charged += more
+        return more
     }
 }
 

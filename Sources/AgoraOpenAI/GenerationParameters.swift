@@ -33,6 +33,9 @@ public struct GenerationParameters: Sendable, Equatable {
         writer.u64(s.seed)
         writer.u32(UInt32(stopSequences.count))
         for stop in stopSequences { writer.string(stop) }
+        // The grammar follows only when there is one: parameters without one keep the bytes (and
+        // digests) they had before grammars existed.
+        if let grammar = s.grammar { Self.write(grammar, into: &writer) }
         return writer.bytes
     }
 
@@ -71,8 +74,76 @@ public struct GenerationParameters: Sendable, Equatable {
         guard stops <= Self.maxStopSequences else { throw .tooLong(field: "stop", length: stops, limit: Self.maxStopSequences) }
         stopSequences = []
         for _ in 0..<stops { stopSequences.append(try reader.string("stop", limit: Self.maxStopSequenceBytes)) }
+        if reader.remaining > 0 { s.grammar = try Self.readGrammar(&reader) }
         try reader.finish()
         sampling = s
+    }
+}
+
+// MARK: The grammar's canonical form
+
+extension GenerationParameters {
+    private enum NodeKind: UInt8 { case literal = 1, sequence, choice, string, number, integer, list }
+
+    static func write(_ grammar: Grammar, into writer: inout CanonicalWriter) {
+        writer.u8(1)
+        writer.u32(UInt32(grammar.root))
+        writer.u32(UInt32(grammar.nodes.count))
+        func indices(_ children: [Int32]) {
+            writer.u32(UInt32(children.count))
+            for child in children { writer.u32(UInt32(child)) }
+        }
+        for node in grammar.nodes {
+            switch node {
+            case .literal(let bytes): writer.u8(NodeKind.literal.rawValue); writer.data(bytes)
+            case .sequence(let children): writer.u8(NodeKind.sequence.rawValue); indices(children)
+            case .choice(let children): writer.u8(NodeKind.choice.rawValue); indices(children)
+            case .string: writer.u8(NodeKind.string.rawValue)
+            case .number(let integer): writer.u8((integer ? NodeKind.integer : NodeKind.number).rawValue)
+            case .list(let item, let separator, let minimum, let maximum):
+                writer.u8(NodeKind.list.rawValue); writer.u32(UInt32(item))
+                writer.u32(separator.map { UInt32($0) } ?? UInt32.max); writer.u32(minimum); writer.u32(maximum)
+            }
+        }
+    }
+
+    static func readGrammar(_ reader: inout CanonicalReader) throws(DecodingFailure) -> Grammar {
+        guard try reader.u8("grammar") == 1 else { throw .invalidValue(field: "grammar") }
+        let root = try reader.u32("grammar.root")
+        let count = Int(try reader.u32("grammar.nodes"))
+        guard count <= Grammar.maxNodes else { throw .tooLong(field: "grammar.nodes", length: count, limit: Grammar.maxNodes) }
+        func index(_ field: String) throws(DecodingFailure) -> Int32 {
+            let value = try reader.u32(field)
+            guard value < UInt32(count) else { throw .invalidValue(field: field) }
+            return Int32(value)
+        }
+        func indices() throws(DecodingFailure) -> [Int32] {
+            let n = Int(try reader.u32("grammar.children"))
+            guard n <= Grammar.maxChildren else { throw .tooLong(field: "grammar.children", length: n, limit: Grammar.maxChildren) }
+            var children: [Int32] = []
+            for _ in 0..<n { children.append(try index("grammar.child")) }
+            return children
+        }
+        var nodes: [Grammar.Node] = []
+        for _ in 0..<count {
+            switch NodeKind(rawValue: try reader.u8("grammar.kind")) {
+            case .literal: nodes.append(.literal(try reader.data("grammar.literal", limit: Grammar.maxLiteralBytes)))
+            case .sequence: nodes.append(.sequence(try indices()))
+            case .choice: nodes.append(.choice(try indices()))
+            case .string: nodes.append(.string)
+            case .number: nodes.append(.number(integer: false))
+            case .integer: nodes.append(.number(integer: true))
+            case .list:
+                let item = try index("grammar.item")
+                let separator = try reader.u32("grammar.separator")
+                guard separator == UInt32.max || separator < UInt32(count) else { throw .invalidValue(field: "grammar.separator") }
+                nodes.append(.list(item: item, separator: separator == UInt32.max ? nil : Int32(separator),
+                                   minimum: try reader.u32("grammar.minimum"), maximum: try reader.u32("grammar.maximum")))
+            case nil: throw .invalidValue(field: "grammar.kind")
+            }
+        }
+        guard root < UInt32(count) else { throw .invalidValue(field: "grammar.root") }
+        do { return try Grammar(nodes: nodes, root: Int32(root)) } catch { throw .invalidValue(field: "grammar") }
     }
 }
 

@@ -1,4 +1,5 @@
 import AgoraEngine
+import AgoraJSON
 import AgoraModelStore
 import AgoraOpenAI
 import AgoraTestSupport
@@ -88,6 +89,32 @@ struct AnswerVerifierTests {
                     #expect(try verify(answer, verifier: verifier) == .exact, "answer \(i) generated at \(threads) threads, verified at \(verifyThreads)")
                 }
             }
+        }
+    }
+
+    /// Answers constrained by a JSON schema's grammar — greedy and sampled — are JSON of the
+    /// schema, replay exactly at other thread counts, and replay as something else without it:
+    /// the grammar is part of what an answer is a function of.
+    @Test func answersUnderAGrammarReplayExactlyAndOnlyUnderIt() throws {
+        let (model, tokenizer) = Self.smolLM2
+        let schema = #"{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},"city":{"enum":["Paris","Rome"]}},"required":["name","age","city"]}"#
+        let grammar = try JSONSchemaGrammar.grammar(for: try JSON.parse(schema), param: "schema")
+        let prompt = try tokenizer.encode("<|im_start|>user\nDescribe a person.<|im_end|>\n<|im_start|>assistant\n")
+        let jobs = [sampling(temperature: 0, seed: 1), sampling(temperature: 1, seed: 5), sampling(temperature: 0.7, seed: 9, topK: 20)].map { s in
+            var s = s
+            s.grammar = grammar
+            return GenerationJob(prompt: prompt, maxTokens: 80, sampling: s)
+        }
+        let answers = try generate(jobs, model: model, tokenizer: tokenizer, threads: 2)
+        let verifier = AnswerVerifier(context: InferenceContext(model: model, threads: 1, maxBatch: 9, maxContext: 256), tokenizer: tokenizer)
+        for (i, answer) in answers.enumerated() {
+            #expect(answer.finish == .stop, "answer \(i): \(answer.text)")
+            let value = try JSON.parse(answer.text)
+            #expect(value["name"]?.stringValue != nil && value["city"] != nil, "\(answer.text)")
+            #expect(try verify(answer, verifier: verifier) == .exact, "answer \(i)")
+            var free = answer
+            free.job.sampling.grammar = nil
+            if case .exact = try verify(free, verifier: verifier) { Issue.record("answer \(i) replayed exactly without its grammar") }
         }
     }
 

@@ -22,6 +22,17 @@ struct ServerTests {
         #expect(exit == 0, "graceful shutdown should exit 0")
     }
 
+    /// Tools and structured output through the official client: every schema answer validates,
+    /// every tool call's arguments match its function (structured_output_check.py lists the checks).
+    @Test func toolCallsAndStructuredOutput() throws {
+        #expect(Self.pythonReady && jsonSchemaPythonPackageReady, "the openai and jsonschema Python packages could not be installed")
+        let server = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "2", "--ctx", "1024", "--threads", "2"])
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("structured_output_check.py").path
+        let (status, output) = try runCommand(["python3", script, server.baseURL, "smollm2"])
+        _ = server.stop()
+        #expect(status == 0, "\(output)")
+    }
+
     /// The same server as a shell user meets it, through curl.
     @Test func curlAgainstTheServer() throws {
         let server = try AgoraProcess(serve: ["-m", Self.modelPath, "--model-id", "smollm2", "--parallel", "2", "--ctx", "512"])

@@ -3,8 +3,8 @@ import AgoraJSON
 import AgoraOpenAI
 import Testing
 
-/// OpenAI options the server does not implement yet are refused with a 400 that names them, not
-/// silently ignored (a client asking for a tool call or JSON output must not get free text).
+/// OpenAI options the server does not implement are refused with a 400 that names them, not
+/// silently ignored; tools and response formats become a grammar in the job's parameters.
 @Suite struct UnsupportedOptionsTests {
     static let service: OpenAIService = {
         let file = try! GGUFFile(file: MappedFile(copying: SyntheticModel().build()))
@@ -16,22 +16,46 @@ import Testing
         try Self.service.planChat(Array(#"{"model":"m","messages":[{"role":"user","content":"Hi"}]\#(extra)}"#.utf8))
     }
 
-    @Test(arguments: [
-        (#","tools":[{"type":"function","function":{"name":"f","parameters":{}}}]"#, "tools"),
-        (#","tool_choice":"required""#, "tool_choice"),
-        (#","tool_choice":{"type":"function","function":{"name":"f"}}"#, "tool_choice"),
-        (#","functions":[{"name":"f"}]"#, "functions"),
-        (#","function_call":"auto""#, "function_call"),
-        (#","response_format":{"type":"json_object"}"#, "response_format"),
-        (#","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}}"#, "response_format"),
-    ])
+    @Test(arguments: [(#","functions":[{"name":"f"}]"#, "functions"), (#","function_call":"auto""#, "function_call")])
     func anUnimplementedOptionIsRefusedByName(extra: String, option: String) {
         #expect(throws: OpenAIError.unsupported(option)) { try plan(extra) }
     }
 
     @Test(arguments: [#""#, #","tools":[]"#, #","tools":null"#, #","tool_choice":"none""#, #","response_format":{"type":"text"}"#])
     func optionsThatAskForNothingAreAccepted(extra: String) throws {
-        #expect(try plan(extra).jobs.count == 1)
+        let planned = try plan(extra)
+        #expect(planned.jobs.count == 1 && planned.jobs[0].sampling.grammar == nil && !planned.toolCalls)
+    }
+
+    /// Tools and structured output plan a grammar into the job's sampling parameters.
+    @Test(arguments: [
+        (#","tools":[{"type":"function","function":{"name":"f","parameters":{}}}]"#, true),
+        (#","tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required""#, true),
+        (#","tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"f"}}"#, true),
+        (#","response_format":{"type":"json_object"}"#, false),
+        (#","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"a":{"type":"string"}}}}}"#, false),
+    ])
+    func toolsAndResponseFormatsPlanAGrammar(extra: String, toolCalls: Bool) throws {
+        let planned = try plan(extra)
+        #expect(planned.jobs[0].sampling.grammar != nil && planned.toolCalls == toolCalls)
+    }
+
+    @Test(arguments: [
+        (#","tool_choice":"required""#, "tool_choice"),
+        (#","tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}"#, "tool_choice"),
+        (#","tools":[{"type":"function","function":{"name":"bad name"}}]"#, "tools"),
+        (#","tools":[{"type":"code_interpreter"}]"#, "tools"),
+        (#","response_format":{"type":"json_schema","json_schema":{"name":"x"}}"#, "response_format"),
+        (#","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"string","pattern":"a"}}}"#, "response_format.json_schema.schema"),
+        (#","response_format":{"type":"yaml"}"#, "response_format"),
+    ])
+    func aBadToolOrFormatIsRefusedNamingIt(extra: String, param: String) {
+        do {
+            _ = try plan(extra)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.status == 400 && error.param == param, "\(error.message)")
+        }
     }
 
     /// A body the server cannot read is refused with a message that names the field and says what

@@ -109,6 +109,13 @@ public let hpkePythonPackageReady: Bool = {
     return (try? runCommand(["python3", "-m", "pip", "install", "--quiet", "pyhpke"]))?.0 == 0
 }()
 
+/// `jsonschema`, a test dependency: the structured-output checks validate answers against their
+/// schemas with it. Installed once per test process if the machine lacks it.
+public let jsonSchemaPythonPackageReady: Bool = {
+    if (try? runCommand(["python3", "-c", "import jsonschema"]))?.0 == 0 { return true }
+    return (try? runCommand(["python3", "-m", "pip", "install", "--quiet", "jsonschema"]))?.0 == 0
+}()
+
 /// A loopback port nothing listens on as this returns (bound once and released): for a process
 /// told its port in advance, or an address meant to be unreachable.
 public func freeLoopbackPort() throws -> Int {

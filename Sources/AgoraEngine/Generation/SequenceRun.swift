@@ -14,11 +14,15 @@ public struct SequenceRun: Sendable {
     private var sampler: Sampler
     private var detokenizer: StreamingDetokenizer
     private var stops: StopSequenceFilter
+    /// Where the answer stands in its grammar, and each token's bytes for it; nil without one.
+    private var grammar: GrammarMatcher?
+    private let grammarBytes: TokenByteTable
+    private var masked: [Float] = []
     public private(set) var finish: FinishReason?
 
     /// What one sampled token did to the sequence.
     public struct Step: Sendable, Equatable {
-        /// The token sampled (an end token included).
+        /// The token sampled (an end token included; -1 when a grammar's bound ended the sequence).
         public var sampled: Int32
         /// The token taken into the output: nil when an end token ended the sequence.
         public var token: Int32?
@@ -38,18 +42,25 @@ public struct SequenceRun: Sendable {
         sampler.path = path
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
         stops = StopSequenceFilter(stopSequences)
+        grammar = sampling.grammar.map(GrammarMatcher.init)
+        grammarBytes = tokenizer.grammarBytes
     }
 
     /// Samples from `logits` (those of the sequence's last token) and applies the rule.
     public mutating func next(_ logits: UnsafeBufferPointer<Float>) -> Step {
         precondition(finish == nil, "the sequence has ended")
-        let token = sampler.sample(logits, history: history)
+        guard let token = grammar == nil ? sampler.sample(logits, history: history) : sampleInGrammar(logits) else {
+            // The grammar's mask would cost more than its bound: ended as a limit ends it.
+            finish = .length
+            return Step(sampled: -1, token: nil, text: "", rest: stops.flush(detokenizer.finish()), finish: .length)
+        }
         if endTokens.contains(token) {
             finish = .stop
             return Step(sampled: token, token: nil, text: "", rest: stops.flush(detokenizer.finish()), finish: .stop)
         }
         output.append(token)
         history.append(token)
+        grammar?.advance(grammarBytes.table.bytes[Int(token)])
         let (text, stopped) = stops.push(detokenizer.append(token))
         if stopped {
             finish = .stop
@@ -60,6 +71,20 @@ public struct SequenceRun: Sendable {
             return Step(sampled: token, token: token, text: text, rest: stops.flush(detokenizer.finish()), finish: .length)
         }
         return Step(sampled: token, token: token, text: text, rest: "", finish: nil)
+    }
+
+    /// Samples among the tokens the grammar allows: the others' logits become -infinity, which
+    /// every sampling rule weighs as nothing.
+    private mutating func sampleInGrammar(_ logits: UnsafeBufferPointer<Float>) -> Int32? {
+        guard let allowed = grammar!.allowedTokens(table: grammarBytes, endTokens: endTokens) else { return nil }
+        var scores: [Float] = []
+        swap(&scores, &masked)
+        scores.removeAll(keepingCapacity: true)
+        scores.append(contentsOf: logits)
+        for i in scores.indices where i >= allowed.count || !allowed[i] { scores[i] = -.infinity }
+        let token = scores.withUnsafeBufferPointer { sampler.sample($0, history: history) }
+        swap(&scores, &masked)
+        return token
     }
 
     /// Ends the sequence early (its client stopped it): the text held back, released.

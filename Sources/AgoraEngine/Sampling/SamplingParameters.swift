@@ -11,6 +11,8 @@ public struct SamplingParameters: Sendable, Equatable, Codable {
     public var penaltyWindow: Int = 64
     public var logitBias: [Int32: Float] = [:]
     public var seed: UInt64 = 0
+    /// The grammar the answer must follow (structured output, tool calls); nil: any text.
+    public var grammar: Grammar?
 
     public init() {}
 

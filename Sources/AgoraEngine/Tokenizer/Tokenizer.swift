@@ -11,6 +11,8 @@ public struct Tokenizer: Sendable {
     let byteTokens: [Int32?]
     /// UTF-8 length of the longest special-token text matched even without `parseSpecial`.
     let longestNonControlSpecialBytes: Int
+    /// Each token's bytes for grammar-constrained sampling (built on first use, then shared).
+    public let grammarBytes: TokenByteTable
 
     /// Longest input accepted, in bytes: bounds the work one call can cause.
     public static let maxInputBytes = 4 << 20
@@ -22,6 +24,7 @@ public struct Tokenizer: Sendable {
 
     public init(vocabulary: Vocabulary) throws(GGUFError) {
         self.vocabulary = vocabulary
+        grammarBytes = TokenByteTable(vocabulary: vocabulary)
         if vocabulary.model == .bytePairGPT2 {
             guard let pre = PreTokenizer(name: vocabulary.preTokenizerName) else {
                 throw .unsupportedModel("pre-tokenizer \(vocabulary.preTokenizerName) (supported: gpt2, smollm, starcoder, llama-bpe, llama3, qwen2)")

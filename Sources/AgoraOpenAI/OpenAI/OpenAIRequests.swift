@@ -3,6 +3,18 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     public struct Message: Decodable, Sendable {
         public var role: String
         public var content: Content?
+        /// An assistant message that called functions, and a tool message's answer to one.
+        public var tool_calls: [ToolCall]?
+        public var tool_call_id: String?
+    }
+
+    public struct ToolCall: Decodable, Sendable {
+        public struct Function: Decodable, Sendable {
+            public var name: String
+            public var arguments: String
+        }
+        public var id: String?
+        public var function: Function
     }
 
     /// A message's content: a string, or an array of parts of which we accept text parts.
@@ -45,20 +57,19 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     public var user: String?
     /// vLLM's extension: each streamed choice carries the ids of the tokens it was made of.
     public var return_token_ids: Bool?
-    // Options not implemented yet: refused, naming them, rather than silently ignored.
+    /// Read again from the body with their keys in order (`ToolCalling`, `JSONSchemaGrammar`).
     public var tools: PresentValue?
     public var tool_choice: PresentValue?
+    public var response_format: ResponseFormat?
+    // The deprecated forms of tools: refused, naming them, rather than silently ignored.
     public var functions: PresentValue?
     public var function_call: PresentValue?
-    public var response_format: ResponseFormat?
 
     public struct ResponseFormat: Decodable, Sendable { public var type: String }
 
-    /// The first option the request sets that is not implemented yet.
+    /// The first option the request sets that is not implemented.
     var unimplementedOption: String? {
-        for (name, value) in [("tools", tools), ("tool_choice", tool_choice), ("functions", functions), ("function_call", function_call)]
-        where value?.isSet == true { return name }
-        if let format = response_format, format.type != "text" { return "response_format" }
+        for (name, value) in [("functions", functions), ("function_call", function_call)] where value?.isSet == true { return name }
         return nil
     }
 }

@@ -29,6 +29,7 @@ extension OpenAIService {
         let usage = OpenAIWire.usage(prompt: plan.promptTokens, completion: results.reduce(0) { $0 + $1.completionTokens })
         let wire = OpenAIWire(kind: plan.kind, id: id, created: created, model: model.id)
         return wire.response(choices: results.enumerated().map { i, r in
+            if plan.toolCalls { return wire.toolChoice(i, text: r.text, finish: r.finish.rawValue) }
             let logprobs = plan.logprobs ? (plan.kind == .chat ? chatLogprobs(r.logprobs) : completionLogprobs(r.logprobs)) : .null
             return wire.choice(i, text: r.text, logprobs: logprobs, finish: r.finish.rawValue)
         }, usage: usage)
@@ -114,6 +115,8 @@ extension OpenAIService {
             try await emit(chunk(streams.indices.map { choice($0, text: "", logprobs: .null, finish: nil, role: true) }))
         }
         var completionTokens = 0
+        /// A tool-calling answer is told once whole (a call's arguments are not streamed piecemeal).
+        var heldText: [Int: String] = [:]
         for await item in merged.stream {
             guard case .event(let i, let event) = item else {
                 if !sentSinceTick { try await onHeartbeat() }
@@ -125,11 +128,19 @@ extension OpenAIService {
                 try await onToken(token)
                 if plan.returnTokenIDs { unsentIDs[i, default: []].append(token) }
                 let logprobs: JSON = lp.map { plan.kind == .chat ? chatLogprobs([($0, top)]) : completionLogprobs([($0, top)]) } ?? .null
+                if plan.toolCalls { heldText[i, default: ""] += text; continue }
                 if !text.isEmpty || lp != nil { try await emit(chunk([choice(i, text: text, logprobs: logprobs, finish: nil)])) }
             case .text(let text):
+                if plan.toolCalls { heldText[i, default: ""] += text; continue }
                 try await emit(chunk([choice(i, text: text, logprobs: .null, finish: nil)]))
             case .finished(let reason, _, let completion):
                 completionTokens += completion
+                if plan.toolCalls {
+                    let told = wire.toolDelta(i, text: heldText[i] ?? "", finish: reason.rawValue)
+                    try await emit(chunk([told.delta]))
+                    try await emit(chunk([wire.delta(i, text: nil, finish: told.finish)]))
+                    continue
+                }
                 try await emit(chunk([choice(i, text: "", logprobs: .null, finish: reason)]))
             case .failed(let e):
                 throw OpenAIError.from(e)

@@ -68,6 +68,9 @@ public struct OpenAIService: Sendable {
         /// client rebuilds the exact output ids rather than re-tokenizing text (vLLM's
         /// `return_token_ids`; a paid gateway in front of `agora serve` needs them for transcripts).
         public var returnTokenIDs = false
+        /// The answer is written under a tool-calling grammar and told as OpenAI's `tool_calls`
+        /// (a provider's gateway leaves that to its client's bridge, which sends raw text on).
+        public var toolCalls = false
     }
 
     public func models(created: Int) -> JSON {
@@ -84,14 +87,15 @@ public struct OpenAIService: Sendable {
         if let option = r.unimplementedOption { throw .unsupported(option) }
         guard let template = model.template else { throw .invalid(model.templateError ?? "the model has no chat template") }
         guard !r.messages.isEmpty else { throw .invalid("messages must not be empty", param: "messages") }
+        let format = try OutputFormat(r, body: body)
         var messages: [ChatMessage] = []
         for (i, m) in r.messages.enumerated() {
             let role: ChatMessage.Role
             switch m.role {
             case "system", "developer": role = .system
-            case "user": role = .user
+            case "user", "tool": role = .user
             case "assistant": role = .assistant
-            default: throw .invalid("messages[\(i)].role '\(m.role)' is not supported (system, developer, user, assistant)", param: "messages")
+            default: throw .invalid("messages[\(i)].role '\(m.role)' is not supported (system, developer, user, assistant, tool)", param: "messages")
             }
             var text = ""
             switch m.content {
@@ -104,9 +108,24 @@ public struct OpenAIService: Sendable {
                     text += t
                 }
             case nil:
-                throw .invalid("messages[\(i)].content is required", param: "messages")
+                guard m.role == "assistant", let calls = m.tool_calls, !calls.isEmpty else {
+                    throw .invalid("messages[\(i)].content is required", param: "messages")
+                }
             }
+            // A call the assistant made is shown as the answer it gave; a function's result as
+            // the user's turn, named.
+            for call in m.tool_calls ?? [] {
+                text += (text.isEmpty ? "" : "\n") + ToolCalling.transcript(name: call.function.name, arguments: call.function.arguments)
+            }
+            if m.role == "tool" { text = "The function call \(m.tool_call_id ?? "") returned: " + text }
             messages.append(ChatMessage(role: role, content: text))
+        }
+        if let tools = format.tools {
+            if let first = messages.first, first.role == .system {
+                messages[0].content += "\n\n" + tools.instructions
+            } else {
+                messages.insert(ChatMessage(role: .system, content: tools.instructions), at: 0)
+            }
         }
         let rendered: String
         do { rendered = try template.render(messages) } catch { throw .invalid(error.description, param: "messages") }
@@ -120,6 +139,8 @@ public struct OpenAIService: Sendable {
                                sampling: (r.temperature, r.top_p, r.top_k, r.min_p, r.presence_penalty, r.frequency_penalty,
                                           r.repetition_penalty, r.logit_bias, r.seed))
         planned.returnTokenIDs = r.return_token_ids ?? false
+        planned.toolCalls = format.tools != nil
+        for i in planned.jobs.indices { planned.jobs[i].sampling.grammar = format.grammar }
         return planned
     }
 
