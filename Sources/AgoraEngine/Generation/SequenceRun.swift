@@ -18,6 +18,10 @@ public struct SequenceRun: Sendable {
     private var grammar: GrammarMatcher?
     private let grammarBytes: TokenByteTable
     private var masked: [Float] = []
+    /// Masks already computed, by the grammar's state: inside a string the state repeats token
+    /// after token, and a mask is a function of the state alone. Cleared when full.
+    private var masks: [[[GrammarMatcher.Frame]]: [Bool]?] = [:]
+    private static let maxCachedMasks = 32
     public private(set) var finish: FinishReason?
 
     /// What one sampled token did to the sequence.
@@ -76,7 +80,16 @@ public struct SequenceRun: Sendable {
     /// Samples among the tokens the grammar allows: the others' logits become -infinity, which
     /// every sampling rule weighs as nothing.
     private mutating func sampleInGrammar(_ logits: UnsafeBufferPointer<Float>) -> Int32? {
-        guard let allowed = grammar!.allowedTokens(table: grammarBytes, endTokens: endTokens) else { return nil }
+        let state = grammar!.paths
+        let mask: [Bool]?
+        if let cached = masks[state] {
+            mask = cached
+        } else {
+            mask = grammar!.allowedTokens(table: grammarBytes, endTokens: endTokens)
+            if masks.count >= Self.maxCachedMasks { masks.removeAll(keepingCapacity: true) }
+            masks[state] = mask
+        }
+        guard let allowed = mask else { return nil }
         var scores: [Float] = []
         swap(&scores, &masked)
         scores.removeAll(keepingCapacity: true)
