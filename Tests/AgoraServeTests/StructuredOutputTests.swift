@@ -50,6 +50,7 @@ import Testing
     }
 
     @Test(arguments: [("pattern", #"{"type":"string","pattern":"a"}"#), ("minimum", #"{"type":"integer","minimum":0}"#),
+                      ("required", #"{"type":"object","required":["a"]}"#),
                       ("format", #"{"type":"object","properties":{"d":{"type":"string","format":"date"}}}"#), ("oneOf", #"{"oneOf":[{}]}"#)])
     func aKeywordTheGrammarCannotKeepIsRefusedByName(keyword: String, schema: String) {
         do {
@@ -137,6 +138,17 @@ import Testing
         var broken = bytes
         broken[free.canonicalBytes.count + 1] = 0xFF
         #expect(throws: DecodingFailure.self) { try GenerationParameters(canonical: broken) }
+    }
+
+    /// A template without a system role (Mistral's) gets the functions before the first user turn.
+    @Test func toolsAreShownToTemplatesWithoutASystemRole() throws {
+        let file = try GGUFFile(file: MappedFile(copying: SyntheticModel().build()))
+        let tokenizer = try Tokenizer(file: file)
+        let service = OpenAIService(model: ServedModel(id: "m", tokenizer: tokenizer, chatTemplate: nil, templateName: "mistral"), contextLength: 2_048)
+        let body = #"{"model":"m","messages":[{"role":"user","content":"Hi there"}],"tools":[{"type":"function","function":{"name":"f"}}]}"#
+        let prompt = tokenizer.decode(try service.planChat(Array(body.utf8)).jobs[0].prompt, special: true)
+        #expect(prompt.contains("[INST]") && prompt.contains("You can call functions"), "\(prompt)")
+        #expect(prompt.range(of: "You can call functions")!.lowerBound < prompt.range(of: "Hi there")!.lowerBound, "\(prompt)")
     }
 
     /// Two functions with a few arguments each, `tool_choice` auto.

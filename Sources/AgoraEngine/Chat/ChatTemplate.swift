@@ -25,6 +25,8 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 
     public let family: Family
+    /// Whether the template takes a system message (Mistral's and Gemma's do not).
+    public var acceptsSystem: Bool { family != .mistral && family != .gemma }
     /// ChatML templates that add a system message when the conversation has none (SmolLM2, Qwen2).
     public let defaultSystemMessage: String?
     public let bosText: String

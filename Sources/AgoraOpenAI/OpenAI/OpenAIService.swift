@@ -121,10 +121,13 @@ public struct OpenAIService: Sendable {
             messages.append(ChatMessage(role: role, content: text))
         }
         if let tools = format.tools {
+            // In the system message; for a template without one, before the first user turn.
             if let first = messages.first, first.role == .system {
                 messages[0].content += "\n\n" + tools.instructions
-            } else {
+            } else if template.acceptsSystem {
                 messages.insert(ChatMessage(role: .system, content: tools.instructions), at: 0)
+            } else if let user = messages.firstIndex(where: { $0.role == .user }) {
+                messages[user].content = tools.instructions + "\n\n" + messages[user].content
             }
         }
         let rendered: String

@@ -138,6 +138,9 @@ public struct JSONSchemaGrammar {
 
     private mutating func object(_ schema: JSON, at path: String, depth: Int) throws(OpenAIError) -> Int32 {
         guard let properties = schema["properties"] else {
+            if case .array(let names)? = schema["required"], !names.isEmpty {
+                throw refusal("'required' names properties the schema does not describe", at: path)
+            }
             // No properties named: any members, whose values follow additionalProperties if it is a schema.
             if let additional = schema["additionalProperties"], case .object = additional {
                 return builder.anyObject(value: try node(for: additional, at: "\(path).additionalProperties", depth: depth + 1))
