@@ -72,6 +72,18 @@ static inline void tile_qk_avx2(int high_bits, const uint8_t *p, int half, int n
     for (int j = 0; j < nt; j++) _mm256_storeu_ps(out + j * out_stride, acc[j]);
 }
 
+// A Q6_K block is read out of order: its scales (its last four lines) first, then each run takes
+// lines of ql (the first 32, in four streams eight lines apart) and of qh (the next 16, two streams)
+// side by side. Each stream's first line is a jump ahead of what the hardware prefetcher follows,
+// and the block waited on memory at each (a fifth of a 1B model's decode, whose tied output head is
+// Q6_K). The next block's stream heads and scales are asked for while this one is computed (blocks
+// and groups lie back to back; past the tensor's end a prefetch is only a hint). Prefetching the
+// whole block instead was slower.
+__attribute__((target("avx2"), always_inline))
+static inline void prefetch_q6k_ahead(const uint8_t *next_block) {
+    for (int line = 32; line < 52; line++) _mm_prefetch((const char *)next_block + 32 + 64 * line, _MM_HINT_T0);
+}
+
 // Q6_K: run r (0-7) of 32 positions takes low nibbles (runs 0, 1, 4, 5) or high ones from 8 chunks
 // of ql, two bits from 8 chunks of qh, and two int8 scales (one per 16 positions).
 __attribute__((target("avx2,f16c"), always_inline))
@@ -84,6 +96,7 @@ static inline void tile_q6k_avx2(const uint8_t *p, int half, int nt, const int8_
     for (int b = 0; b < nsb; b++, p += block_bytes) {
         const __m256 dw = halves8(p + 16 * half);
         const uint8_t *chunks = p + 32 + 32 * half;
+        prefetch_q6k_ahead(p + block_bytes);
         __m256i scale[16];
         for (int s = 0; s < 16; s++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(chunks + 64 * (48 + s / 4)));
@@ -210,6 +223,7 @@ static inline void tile_q6k_avx512(const uint8_t *p, int nt, const int8_t *xq, c
     for (int b = 0; b < nsb; b++, p += block_bytes) {
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
         const uint8_t *chunks = p + 32;
+        prefetch_q6k_ahead(p + block_bytes);
         __m512i scale[16];
         for (int s = 0; s < 16; s++) {
             __m512i v = _mm512_loadu_si512(chunks + 64 * (48 + s / 4));
@@ -245,11 +259,69 @@ static inline void tile_q6k_avx512(const uint8_t *p, int nt, const int8_t *xq, c
     for (int j = 0; j < nt; j++) _mm512_storeu_ps(out + j * out_stride, acc[j]);
 }
 
+// Q6_K for one token (decoding), the integers of tile_q6k_avx512 in another order: each line of ql
+// and qh is loaded once and gives all four of its runs (immediate shifts), instead of once per run.
+// With one token the bit unpacking, not the dot products, is the work: this halves the loads and
+// the shifts. Integer sums are exact in any order, and the float steps are the same: the result is
+// bit for bit tile_q6k_avx512's.
+__attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni"), always_inline))
+static inline void tile_q6k_avx512_one(const uint8_t *p, const int8_t *xq, const float *xd, const int32_t *bsums, int nsb, float *out) {
+    const long block_bytes = 32 + 52 * 64;
+    const __m512i low4 = _mm512_set1_epi8(0x0F), three = _mm512_set1_epi8(3);
+    __m512 acc = _mm512_setzero_ps();
+    for (int b = 0; b < nsb; b++, p += block_bytes) {
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+        const uint8_t *chunks = p + 32;
+        prefetch_q6k_ahead(p + block_bytes);
+        __m512i scale[16];
+        for (int s = 0; s < 16; s++) {
+            __m512i v = _mm512_loadu_si512(chunks + 64 * (48 + s / 4));
+            scale[s] = _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * (s % 4)), 24);
+        }
+        const int8_t *x = xq + b * 256;
+        const int32_t *s16 = bsums + b * 16;
+        __m512i total = _mm512_setzero_si512();
+        for (int part = 0; part < 2; part++) {
+            __m512i dots[4][2];   // [run within the part][first or second 16 positions]
+            for (int half = 0; half < 2; half++) {
+                __m512i d[4];
+                for (int q = 0; q < 4; q++) d[q] = _mm512_setzero_si512();
+                for (int c = 4 * half; c < 4 * half + 4; c++) {
+                    const __m512i la = _mm512_loadu_si512(chunks + 64 * (16 * part + c));
+                    const __m512i lb = _mm512_loadu_si512(chunks + 64 * (16 * part + 8 + c));
+                    const __m512i h = _mm512_loadu_si512(chunks + 64 * (32 + 8 * part + c));
+                    __m512i u[4];
+                    u[0] = _mm512_or_si512(_mm512_and_si512(la, low4), _mm512_slli_epi16(_mm512_and_si512(h, three), 4));
+                    u[1] = _mm512_or_si512(_mm512_and_si512(lb, low4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2), three), 4));
+                    u[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(la, 4), low4),
+                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 4), three), 4));
+                    u[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lb, 4), low4),
+                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 6), three), 4));
+                    for (int q = 0; q < 4; q++)
+                        d[q] = _mm512_dpbusd_epi32(d[q], u[q], _mm512_set1_epi32(load_i32(x + 32 * (4 * part + q) + 4 * c)));
+                }
+                for (int q = 0; q < 4; q++) dots[q][half] = d[q];
+            }
+            for (int q = 0; q < 4; q++) {
+                const int r = 4 * part + q;
+                const __m512i first = _mm512_sub_epi32(dots[q][0], _mm512_set1_epi32(32 * s16[2 * r]));
+                const __m512i second = _mm512_sub_epi32(dots[q][1], _mm512_set1_epi32(32 * s16[2 * r + 1]));
+                total = _mm512_add_epi32(total, _mm512_add_epi32(_mm512_mullo_epi32(scale[2 * r], first), _mm512_mullo_epi32(scale[2 * r + 1], second)));
+            }
+        }
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(xd[b]), dw), _mm512_cvtepi32_ps(total)));
+    }
+    _mm512_storeu_ps(out, acc);
+}
+
 #define K_TILE_AVX512(NT)                                                                              \
     switch (type) {                                                                                    \
     case AGORA_PACKED_Q4_K: tile_qk_avx512(0, p, NT, x, xd + (long)t * nsb, bs, nsb, n, o, out_stride); break; \
     case AGORA_PACKED_Q5_K: tile_qk_avx512(1, p, NT, x, xd + (long)t * nsb, bs, nsb, n, o, out_stride); break; \
-    default: tile_q6k_avx512(p, NT, x, xd + (long)t * nsb, bs, nsb, n, o, out_stride); break;              \
+    default:                                                                                           \
+        if (NT == 1) tile_q6k_avx512_one(p, x, xd + (long)t * nsb, bs, nsb, o);                          \
+        else tile_q6k_avx512(p, NT, x, xd + (long)t * nsb, bs, nsb, n, o, out_stride);                   \
+        break;                                                                                         \
     }
 
 AVX512 void agora_packed_k_rows_avx512(int type, const uint8_t *p, int groups, const int8_t *xq, const float *xd, const int32_t *xisum,
