@@ -112,7 +112,7 @@ struct DevnetCommand: AsyncParsableCommand {
           node RPC         \(nodeURL)/v1/status   (for agora wallet and other commands: export AGORA_NODE=\(nodeURL))
           providers        0.05/0.1 and 0.08/0.16 AGR per million prompt/completion tokens\(pipeline ? "\n  stages           blocks 0-9, 10-19, 20-29 at 0.01/0.02 each (a pipeline, 0.03/0.06 in all)" : "")
           try:  curl \(bridgeURL)/v1/chat/completions -H 'Content-Type: application/json' \\
-                  -d '{"model":"smollm2","temperature":0,"messages":[{"role":"user","content":"What is the capital of France?"}]}'
+                  -d '{"model":"smollm2","temperature":0,"messages":[{"role":"user","content":"What is the capital of France? Answer in one short sentence."}]}'
         Ctrl-C stops everything.
 
         """)
