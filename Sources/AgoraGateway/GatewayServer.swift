@@ -275,14 +275,11 @@ public struct GatewayServer: Sendable {
                     // its client counts it, by its text as it grows, or the two counts part and
                     // the answer stalls waiting for a receipt the client does not owe.
                     var charge = job.sampling.grammar == nil ? nil : TextCharge(tokenizer: service.model.tokenizer)
-                    var pendingBytes: [UInt8] = []
+                    var detokenizer = StreamingDetokenizer(tokenizer: service.model.tokenizer)
                     try await service.stream(plan, id: wire.id, created: wire.created,
                                              heartbeat: Self.heartbeat, onHeartbeat: keepAlive, onToken: { token in
                         if charge != nil {
-                            pendingBytes += service.model.tokenizer.bytes(of: token)
-                            let complete = StreamingDetokenizer.completePrefixLength(pendingBytes)
-                            let more = charge!.add(String(decoding: pendingBytes[..<complete], as: UTF8.self))
-                            pendingBytes.removeFirst(complete)
+                            let more = charge!.add(detokenizer.append(token))
                             if more > 0 { try await pay(answer.tokensReady(UInt64(more))) }
                         } else {
                             try await pay(answer.tokensReady(1))

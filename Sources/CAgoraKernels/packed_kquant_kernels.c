@@ -213,6 +213,15 @@ static inline void tile_qk_avx512(int high_bits, const uint8_t *p, int nt, const
     for (int j = 0; j < nt; j++) _mm512_storeu_ps(out + j * out_stride, acc[j]);
 }
 
+// A Q6_K block's sixteen int8 scales, each row's in its lane (from the block's last four lines).
+__attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni"), always_inline))
+static inline void q6k_scales_avx512(const uint8_t *chunks, __m512i scale[16]) {
+    for (int s = 0; s < 16; s++) {
+        __m512i v = _mm512_loadu_si512(chunks + 64 * (48 + s / 4));
+        scale[s] = _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * (s % 4)), 24);
+    }
+}
+
 __attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni"), always_inline))
 static inline void tile_q6k_avx512(const uint8_t *p, int nt, const int8_t *xq, const float *xd,
                                    const int32_t *bsums, int nsb, int n, float *out, long out_stride) {
@@ -225,10 +234,7 @@ static inline void tile_q6k_avx512(const uint8_t *p, int nt, const int8_t *xq, c
         const uint8_t *chunks = p + 32;
         prefetch_q6k_ahead(p + block_bytes);
         __m512i scale[16];
-        for (int s = 0; s < 16; s++) {
-            __m512i v = _mm512_loadu_si512(chunks + 64 * (48 + s / 4));
-            scale[s] = _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * (s % 4)), 24);
-        }
+        q6k_scales_avx512(chunks, scale);
         __m512i total[8];
         for (int j = 0; j < nt; j++) total[j] = _mm512_setzero_si512();
         for (int r = 0; r < 8; r++) {
@@ -274,10 +280,7 @@ static inline void tile_q6k_avx512_one(const uint8_t *p, const int8_t *xq, const
         const uint8_t *chunks = p + 32;
         prefetch_q6k_ahead(p + block_bytes);
         __m512i scale[16];
-        for (int s = 0; s < 16; s++) {
-            __m512i v = _mm512_loadu_si512(chunks + 64 * (48 + s / 4));
-            scale[s] = _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * (s % 4)), 24);
-        }
+        q6k_scales_avx512(chunks, scale);
         const int8_t *x = xq + b * 256;
         const int32_t *s16 = bsums + b * 16;
         __m512i total = _mm512_setzero_si512();

@@ -56,9 +56,8 @@ public struct OpenAIWire: Sendable {
     /// The choice of an answer written under a tool-calling grammar: OpenAI's `tool_calls` for a
     /// call (finish reason "tool_calls"), the message's content for words.
     public func toolChoice(_ index: Int, text: String, finish: String) -> JSON {
-        guard case .call(let name, let arguments) = ToolCalling.reply(from: text) else {
-            return choice(index, text: Self.words(text), finish: finish)
-        }
+        let reply = ToolCalling.reply(from: text)
+        guard case .call(let name, let arguments) = reply else { return choice(index, text: reply.words, finish: finish) }
         return .object([("index", .int(index)), ("message", .object([("role", "assistant"), ("content", .null),
                                                                       ("tool_calls", .array([Self.toolCall(name: name, arguments: arguments, index: nil)]))])),
                         ("logprobs", .null), ("finish_reason", .string(finish == "stop" ? "tool_calls" : finish))])
@@ -67,17 +66,11 @@ public struct OpenAIWire: Sendable {
     /// A streamed tool-calling answer, told once it is whole: the delta that carries the call (or
     /// the words) and the finish reason for the chunk after it.
     public func toolDelta(_ index: Int, text: String, finish: String) -> (delta: JSON, finish: String) {
-        guard case .call(let name, let arguments) = ToolCalling.reply(from: text) else {
-            return (delta(index, text: Self.words(text), finish: nil), finish)
-        }
+        let reply = ToolCalling.reply(from: text)
+        guard case .call(let name, let arguments) = reply else { return (delta(index, text: reply.words, finish: nil), finish) }
         let delta: JSON = .object([("index", .int(index)), ("delta", .object([("tool_calls", .array([Self.toolCall(name: name, arguments: arguments, index: 0)]))])),
                                    ("logprobs", .null), ("finish_reason", .null)])
         return (delta, finish == "stop" ? "tool_calls" : finish)
-    }
-
-    private static func words(_ text: String) -> String {
-        if case .text(let words) = ToolCalling.reply(from: text) { return words }
-        return text
     }
 
     private static func toolCall(name: String, arguments: String, index: Int?) -> JSON {

@@ -118,6 +118,12 @@ public struct ToolCalling: Sendable {
     public enum Reply: Sendable, Equatable {
         case call(name: String, arguments: String)
         case text(String)
+
+        /// The words of a reply in words (a call has none).
+        public var words: String {
+            if case .text(let words) = self { return words }
+            return ""
+        }
     }
 
     /// Reads an answer written under `grammar()`. An answer cut short (by its token limit) is not
