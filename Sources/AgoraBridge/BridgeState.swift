@@ -1,5 +1,6 @@
 import AgoraLedger
 import AgoraMarket
+import AgoraNodeClient
 import AgoraPrimitives
 import Foundation
 
@@ -42,23 +43,39 @@ struct BridgeState: Codable {
 
 extension Bridge {
     /// Restores channels saved by an earlier run that the chain still shows open at the same opening.
+    /// A channel the node cannot be asked about now (not started yet, or stopping with this bridge)
+    /// is restored as saved: dropped, its record would be lost at the next save, and the channel —
+    /// still open on chain — closed later as one this bridge has no record of. The channel keeper
+    /// reads the chain's view of it later and settles it if it has closed meanwhile.
     public func restore(from path: String) async {
         guard let saved = BridgeState.load(path) else { return }
         var restored: [AccountID] = []
+        var unchecked = 0
         var settled = saved.settledSpend
         for entry in saved.channels {
-            guard let view = try? await node.channel(entry.channel), view.status == .open, view.openCounter == entry.openCounter else {
+            var deposit = entry.deposit
+            do {
+                let view = try await node.channel(entry.channel)
+                guard view.status == .open, view.openCounter == entry.openCounter else {
+                    settled += entry.signed
+                    continue
+                }
+                deposit = view.deposit
+            } catch NodeClientError.refused(let status, _) where status == 404 {
+                // The chain never held it (another chain, or a reset devnet): nothing to resume.
                 settled += entry.signed
                 continue
+            } catch {
+                unchecked += 1
             }
             // Answers may have been cut on it when the earlier run ended: its books are compared.
             book.restore(entry.provider, ClientMeter(chainID: entry.chainID, channel: entry.channel, openCounter: entry.openCounter, price: entry.price,
-                                                     deposit: view.deposit, nextSequence: entry.nextSequence, usage: entry.usage, signed: entry.signed),
+                                                     deposit: deposit, nextSequence: entry.nextSequence, usage: entry.usage, signed: entry.signed),
                          now: .now)
             restored.append(entry.provider)
         }
         book.addSettled(settled)
-        logger.notice("restored channels", metadata: ["count": "\(restored.count)"])
+        logger.notice("restored channels", metadata: ["count": "\(restored.count)", "unchecked": "\(unchecked)"])
         // Before the first request: a channel left a credit window behind would stall it.
         for provider in restored { await reconcile(provider) }
     }

@@ -147,8 +147,18 @@ struct DevnetCommand: AsyncParsableCommand {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: #"{"model":"smollm2","max_tokens":48,"temperature":0,"messages":[{"role":"user","content":"What is the capital of France? Answer in one short sentence."}]}"#))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(600))
-        let body = try await response.body.collect(upTo: 1 << 20)
+        // Channels an earlier run closed (a bridge that caught its providers, or lost its channel
+        // file) stay closing for the chain's challenge window; the bridge opens new ones once they
+        // are closed. The demo waits that out instead of failing every run until then.
+        let closingDeadline = ContinuousClock.now + .seconds(Int64(parameters.challengeWindow * blockSeconds) * 3 + 30)
+        var body: ByteBuffer
+        while true {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(600))
+            body = try await response.body.collect(upTo: 1 << 20)
+            guard response.status == .serviceUnavailable, String(buffer: body).contains("\"channel_busy\""), ContinuousClock.now < closingDeadline else { break }
+            say("the bridge's channels are closing (an earlier run closed them); waiting for them to close on chain")
+            try await Task.sleep(for: .seconds(Int64(blockSeconds) * 2))
+        }
         guard let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
               let choice = (object["choices"] as? [[String: Any]])?.first,
               let text = (choice["message"] as? [String: Any])?["content"] as? String else {
