@@ -72,18 +72,6 @@ static inline void tile_qk_avx2(int high_bits, const uint8_t *p, int half, int n
     for (int j = 0; j < nt; j++) _mm256_storeu_ps(out + j * out_stride, acc[j]);
 }
 
-// A Q6_K block is read out of order: its scales (its last four lines) first, then each run takes
-// lines of ql (the first 32, in four streams eight lines apart) and of qh (the next 16, two streams)
-// side by side. Each stream's first line is a jump ahead of what the hardware prefetcher follows,
-// and the block waited on memory at each (a fifth of a 1B model's decode, whose tied output head is
-// Q6_K). The next block's stream heads and scales are asked for while this one is computed (blocks
-// and groups lie back to back; past the tensor's end a prefetch is only a hint). Prefetching the
-// whole block instead was slower.
-__attribute__((target("avx2"), always_inline))
-static inline void prefetch_q6k_ahead(const uint8_t *next_block) {
-    for (int line = 32; line < 52; line++) _mm_prefetch((const char *)next_block + 32 + 64 * line, _MM_HINT_T0);
-}
-
 // Q6_K: run r (0-7) of 32 positions takes low nibbles (runs 0, 1, 4, 5) or high ones from 8 chunks
 // of ql, two bits from 8 chunks of qh, and two int8 scales (one per 16 positions).
 __attribute__((target("avx2,f16c"), always_inline))
@@ -96,10 +84,9 @@ static inline void tile_q6k_avx2(const uint8_t *p, int half, int nt, const int8_
     for (int b = 0; b < nsb; b++, p += block_bytes) {
         const __m256 dw = halves8(p + 16 * half);
         const uint8_t *chunks = p + 32 + 32 * half;
-        prefetch_q6k_ahead(p + block_bytes);
         __m256i scale[16];
         for (int s = 0; s < 16; s++) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(chunks + 64 * (48 + s / 4)));
+            __m256i v = _mm256_loadu_si256((const __m256i *)(chunks + 64 * agora_q6k_line(48 + s / 4)));
             scale[s] = _mm256_srai_epi32(_mm256_slli_epi32(v, 24 - 8 * (s % 4)), 24);
         }
         __m256i total[4];
@@ -108,8 +95,8 @@ static inline void tile_q6k_avx2(const uint8_t *p, int half, int nt, const int8_
             const int part = r / 4, quarter = r % 4;
             __m256i u[8];
             for (int c = 0; c < 8; c++) {
-                __m256i l = _mm256_loadu_si256((const __m256i *)(chunks + 64 * (16 * part + 8 * (quarter & 1) + c)));
-                __m256i h = _mm256_loadu_si256((const __m256i *)(chunks + 64 * (32 + 8 * part + c)));
+                __m256i l = _mm256_loadu_si256((const __m256i *)(chunks + 64 * agora_q6k_line(16 * part + 8 * (quarter & 1) + c)));
+                __m256i h = _mm256_loadu_si256((const __m256i *)(chunks + 64 * agora_q6k_line(32 + 8 * part + c)));
                 __m256i nib = quarter >= 2 ? _mm256_and_si256(_mm256_srli_epi16(l, 4), low4) : _mm256_and_si256(l, low4);
                 __m256i two = _mm256_and_si256(_mm256_srl_epi16(h, _mm_cvtsi32_si128(2 * quarter)), three);
                 u[c] = _mm256_or_si256(nib, _mm256_slli_epi16(two, 4));
@@ -217,7 +204,7 @@ static inline void tile_qk_avx512(int high_bits, const uint8_t *p, int nt, const
 __attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni"), always_inline))
 static inline void q6k_scales_avx512(const uint8_t *chunks, __m512i scale[16]) {
     for (int s = 0; s < 16; s++) {
-        __m512i v = _mm512_loadu_si512(chunks + 64 * (48 + s / 4));
+        __m512i v = _mm512_loadu_si512(chunks + 64 * agora_q6k_line(48 + s / 4));
         scale[s] = _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * (s % 4)), 24);
     }
 }
@@ -232,7 +219,6 @@ static inline void tile_q6k_avx512(const uint8_t *p, int nt, const int8_t *xq, c
     for (int b = 0; b < nsb; b++, p += block_bytes) {
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
         const uint8_t *chunks = p + 32;
-        prefetch_q6k_ahead(p + block_bytes);
         __m512i scale[16];
         q6k_scales_avx512(chunks, scale);
         __m512i total[8];
@@ -241,8 +227,8 @@ static inline void tile_q6k_avx512(const uint8_t *p, int nt, const int8_t *xq, c
             const int part = r / 4, quarter = r % 4;
             __m512i u[8];
             for (int c = 0; c < 8; c++) {
-                __m512i l = _mm512_loadu_si512(chunks + 64 * (16 * part + 8 * (quarter & 1) + c));
-                __m512i h = _mm512_loadu_si512(chunks + 64 * (32 + 8 * part + c));
+                __m512i l = _mm512_loadu_si512(chunks + 64 * agora_q6k_line(16 * part + 8 * (quarter & 1) + c));
+                __m512i h = _mm512_loadu_si512(chunks + 64 * agora_q6k_line(32 + 8 * part + c));
                 __m512i nib = quarter >= 2 ? _mm512_and_si512(_mm512_srli_epi16(l, 4), low4) : _mm512_and_si512(l, low4);
                 __m512i two = _mm512_and_si512(_mm512_srl_epi16(h, _mm_cvtsi32_si128(2 * quarter)), three);
                 u[c] = _mm512_or_si512(nib, _mm512_slli_epi16(two, 4));
@@ -278,7 +264,6 @@ static inline void tile_q6k_avx512_one(const uint8_t *p, const int8_t *xq, const
     for (int b = 0; b < nsb; b++, p += block_bytes) {
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
         const uint8_t *chunks = p + 32;
-        prefetch_q6k_ahead(p + block_bytes);
         __m512i scale[16];
         q6k_scales_avx512(chunks, scale);
         const int8_t *x = xq + b * 256;
@@ -290,9 +275,9 @@ static inline void tile_q6k_avx512_one(const uint8_t *p, const int8_t *xq, const
                 __m512i d[4];
                 for (int q = 0; q < 4; q++) d[q] = _mm512_setzero_si512();
                 for (int c = 4 * half; c < 4 * half + 4; c++) {
-                    const __m512i la = _mm512_loadu_si512(chunks + 64 * (16 * part + c));
-                    const __m512i lb = _mm512_loadu_si512(chunks + 64 * (16 * part + 8 + c));
-                    const __m512i h = _mm512_loadu_si512(chunks + 64 * (32 + 8 * part + c));
+                    const __m512i la = _mm512_loadu_si512(chunks + 64 * agora_q6k_line(16 * part + c));
+                    const __m512i lb = _mm512_loadu_si512(chunks + 64 * agora_q6k_line(16 * part + 8 + c));
+                    const __m512i h = _mm512_loadu_si512(chunks + 64 * agora_q6k_line(32 + 8 * part + c));
                     __m512i u[4];
                     u[0] = _mm512_or_si512(_mm512_and_si512(la, low4), _mm512_slli_epi16(_mm512_and_si512(h, three), 4));
                     u[1] = _mm512_or_si512(_mm512_and_si512(lb, low4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2), three), 4));

@@ -86,7 +86,8 @@ final class PackedRows: @unchecked Sendable {
             for field in 0..<scaleFields { body(packed + field * 32 + j * 2, fields + field * 2, 2) }
             // Four bytes of row j per 64-byte chunk k: lane j % 8 of the chunk's half j / 8.
             for k in 0..<(quantBytes / 4) {
-                body(packed + 32 * scaleFields + k * 64 + half * 32 + lane * 4, quants + k * 4, 4)
+                let line = type == .q6_K ? Int(agora_q6k_line(Int32(k))) : k
+                body(packed + 32 * scaleFields + line * 64 + half * 32 + lane * 4, quants + k * 4, 4)
             }
         }
     }

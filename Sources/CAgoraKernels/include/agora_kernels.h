@@ -60,11 +60,24 @@ static inline void agora_spin_pause(void) {
 // chunks as above over the rest of each row's block bytes in order:
 //   Q4_K: 3 chunks of packed 6-bit scales and mins, 32 chunks of nibbles;  64 + 2240 = 2304 bytes
 //   Q5_K: 3 chunks of scales, 8 chunks of fifth bits, 32 chunks of nibbles; 64 + 2752 = 2816
-//   Q6_K: 32 chunks of low nibbles, 16 of high bit pairs, 4 of int8 scales; 32 + 3328 = 3360
+//   Q6_K: 32 chunks of low nibbles, 16 of high bit pairs, 4 of int8 scales; 32 + 3328 = 3360,
+//         the chunks in the order agora_q6k_line gives
 // For K-quants `xd` is one scale per super-block and `xisum` the int sums per 16 values.
 #define AGORA_PACKED_Q4_K 4
 #define AGORA_PACKED_Q5_K 5
 #define AGORA_PACKED_Q6_K 6
+
+// Where chunk k of a Q6_K block's bytes (ql 0-31, qh 32-47, scales 48-51, as in the row) lies in
+// the packed block: the scales first, then for each half of the super-block and each c = 0..7 the
+// two ql chunks and the qh chunk that hold the same positions. The one-token kernel then reads a
+// block front to back, a stream the hardware prefetcher follows; in the row's order a block is
+// six streams, each starting with a jump the prefetcher does not follow, and one-thread decoding
+// waited on memory at each (a 1B model's tied output head is Q6_K).
+static inline int agora_q6k_line(int k) {
+    if (k >= 48) return k - 48;
+    if (k >= 32) return 4 + 24 * ((k - 32) / 8) + 3 * ((k - 32) % 8) + 2;
+    return 4 + 24 * (k / 16) + 3 * (k % 8) + (k % 16) / 8;
+}
 long agora_packed_block_bytes(int type);
 int agora_cpu_has_avx512_vnni(void);
 
