@@ -20,24 +20,25 @@ static inline int32_t load_i32(const int8_t *p) {
 // x is the block's 32 activations (|x| <= 127). Lane j of the result is row j's exact dot product.
 
 // Unsigned nibbles: maddubs gives pair sums of at most 2 * 15 * 127 = 3,810, so eight of them add
-// up in int16 (<= 30,480) before one widening step.
-AVX2 static inline __m256i dot_u_avx2(const __m256i w[8], const int8_t *x) {
+// up in int16 (<= 30,480) before one widening step. The widening multiplies each int16 by `weight`
+// (lane-wise int16 pairs): ones for the plain dot, or a K-quant sub-block's 6-bit scale in both
+// halves, which weighs the dot in the same instruction (exactly: |scale * dot| < 2^31).
+AVX2 static inline __m256i dot_u_avx2(const __m256i w[8], const int8_t *x, __m256i weight) {
     __m256i s = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(load_i32(x)));
     for (int k = 1; k < 8; k++) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(w[k], _mm256_set1_epi32(load_i32(x + 4 * k))));
-    return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
+    return _mm256_madd_epi16(s, weight);
 }
 
 // Five-bit weights: maddubs pair sums reach 2 * 31 * 127 = 7,874, so four add up in int16 (31,496)
-// before widening.
-AVX2 static inline __m256i dot_u5_avx2(const __m256i w[8], const int8_t *x) {
-    const __m256i ones = _mm256_set1_epi16(1);
+// before widening (by `weight`, as above).
+AVX2 static inline __m256i dot_u5_avx2(const __m256i w[8], const int8_t *x, __m256i weight) {
     __m256i a = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(load_i32(x)));
     __m256i b = _mm256_maddubs_epi16(w[4], _mm256_set1_epi32(load_i32(x + 16)));
     for (int k = 1; k < 4; k++) {
         a = _mm256_add_epi16(a, _mm256_maddubs_epi16(w[k], _mm256_set1_epi32(load_i32(x + 4 * k))));
         b = _mm256_add_epi16(b, _mm256_maddubs_epi16(w[k + 4], _mm256_set1_epi32(load_i32(x + 16 + 4 * k))));
     }
-    return _mm256_add_epi32(_mm256_madd_epi16(a, ones), _mm256_madd_epi16(b, ones));
+    return _mm256_add_epi32(_mm256_madd_epi16(a, weight), _mm256_madd_epi16(b, weight));
 }
 
 AVX2 static inline __m256 halves8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }

@@ -99,7 +99,7 @@ static inline void tile_avx2(int type, const uint8_t *p, int half, int nt, const
             for (int j = 0; j < nt; j++) {
                 const long at = (long)j * nb + b;
                 // sum((q - 8) * x) = sum(q * x) - 8 * sum(x), exactly.
-                __m256i isum = _mm256_sub_epi32(dot_u_avx2(w, xq + at * 32), _mm256_set1_epi32(8 * xisum[at]));
+                __m256i isum = _mm256_sub_epi32(dot_u_avx2(w, xq + at * 32, _mm256_set1_epi16(1)), _mm256_set1_epi32(8 * xisum[at]));
                 acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
             }
         } else if (type == AGORA_PACKED_Q5_0) {
@@ -109,7 +109,7 @@ static inline void tile_avx2(int type, const uint8_t *p, int half, int nt, const
             for (int j = 0; j < nt; j++) {
                 const long at = (long)j * nb + b;
                 // sum((q - 16) * x) = sum(q * x) - 16 * sum(x), exactly.
-                __m256i isum = _mm256_sub_epi32(dot_u5_avx2(w, xq + at * 32), _mm256_set1_epi32(16 * xisum[at]));
+                __m256i isum = _mm256_sub_epi32(dot_u5_avx2(w, xq + at * 32, _mm256_set1_epi16(1)), _mm256_set1_epi32(16 * xisum[at]));
                 acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
             }
         } else {
@@ -117,7 +117,7 @@ static inline void tile_avx2(int type, const uint8_t *p, int half, int nt, const
             unpack_q4_avx2(p + chunks, w);
             for (int j = 0; j < nt; j++) {
                 const long at = (long)j * nb + b;
-                __m256i isum = dot_u_avx2(w, xq + at * 32);
+                __m256i isum = dot_u_avx2(w, xq + at * 32, _mm256_set1_epi16(1));
                 __m256 a = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
                 acc[j] = _mm256_add_ps(a, _mm256_mul_ps(mw, _mm256_set1_ps(xs[at])));
             }

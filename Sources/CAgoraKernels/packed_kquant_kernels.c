@@ -21,6 +21,14 @@
         mn[j + 4] = OR(AND(SRL(c2, 8 * j + 4), SET1(0xF)), SLL(AND(SRL(c1, 8 * j + 6), SET1(3)), 4)); \
     }
 
+// The activations' sums over sub-blocks 2k and 2k + 1 (32 values each, so |sum| <= 4,096) as the
+// int16 pair a min pair in mn16[k] multiplies: the mins' offset sum(mn[s] * sum_s) in four
+// multiply-adds of int16 pairs instead of eight 32-bit multiplies, the same integers.
+static inline int32_t min_pair_sums(const int32_t *s16, int k) {
+    const int32_t low = s16[4 * k] + s16[4 * k + 1], high = s16[4 * k + 2] + s16[4 * k + 3];
+    return (int32_t)((uint32_t)(uint16_t)low | ((uint32_t)(uint16_t)high << 16));
+}
+
 // Q4_K and Q5_K: half `half` of one group over `nt` tokens. Chunk c of sub-block pair `pair`
 // holds positions 4c..4c+3 of sub-block 2 * pair (low nibbles) and of 2 * pair + 1 (high).
 __attribute__((target("avx2,f16c"), always_inline))
@@ -38,6 +46,11 @@ static inline void tile_qk_avx2(int high_bits, const uint8_t *p, int half, int n
         const __m256i c1 = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * half));
         const __m256i c2 = _mm256_loadu_si256((const __m256i *)(p + 192 + 32 * half));
         K_SCALES(_mm256_srli_epi32, _mm256_and_si256, _mm256_or_si256, _mm256_slli_epi32, _mm256_set1_epi32, c0, c1, c2, sc, mn)
+        // Each scale in both int16 halves of its lane weighs its sub-block's dot as it widens;
+        // the mins in int16 pairs weigh two pair sums of the activations per multiply-add.
+        __m256i sc16[8], mn16[4];
+        for (int s = 0; s < 8; s++) sc16[s] = _mm256_or_si256(sc[s], _mm256_slli_epi32(sc[s], 16));
+        for (int k = 0; k < 4; k++) mn16[k] = _mm256_or_si256(mn[2 * k], _mm256_slli_epi32(mn[2 * k + 1], 16));
         __m256i scaled[4];
         for (int j = 0; j < nt; j++) scaled[j] = _mm256_setzero_si256();
         for (int pair = 0; pair < 4; pair++) {
@@ -55,15 +68,15 @@ static inline void tile_qk_avx2(int high_bits, const uint8_t *p, int half, int n
             }
             for (int j = 0; j < nt; j++) {
                 const int8_t *x = xq + (long)j * n + b * 256 + pair * 64;
-                __m256i dlo = high_bits ? dot_u5_avx2(lo, x) : dot_u_avx2(lo, x);
-                __m256i dhi = high_bits ? dot_u5_avx2(hi, x + 32) : dot_u_avx2(hi, x + 32);
-                scaled[j] = _mm256_add_epi32(scaled[j], _mm256_add_epi32(_mm256_mullo_epi32(sc[2 * pair], dlo), _mm256_mullo_epi32(sc[2 * pair + 1], dhi)));
+                __m256i dlo = high_bits ? dot_u5_avx2(lo, x, sc16[2 * pair]) : dot_u_avx2(lo, x, sc16[2 * pair]);
+                __m256i dhi = high_bits ? dot_u5_avx2(hi, x + 32, sc16[2 * pair + 1]) : dot_u_avx2(hi, x + 32, sc16[2 * pair + 1]);
+                scaled[j] = _mm256_add_epi32(scaled[j], _mm256_add_epi32(dlo, dhi));
             }
         }
         for (int j = 0; j < nt; j++) {
             const int32_t *s16 = bsums + (long)j * (n / 16) + b * 16;
-            __m256i offsets = _mm256_setzero_si256();
-            for (int s = 0; s < 8; s++) offsets = _mm256_add_epi32(offsets, _mm256_mullo_epi32(mn[s], _mm256_set1_epi32(s16[2 * s] + s16[2 * s + 1])));
+            __m256i offsets = _mm256_madd_epi16(mn16[0], _mm256_set1_epi32(min_pair_sums(s16, 0)));
+            for (int k = 1; k < 4; k++) offsets = _mm256_add_epi32(offsets, _mm256_madd_epi16(mn16[k], _mm256_set1_epi32(min_pair_sums(s16, k))));
             const __m256 x = _mm256_set1_ps(xd[(long)j * nsb + b]);
             __m256 a = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_mul_ps(x, dw), _mm256_cvtepi32_ps(scaled[j])));
             acc[j] = _mm256_sub_ps(a, _mm256_mul_ps(_mm256_mul_ps(x, mw), _mm256_cvtepi32_ps(offsets)));
@@ -168,6 +181,8 @@ static inline void tile_qk_avx512(int high_bits, const uint8_t *p, int nt, const
         __m512i sc[8], mn[8];
         const __m512i c0 = _mm512_loadu_si512(p + 64), c1 = _mm512_loadu_si512(p + 128), c2 = _mm512_loadu_si512(p + 192);
         K_SCALES(_mm512_srli_epi32, _mm512_and_si512, _mm512_or_si512, _mm512_slli_epi32, _mm512_set1_epi32, c0, c1, c2, sc, mn)
+        __m512i mn16[4];   // the mins in int16 pairs, as in tile_qk_avx2
+        for (int k = 0; k < 4; k++) mn16[k] = _mm512_or_si512(mn[2 * k], _mm512_slli_epi32(mn[2 * k + 1], 16));
         __m512i scaled[8];
         for (int j = 0; j < nt; j++) scaled[j] = _mm512_setzero_si512();
         for (int pair = 0; pair < 4; pair++) {
@@ -191,7 +206,7 @@ static inline void tile_qk_avx512(int high_bits, const uint8_t *p, int nt, const
         for (int j = 0; j < nt; j++) {
             const int32_t *s16 = bsums + (long)j * (n / 16) + b * 16;
             __m512i offsets = _mm512_setzero_si512();
-            for (int s = 0; s < 8; s++) offsets = _mm512_add_epi32(offsets, _mm512_mullo_epi32(mn[s], _mm512_set1_epi32(s16[2 * s] + s16[2 * s + 1])));
+            for (int k = 0; k < 4; k++) offsets = _mm512_dpwssd_epi32(offsets, mn16[k], _mm512_set1_epi32(min_pair_sums(s16, k)));
             const __m512 x = _mm512_set1_ps(xd[(long)j * nsb + b]);
             __m512 a = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_mul_ps(x, dw), _mm512_cvtepi32_ps(scaled[j])));
             acc[j] = _mm512_sub_ps(a, _mm512_mul_ps(_mm512_mul_ps(x, mw), _mm512_cvtepi32_ps(offsets)));
