@@ -340,6 +340,62 @@ AVX2 void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float 
     }
 }
 
+// QuantizedActivations.quantize256 for `blocks` consecutive blocks of 256 (ggml's Q8_K): the
+// extreme is the first value of the largest magnitude (NaNs skipped, as the scalar scan's `>`
+// skips them); q = min(127, round-half-even(x * (-127 / extreme))), where MINPS gives 127 for a
+// NaN product as Swift's min(127, r) does, and at least -128 (reached only when the inverse
+// overflowed); the scale 1 / (-127 / extreme) and the int sums of each 16. An all-zero (or all-NaN) block is zeros with scale 0.
+AVX2 void agora_quantize_blocks256(const float *x, long blocks, int8_t *q, float *d_out, int32_t *sum16_out) {
+    const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256 top = _mm256_set1_ps(127.0f), bottom = _mm256_set1_ps(-128.0f);
+    for (long b = 0; b < blocks; b++) {
+        const float *v = x + b * 256;
+        int8_t *out = q + b * 256;
+        int32_t *sums = sum16_out + b * 16;
+        // MAXPS returns its second operand when the first is NaN: NaNs never enter the maximum.
+        __m256 m = _mm256_setzero_ps();
+        for (int i = 0; i < 256; i += 8) m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(v + i), sign_mask), m);
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+        const float amax = _mm_cvtss_f32(m4);
+        if (amax == 0) {
+            memset(out, 0, 256);
+            memset(sums, 0, 16 * sizeof(int32_t));
+            d_out[b] = 0;
+            continue;
+        }
+        // The first position holding the maximum magnitude (amax is one of the block's values).
+        int first = 0;
+        const __m256 target = _mm256_set1_ps(amax);
+        for (int i = 0; i < 256; i += 8) {
+            const int hits = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(v + i), sign_mask), target, _CMP_EQ_OQ));
+            if (hits) { first = i + __builtin_ctz((unsigned)hits); break; }
+        }
+        const float inverse = -127.0f / v[first];
+        const __m256 inv = _mm256_set1_ps(inverse);
+        for (int i = 0; i < 256; i += 32) {
+            __m256i qi[4];
+            for (int k = 0; k < 4; k++) {
+                const __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(v + i + 8 * k), inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                qi[k] = _mm256_cvtps_epi32(_mm256_max_ps(_mm256_min_ps(r, top), bottom));
+            }
+            for (int h = 0; h < 2; h++) {
+                __m256i s = _mm256_add_epi32(qi[2 * h], qi[2 * h + 1]);
+                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+                sums[i / 16 + h] = _mm_cvtsi128_si32(s4);
+            }
+            // int32 -> int8 in element order (every value is in -128...127, so the packs are exact).
+            __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+            bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(out + i), bytes);
+        }
+        d_out[b] = 1.0f / inverse;
+    }
+}
+
 // FloatKernels.maxFinite: the largest finite x[i] (max is exact in any order), -inf if none; + 0
 // makes a zero result +0 whichever zero won.
 AVX2 float agora_max_finite(const float *x, long n) {
@@ -405,6 +461,9 @@ void agora_round_to_half(const float *x, float *out, long n) { (void)x; (void)ou
 void agora_store_half(const float *x, uint16_t *out, long n) { (void)x; (void)out; (void)n; }
 void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float *d_out, float *dsum_out, int32_t *sum_out) {
     (void)x; (void)blocks; (void)q; (void)d_out; (void)dsum_out; (void)sum_out;
+}
+void agora_quantize_blocks256(const float *x, long blocks, int8_t *q, float *d_out, int32_t *sum16_out) {
+    (void)x; (void)blocks; (void)q; (void)d_out; (void)sum16_out;
 }
 float agora_max_finite(const float *x, long n) { (void)x; (void)n; return 0; }
 float agora_sampling_weights(const float *x, long n, float top, float temperature, float *w) {

@@ -134,6 +134,34 @@ struct ActivationQuantizationTests {
     }
 }
 
+extension ActivationQuantizationTests {
+    /// The SIMD preparation of K-quant activations (blocks of 256) gives the scalar one's bits,
+    /// including ties, zero blocks, a largest magnitude held by both signs (the first one is the
+    /// extreme), infinities, NaNs and an extreme so small its inverse overflows.
+    @Test func int8Blocks256SIMDMatchesTheScalarDefinition() {
+        var random = RandomGenerator(seed: 256)
+        let columns = 1024
+        for trial in 0..<120 {
+            var x = (0..<columns).map { _ in (random.nextUnitFloat() * 2 - 1) * [1e-30, 1e-3, 1, 1e4][trial % 4] }
+            if trial % 5 == 0 { for i in stride(from: 0, to: columns, by: 3) { x[i] = Float(Int(x[i] * 4)) / 2 } }  // ties
+            if trial % 6 == 0 { for i in 0..<256 { x[i] = i % 2 == 0 ? 0 : -0.0 } }                           // an all-zero block
+            if trial % 7 == 0 { x[300] = 5e4; x[290] = -5e4 }                                               // both signs at the top
+            if trial % 8 == 0 { x[600] = [.infinity, -.infinity, .nan][trial % 3]; x[601] = .nan }
+            if trial % 9 == 0 { for i in 768..<1024 { x[i] = Float(i % 7) * 1e-39 - 3e-39 } }               // denormal extreme
+            let fast = QuantizedActivations(format: .int8Blocks256, capacityRows: 1, columns: columns)
+            let reference = QuantizedActivations(format: .int8Blocks256, capacityRows: 1, columns: columns)
+            x.withUnsafeBufferPointer {
+                fast.quantize($0.baseAddress!, rows: 1, path: .fast)
+                reference.quantize($0.baseAddress!, rows: 1, path: .reference)
+            }
+            let (a, b) = (fast.int8Blocks256(row: 0), reference.int8Blocks256(row: 0))
+            #expect(a.values == b.values, "trial \(trial)")
+            #expect(a.scales.map(\.bitPattern) == b.scales.map(\.bitPattern), "trial \(trial)")
+            #expect(a.sums16 == b.sums16, "trial \(trial)")
+        }
+    }
+}
+
 /// The float kernels around the matmuls (attention, SiLU, F16 rounding): SIMD against scalar
 /// definitions, bit for bit, over swept bit patterns and the special values.
 struct FloatKernelTests {

@@ -67,6 +67,8 @@ public final class QuantizedActivations: @unchecked Sendable {
             agora_quantize_blocks32(x, rows * columns / 32, values, scales, sums, blockSums)
         case .int8Blocks32:
             for block in 0..<(rows * columns / 32) { quantize32(x + block * 32, block) }
+        case .int8Blocks256 where path.usesSIMD:
+            agora_quantize_blocks256(x, rows * columns / 256, values, scales, blockSums)
         case .int8Blocks256:
             for block in 0..<(rows * columns / 256) { quantize256(x + block * 256, block) }
         case .float(let type):
@@ -116,8 +118,14 @@ public final class QuantizedActivations: @unchecked Sendable {
             (blockSums + block * 16).update(repeating: 0, count: 16)
             return
         }
+        // A NaN product gives 127 (as min(127, r) would); below -128 only when the inverse
+        // overflowed (an extreme under 127 / Float.greatestFiniteMagnitude), kept at -128 as the
+        // SIMD conversion saturates it.
         let inverse = -127 / extreme
-        for i in 0..<256 { out[i] = Int8(min(127, (inverse * x[i]).rounded(.toNearestOrEven))) }
+        for i in 0..<256 {
+            let r = (inverse * x[i]).rounded(.toNearestOrEven)
+            out[i] = r < 127 ? (r > -128 ? Int8(r) : -128) : 127
+        }
         for j in 0..<16 {
             var s: Int32 = 0
             for i in 0..<16 { s += Int32(out[j * 16 + i]) }
@@ -153,6 +161,15 @@ extension QuantizedActivations {
 extension QuantizedActivations {
     /// One prepared row in int8 blocks of 32 (values, fp16-rounded scales and scaled sums), copied
     /// out: for tests and tools that check the preparation itself.
+    /// One prepared row in int8 blocks of 256 (values, float scales, int sums per 16), copied out.
+    public func int8Blocks256(row t: Int) -> (values: [Int8], scales: [Float], sums16: [Int32]) {
+        precondition(format == .int8Blocks256 && t < rows)
+        let r = row(t)
+        return (Array(UnsafeBufferPointer(start: r.values, count: columns)),
+                Array(UnsafeBufferPointer(start: r.scales, count: columns / 256)),
+                Array(UnsafeBufferPointer(start: r.blockSums, count: columns / 16)))
+    }
+
     public func int8Blocks32(row t: Int) -> (values: [Int8], scales: [Float], sums: [Float]) {
         precondition(format == .int8Blocks32 && t < rows)
         let r = row(t)

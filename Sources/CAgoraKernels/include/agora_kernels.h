@@ -119,5 +119,7 @@ float agora_max_finite(const float *x, long n);
 float agora_sampling_weights(const float *x, long n, float top, float temperature, float *w);
 // QuantizedActivations.quantize32 for `blocks` blocks of 32 floats.
 void agora_quantize_blocks32(const float *x, long blocks, int8_t *q, float *d_out, float *dsum_out, int32_t *sum_out);
+// QuantizedActivations.quantize256 for `blocks` blocks of 256 floats (scales and sums per 16).
+void agora_quantize_blocks256(const float *x, long blocks, int8_t *q, float *d_out, int32_t *sum16_out);
 
 #endif
