@@ -67,7 +67,7 @@ struct ModelCommand: ParsableCommand {
             abstract: "Write a small model with seeded random weights (test fixtures, golden comparisons)."
         )
         @Option(help: "Architecture: llama, qwen2, qwen3, phi3, gemma2 or gemma3.") var arch = "llama"
-        @Option(help: "Tensor type of the matrices: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k.") var type = "q8_0"
+        @Option(help: "Tensor type of the matrices: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs.") var type = "q8_0"
         @Option(help: "Seed of the weights.") var seed: UInt64 = 1
         @Flag(help: "Use a separate output head instead of the tied embedding.") var separateOutput = false
         @Flag(help: "Use a SentencePiece vocabulary (byte fallback) instead of byte-level BPE.") var sentencePiece = false
@@ -102,7 +102,7 @@ struct ModelCommand: ParsableCommand {
             abstract: "Write a copy of a model with its weight matrices in another tensor type."
         )
         @OptionGroup var modelOptions: ModelOptions
-        @Option(help: "Target type: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k.") var type: String
+        @Option(help: "Target type: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs.") var type: String
         @Option(help: "Output file.") var out: String
 
         func run() throws {

@@ -119,6 +119,53 @@ float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const 
     return acc;
 }
 
+// IQ4 nibbles as their int8 values: 32 from 16 bytes, low nibbles first (positions 0-15).
+__attribute__((target("avx2")))
+static inline __m256i iq4_values(const uint8_t *qs) {
+    const __m128i table = _mm_loadu_si128((const __m128i *)agora_iq4_table);
+    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    const __m128i lo = _mm_shuffle_epi8(table, _mm_and_si128(b, _mm_set1_epi8(0x0F)));
+    const __m128i hi = _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0F)));
+    return _mm256_set_m128i(hi, lo);
+}
+
+// Sum of s8 * s8 products of 32 pairs, widened to int16 first: exact for every int8 (the sign
+// trick of maddubs is not, for -128 times a negative weight).
+__attribute__((target("avx2")))
+static inline int32_t dot_s8_s8(__m256i a, __m256i b) {
+    const __m256i lo = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(a)), _mm256_cvtepi8_epi16(_mm256_castsi256_si128(b)));
+    const __m256i hi = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(a, 1)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(b, 1)));
+    return hsum_i32(_mm256_add_epi32(lo, hi));
+}
+
+__attribute__((target("avx2")))
+float agora_dot_iq4_nl(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) {
+    (void)xs;
+    float acc = 0.0f;
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *blk = w + b * 18;
+        const int32_t isum = dot_s8_s8(iq4_values(blk + 2), _mm256_loadu_si256((const __m256i *)(xq + b * 32)));
+        acc = acc + (float)isum * (half_to_float(blk) * xd[b]);
+    }
+    return acc;
+}
+
+__attribute__((target("avx2")))
+float agora_dot_iq4_xs(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n) {
+    (void)bsums;
+    float acc = 0.0f;
+    for (int sb = 0; sb < n / 256; sb++) {
+        const uint8_t *blk = w + sb * 136;
+        int32_t total = 0;
+        for (int j = 0; j < 8; j++) {
+            const int32_t isum = dot_s8_s8(iq4_values(blk + 8 + 16 * j), _mm256_loadu_si256((const __m256i *)(xq + sb * 256 + 32 * j)));
+            total += (agora_iq4_xs_scale(blk, j) - 32) * isum;
+        }
+        acc = acc + (xd[sb] * half_to_float(blk)) * (float)total;
+    }
+    return acc;
+}
+
 // Bit i of `bits` as byte i of 32: 0xFF where set, 0 where clear.
 __attribute__((target("avx2")))
 static inline __m256i bytes_from_bits(uint32_t bits) {
@@ -312,6 +359,8 @@ float agora_dot_q4_0(const uint8_t *w, const int8_t *xq, const float *xd, const 
 float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
 float agora_dot_q5_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
 float agora_dot_q5_1(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_iq4_nl(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n) { (void)w; (void)xq; (void)xd; (void)xs; (void)n; return 0; }
+float agora_dot_iq4_xs(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
 float agora_dot_q2_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
 float agora_dot_q3_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }
 float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *b, int n) { (void)w; (void)xq; (void)xd; (void)b; (void)n; return 0; }

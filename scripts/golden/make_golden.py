@@ -57,7 +57,7 @@ def vocab_variant(src, dst, pre):
 
 SYNTH_PROMPTS = ["Hello world, the Agora network", "<|im_start|>user\nhi<|im_end|>\n"]
 SYNTH_CASES = [("llama", t, False) for t in ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1",
-                                             "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"]] + \
+                                             "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"]] + \
               [("qwen2", "f16", True), ("qwen2", "q4_k", True), ("llama", "q8_0", True)]
 # Several types in one file, as llama-quantize's Q4_K_M mixes them (`agora model synth --mixed`).
 SYNTH_MIXED = [("llama", "q4_k", True), ("qwen2", "q4_k", True)]

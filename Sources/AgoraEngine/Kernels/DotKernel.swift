@@ -68,6 +68,8 @@ public struct WeightMatrix: @unchecked Sendable {
             case .q4_K: return agora_dot_q4_k(wb, x.values, x.scales, x.blockSums, n32)
             case .q5_K: return agora_dot_q5_k(wb, x.values, x.scales, x.blockSums, n32)
             case .q6_K: return agora_dot_q6_k(wb, x.values, x.scales, x.blockSums, n32)
+            case .iq4_NL: return agora_dot_iq4_nl(wb, x.values, x.scales, x.sums, n32)
+            case .iq4_XS: return agora_dot_iq4_xs(wb, x.values, x.scales, x.blockSums, n32)
             case .f32: return FloatKernels.dot(w.assumingMemoryBound(to: Float.self), x.floats, n)
             case .f16, .bf16: break
             }
@@ -83,6 +85,8 @@ public struct WeightMatrix: @unchecked Sendable {
         case .q4_K: return KernelReference.dotQK(w, x.values, x.scales, x.blockSums, n, highBits: false)
         case .q5_K: return KernelReference.dotQK(w, x.values, x.scales, x.blockSums, n, highBits: true)
         case .q6_K: return KernelReference.dotQ6_K(w, x.values, x.scales, n)
+        case .iq4_NL: return KernelReference.dotIQ4_NL(w, x.values, x.scales, n)
+        case .iq4_XS: return KernelReference.dotIQ4_XS(w, x.values, x.scales, n)
         case .f32:
             return path == .reference
                 ? FloatKernels.dotReference(w.assumingMemoryBound(to: Float.self), x.floats, n)

@@ -1,3 +1,5 @@
+import CAgoraKernels
+
 /// Scalar reference kernels: the definition of every quantized dot product. They stand for any
 /// CPU without the SIMD path, and the SIMD path (CAgoraKernels) must match them bit for bit: the
 /// integer sums are exact, and the float operations below happen in the same order there.
@@ -39,6 +41,25 @@ enum KernelReference {
         }
         return acc
     }
+
+    /// IQ4_NL: Q4_0's layout, each nibble an index into a table of 16 int8 values.
+    static func dotIQ4_NL(_ w: UnsafeRawPointer, _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc: Float = 0
+        for b in 0..<(n / 32) {
+            let block = w + b * 18
+            var isum: Int32 = 0
+            for i in 0..<16 {
+                let q = byte(block, 2 + i)
+                isum += iq4Value(q & 0x0F) * Int32(xq[b * 32 + i])
+                isum += iq4Value(q >> 4) * Int32(xq[b * 32 + i + 16])
+            }
+            acc = acc + Float(isum) * (half(block, 0) * xd[b])
+        }
+        return acc
+    }
+
+    @inline(__always)
+    static func iq4Value(_ index: Int32) -> Int32 { Int32(agora_iq4_value(index)) }
 
     static func dotQ4_1(
         _ w: UnsafeRawPointer, _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ xs: UnsafePointer<Float>, _ n: Int
@@ -176,6 +197,26 @@ enum KernelReference {
             }
             acc = acc + (xd[sb] * half(block, 0)) * Float(scaled)
             acc = acc - (xd[sb] * half(block, 2)) * Float(offsets)
+        }
+        return acc
+    }
+
+    /// IQ4_XS: eight IQ4_NL sub-blocks of 32 under one fp16 d, each weighed by its 6-bit scale - 32.
+    static func dotIQ4_XS(_ w: UnsafeRawPointer, _ xq: UnsafePointer<Int8>, _ xd: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc: Float = 0
+        for sb in 0..<(n / 256) {
+            let block = w + sb * 136
+            var total: Int32 = 0
+            for j in 0..<8 {
+                var isum: Int32 = 0
+                for i in 0..<16 {
+                    let q = byte(block, 8 + 16 * j + i)
+                    isum += iq4Value(q & 0x0F) * Int32(xq[sb * 256 + 32 * j + i])
+                    isum += iq4Value(q >> 4) * Int32(xq[sb * 256 + 32 * j + i + 16])
+                }
+                total += (Int32(agora_iq4_xs_scale(block.assumingMemoryBound(to: UInt8.self), Int32(j))) - 32) * isum
+            }
+            acc = acc + (xd[sb] * half(block, 0)) * Float(total)
         }
         return acc
     }

@@ -13,8 +13,8 @@ public enum ActivationFormat: Sendable, Equatable {
 
     init(weights: TensorType) {
         switch weights {
-        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1: self = .int8Blocks32
-        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: self = .int8Blocks256
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_NL: self = .int8Blocks32
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_XS: self = .int8Blocks256
         case .f32, .f16, .bf16: self = .float(weights)
         }
     }

@@ -1,3 +1,5 @@
+import CAgoraKernels
+
 /// Rows of any supported tensor type widened to Float, following ggml's block layouts.
 public enum Dequantize {
     @inline(__always)
@@ -97,6 +99,29 @@ public enum Dequantize {
                         var q = Int(j & 1 == 1 ? b >> 4 : b & 0x0F)
                         if high, byte(block, 16 + i) & (1 << j) != 0 { q += 16 }
                         y[sb * 256 + j * 32 + i] = scale * Float(q) - offset
+                    }
+                }
+            }
+        case .iq4_NL:
+            for b in 0..<(count / 32) {
+                let block = src + b * 18
+                let d = half(block, 0)
+                for i in 0..<16 {
+                    let q = KernelReference.byte(block, 2 + i)
+                    y[b * 32 + i] = d * Float(KernelReference.iq4Value(q & 0x0F))
+                    y[b * 32 + i + 16] = d * Float(KernelReference.iq4Value(q >> 4))
+                }
+            }
+        case .iq4_XS:
+            for sb in 0..<(count / 256) {
+                let block = src + sb * 136
+                let d = half(block, 0)
+                for j in 0..<8 {
+                    let dl = d * Float(Int(agora_iq4_xs_scale(block.assumingMemoryBound(to: UInt8.self), Int32(j))) - 32)
+                    for i in 0..<16 {
+                        let q = KernelReference.byte(block, 8 + 16 * j + i)
+                        y[sb * 256 + 32 * j + i] = dl * Float(KernelReference.iq4Value(q & 0x0F))
+                        y[sb * 256 + 32 * j + i + 16] = dl * Float(KernelReference.iq4Value(q >> 4))
                     }
                 }
             }

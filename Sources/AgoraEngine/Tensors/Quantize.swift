@@ -1,3 +1,5 @@
+import CAgoraKernels
+
 /// Round-to-nearest quantizers that write ggml's block layouts. They exist to write model files
 /// (test models of every type, requantized copies); the engine reads what llama.cpp's quantizers
 /// write the same way, since only the layout matters to a reader.
@@ -191,8 +193,43 @@ public enum Quantize {
                 for s in sc { out.append(UInt8(bitPattern: Int8(s))) }
                 half(d)
             }
+        case .iq4_NL:
+            for b in stride(from: 0, to: x.count, by: 32) {
+                let block = Array(x[b..<(b + 32)])
+                // The extreme maps to the table's first value (-127).
+                let d = block.max { abs($0) < abs($1) }! / -127
+                let stored = floatFromHalf(halfFromFloat(d))
+                half(d)
+                let q = block.map { nearestIQ4Index($0, scale: stored) }
+                for i in 0..<16 { out.append(UInt8(q[i] | (q[i + 16] << 4))) }
+            }
+        case .iq4_XS:
+            for sb in stride(from: 0, to: x.count, by: 256) {
+                let block = Array(x[sb..<(sb + 256)])
+                let scales = (0..<8).map { j in block[(j * 32)..<(j * 32 + 32)].max { abs($0) < abs($1) }! / -127 }
+                // Sub-block scales are d * (l - 32), l in 0...63: the largest one is d * -32.
+                let d = scales.max { abs($0) < abs($1) }! / -32
+                let sd = floatFromHalf(halfFromFloat(d))
+                let l = scales.map { sd == 0 ? 0 : min(31, max(-32, Int(($0 / sd).rounded()))) }
+                half(d)
+                var high: UInt16 = 0
+                for j in 0..<8 { high |= UInt16((l[j] + 32) >> 4) << UInt16(2 * j) }
+                out.append(UInt8(high & 0xFF)); out.append(UInt8(high >> 8))
+                for j in stride(from: 0, to: 8, by: 2) { out.append(UInt8(((l[j] + 32) & 0xF) | (((l[j + 1] + 32) & 0xF) << 4))) }
+                for j in 0..<8 {
+                    let scale = sd * Float(l[j])
+                    let q = block[(j * 32)..<(j * 32 + 32)].map { nearestIQ4Index($0, scale: scale) }
+                    for i in 0..<16 { out.append(UInt8(q[i] | (q[i + 16] << 4))) }
+                }
+            }
         }
         return out
+    }
+
+    /// The index of the IQ4 table value nearest to x / scale (the value nearest 0 for scale 0).
+    static func nearestIQ4Index(_ x: Float, scale: Float) -> Int {
+        let target = scale == 0 ? 0 : x / scale
+        return (0..<16).min { abs(Float(agora_iq4_value(Int32($0))) - target) < abs(Float(agora_iq4_value(Int32($1))) - target) }!
     }
 
     /// 256 two-bit values as Q2_K/Q3_K's 64 bytes: each half of 128 is 32 bytes holding four

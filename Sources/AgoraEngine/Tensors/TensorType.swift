@@ -12,14 +12,16 @@ public enum TensorType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
     case q4_K = 12
     case q5_K = 13
     case q6_K = 14
+    case iq4_NL = 20
+    case iq4_XS = 23
     case bf16 = 30
 
     /// Elements per quantization block.
     public var blockElements: Int {
         switch self {
         case .f32, .f16, .bf16: 1
-        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0: 32
-        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: 256
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .iq4_NL: 32
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_XS: 256
         }
     }
 
@@ -38,6 +40,8 @@ public enum TensorType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .q4_K: 144  // fp16 d, fp16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of nibbles
         case .q5_K: 176  // as q4_K plus 32 bytes of high bits
         case .q6_K: 210  // 128 low nibbles, 64 high 2-bit pairs, 16 int8 scales, fp16 d
+        case .iq4_NL: 18 // fp16 d, 16 bytes of nibbles indexing a non-linear table of 16 int8 values
+        case .iq4_XS: 136 // fp16 d, 2 + 4 bytes of 6-bit sub-block scales, 128 bytes of IQ4_NL nibbles
         }
     }
 
@@ -58,6 +62,8 @@ public enum TensorType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .q4_K: "Q4_K"
         case .q5_K: "Q5_K"
         case .q6_K: "Q6_K"
+        case .iq4_NL: "IQ4_NL"
+        case .iq4_XS: "IQ4_XS"
         }
     }
 

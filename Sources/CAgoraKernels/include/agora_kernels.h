@@ -20,6 +20,19 @@ float agora_dot_q4_0(const uint8_t *w, const int8_t *xq, const float *xd, const 
 float agora_dot_q4_1(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n);
 float agora_dot_q5_0(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n);
 float agora_dot_q5_1(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n);
+// IQ4_NL: blocks of 32, an fp16 d and 16 bytes of nibbles (low: positions 0-15, high: 16-31), each
+// an index into the 16 int8 values below (ggml's kvalues_iq4nl); with 32-element activations.
+float agora_dot_iq4_nl(const uint8_t *w, const int8_t *xq, const float *xd, const float *xs, int n);
+// IQ4_XS: super-blocks of 256: fp16 d, the high two bits of eight 6-bit sub-block scales (16 bits),
+// their low four bits (4 bytes), then eight IQ4_NL blocks' nibbles; with 256-element activations.
+float agora_dot_iq4_xs(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
+static const int8_t agora_iq4_table[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+static inline int agora_iq4_value(int index) { return agora_iq4_table[index & 15]; }
+// IQ4_XS sub-block j's scale (0...63; the weight is d * (scale - 32)) from a super-block's start.
+static inline int agora_iq4_xs_scale(const uint8_t *block, int j) {
+    const int high = ((block[2] | (block[3] << 8)) >> (2 * j)) & 3;
+    return ((block[4 + j / 2] >> (4 * (j % 2))) & 0xF) | (high << 4);
+}
 float agora_dot_q2_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
 float agora_dot_q3_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
 float agora_dot_q4_k(const uint8_t *w, const int8_t *xq, const float *xd, const int32_t *bsums, int n);
