@@ -170,6 +170,10 @@ public struct ChannelBook: Sendable {
         case .recovered(let meter):
             entry.meter = meter
             entry.lastUsed = now
+            // Its books were read while the answer the earlier run lost may still have been
+            // running at the provider; that answer's count settles when it ends, so the books are
+            // compared again once no answer streams on the channel (as after a restore).
+            entry.comparison = .due(.afterClientCrash)
         case .orphaned(let meter):
             entry.meter = meter
             entry.lastUsed = now

@@ -12,7 +12,7 @@
 long agora_packed_block_bytes(int type) {
     switch (type) {
     case AGORA_PACKED_Q8_0: return 32 + 512;
-    case AGORA_PACKED_Q4_0: return 32 + 256;
+    case AGORA_PACKED_Q4_0: case AGORA_PACKED_IQ4_NL: return 32 + 256;
     case AGORA_PACKED_Q5_0: return 32 + 64 + 256;
     case AGORA_PACKED_Q4_K: return 64 + 35 * 64;
     case AGORA_PACKED_Q5_K: return 64 + 43 * 64;
@@ -102,6 +102,17 @@ static inline void tile_avx2(int type, const uint8_t *p, int half, int nt, const
                 __m256i isum = _mm256_sub_epi32(dot_u_avx2(w, xq + at * 32, _mm256_set1_epi16(1)), _mm256_set1_epi32(8 * xisum[at]));
                 acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
             }
+        } else if (type == AGORA_PACKED_IQ4_NL) {
+            // Each nibble looked up as its signed value; the activations of 32-element blocks are
+            // within -127...127, so dot_s_avx2's sign trick is exact.
+            const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)agora_iq4_table));
+            unpack_q4_avx2(p + chunks, w);
+            for (int k = 0; k < 8; k++) w[k] = _mm256_shuffle_epi8(table, w[k]);
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                __m256i isum = dot_s_avx2(w, xq + at * 32);
+                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(xd[at]))));
+            }
         } else if (type == AGORA_PACKED_Q5_0) {
             // Chunk 0: the fifth bits; chunks 1-4: the nibbles.
             unpack_q4_avx2(p + chunks + 64, w);
@@ -163,6 +174,7 @@ AVX2 static void matmul_avx2(int type, const uint8_t *p, int groups, const int8_
     case AGORA_PACKED_Q8_0: rows_avx2(AGORA_PACKED_Q8_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     case AGORA_PACKED_Q4_0: rows_avx2(AGORA_PACKED_Q4_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     case AGORA_PACKED_Q5_0: rows_avx2(AGORA_PACKED_Q5_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    case AGORA_PACKED_IQ4_NL: rows_avx2(AGORA_PACKED_IQ4_NL, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     default: rows_avx2(AGORA_PACKED_Q4_1, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     }
 }
@@ -227,6 +239,16 @@ static inline void tile_avx512(int type, const uint8_t *p, int nt, const int8_t 
                 __m512i isum = _mm512_sub_epi32(dot_u_avx512(w, xq + at * 32, chains), _mm512_set1_epi32(16 * xisum[at]));
                 acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(xd[at]))));
             }
+        } else if (type == AGORA_PACKED_IQ4_NL) {
+            // Each nibble looked up as its value + 128 (unsigned, 1...241):
+            // sum(v * x) = sum((v + 128) * x) - 128 * sum(x), exactly.
+            const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)agora_iq4_table)), bias);
+            for (int k = 0; k < 8; k++) w[k] = _mm512_shuffle_epi8(table, w[k]);
+            for (int j = 0; j < nt; j++) {
+                const long at = (long)j * nb + b;
+                __m512i isum = _mm512_sub_epi32(dot_u_avx512(w, xq + at * 32, chains), _mm512_set1_epi32(128 * xisum[at]));
+                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(xd[at]))));
+            }
         } else if (type == AGORA_PACKED_Q4_0) {
             for (int j = 0; j < nt; j++) {
                 const long at = (long)j * nb + b;
@@ -287,6 +309,7 @@ AVX512 static void matmul_avx512(int type, const uint8_t *p, int groups, const i
     case AGORA_PACKED_Q8_0: rows_avx512(AGORA_PACKED_Q8_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     case AGORA_PACKED_Q4_0: rows_avx512(AGORA_PACKED_Q4_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     case AGORA_PACKED_Q5_0: rows_avx512(AGORA_PACKED_Q5_0, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
+    case AGORA_PACKED_IQ4_NL: rows_avx512(AGORA_PACKED_IQ4_NL, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     default: rows_avx512(AGORA_PACKED_Q4_1, p, groups, xq, xd, xs, xisum, n, tokens, out, out_stride); break;
     }
 }

@@ -31,7 +31,7 @@ struct KernelTests {
             // Every SIMD variant (best, AVX2 alone) and thread split against the scalar definition.
             let (fast, variants, reference) = weights.withUnsafeBytes { raw in
                 let matrix = WeightMatrix(name: "w", type: type, rows: rows, columns: columns, data: raw.baseAddress!)
-                #expect(matrix.isPacked == (KernelPath.cpuHasAVX2 && [.q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q5_K, .q6_K].contains(type)))
+                #expect(matrix.isPacked == (KernelPath.cpuHasAVX2 && [.q8_0, .q4_0, .q4_1, .q5_0, .iq4_NL, .q4_K, .q5_K, .q6_K].contains(type)))
                 // Rows read back from the packed copy (embedding lookups) are the rows themselves.
                 var row = [Float](repeating: 0, count: columns)
                 for r in 0..<rows {

@@ -187,4 +187,19 @@ import Testing
         book.changed(provider, .opened(meter(openCounter: 2)), now: now)
         #expect(book.spent == 200 && book.meter(provider)?.openCounter == 2)
     }
+
+    @Test func aRecoveredChannelIsComparedAgainOnceIdle() {
+        // Resumed from books read while the lost answer may still run at the provider: its final
+        // count is compared once no answer streams on the channel, and paid as after a crash.
+        var book = ChannelBook(budget: 10_000, deposit: 1_000)
+        #expect(book.access(provider, need: 10, now: now) == .change(amount: 1_000))
+        book.changed(provider, .recovered(meter()), now: now)
+        #expect(book.comparisonsDue == [provider])
+        book.streamStarted(provider)
+        #expect(book.startComparison(provider) == nil)
+        book.streamEnded(provider)
+        #expect(book.startComparison(provider) == meter())
+        let decision = book.booksRead(provider, openCounter: 1, books: Usage(completionTokens: 1), windowTokens: 8)
+        #expect(decision == .pay(Usage(completionTokens: 1)))
+    }
 }

@@ -232,18 +232,28 @@ struct PaidInferenceTests {
         /// (it acts once 10 chunks have arrived), so a kill lands mid-answer even on a loaded machine.
         static let longAnswerTokens = 320
 
-        func streamLongAnswer(through bridge: AgoraProcess, to path: String) async throws -> Process {
+        /// Starts a long streamed answer through `bridge` into `path`; returns once ten chunks have
+        /// arrived, after calling `interrupt` (if any) at that moment from a thread of its own: the
+        /// test's task, on a cooperative pool other tests can keep busy, could run it only after the
+        /// answer had ended.
+        func streamLongAnswer(through bridge: AgoraProcess, to path: String, interrupt: (@Sendable () -> Void)? = nil) async throws -> Process {
             let curl = Process()
             curl.standardError = FileHandle.nullDevice
             curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             curl.arguments = ["curl", "-sSN", "-o", path, bridge.baseURL + "/chat/completions", "-H", "Content-Type: application/json", "-d",
                               #"{"model":"smollm2","max_tokens":\#(Self.longAnswerTokens),"temperature":0,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Write a long story about a lighthouse keeper."}]}"#]
             try curl.run()
-            let start = ContinuousClock.now
-            while ContinuousClock.now - start < .seconds(120) {
-                let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-                if text.components(separatedBy: "data: ").count > 10 { break }
-                try await Task.sleep(for: .milliseconds(50))
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                Thread.detachNewThread {
+                    let start = ContinuousClock.now
+                    while ContinuousClock.now - start < .seconds(120) {
+                        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+                        if text.components(separatedBy: "data: ").count > 10 { break }
+                        usleep(10_000)
+                    }
+                    interrupt?()
+                    continuation.resume()
+                }
             }
             return curl
         }

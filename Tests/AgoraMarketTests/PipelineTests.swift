@@ -98,8 +98,7 @@ struct PipelineTests {
         _ = try market.startProvider("last", price: cheap, extra: ["--layers", "20-29"])
         let bridge = try market.startBridge()
         let path = market.directory + "/stream.txt"
-        let curl = try await market.streamLongAnswer(through: bridge, to: path)
-        middle.kill9()
+        let curl = try await market.streamLongAnswer(through: bridge, to: path) { middle.kill9() }
         let start = ContinuousClock.now
         while curl.isRunning && ContinuousClock.now - start < .seconds(180) { try await Task.sleep(for: .milliseconds(100)) }
         #expect(!curl.isRunning)
@@ -151,8 +150,7 @@ struct PipelineTests {
         _ = try market.startProvider("last", price: cheap, extra: ["--layers", "20-29"])
         let bridge = try market.startBridge()
         let path = market.directory + "/stream.txt"
-        let curl = try await market.streamLongAnswer(through: bridge, to: path)
-        middle.kill9()
+        let curl = try await market.streamLongAnswer(through: bridge, to: path) { middle.kill9() }
         let start = ContinuousClock.now
         while curl.isRunning && ContinuousClock.now - start < .seconds(180) { try await Task.sleep(for: .milliseconds(100)) }
         #expect(!curl.isRunning)

@@ -27,6 +27,7 @@ final class PackedRows: @unchecked Sendable {
         case .q4_0: kernelType = AGORA_PACKED_Q4_0
         case .q4_1: kernelType = AGORA_PACKED_Q4_1
         case .q5_0: kernelType = AGORA_PACKED_Q5_0
+        case .iq4_NL: kernelType = AGORA_PACKED_IQ4_NL
         case .q4_K: kernelType = AGORA_PACKED_Q4_K
         case .q5_K: kernelType = AGORA_PACKED_Q5_K
         case .q6_K: kernelType = AGORA_PACKED_Q6_K

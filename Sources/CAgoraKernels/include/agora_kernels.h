@@ -62,6 +62,7 @@ static inline void agora_spin_pause(void) {
 //   Q4_0: 4 chunks (nibble bytes: low nibbles are positions 4k.., high 16+4k..); 32 + 256 = 288
 //   Q4_1: 4 chunks as Q4_0;                                                     64 + 256 = 320
 //   Q5_0: chunk 0 the 32-bit fifth bits of each row, then 4 chunks as Q4_0;     32 + 320 = 352
+//   IQ4_NL: as Q4_0 (its nibbles index agora_iq4_table instead of counting from -8)
 // The same bytes as the rows themselves, in another order (sixteen rows x 34, 18, 20 or 22 bytes). A
 // 512-bit vector takes a whole chunk (sixteen rows); a 256-bit one takes a half (eight rows).
 #define AGORA_PACKED_ROWS 16  // rows per group
@@ -69,6 +70,7 @@ static inline void agora_spin_pause(void) {
 #define AGORA_PACKED_Q4_0 1
 #define AGORA_PACKED_Q4_1 2
 #define AGORA_PACKED_Q5_0 3
+#define AGORA_PACKED_IQ4_NL 7
 // K-quants, per super-block of 256 columns: the fp16 d[16] (and dmin[16] for Q4_K/Q5_K), then
 // chunks as above over the rest of each row's block bytes in order:
 //   Q4_K: 3 chunks of packed 6-bit scales and mins, 32 chunks of nibbles;  64 + 2240 = 2304 bytes
