@@ -293,6 +293,8 @@ final class Children: @unchecked Sendable {
         lock.withLock { launched.append((name, process)) }
         let (line, port) = ReadyLine.wait(for: process, output: output, deadline: deadline)
         guard let port else {
+            // Ctrl-C while it started: not a failure to report; the stop handler ends the devnet.
+            waitIfStopping()
             process.terminate()
             throw CommandFailure("\(name) did not start; see \(logPath)")
         }
@@ -303,6 +305,14 @@ final class Children: @unchecked Sendable {
             if data.isEmpty { handle.readabilityHandler = nil } else { log.write(data) }
         }
         return Child(name: name, process: process, port: port)
+    }
+
+    /// Parks the caller while a stop (Ctrl-C, SIGTERM) is under way: the stop handler stops every
+    /// child and then exits the process with its own message, which a child's death during the
+    /// stop must not pre-empt with an error.
+    func waitIfStopping() {
+        guard lock.withLock({ stopping }) else { return }
+        while true { Thread.sleep(forTimeInterval: 1) }
     }
 
     /// The name of a child that has stopped on its own, if any.

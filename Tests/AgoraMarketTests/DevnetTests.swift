@@ -4,7 +4,8 @@ import Testing
 
 /// `agora devnet`, the README's main command, end to end: the whole network answers a paid request
 /// and settles it on chain; a child that dies stops the devnet and everything it started, with a
-/// clear message; resumed with `--pipeline`, a pipeline of three stage providers answers and is
+/// clear message; Ctrl-C during start-up stops it cleanly and keeps the bridge's channel records;
+/// resumed with `--pipeline`, a pipeline of three stage providers answers and is
 /// paid on chain; and a devnet killed outright leaves no child running.
 @Suite(.serialized, .needsWholeCPU)
 struct DevnetTests {
@@ -85,6 +86,19 @@ struct DevnetTests {
         #expect(try await waitUntilNone(of: directory, within: .seconds(40)) == [])
         devnet.process.waitUntilExit()
         #expect(devnet.process.terminationStatus != 0)
+
+        // Ctrl-C while it starts (the bridge restoring its channels): a clean stop, no error, no
+        // child left, and the channel records kept for the next run.
+        let interrupted = try Devnet(directory: directory, run: "interrupted", demo: false)
+        defer { if interrupted.process.isRunning { interrupted.process.terminate() } }
+        #expect(try await interrupted.waitFor("starting the bridge", within: .seconds(300)), "\(interrupted.output)")
+        kill(interrupted.process.processIdentifier, SIGINT)
+        interrupted.process.waitUntilExit()
+        #expect(interrupted.process.terminationStatus == 0, "\(interrupted.output)")
+        #expect(interrupted.output.contains("devnet: stopped; run") && !interrupted.output.contains("Error"), "\(interrupted.output)")
+        #expect(try await waitUntilNone(of: directory, within: .seconds(40)) == [])
+        let saved = try String(contentsOfFile: directory + "/client.channels.json", encoding: .utf8)
+        #expect(saved.contains("\"openCounter\":1"), "the channel record was lost: \(saved)")
 
         // Resumed from the same data with the model also split across three stage providers: the
         // bridge answers through the pipeline (cheaper than the whole-model providers), and the
