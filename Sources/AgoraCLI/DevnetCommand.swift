@@ -150,14 +150,16 @@ struct DevnetCommand: AsyncParsableCommand {
         // Channels an earlier run closed (a bridge that caught its providers, or lost its channel
         // file) stay closing for the chain's challenge window; the bridge opens new ones once they
         // are closed. The demo waits that out instead of failing every run until then.
-        let closingDeadline = ContinuousClock.now + .seconds(Int64(parameters.challengeWindow * blockSeconds) * 3 + 30)
+        // The chain's own block time: a resumed devnet keeps its genesis's, whatever --block-seconds says.
+        let blockTime = Int64(parameters.targetBlockSeconds)
+        let closingDeadline = ContinuousClock.now + .seconds(Int64(parameters.challengeWindow) * blockTime * 3 + 30)
         var body: ByteBuffer
         while true {
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(600))
             body = try await response.body.collect(upTo: 1 << 20)
             guard response.status == .serviceUnavailable, String(buffer: body).contains("\"channel_busy\""), ContinuousClock.now < closingDeadline else { break }
             say("the bridge's channels are closing (an earlier run closed them); waiting for them to close on chain")
-            try await Task.sleep(for: .seconds(Int64(blockSeconds) * 2))
+            try await Task.sleep(for: .seconds(blockTime * 2))
         }
         guard let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
               let choice = (object["choices"] as? [[String: Any]])?.first,
@@ -176,7 +178,7 @@ struct DevnetCommand: AsyncParsableCommand {
         // The claim waits for a mined block: allow a dozen block times (the retarget may still be
         // slowing blocks down from the fast start).
         say("waiting for the provider's claim to be mined")
-        let deadline = ContinuousClock.now + .seconds(Int64(blockSeconds) * 12 + 10)
+        let deadline = ContinuousClock.now + .seconds(blockTime * 12 + 10)
         while ContinuousClock.now < deadline {
             let channels = (try? await client.channels(client: clientAccount)) ?? []
             if let channel = channels.first(where: { ChannelOpening($0) == signed.opening && $0.claimed >= signed.amount }) {

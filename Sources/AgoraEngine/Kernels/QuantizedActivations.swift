@@ -159,9 +159,8 @@ extension QuantizedActivations {
 }
 
 extension QuantizedActivations {
-    /// One prepared row in int8 blocks of 32 (values, fp16-rounded scales and scaled sums), copied
-    /// out: for tests and tools that check the preparation itself.
-    /// One prepared row in int8 blocks of 256 (values, float scales, int sums per 16), copied out.
+    /// One prepared row in int8 blocks of 256 (values, float scales, int sums per 16), copied out:
+    /// for tests and tools that check the preparation itself.
     public func int8Blocks256(row t: Int) -> (values: [Int8], scales: [Float], sums16: [Int32]) {
         precondition(format == .int8Blocks256 && t < rows)
         let r = row(t)
@@ -170,6 +169,7 @@ extension QuantizedActivations {
                 Array(UnsafeBufferPointer(start: r.blockSums, count: columns / 16)))
     }
 
+    /// One prepared row in int8 blocks of 32 (values, fp16-rounded scales and scaled sums), copied out.
     public func int8Blocks32(row t: Int) -> (values: [Int8], scales: [Float], sums: [Float]) {
         precondition(format == .int8Blocks32 && t < rows)
         let r = row(t)
